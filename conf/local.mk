@@ -1,0 +1,2 @@
+# conf/: example configurations for each level.
+EXTRA_DIST +=

@@ -1,0 +1,2 @@
+# man/: mdoc pages, checked with mandoc -Tlint by tests/integration/manlint.sh.
+dist_man_MANS +=

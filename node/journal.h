@@ -1,0 +1,330 @@
+/*
+ * journal.h — the node's LMDB journal: every packet, every queue, every
+ * stream mark and the hash-chained event log.
+ *
+ * Caveats
+ * - One writer. Every function that writes (all but the journal_read_* and
+ *   journal_*_get / peek / stats / verify / events functions) must be called
+ *   from one thread at a time: the daemon's journal thread, or a test's main
+ *   thread. Readers may run on any thread at the same time (MDB_NOTLS).
+ * - Durability: with sync on (the default) every commit has reached the disk
+ *   (LMDB's fdatasync plus its O_DSYNC meta-page write) before the call
+ *   returns. journal_open refuses MDB_NOSYNC, MDB_NOMETASYNC and
+ *   MDB_MAPASYNC unless sync is off. No MDB_WRITEMAP.
+ * - Full disk is backpressure, not loss: see journal_commit_batch and
+ *   JOURNAL_FULL. Acks, trims, expiry and prunes commit in transactions of
+ *   their own, apart from inserts, so they go through when inserts cannot.
+ * - Times are wall-clock milliseconds (cnow_ms()); callers pass "now" so
+ *   tests can drive time.
+ * - Functions return 0 on success or a JOURNAL_* code (negative) or an LMDB
+ *   code (positive, mdb_strerror()); journal_errmsg() has the last message.
+ *
+ * Layout (named databases in one environment)
+ *   meta     "format" -> u32 version; "node" -> node id; "q:<name>" -> queue
+ *            id; "qn:<id>" -> queue state; other keys: journal_meta_put.
+ *   packets  (id[16], leg) -> record header + encoded Packet
+ *   queues   (queue id BE32, seq BE64) -> packet key
+ *   marks    (epoch BE64, peer) -> highest committed seq (BE64)
+ *   expiry   (deadline ms BE64, packet key) -> ""
+ *   events   (event seq BE64) -> hash[32] + encoded event record
+ */
+#ifndef CASCADE_JOURNAL_H
+#define CASCADE_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packets.h"
+
+#define JOURNAL_FORMAT 1             /* on-disk format this cascade writes */
+
+/* Negative codes; positive codes are LMDB's. */
+#define JOURNAL_FULL        (-30)    /* no room: refuse new packets, retry later */
+#define JOURNAL_FORMAT_NEWER (-31)   /* written by a newer cascade */
+#define JOURNAL_BAD_NODE    (-32)    /* belongs to another node id */
+#define JOURNAL_BAD_OPTS    (-33)    /* e.g. NOSYNC flags with sync on */
+#define JOURNAL_OUT_OF_ORDER (-34)   /* batch starts above mark + 1: not stored */
+#define JOURNAL_RANGE       (-35)    /* ack above the highest assigned seq */
+#define JOURNAL_NOT_FOUND   (-36)
+#define JOURNAL_CORRUPT     (-37)    /* a record that does not decode */
+#define JOURNAL_SYS         (-38)    /* a system call failed: errno is in the message */
+
+enum jleg { JLEG_UP = 0, JLEG_DOWN = 1 };
+
+/* The key of a stored packet: the same id may be stored once per leg. */
+struct jkey {
+	uint8_t id[CID_LEN];
+	uint8_t leg;
+};
+
+enum jqueue_kind {
+	JQ_LINK = 1,        /* toward the parent or a child node: acks log 'forwarded' */
+	JQ_CLIENT = 2,      /* a client's inbox: acks log 'delivered' */
+};
+
+enum jev_type {
+	JEV_ACCEPTED = 1,   /* custody taken */
+	JEV_FORWARDED,      /* the next hop acked it */
+	JEV_DELIVERED,      /* the destination client acked it */
+	JEV_REJECTED,       /* refused for good, with reason */
+	JEV_EXPIRED,
+	JEV_CANCELLED,
+	JEV_REPLAYED,
+	JEV_DUPLICATE,      /* a copy of a packet already held (not stored again) */
+	JEV_BODY_PRUNED,    /* the body of a delivered packet was dropped early (disk full) */
+	JEV_CONFIG_LOADED,
+	JEV_STARTED,
+	JEV_STOPPED,
+	JEV_NOTE,           /* free text from the daemon (e.g. "sync off") */
+};
+
+/* One event record. Strings are borrowed (not copied) by journal_event_* and
+ * owned by the journal's iterator buffer in journal_events(). */
+struct jevent {
+	uint64_t seq;               /* out: position in the log, from 1 */
+	uint32_t type;              /* jev_type */
+	int64_t time_ms;
+	uint8_t id[CID_LEN];        /* all zero when not about a packet */
+	uint8_t leg;
+	const char *peer;           /* the link or client concerned, or "" */
+	const char *src, *dst;      /* of the packet, or "" */
+	const char *const *trace;   /* node ids of the hop trace */
+	unsigned ntrace;
+	uint8_t payload_sha[CSHA256_LEN]; /* SHA-256 of the stored payload bytes */
+	uint32_t reason;            /* Reason for REJECTED */
+	const char *text;           /* detail, or "" */
+	uint8_t hash[CSHA256_LEN];  /* out: SHA-256(previous hash || record) */
+};
+
+struct journal_opts {
+	const char *dir;            /* directory, created if missing */
+	const char *node_id;        /* recorded at creation, checked at open */
+	uint64_t map_size;          /* initial map size in bytes (default 64 MiB) */
+	uint64_t map_max;           /* never grow beyond (0 = no limit but the floor) */
+	uint64_t disk_floor;        /* free bytes the filesystem must keep: growth stops there */
+	unsigned soft_pct;          /* grow / prune when pages in use reach this % (default 80) */
+	int sync;                   /* 1 durable (default for the daemon), 0 no fsync */
+	unsigned env_flags;         /* extra MDB_* flags (tests); NOSYNC kinds refused with sync */
+};
+
+struct journal;
+
+/*
+ * Opens or creates the journal in o->dir. Checks the recorded format
+ * (JOURNAL_FORMAT_NEWER when newer than this build; older formats are read)
+ * and node id (JOURNAL_BAD_NODE). On failure *jp is NULL and err (if not
+ * NULL) holds a message naming the directory.
+ */
+int journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_t errlen);
+/* Closes; no transaction may be open. NULL is allowed. */
+void journal_close(struct journal *j);
+/* The message of the last failure on this journal (never NULL). */
+const char *journal_errmsg(const struct journal *j);
+const char *journal_strerror(int rc);
+
+/* ------------------------------------------------------------- queues */
+
+struct jqueue_info {
+	uint32_t qid;
+	uint32_t kind;              /* jqueue_kind */
+	char name[96];              /* e.g. "up", "child:fj-xm", "client:fj-xm/dr-lin" */
+	uint64_t epoch;             /* this stream's random epoch, never 0 */
+	uint64_t next_seq;          /* the seq the next enqueued packet gets (from 1) */
+	uint64_t acked_seq;         /* highest seq acked by the receiver (0: none) */
+	uint64_t depth;             /* packets waiting (numbered, unacked) */
+	uint64_t bytes;             /* their stored bytes */
+};
+
+/* Finds the queue called name or creates it with a new random epoch. */
+int journal_queue(struct journal *j, const char *name, uint32_t kind, uint32_t *qid);
+int journal_queue_info(struct journal *j, uint32_t qid, struct jqueue_info *out);
+/* Calls fn for every queue; stops when fn returns non-zero. */
+int journal_queues(struct journal *j, int (*fn)(const struct jqueue_info *, void *), void *arg);
+
+/* One queued packet as read back. bytes is the encoded Packet, malloc'd:
+ * the caller frees it (or calls journal_entries_free). */
+struct jentry {
+	uint64_t seq;
+	struct jkey key;
+	int64_t accepted_ms;        /* when this node took custody */
+	int64_t deadline_ms;        /* 0: no ttl */
+	uint8_t *bytes;
+	size_t len;
+};
+
+/*
+ * Reads up to max entries (and about max_bytes, at least one entry) of queue
+ * qid with seq >= from_seq, in seq order. *n gets the count. Read-only.
+ */
+int journal_peek(struct journal *j, uint32_t qid, uint64_t from_seq, unsigned max,
+    size_t max_bytes, struct jentry *out, unsigned *n);
+void journal_entries_free(struct jentry *e, unsigned n);
+
+/*
+ * Cumulative ack: removes every entry of qid with seq <= upto and logs one
+ * event per packet (FORWARDED for JQ_LINK, DELIVERED for JQ_CLIENT, peer =
+ * the queue's name). upto below the current ack is a no-op; above the
+ * highest assigned seq is JOURNAL_RANGE and changes nothing. Its own
+ * transaction. *nacked (may be NULL) gets the number removed.
+ */
+int journal_ack(struct journal *j, uint32_t qid, uint64_t upto, uint64_t now_ms, unsigned *nacked);
+
+/* ------------------------------------------------------ streams / marks */
+
+/*
+ * The receiver's mark for (peer, epoch). When the epoch is unknown, records
+ * lowest_unacked - 1 as its mark first (a restarted sender or a receiver
+ * that lost its disk never wedges the link). *mark gets the mark.
+ */
+int journal_mark_resolve(struct journal *j, const char *peer, uint64_t epoch,
+    uint64_t lowest_unacked, uint64_t *mark);
+/* The mark, or JOURNAL_NOT_FOUND for an unknown (peer, epoch). Read-only. */
+int journal_mark_get(struct journal *j, const char *peer, uint64_t epoch, uint64_t *mark);
+
+/* --------------------------------------------------------- batch commit */
+
+#define JMAX_QUEUES 4   /* queues one packet can be put in at once */
+
+enum jresult {
+	JR_ACCEPTED = 1,    /* stored and queued */
+	JR_DUPLICATE,       /* (id, leg) already held: not stored again, counts as taken */
+	JR_REJECTED,        /* refused for good: not stored, REJECTED event logged */
+	JR_FULL,            /* not stored: journal full (temporary) */
+	JR_SKIPPED,         /* seq <= mark: already committed from this stream */
+};
+
+struct jitem {
+	/* in */
+	const Cascade__Packet *pkt; /* decoded, validated, as it will be stored
+	                               (this node's hop already in its trace) */
+	uint64_t seq;               /* its sequence in the sender's stream (0: none) */
+	uint8_t leg;                /* enum jleg it is stored under */
+	int64_t deadline_ms;        /* absolute local expiry, 0 = no ttl */
+	uint32_t queues[JMAX_QUEUES];
+	unsigned nqueues;           /* 0: taken without queueing (e.g. consumed locally) */
+	uint32_t reject;            /* 0, or a Reason: not stored, REJECTED logged */
+	const char *reject_text;
+	/* out */
+	uint32_t result;            /* enum jresult */
+	uint64_t qseq[JMAX_QUEUES]; /* the seq assigned in each queue */
+};
+
+struct jbatch {
+	const char *peer;           /* who sent it (for marks and events); "" for local */
+	uint64_t epoch;             /* sender's stream epoch; 0: no stream (local origin) */
+	uint64_t first_seq, last_seq; /* the stream range this batch covers */
+	struct jitem *items;
+	unsigned n;
+	int64_t now_ms;
+	/* out */
+	uint64_t mark;              /* the stream's mark after the commit: ack this */
+	unsigned accepted, duplicates, rejected, full;
+};
+
+/*
+ * Commits a batch in one transaction: for each item (in order) stores the
+ * packet under (id, leg) unless already held, puts it in its queues with
+ * the next seq of each, indexes its deadline, logs ACCEPTED (or
+ * DUPLICATE / REJECTED), and advances the (peer, epoch) mark to last_seq.
+ *
+ * Returns JOURNAL_OUT_OF_ORDER (nothing stored, b->mark = current mark) when
+ * first_seq > mark + 1. Items with seq <= mark are JR_SKIPPED. When the
+ * journal is full (or the map fills during the batch) the items from the
+ * first that did not fit get JR_FULL, the mark stops before it, and the
+ * call returns JOURNAL_FULL after committing the items before it.
+ */
+int journal_commit_batch(struct journal *j, struct jbatch *b);
+
+/* ----------------------------------------------------- packets, cancel */
+
+/* Reads a stored packet (bytes malloc'd, caller frees). JOURNAL_NOT_FOUND if absent. */
+int journal_packet_get(struct journal *j, const struct jkey *k, uint8_t **bytes, size_t *len,
+    int64_t *accepted_ms);
+
+/*
+ * Removes packet k from every queue it still waits in and logs CANCELLED.
+ * *was_queued gets 1 if it was still waiting anywhere, 0 otherwise.
+ */
+int journal_cancel(struct journal *j, const struct jkey *k, const char *peer, uint64_t now_ms,
+    int *was_queued);
+
+/* --------------------------------------------------------------- expiry */
+
+struct jexpired {
+	struct jkey key;
+	uint8_t *bytes;             /* the packet as stored (malloc'd; caller frees) */
+	size_t len;
+};
+
+/*
+ * Removes packets whose deadline is <= now from every queue, logs EXPIRED
+ * for each, and returns up to max of them in out (*n) so the caller can send
+ * notices. Small transactions of its own; call again while *n == max.
+ */
+int journal_sweep_expired(struct journal *j, int64_t now_ms, unsigned max,
+    struct jexpired *out, unsigned *n);
+/* The earliest deadline still indexed, or 0 when none. Read-only. */
+int64_t journal_next_deadline(struct journal *j);
+
+/* ------------------------------------------------- retention, disk full */
+
+/*
+ * Deletes packets accepted before cutoff_ms that no queue holds any more
+ * (their event records stay), in transactions of at most max_per_txn.
+ * *npruned gets the count.
+ */
+int journal_prune(struct journal *j, int64_t cutoff_ms, unsigned max_per_txn, uint64_t *npruned);
+
+/*
+ * The full-disk state, re-evaluated after commits: at soft_pct of the map
+ * in use (free pages counted) the map grows by half while map_max and
+ * disk_floor allow (every read transaction of this process closed first);
+ * when it cannot, the bodies of delivered packets are dropped oldest first
+ * (BODY_PRUNED logged) and, while still over the limit, journal_is_full()
+ * is true and new packets get JR_FULL. Called by the writer; cheap.
+ */
+int journal_maintain(struct journal *j, int64_t now_ms);
+int journal_is_full(const struct journal *j);
+
+/* --------------------------------------------------------- event log */
+
+/* Appends one event in its own transaction (config loaded, started...). */
+int journal_log(struct journal *j, struct jevent *ev);
+
+/*
+ * Calls fn for events with seq >= from in order (read-only; the strings in
+ * the jevent live until fn returns). Stops when fn returns non-zero.
+ */
+int journal_events(struct journal *j, uint64_t from,
+    int (*fn)(const struct jevent *, void *), void *arg);
+
+/*
+ * Walks the whole chain recomputing every hash. Returns 0 when intact;
+ * JOURNAL_CORRUPT with *bad_seq = the first record that does not match.
+ * *count gets the number of records checked.
+ */
+int journal_verify(struct journal *j, uint64_t *count, uint64_t *bad_seq);
+
+/* ------------------------------------------------------- meta, stats */
+
+/* Small named values (e.g. "routes:<child>") in the meta database. */
+int journal_meta_put(struct journal *j, const char *key, const void *val, size_t len);
+/* *val malloc'd (caller frees); JOURNAL_NOT_FOUND if absent. */
+int journal_meta_get(struct journal *j, const char *key, void **val, size_t *len);
+
+struct jstats {
+	uint32_t format;            /* format of this journal on disk */
+	uint64_t map_size;
+	uint64_t pages_total;       /* map size / page size */
+	uint64_t pages_used;        /* last page in use - free pages */
+	uint64_t page_size;
+	uint64_t packets;           /* records in packets (bodies or not) */
+	uint64_t queued;            /* entries in queues */
+	uint64_t events;
+	uint64_t expiring;          /* entries in the expiry index */
+	int full;
+	uint64_t grows, body_prunes;
+};
+int journal_stats(struct journal *j, struct jstats *st);
+
+#endif /* CASCADE_JOURNAL_H */

@@ -1,0 +1,209 @@
+/* crypto.c — hashes, HMAC, randomness and secrets, all through OpenSSL. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "packets.h"
+
+void
+csha256(const void *buf, size_t len, uint8_t out[CSHA256_LEN])
+{
+	unsigned int n = CSHA256_LEN;
+
+	EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL);
+}
+
+void
+csha256_2(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[CSHA256_LEN])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = CSHA256_LEN;
+
+	if (ctx == NULL) {
+		memset(out, 0, CSHA256_LEN);
+		return;
+	}
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestUpdate(ctx, a, alen);
+	EVP_DigestUpdate(ctx, b, blen);
+	EVP_DigestFinal_ex(ctx, out, &n);
+	EVP_MD_CTX_free(ctx);
+}
+
+void
+chmac_sha256(const void *key, size_t keylen, const void *buf, size_t len, uint8_t out[CSHA256_LEN])
+{
+	unsigned int n = CSHA256_LEN;
+
+	if (HMAC(EVP_sha256(), key, (int)keylen, buf, len, out, &n) == NULL)
+		memset(out, 0, CSHA256_LEN);
+}
+
+int
+crandom(void *buf, size_t len)
+{
+	return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+}
+
+uint64_t
+crandom64(void)
+{
+	uint64_t v = 0;
+
+	while (v == 0) {
+		if (crandom(&v, sizeof(v)) != 0)
+			v = (uint64_t)cmono_ms() * 0x9e3779b97f4a7c15ULL;  /* OpenSSL failed: still never 0 */
+	}
+	return v;
+}
+
+int
+cequal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0 ? 0 : -1;
+}
+
+/* HMAC over: label 0 peer 0 server_nonce client_nonce */
+static void
+mac_labelled(const uint8_t *secret, size_t secretlen, const char *label, const char *peer,
+    const uint8_t sn[CNONCE_LEN], const uint8_t cn[CNONCE_LEN], uint8_t out[CSHA256_LEN])
+{
+	unsigned char buf[64 + CADDR_TEXT_MAX + 2 + 2 * CNONCE_LEN];
+	size_t ll = strlen(label), pl = strnlen(peer, CADDR_TEXT_MAX), off = 0;
+
+	memcpy(buf + off, label, ll);
+	off += ll;
+	buf[off++] = 0;
+	memcpy(buf + off, peer, pl);
+	off += pl;
+	buf[off++] = 0;
+	memcpy(buf + off, sn, CNONCE_LEN);
+	off += CNONCE_LEN;
+	memcpy(buf + off, cn, CNONCE_LEN);
+	off += CNONCE_LEN;
+	chmac_sha256(secret, secretlen, buf, off, out);
+}
+
+void
+cauth_mac(const uint8_t *secret, size_t secretlen, char who, const char *peer,
+    const uint8_t server_nonce[CNONCE_LEN], const uint8_t client_nonce[CNONCE_LEN],
+    uint8_t out[CSHA256_LEN])
+{
+	mac_labelled(secret, secretlen, who == 's' ? "cascade-auth-server-v1" : "cascade-auth-v1",
+	    peer, server_nonce, client_nonce, out);
+}
+
+void
+csession_key(const uint8_t *secret, size_t secretlen, const char *peer,
+    const uint8_t server_nonce[CNONCE_LEN], const uint8_t client_nonce[CNONCE_LEN],
+    uint8_t key[CSHA256_LEN])
+{
+	mac_labelled(secret, secretlen, "cascade-session-key-v1", peer, server_nonce,
+	    client_nonce, key);
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+csecret_load(const char *path, uint8_t *out, size_t outlen, char *msg, size_t msglen)
+{
+	char buf[1024];
+	struct stat st;
+	ssize_t r;
+	size_t n = 0, i;
+	int fd, incomment = 0, hi = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(msg, msglen, "%s: readable or writable by others (mode %04o); chmod 600 it",
+		    path, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r < 0) {
+		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < (size_t)r; i++) {
+		int c = (unsigned char)buf[i], v;
+
+		if (incomment) {
+			incomment = c != '\n';
+			continue;
+		}
+		if (c == '#') {
+			incomment = 1;
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+			continue;
+		if ((v = hexval(c)) < 0) {
+			snprintf(msg, msglen, "%s: not a hex secret (character '%c')", path,
+			    c >= 32 && c < 127 ? c : '?');
+			return -1;
+		}
+		if (hi < 0) {
+			hi = v;
+			continue;
+		}
+		if (n == outlen) {
+			snprintf(msg, msglen, "%s: secret longer than %zu bytes", path, outlen);
+			return -1;
+		}
+		out[n++] = (uint8_t)(hi << 4 | v);
+		hi = -1;
+	}
+	if (hi >= 0) {
+		snprintf(msg, msglen, "%s: odd number of hex digits", path);
+		return -1;
+	}
+	if (n < CSECRET_MIN) {
+		snprintf(msg, msglen, "%s: secret too short (%zu bytes, need %d)", path, n,
+		    CSECRET_MIN);
+		return -1;
+	}
+	return (int)n;
+}
+
+int
+csecret_generate(size_t len, char *hex, size_t hexlen)
+{
+	uint8_t raw[256];
+	size_t i;
+
+	if (len > sizeof(raw) || hexlen < 2 * len + 1 || crandom(raw, len) != 0)
+		return -1;
+	for (i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}

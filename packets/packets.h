@@ -1,0 +1,200 @@
+/*
+ * packets.h — the internal library shared by cascaded, libcascade and the
+ * tools: packet ids, addresses, packet validation, crypto helpers and the
+ * request/reply envelope.
+ *
+ * Caveats
+ * - Nothing here prints, logs or aborts: every fault is a return code, and
+ *   functions that can fail for more than one reason also fill a message.
+ * - Everything is thread-safe; the id generator serialises with a mutex.
+ * - Randomness comes from OpenSSL (RAND_bytes).
+ */
+#ifndef CASCADE_PACKETS_H
+#define CASCADE_PACKETS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cascade.pb-c.h"
+
+#define CASCADE_PROTOCOL_VERSION 1
+
+/* ------------------------------------------------------------------ id.c */
+
+#define CID_LEN 16
+/* Text form: 12 hex digits of milliseconds, '-', 20 hex digits. */
+#define CID_TEXT_LEN 33          /* including the terminating NUL */
+
+/*
+ * Fills id with a new packet id: bytes 0..5 are milliseconds since the Unix
+ * epoch (big-endian), bytes 6..15 a part that keeps ids strictly increasing
+ * (as byte strings, memcmp order) within the process, even inside one
+ * millisecond and even when the clock steps back.
+ * Returns 0, or -1 if OpenSSL could not provide randomness.
+ */
+int cid_next(uint8_t id[CID_LEN]);
+
+/* The milliseconds part of an id. */
+int64_t cid_time_ms(const uint8_t id[CID_LEN]);
+
+/* Writes the text form into buf (CID_TEXT_LEN bytes); returns buf. */
+char *cid_format(const uint8_t id[CID_LEN], char buf[CID_TEXT_LEN]);
+
+/* Parses the text form (case-insensitive hex). Returns 0 or -1. */
+int cid_parse(const char *text, uint8_t id[CID_LEN]);
+
+/* ---------------------------------------------------------------- addr.c */
+
+#define CADDR_NODE_MAX 63        /* [a-z0-9][a-z0-9-]{0,62} */
+#define CADDR_CLIENT_MAX 63      /* [a-z0-9][a-z0-9._-]{0,62} */
+#define CADDR_TEXT_MAX (CADDR_NODE_MAX + 1 + CADDR_CLIENT_MAX)
+
+struct caddr {
+	char node[CADDR_NODE_MAX + 1];
+	char client[CADDR_CLIENT_MAX + 1];   /* "" when the address is the node itself */
+};
+
+enum caddr_err {
+	CADDR_OK = 0,
+	CADDR_EMPTY,             /* "" */
+	CADDR_NODE_EMPTY,        /* "/client" */
+	CADDR_NODE_TOO_LONG,
+	CADDR_NODE_BAD_CHAR,     /* outside [a-z0-9-], or a leading '-' */
+	CADDR_CLIENT_EMPTY,      /* "node/" */
+	CADDR_CLIENT_TOO_LONG,
+	CADDR_CLIENT_BAD_CHAR,   /* outside [a-z0-9._-], or a leading '.', '_' or '-' */
+	CADDR_TOO_MANY_PARTS,    /* "a/b/c" */
+};
+
+/* Validates a node id. Returns CADDR_OK or the fault. */
+enum caddr_err caddr_check_node(const char *node);
+/* Validates a client id (the part after '/'). */
+enum caddr_err caddr_check_client(const char *client);
+/* Parses "node" or "node/client" into a. Returns CADDR_OK or the fault. */
+enum caddr_err caddr_parse(const char *text, struct caddr *a);
+/* Writes "node" or "node/client" into buf; returns buf. */
+char *caddr_format(const struct caddr *a, char *buf, size_t len);
+/* A fixed English message for each code, e.g. "node id has a character outside [a-z0-9-]". */
+const char *caddr_strerror(enum caddr_err e);
+
+/* -------------------------------------------------------------- packet.c */
+
+#define CPKT_COMMAND_MAX 64          /* [A-Za-z0-9._:/-]{1,64} */
+#define CPKT_TRACE_MAX 32            /* hops */
+#define CPKT_TEXT_MAX 256
+#define CPKT_DEFAULT_MAX_PAYLOAD (1024 * 1024)
+
+enum cpkt_err {
+	CPKT_OK = 0,
+	CPKT_BAD_VERSION,        /* version is not CASCADE_PROTOCOL_VERSION */
+	CPKT_BAD_ID,             /* id is not 16 bytes */
+	CPKT_BAD_SRC,            /* src missing or not a valid address */
+	CPKT_BAD_DST,            /* dst missing or not a valid address */
+	CPKT_BAD_COMMAND,        /* command missing (data packets), too long or bad characters */
+	CPKT_PAYLOAD_TOO_LARGE,  /* payload over the limit given */
+	CPKT_EXPIRED,            /* ttl_ms <= 0 without FLAG_NO_TTL */
+	CPKT_BAD_FLAGS,          /* unknown flag bits, or local-only flags on the wire */
+	CPKT_BAD_KIND,           /* unknown kind */
+	CPKT_BAD_REPLY_TO,       /* reply_to present but not 16 bytes */
+	CPKT_BAD_REF,            /* NOTICE / CANCEL / AUDIT without a 16-byte ref_id */
+	CPKT_BAD_NOTICE,         /* NOTICE with an unknown notice code */
+	CPKT_TRACE_TOO_LONG,     /* more than CPKT_TRACE_MAX hops */
+	CPKT_BAD_TRACE,          /* a hop with an invalid node id or leg */
+	CPKT_TEXT_TOO_LONG,
+	CPKT_MALFORMED,          /* bytes that do not decode as a Packet */
+};
+
+/*
+ * Checks one decoded packet. max_payload is the payload limit in bytes
+ * (0 means CPKT_DEFAULT_MAX_PAYLOAD). On a fault, msg (if not NULL) gets a
+ * specific one-line message naming the field, e.g.
+ * "dst \"a//b\": client id is empty". Returns CPKT_OK or the first fault.
+ */
+enum cpkt_err cpkt_validate(const Cascade__Packet *p, size_t max_payload,
+    char *msg, size_t msglen);
+const char *cpkt_strerror(enum cpkt_err e);
+/* The wire Reason (CASCADE__REASON__*) that reports a validation fault. */
+uint32_t cpkt_reason(enum cpkt_err e);
+/* A fixed English name for a wire Reason, e.g. "journal full". */
+const char *creason_str(uint32_t reason);
+/* Whether a Reason is temporary (the ack is held back): reason >= 100. */
+int creason_temporary(uint32_t reason);
+
+/*
+ * Decodes bytes into a newly allocated packet (free with cpkt_free).
+ * Truncated or garbage input returns NULL; it never crashes.
+ */
+Cascade__Packet *cpkt_decode(const uint8_t *buf, size_t len);
+void cpkt_free(Cascade__Packet *p);
+/*
+ * Encodes p into a newly malloc'd buffer; *len gets its size.
+ * Returns NULL when out of memory.
+ */
+uint8_t *cpkt_encode(const Cascade__Packet *p, size_t *len);
+
+/* -------------------------------------------------------------- crypto.c */
+
+#define CSHA256_LEN 32
+#define CNONCE_LEN 32
+#define CSECRET_MIN 16               /* bytes of secret, at least */
+
+void csha256(const void *buf, size_t len, uint8_t out[CSHA256_LEN]);
+/* out = SHA-256(a || b) */
+void csha256_2(const void *a, size_t alen, const void *b, size_t blen,
+    uint8_t out[CSHA256_LEN]);
+void chmac_sha256(const void *key, size_t keylen, const void *buf, size_t len,
+    uint8_t out[CSHA256_LEN]);
+/* Random bytes from OpenSSL; returns 0 or -1. */
+int crandom(void *buf, size_t len);
+/* A random 64-bit value that is never 0 (epochs, session ids). */
+uint64_t crandom64(void);
+/* Constant-time comparison: 0 when equal. */
+int cequal(const void *a, const void *b, size_t len);
+
+/*
+ * The Auth proof: HMAC-SHA256(secret, "cascade-auth-v1" 0 peer 0 server_nonce client_nonce).
+ * The parent answers with who = 's' ("cascade-auth-server-v1" ...) so the child
+ * knows the parent holds the secret too; the child's proof uses who = 'c'.
+ */
+void cauth_mac(const uint8_t *secret, size_t secretlen, char who, const char *peer,
+    const uint8_t server_nonce[CNONCE_LEN], const uint8_t client_nonce[CNONCE_LEN],
+    uint8_t out[CSHA256_LEN]);
+/* The session key both sides derive after Auth (HMAC under the secret). */
+void csession_key(const uint8_t *secret, size_t secretlen, const char *peer,
+    const uint8_t server_nonce[CNONCE_LEN], const uint8_t client_nonce[CNONCE_LEN],
+    uint8_t key[CSHA256_LEN]);
+
+/*
+ * Secret files hold the secret as hex (at least CSECRET_MIN bytes), one line,
+ * '#' comments allowed. Refused when readable or writable by group or others.
+ * Returns the number of secret bytes (> 0) written to out, or -1 with msg set,
+ * e.g. "/etc/cascade/up.secret: readable by others (mode 0644); chmod 600 it".
+ */
+int csecret_load(const char *path, uint8_t *out, size_t outlen, char *msg, size_t msglen);
+/* Writes a new random secret of len bytes as hex into hex (2*len+1 bytes). */
+int csecret_generate(size_t len, char *hex, size_t hexlen);
+
+/* ------------------------------------------------------------ envelope.c */
+
+/*
+ * Packs a request envelope around an already encoded body. When key is not
+ * NULL the envelope carries mac = HMAC-SHA256(key, type || session || body).
+ * Returns a malloc'd buffer (size in *len) or NULL when out of memory.
+ */
+uint8_t *cenv_request_pack(uint32_t type, uint64_t session, const uint8_t *body,
+    size_t bodylen, const uint8_t *key, size_t *len);
+/* Same for a reply; error may be NULL. */
+uint8_t *cenv_reply_pack(uint32_t type, uint32_t status, const char *error,
+    const uint8_t *body, size_t bodylen, const uint8_t *key, size_t *len);
+/* Checks an envelope's mac: 0 if it matches, -1 if not (or missing). */
+int cenv_request_verify(const Cascade__Request *r, const uint8_t *key);
+int cenv_reply_verify(const Cascade__Reply *r, const uint8_t *key);
+/* A fixed English name for a Status, e.g. "no session". */
+const char *cstatus_str(uint32_t status);
+
+/* Little helpers for the time base used everywhere: wall-clock ms. */
+int64_t cnow_ms(void);
+/* Monotonic ms, for timeouts and durations inside one process. */
+int64_t cmono_ms(void);
+
+#endif /* CASCADE_PACKETS_H */

@@ -1,0 +1,17 @@
+# tests/: unit tests (CUnit), integration tests (real daemons on loopback),
+# benchmarks (make bench, never part of make check).
+TEST_EXTENSIONS = .sh
+SH_LOG_COMPILER = $(SHELL)
+AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)'; top_srcdir='$(abs_top_srcdir)'; \
+	export top_builddir top_srcdir;
+EXTRA_DIST += tests/summary.sh
+
+check_LTLIBRARIES += tests/unit/libcu.la
+tests_unit_libcu_la_SOURCES = tests/unit/cu.h tests/unit/cu.c
+tests_unit_libcu_la_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_libcu_la_LIBADD = $(CUNIT_LIBS)
+UNIT_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) -I$(top_srcdir)/tests/unit
+
+include tests/unit/packets.mk
+include tests/unit/journal.mk
+include tests/bench/local.mk
