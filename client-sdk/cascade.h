@@ -31,7 +31,7 @@ extern "C" {
 
 /* The length of a packet id, and of its text form with the NUL. */
 #define CASCADE_ID_LEN 16
-#define CASCADE_ID_TEXT_LEN 33
+#define CASCADE_ID_TEXT_LEN 34
 
 enum cascade_err {
 	CASCADE_OK = 0,

@@ -124,16 +124,22 @@ hexval(int c)
 	return -1;
 }
 
+/*
+ * The file is read whole (it is small: a secret and a few comment lines), so
+ * that a long comment cannot push the secret past a short read unnoticed.
+ * Copies of the secret on the stack are wiped before returning.
+ */
 int
 csecret_load(const char *path, uint8_t *out, size_t outlen, char *msg, size_t msglen)
 {
-	char buf[1024];
+	char buf[4096];
 	struct stat st;
 	ssize_t r;
-	size_t n = 0, i;
-	int fd, incomment = 0, hi = -1;
+	size_t n = 0, i, got = 0;
+	int fd, incomment = 0, hi = -1, rc = -1;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* O_NONBLOCK: a FIFO planted at the path must not hang the caller. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -142,35 +148,54 @@ csecret_load(const char *path, uint8_t *out, size_t outlen, char *msg, size_t ms
 		close(fd);
 		return -1;
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(msg, msglen, "%s: readable or writable by others (mode %04o); chmod 600 it",
-		    path, (unsigned)(st.st_mode & 07777));
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(msg, msglen, "%s: not a regular file", path);
 		close(fd);
 		return -1;
 	}
-	r = read(fd, buf, sizeof(buf) - 1);
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(msg, msglen, "%s: readable or writable by group or others (mode %04o); "
+		    "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		r = read(fd, buf + got, sizeof(buf) - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || (got += (size_t)r) == sizeof(buf))
+			break;
+	}
 	close(fd);
 	if (r < 0) {
 		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
-		return -1;
+		goto done;
 	}
-	for (i = 0; i < (size_t)r; i++) {
+	if (got == sizeof(buf)) {
+		snprintf(msg, msglen, "%s: too large for a secret file (%zu bytes or more)", path,
+		    sizeof(buf));
+		goto done;
+	}
+	for (i = 0; i < got; i++) {
 		int c = (unsigned char)buf[i], v;
 
 		if (incomment) {
 			incomment = c != '\n';
 			continue;
 		}
-		if (c == '#') {
-			incomment = 1;
+		if (c == '#' || c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			/* Whitespace may separate bytes, never the two digits of one. */
+			if (hi >= 0) {
+				snprintf(msg, msglen, "%s: odd number of hex digits", path);
+				goto done;
+			}
+			incomment = c == '#';
 			continue;
 		}
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
-			continue;
 		if ((v = hexval(c)) < 0) {
 			snprintf(msg, msglen, "%s: not a hex secret (character '%c')", path,
 			    c >= 32 && c < 127 ? c : '?');
-			return -1;
+			goto done;
 		}
 		if (hi < 0) {
 			hi = v;
@@ -178,21 +203,26 @@ csecret_load(const char *path, uint8_t *out, size_t outlen, char *msg, size_t ms
 		}
 		if (n == outlen) {
 			snprintf(msg, msglen, "%s: secret longer than %zu bytes", path, outlen);
-			return -1;
+			goto done;
 		}
 		out[n++] = (uint8_t)(hi << 4 | v);
 		hi = -1;
 	}
 	if (hi >= 0) {
 		snprintf(msg, msglen, "%s: odd number of hex digits", path);
-		return -1;
+		goto done;
 	}
 	if (n < CSECRET_MIN) {
 		snprintf(msg, msglen, "%s: secret too short (%zu bytes, need %d)", path, n,
 		    CSECRET_MIN);
-		return -1;
+		goto done;
 	}
-	return (int)n;
+	rc = (int)n;
+done:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (rc < 0)
+		OPENSSL_cleanse(out, n);
+	return rc;
 }
 
 int
@@ -201,9 +231,11 @@ csecret_generate(size_t len, char *hex, size_t hexlen)
 	uint8_t raw[256];
 	size_t i;
 
-	if (len > sizeof(raw) || hexlen < 2 * len + 1 || crandom(raw, len) != 0)
+	if (len > sizeof(raw) || hex == NULL || hexlen < 2 * len + 1 || crandom(raw, len) != 0)
 		return -1;
 	for (i = 0; i < len; i++)
 		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	hex[2 * len] = '\0';
+	OPENSSL_cleanse(raw, sizeof(raw));
 	return 0;
 }

@@ -112,7 +112,7 @@ cid_parse(const char *text, uint8_t id[CID_LEN])
 {
 	int i, o = 0;
 
-	if (strlen(text) != CID_TEXT_LEN - 1 || text[12] != '-')
+	if (text == NULL || strlen(text) != CID_TEXT_LEN - 1 || text[12] != '-')
 		return -1;
 	for (i = 0; i < CID_LEN; i++) {
 		unsigned v;

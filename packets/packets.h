@@ -23,7 +23,7 @@
 
 #define CID_LEN 16
 /* Text form: 12 hex digits of milliseconds, '-', 20 hex digits. */
-#define CID_TEXT_LEN 33          /* including the terminating NUL */
+#define CID_TEXT_LEN 34          /* 12 + 1 + 20 characters and the terminating NUL */
 
 /*
  * Fills id with a new packet id: bytes 0..5 are milliseconds since the Unix
@@ -177,16 +177,20 @@ int csecret_generate(size_t len, char *hex, size_t hexlen);
 /* ------------------------------------------------------------ envelope.c */
 
 /*
- * Packs a request envelope around an already encoded body. When key is not
- * NULL the envelope carries mac = HMAC-SHA256(key, type || session || body).
+ * Packs a request envelope around an already encoded body. When key (the
+ * CSHA256_LEN-byte session key) is not NULL the envelope carries
+ * mac = HMAC-SHA256(key, type (4 bytes BE) || session (8 bytes BE) || body).
  * Returns a malloc'd buffer (size in *len) or NULL when out of memory.
  */
 uint8_t *cenv_request_pack(uint32_t type, uint64_t session, const uint8_t *body,
     size_t bodylen, const uint8_t *key, size_t *len);
-/* Same for a reply; error may be NULL. */
+/*
+ * Same for a reply; error may be NULL. A reply has no session: its mac is
+ * HMAC-SHA256(key, type || status as 8 bytes || body), so the status is covered.
+ */
 uint8_t *cenv_reply_pack(uint32_t type, uint32_t status, const char *error,
     const uint8_t *body, size_t bodylen, const uint8_t *key, size_t *len);
-/* Checks an envelope's mac: 0 if it matches, -1 if not (or missing). */
+/* Checks an envelope's mac: 0 if it matches, -1 if not (or missing, or key is NULL). */
 int cenv_request_verify(const Cascade__Request *r, const uint8_t *key);
 int cenv_reply_verify(const Cascade__Reply *r, const uint8_t *key);
 /* A fixed English name for a Status, e.g. "no session". */

@@ -18,6 +18,7 @@ struct cu_test {
 	void (*fn)(void);
 };
 
+#undef CU_TEST     /* CUnit has its own; ours names a table entry */
 #define CU_TEST(f) { #f, f }
 #define CU_END { NULL, NULL }
 
