@@ -1,7 +1,8 @@
 # tests/: unit tests (CUnit), integration tests (real daemons on loopback),
 # benchmarks (make bench, never part of make check).
 TEST_EXTENSIONS = .sh
-SH_LOG_COMPILER = $(SHELL)
+# The integration tests and their lib.sh are bash scripts.
+SH_LOG_COMPILER = bash
 AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)'; top_srcdir='$(abs_top_srcdir)'; \
 	export top_builddir top_srcdir;
 EXTRA_DIST += tests/summary.sh
@@ -14,4 +15,7 @@ UNIT_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS
 
 include tests/unit/packets.mk
 include tests/unit/journal.mk
+include tests/unit/conf.mk
+include tests/integration/local.mk
+include tests/node.mk
 include tests/bench/local.mk

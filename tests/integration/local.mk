@@ -1,0 +1,16 @@
+# tests/integration/: shell tests that run the real binaries on loopback.
+# lib.sh is the library they source; the C helpers below are their tools
+# (faultproxy injects faults between two nodes, freeport picks ports,
+# echosrv and tcpclient test the proxy itself).
+check_PROGRAMS += tests/faultproxy tests/freeport tests/echosrv tests/tcpclient
+tests_faultproxy_SOURCES = tests/faultproxy.c
+tests_faultproxy_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_faultproxy_LDADD = $(LIBEVENT_LIBS)
+tests_freeport_SOURCES = tests/freeport.c
+tests_echosrv_SOURCES = tests/echosrv.c
+tests_echosrv_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_echosrv_LDADD = $(LIBEVENT_LIBS)
+tests_tcpclient_SOURCES = tests/tcpclient.c
+
+TESTS += tests/integration/proxy.sh
+EXTRA_DIST += tests/integration/lib.sh tests/integration/proxy.sh
