@@ -1,0 +1,510 @@
+/*
+ * carrier_tcp.c — the persistent tcp carrier: nng req/rep over tcp:// and
+ * tls+tcp://.
+ *
+ * Server: one rep0 socket on every tcp listen url. Requests are received on
+ * a pool of contexts; a context stays busy until its request is answered
+ * (a held pull may take long), so a new one is opened whenever the number of
+ * receiving contexts falls below TCPS_IDLE_MIN, and spare ones are closed.
+ *
+ * Client: one req0 socket dialing the parent, a context per request (the
+ * push window and the pull run side by side). NNG_OPT_REQ_RESENDTIME is
+ * infinite: nng's own resend would replay a Push on a new connection before
+ * the Hello; custody does its own resending.
+ *
+ * nng completes aios on its threads; everything here only posts to the loop.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include "cascaded.h"
+
+#define TCPS_IDLE_MIN 8
+#define TCPS_IDLE_MAX 32
+#define TCP_RECV_MAX (64u << 20)        /* largest message nng accepts (then drops the pipe) */
+
+/* ------------------------------------------------------------- helpers */
+
+static void
+sockaddr_str(const nng_sockaddr *sa, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	switch (sa->s_family) {
+	case NNG_AF_INET:
+		inet_ntop(AF_INET, &sa->s_in.sa_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(sa->s_in.sa_port));
+		break;
+	case NNG_AF_INET6:
+		inet_ntop(AF_INET6, sa->s_in6.sa_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(sa->s_in6.sa_port));
+		break;
+	default:
+		snprintf(buf, len, "?");
+	}
+}
+
+static char *
+file_read(const char *path, char *err, size_t errlen)
+{
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = xcalloc(1, 1 << 20);
+	n = read(fd, buf, (1 << 20) - 1);
+	close(fd);
+	if (n <= 0) {
+		snprintf(err, errlen, "%s: %s", path, n == 0 ? "empty" : strerror(errno));
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* ---------------------------------------------------------------- server */
+
+struct tctx {
+	nng_ctx ctx;
+	nng_aio *aio;
+	int sending;
+	struct sreq *r;
+	TAILQ_ENTRY(tctx) entry;
+};
+
+static nng_socket tcps_sock = NNG_SOCKET_INITIALIZER;
+static int tcps_open, tcps_idle, tcps_busy;
+static TAILQ_HEAD(, tctx) tcps_ctxs = TAILQ_HEAD_INITIALIZER(tcps_ctxs);
+static nng_tls_config *tcps_tls;
+
+static int tcps_tls_ids[16], tcps_ntls;
+
+static void tctx_loop(void *arg);
+
+static int
+tcps_is_tls(nng_listener l)
+{
+	int i, id = nng_listener_id(l);
+
+	for (i = 0; i < tcps_ntls; i++)
+		if (tcps_tls_ids[i] == id)
+			return 1;
+	return 0;
+}
+
+static void
+tctx_aio_cb(void *arg)
+{
+	loop_post(tctx_loop, arg);   /* nng thread: hand over to the loop */
+}
+
+static void
+tctx_free(struct tctx *t)
+{
+	TAILQ_REMOVE(&tcps_ctxs, t, entry);
+	nng_ctx_close(t->ctx);
+	nng_aio_free(t->aio);
+	free(t);
+}
+
+static int
+tctx_new(void)
+{
+	struct tctx *t = xcalloc(1, sizeof(*t));
+	int rc;
+
+	if ((rc = nng_aio_alloc(&t->aio, tctx_aio_cb, t)) != 0 ||
+	    (rc = nng_ctx_open(&t->ctx, tcps_sock)) != 0) {
+		log_warnx("tcp: opening a context: %s", nng_strerror(rc));
+		if (t->aio != NULL)
+			nng_aio_free(t->aio);
+		free(t);
+		return -1;
+	}
+	TAILQ_INSERT_TAIL(&tcps_ctxs, t, entry);
+	tcps_idle++;
+	nng_ctx_recv(t->ctx, t->aio);
+	return 0;
+}
+
+static void
+tcps_reply(struct sreq *r, uint8_t *buf, size_t len)
+{
+	struct tctx *t = r->cctx;
+	nng_msg *m;
+	int rc;
+
+	free(r);
+	t->r = NULL;
+	if ((rc = nng_msg_alloc(&m, 0)) != 0 || (rc = nng_msg_append(m, buf, len)) != 0) {
+		log_warnx("tcp: reply: %s", nng_strerror(rc));
+		free(buf);
+		return;
+	}
+	free(buf);
+	t->sending = 1;
+	nng_aio_set_msg(t->aio, m);
+	nng_ctx_send(t->ctx, t->aio);
+}
+
+static void
+tctx_loop(void *arg)
+{
+	struct tctx *t = arg;
+	struct sreq *r;
+	nng_msg *m;
+	nng_sockaddr sa;
+	int rc = nng_aio_result(t->aio);
+
+	if (!tcps_open)
+		return;
+	if (t->sending) {
+		/* the reply went out (or its pipe is gone: nothing to do then) */
+		if (rc != 0)
+			nng_msg_free(nng_aio_get_msg(t->aio));
+		t->sending = 0;
+		tcps_busy--;
+		if (tcps_idle >= TCPS_IDLE_MAX) {
+			tctx_free(t);
+			return;
+		}
+		tcps_idle++;
+		nng_ctx_recv(t->ctx, t->aio);
+		return;
+	}
+	if (rc != 0) {
+		if (rc == NNG_ECLOSED)
+			return;
+		log_warnx("tcp: receive: %s", nng_strerror(rc));
+		nng_ctx_recv(t->ctx, t->aio);
+		return;
+	}
+	tcps_idle--;
+	tcps_busy++;
+	m = nng_aio_get_msg(t->aio);
+	r = xcalloc(1, sizeof(*r));
+	r->carrier = CASCADE__CARRIER__CARRIER_TCP;
+	r->conn = (uint64_t)nng_pipe_id(nng_msg_get_pipe(m));
+	r->tls = tcps_is_tls(nng_pipe_listener(nng_msg_get_pipe(m)));
+	if (nng_pipe_get_addr(nng_msg_get_pipe(m), NNG_OPT_REMADDR, &sa) == 0)
+		sockaddr_str(&sa, r->peeraddr, sizeof(r->peeraddr));
+	r->len = nng_msg_len(m);
+	r->buf = xmalloc(r->len ? r->len : 1);
+	memcpy(r->buf, nng_msg_body(m), r->len);
+	nng_msg_free(m);
+	r->reply = tcps_reply;
+	r->cctx = t;
+	t->r = r;
+	/* keep enough contexts receiving while this one is busy */
+	while (tcps_idle < TCPS_IDLE_MIN)
+		if (tctx_new() != 0)
+			break;
+	server_request(r);
+}
+
+struct pipe_gone {
+	uint64_t id;
+};
+
+static void
+tcps_pipe_gone(void *arg)
+{
+	struct pipe_gone *pg = arg;
+
+	if (tcps_open)
+		server_conn_gone(CASCADE__CARRIER__CARRIER_TCP, pg->id);
+	free(pg);
+}
+
+static void
+tcps_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct pipe_gone *pg = xmalloc(sizeof(*pg));
+
+	pg->id = (uint64_t)nng_pipe_id(p);
+	loop_post(tcps_pipe_gone, pg);
+}
+
+static nng_tls_config *
+tls_server_config(const struct conf *c)
+{
+	nng_tls_config *cfg;
+	char err[256], *cert, *key;
+	int rc;
+
+	if ((cert = file_read(c->tls_cert, err, sizeof(err))) == NULL ||
+	    (key = file_read(c->tls_key, err, sizeof(err))) == NULL)
+		fatalx("tcp: tls: %s", err);
+	if ((rc = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)) != 0 ||
+	    (rc = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0)
+		fatalx("tcp: tls: %s / %s: %s (nng's mbedTLS takes RSA or P-256 keys)",
+		    c->tls_cert, c->tls_key, nng_strerror(rc));
+	nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_NONE);
+	explicit_bzero(key, strlen(key));
+	free(cert);
+	free(key);
+	return cfg;
+}
+
+int
+tcps_start(const struct conf *c)
+{
+	nng_listener l;
+	size_t i;
+	int rc, any = 0;
+
+	for (i = 0; i < c->nlisten; i++)
+		any |= c->listen[i].carrier == CONF_CARRIER_TCP;
+	if (!any)
+		return 0;
+	if ((rc = nng_rep0_open(&tcps_sock)) != 0)
+		fatalx("tcp: rep socket: %s", nng_strerror(rc));
+	nng_socket_set_size(tcps_sock, NNG_OPT_RECVMAXSZ, TCP_RECV_MAX);
+	nng_pipe_notify(tcps_sock, NNG_PIPE_EV_REM_POST, tcps_pipe_cb, NULL);
+	tcps_open = 1;
+	for (i = 0; i < c->nlisten; i++) {
+		const struct conf_url *u = &c->listen[i];
+
+		if (u->carrier != CONF_CARRIER_TCP)
+			continue;
+		if ((rc = nng_listener_create(&l, tcps_sock, u->url)) != 0)
+			fatalx("%s:%d: listen %s: %s", u->where.file, u->where.line, u->url,
+			    nng_strerror(rc));
+		if (u->tls) {
+			if (tcps_tls == NULL)
+				tcps_tls = tls_server_config(c);
+			nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tcps_tls);
+			if (tcps_ntls < 16)
+				tcps_tls_ids[tcps_ntls++] = nng_listener_id(l);
+		} else
+			log_warnx("tcp: listening on plain %s (allow-plain yes): traffic is "
+			    "authenticated but not encrypted", u->url);
+		if ((rc = nng_listener_start(l, 0)) != 0)
+			fatalx("%s:%d: listen %s: %s", u->where.file, u->where.line, u->url,
+			    nng_strerror(rc));
+		log_info("tcp: listening on %s", u->url);
+	}
+	for (i = 0; i < TCPS_IDLE_MIN; i++)
+		tctx_new();
+	return 0;
+}
+
+void
+tcps_stop(void)
+{
+	struct tctx *t;
+
+	if (!tcps_open)
+		return;
+	tcps_open = 0;
+	nng_close(tcps_sock);
+	while ((t = TAILQ_FIRST(&tcps_ctxs)) != NULL) {
+		nng_aio_stop(t->aio);
+		if (t->r != NULL) {
+			/* a request still being handled keeps its sreq; it will never be answered */
+			t->r->reply = NULL;
+		}
+		TAILQ_REMOVE(&tcps_ctxs, t, entry);
+		nng_aio_free(t->aio);
+		free(t);
+	}
+	if (tcps_tls != NULL)
+		nng_tls_config_free(tcps_tls);
+}
+
+/* ---------------------------------------------------------------- client */
+
+struct tcpc {
+	nng_socket sock;
+	nng_dialer dialer;
+	char *url;
+	const struct conf_parent *pc;
+	struct tcpc_events ev;
+	nng_tls_config *tls;
+	char host[256];
+};
+
+struct tcall {
+	struct tcpc *t;
+	nng_ctx ctx;
+	nng_aio *aio;
+	int sent;
+	int rc;
+	tcpc_cb cb;
+	void *arg;
+};
+
+static void
+tcall_loop(void *arg)
+{
+	struct tcall *c = arg;
+	nng_msg *m = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (c->rc == 0) {
+		m = nng_aio_get_msg(c->aio);
+		len = nng_msg_len(m);
+		buf = xmalloc(len ? len : 1);
+		memcpy(buf, nng_msg_body(m), len);
+		nng_msg_free(m);
+	}
+	nng_ctx_close(c->ctx);
+	nng_aio_free(c->aio);
+	c->cb(c->arg, c->rc, buf, len);
+	free(buf);
+	free(c);
+}
+
+static void
+tcall_aio_cb(void *arg)
+{
+	struct tcall *c = arg;
+	int rc = nng_aio_result(c->aio);
+
+	if (rc == 0 && !c->sent) {
+		/* the request is out; now wait for its reply (same timeout) */
+		c->sent = 1;
+		nng_ctx_recv(c->ctx, c->aio);
+		return;
+	}
+	if (rc != 0 && !c->sent)
+		nng_msg_free(nng_aio_get_msg(c->aio));
+	c->rc = rc;
+	loop_post(tcall_loop, c);
+}
+
+void
+tcpc_call(struct tcpc *t, const uint8_t *buf, size_t len, int timeout_ms, tcpc_cb cb, void *arg)
+{
+	struct tcall *c = xcalloc(1, sizeof(*c));
+	nng_msg *m;
+	int rc;
+
+	c->t = t;
+	c->cb = cb;
+	c->arg = arg;
+	if ((rc = nng_aio_alloc(&c->aio, tcall_aio_cb, c)) != 0 ||
+	    (rc = nng_ctx_open(&c->ctx, t->sock)) != 0 ||
+	    (rc = nng_msg_alloc(&m, 0)) != 0 || (rc = nng_msg_append(m, buf, len)) != 0)
+		fatalx("tcp: request: %s", nng_strerror(rc));
+	nng_ctx_set_ms(c->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_aio_set_timeout(c->aio, timeout_ms);
+	nng_aio_set_msg(c->aio, m);
+	nng_ctx_send(c->ctx, c->aio);
+}
+
+static void
+tcpc_connected(void *arg)
+{
+	struct tcpc *t = arg;
+
+	t->ev.connected(t->ev.arg);
+}
+
+static void
+tcpc_disconnected(void *arg)
+{
+	struct tcpc *t = arg;
+
+	t->ev.disconnected(t->ev.arg);
+}
+
+static void
+tcpc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	loop_post(ev == NNG_PIPE_EV_ADD_POST ? tcpc_connected : tcpc_disconnected, arg);
+}
+
+static int
+tcpc_dial(struct tcpc *t, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = nng_dialer_create(&t->dialer, t->sock, t->url)) != 0) {
+		snprintf(err, errlen, "%s: %s", t->url, nng_strerror(rc));
+		return -1;
+	}
+	nng_dialer_set_ms(t->dialer, NNG_OPT_RECONNMINT, (nng_duration)t->pc->reconnect_min_ms);
+	nng_dialer_set_ms(t->dialer, NNG_OPT_RECONNMAXT, (nng_duration)t->pc->reconnect_max_ms);
+	if (t->tls != NULL)
+		nng_dialer_set_ptr(t->dialer, NNG_OPT_TLS_CONFIG, t->tls);
+	/* non-blocking: a parent that is down now is redialed in the background */
+	if ((rc = nng_dialer_start(t->dialer, NNG_FLAG_NONBLOCK)) != 0) {
+		snprintf(err, errlen, "%s: %s", t->url, nng_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+struct tcpc *
+tcpc_open(const struct conf_parent *pc, const struct conf_url *url,
+    const struct tcpc_events *ev, char *err, size_t errlen)
+{
+	struct tcpc *t = xcalloc(1, sizeof(*t));
+	int rc;
+
+	t->pc = pc;
+	t->url = xstrdup(url->url);
+	t->ev = *ev;
+	if ((rc = nng_req0_open(&t->sock)) != 0) {
+		snprintf(err, errlen, "req socket: %s", nng_strerror(rc));
+		goto fail;
+	}
+	nng_socket_set_ms(t->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_size(t->sock, NNG_OPT_RECVMAXSZ, TCP_RECV_MAX);
+	nng_pipe_notify(t->sock, NNG_PIPE_EV_ADD_POST, tcpc_pipe_cb, t);
+	nng_pipe_notify(t->sock, NNG_PIPE_EV_REM_POST, tcpc_pipe_cb, t);
+	if (url->tls) {
+		if ((rc = nng_tls_config_alloc(&t->tls, NNG_TLS_MODE_CLIENT)) != 0 ||
+		    (rc = nng_tls_config_ca_file(t->tls, pc->ca)) != 0 ||
+		    (rc = nng_tls_config_server_name(t->tls, url->host)) != 0 ||
+		    (rc = nng_tls_config_auth_mode(t->tls, NNG_TLS_AUTH_MODE_REQUIRED)) != 0) {
+			snprintf(err, errlen, "tls with ca %s: %s", pc->ca, nng_strerror(rc));
+			goto fail;
+		}
+	}
+	if (tcpc_dial(t, err, errlen) != 0)
+		goto fail;
+	return t;
+fail:
+	tcpc_close(t);
+	return NULL;
+}
+
+void
+tcpc_redial(struct tcpc *t)
+{
+	char err[256];
+
+	nng_dialer_close(t->dialer);
+	if (tcpc_dial(t, err, sizeof(err)) != 0)
+		log_warnx("tcp: redial %s", err);
+}
+
+void
+tcpc_close(struct tcpc *t)
+{
+	if (t == NULL)
+		return;
+	nng_close(t->sock);
+	if (t->tls != NULL)
+		nng_tls_config_free(t->tls);
+	free(t->url);
+	free(t);
+}

@@ -1,0 +1,88 @@
+/*
+ * jthread.c — the journal's one writer thread.
+ *
+ * A county server's disk may take 10-30 ms per fsync; running commits here
+ * keeps the network loop and its held pulls responsive meanwhile. Jobs run
+ * in submission order, each finished job's done() is posted back to the
+ * loop in the same order. Between jobs the thread runs journal_maintain
+ * (map growth, early prune when the disk is full).
+ */
+#include "config.h"
+
+#include <pthread.h>
+
+#include "cascaded.h"
+
+static pthread_t jt_thread;
+static pthread_mutex_t jt_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t jt_cond = PTHREAD_COND_INITIALIZER;
+static TAILQ_HEAD(, jjob) jt_queue = TAILQ_HEAD_INITIALIZER(jt_queue);
+static struct journal *jt_journal;
+static int jt_stop, jt_running;
+
+static void
+jthread_done(void *arg)
+{
+	struct jjob *job = arg;
+
+	job->done(job);
+}
+
+static void *
+jthread_main(void *unused)
+{
+	struct jjob *job;
+	int rc;
+
+	pthread_mutex_lock(&jt_lock);
+	for (;;) {
+		while (TAILQ_EMPTY(&jt_queue) && !jt_stop)
+			pthread_cond_wait(&jt_cond, &jt_lock);
+		if (TAILQ_EMPTY(&jt_queue) && jt_stop)
+			break;
+		job = TAILQ_FIRST(&jt_queue);
+		TAILQ_REMOVE(&jt_queue, job, entry);
+		pthread_mutex_unlock(&jt_lock);
+
+		job->rc = job->run(jt_journal, job);
+		if (job->done != NULL)
+			loop_post(jthread_done, job);
+		if ((rc = journal_maintain(jt_journal, cnow_ms())) != 0)
+			log_warnx("journal: maintenance: %s", journal_errmsg(jt_journal));
+
+		pthread_mutex_lock(&jt_lock);
+	}
+	pthread_mutex_unlock(&jt_lock);
+	return NULL;
+}
+
+void
+jthread_start(struct journal *j)
+{
+	jt_journal = j;
+	if (pthread_create(&jt_thread, NULL, jthread_main, NULL) != 0)
+		fatal("journal: pthread_create");
+	jt_running = 1;
+}
+
+void
+jthread_submit(struct jjob *job)
+{
+	pthread_mutex_lock(&jt_lock);
+	TAILQ_INSERT_TAIL(&jt_queue, job, entry);
+	pthread_cond_signal(&jt_cond);
+	pthread_mutex_unlock(&jt_lock);
+}
+
+void
+jthread_stop(void)
+{
+	if (!jt_running)
+		return;
+	pthread_mutex_lock(&jt_lock);
+	jt_stop = 1;
+	pthread_cond_signal(&jt_cond);
+	pthread_mutex_unlock(&jt_lock);
+	pthread_join(jt_thread, NULL);
+	jt_running = 0;
+}

@@ -1,0 +1,31 @@
+/*
+ * log.h — the daemon's logging, after OpenSMTPD: log_warn and fatal append
+ * strerror(errno), log_warnx and fatalx don't. Messages start with their
+ * subsystem ("journal: ...", "link fj-xm: ..."). Foreground (-d) logs go to
+ * stderr with a timestamp; a daemon logs to syslog. fatal only at start-up.
+ */
+#ifndef CASCADE_LOG_H
+#define CASCADE_LOG_H
+
+#include <stdarg.h>
+
+#define PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+void log_init(int foreground, int verbose, const char *ident);
+void log_setverbose(int verbose);
+void log_warn(const char *, ...) PRINTF(1, 2);
+void log_warnx(const char *, ...) PRINTF(1, 2);
+void log_info(const char *, ...) PRINTF(1, 2);
+void log_debug(const char *, ...) PRINTF(1, 2);
+void fatal(const char *, ...) PRINTF(1, 2) __attribute__((noreturn));
+void fatalx(const char *, ...) PRINTF(1, 2) __attribute__((noreturn));
+
+/* Memory that dies on exhaustion, so callers don't check for NULL (daemon only). */
+#include <stddef.h>
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xrealloc(void *, size_t);
+char *xstrdup(const char *);
+int xasprintf(char **, const char *, ...) PRINTF(2, 3);
+
+#endif

@@ -1,0 +1,306 @@
+/*
+ * main.c — cascaded: flags, start-up, signals, shutdown.
+ */
+#include "config.h"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "cascaded.h"
+
+struct node *node;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: cascaded [-dnv] [-f file]\n"
+	    "       cascaded [-f file] -g id [-k child|client] [-o dir]\n"
+	    "  -f file   configuration (default " SYSCONFDIR "/cascade/cascade.conf)\n"
+	    "  -n        check the configuration and exit\n"
+	    "  -d        stay in the foreground, log to stderr\n"
+	    "  -v        verbose (debug) logging\n"
+	    "  -g id     generate a secret for child node (or client, with -k client) id\n"
+	    "            into dir (default .) and print the config lines for both sides\n");
+	exit(2);
+}
+
+/* 2 000 clients need more than the usual 1 024 descriptors. */
+static void
+raise_nofile(const struct conf *c)
+{
+	struct rlimit rl;
+	rlim_t need = 64 + 4 * (rlim_t)(c->nchildren + c->nclients);
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("rlimit: getrlimit");
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("rlimit: raising open files to %llu", (unsigned long long)rl.rlim_max);
+	}
+	if (rl.rlim_cur < need)
+		log_warnx("rlimit: open files limited to %llu; %zu children and %zu clients want "
+		    "about %llu (raise the hard limit, e.g. LimitNOFILE= in the unit)",
+		    (unsigned long long)rl.rlim_cur, c->nchildren, c->nclients,
+		    (unsigned long long)need);
+}
+
+static void
+daemonize(void)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid != 0)
+		_exit(0);
+	if (setsid() == -1)
+		fatal("setsid");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid != 0)
+		_exit(0);
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		log_info("cascaded: %s: finishing the transaction in hand and stopping",
+		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		node->stopping = 1;
+		event_base_loopexit(node->base, NULL);
+		break;
+	case SIGHUP:
+		/* nothing is lost: queued packets stay in the journal */
+		log_warnx("cascaded: SIGHUP: live reload is not available yet; "
+		    "the running configuration stays as it is");
+		break;
+	}
+}
+
+static uint32_t
+queue_or_die(const char *name, uint32_t kind)
+{
+	uint32_t qid;
+
+	if (journal_queue(node->j, name, kind, &qid) != 0)
+		fatalx("journal: queue %s: %s", name, journal_errmsg(node->j));
+	return qid;
+}
+
+static void
+peers_init(void)
+{
+	const struct conf *c = node->conf;
+	char qname[CADDR_TEXT_MAX + 16];
+	size_t i, k = 0;
+
+	node->npeers = c->nchildren + c->nclients;
+	node->peers = xcalloc(node->npeers + 1, sizeof(struct peer));
+	for (i = 0; i < c->nchildren; i++, k++) {
+		struct peer *p = &node->peers[k];
+
+		p->kind = CASCADE__PEER_KIND__PEER_NODE;
+		snprintf(p->name, sizeof(p->name), "%s", c->children[i].id);
+		p->child = &c->children[i];
+		p->secret = c->children[i].secret.key;
+		p->secretlen = c->children[i].secret.len;
+		p->carriers = c->children[i].carriers;
+		p->prefer = c->children[i].prefer;
+		snprintf(qname, sizeof(qname), "child:%s", p->name);
+		p->qid = queue_or_die(qname, JQ_LINK);
+	}
+	for (i = 0; i < c->nclients; i++, k++) {
+		struct peer *p = &node->peers[k];
+
+		p->kind = CASCADE__PEER_KIND__PEER_CLIENT;
+		snprintf(p->name, sizeof(p->name), "%s/%s", node->id, c->clients[i].id);
+		p->client = &c->clients[i];
+		p->secret = c->clients[i].secret.key;
+		p->secretlen = c->clients[i].secret.len;
+		p->carriers = c->clients[i].carriers;
+		snprintf(qname, sizeof(qname), "client:%s", c->clients[i].id);
+		p->qid = queue_or_die(qname, JQ_CLIENT);
+	}
+}
+
+static void
+journal_start(void)
+{
+	const struct conf *c = node->conf;
+	struct journal_opts o;
+	struct jevent ev;
+	char err[512], *dir, text[256];
+
+	xasprintf(&dir, "%s/journal", c->data_dir);
+	if (mkdir(c->data_dir, 0700) == -1 && errno != EEXIST)
+		fatal("data-dir %s", c->data_dir);
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.node_id = c->node;
+	o.map_size = c->journal_map_size;
+	o.map_max = c->journal_max_size;
+	o.disk_floor = c->journal_disk_floor;
+	o.sync = c->sync;
+	if (journal_open(&node->j, &o, err, sizeof(err)) != 0)
+		fatalx("journal: %s", err);
+	if (!c->sync)
+		log_warnx("journal: sync no: commits are NOT flushed to disk before acks; "
+		    "a power loss can lose accepted packets. For tests only.");
+	memset(&ev, 0, sizeof(ev));
+	ev.type = JEV_STARTED;
+	ev.time_ms = cnow_ms();
+	ev.peer = "";
+	snprintf(text, sizeof(text), "cascaded %s started as %s %s (config %s)", PACKAGE_VERSION,
+	    node->master ? "master" : "node", node->id, c->path);
+	ev.text = text;
+	if (journal_log(node->j, &ev) != 0)
+		fatalx("journal: %s", journal_errmsg(node->j));
+	free(dir);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conffile = SYSCONFDIR "/cascade/cascade.conf", *genid = NULL;
+	const char *genkind = "child", *gendir = ".";
+	struct conf_errors errs;
+	struct conf *c = NULL;
+	struct event *sigs[4];
+	int ch, check = 0, foreground = 0, verbose = 0, i;
+	char err[512];
+
+	while ((ch = getopt(argc, argv, "dnvf:g:k:o:")) != -1) {
+		switch (ch) {
+		case 'd': foreground = 1; break;
+		case 'n': check = 1; break;
+		case 'v': verbose++; break;
+		case 'f': conffile = optarg; break;
+		case 'g': genid = optarg; break;
+		case 'k': genkind = optarg; break;
+		case 'o': gendir = optarg; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init(1, verbose, "cascaded");
+
+	if (genid != NULL) {
+		struct conf *gc = NULL;
+
+		memset(&errs, 0, sizeof(errs));
+		if (access(conffile, R_OK) == 0 && conf_load(conffile, &gc, &errs) != 0)
+			gc = NULL;      /* placeholders in the printed lines then */
+		conf_errors_free(&errs);
+		if (conf_gen_secret_for(gc, genkind, genid, gendir, stdout, err, sizeof(err)) != 0) {
+			fprintf(stderr, "cascaded: %s\n", err);
+			return 1;
+		}
+		conf_free(gc);
+		return 0;
+	}
+
+	memset(&errs, 0, sizeof(errs));
+	if (conf_load(conffile, &c, &errs) != 0) {
+		conf_errors_print(&errs, stderr);
+		fprintf(stderr, "cascaded: %s: configuration not loaded (%zu error%s)\n", conffile,
+		    errs.n + errs.dropped, errs.n + errs.dropped == 1 ? "" : "s");
+		conf_errors_free(&errs);
+		return 1;
+	}
+	if (check) {
+		fprintf(stderr, "cascaded: %s: configuration OK (%s %s, %zu children, %zu clients)\n",
+		    conffile, c->role == CONF_ROLE_MASTER ? "master" : "node", c->node,
+		    c->nchildren, c->nclients);
+		conf_free(c);
+		return 0;
+	}
+
+	node = xcalloc(1, sizeof(*node));
+	node->conf = c;
+	node->id = c->node;
+	node->master = c->role == CONF_ROLE_MASTER;
+	raise_nofile(c);
+	signal(SIGPIPE, SIG_IGN);
+	/* before any library starts a thread */
+	if (!foreground) {
+		daemonize();
+		log_init(0, verbose, "cascaded");
+	}
+	if (evthread_use_pthreads() != 0)
+		fatalx("libevent: no pthreads support");
+	if ((node->base = event_base_new()) == NULL)
+		fatalx("libevent: event_base_new failed");
+	loop_init(node->base);
+
+	journal_start();
+	if (!node->master)
+		node->q_up = queue_or_die("up", JQ_LINK);
+	peers_init();
+	router_load_routes();
+	jthread_start(node->j);
+	server_init();
+	tcps_start(c);
+	if (c->parent != NULL) {
+		node->up = uplink_new(c->parent);
+		uplink_start(node->up);
+	}
+	router_start_timers();
+
+	sigs[0] = evsignal_new(node->base, SIGTERM, on_signal, NULL);
+	sigs[1] = evsignal_new(node->base, SIGINT, on_signal, NULL);
+	sigs[2] = evsignal_new(node->base, SIGHUP, on_signal, NULL);
+	for (i = 0; i < 3; i++)
+		evsignal_add(sigs[i], NULL);
+	log_info("cascaded: %s %s running (journal %s/journal%s)",
+	    node->master ? "master" : "node", node->id, c->data_dir, c->sync ? "" : ", sync no");
+
+	event_base_dispatch(node->base);
+
+	uplink_stop(node->up);
+	tcps_stop();
+	server_shutdown();
+	jthread_stop();
+	{
+		struct jevent ev;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.type = JEV_STOPPED;
+		ev.time_ms = cnow_ms();
+		ev.peer = "";
+		ev.text = "stopped";
+		journal_log(node->j, &ev);
+	}
+	journal_close(node->j);
+	log_info("cascaded: %s stopped", node->id);
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	return 0;
+}

@@ -1,0 +1,946 @@
+/*
+ * server.c — the parent side of the link protocol, whatever the carrier:
+ * Hello / Auth sessions, Push (custody upward), Pull (long-poll downward),
+ * Routes. Carriers hand requests in as struct sreq and get the reply bytes
+ * back through sreq->reply.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cascaded.h"
+
+#define STATUS(x) CASCADE__STATUS__STATUS_##x
+#define MSG(x) CASCADE__MSG_TYPE__MSG_##x
+#define NONCE_TTL_MS 30000
+#define NONCES_MAX 4096
+
+struct session {
+	uint64_t id;
+	struct peer *peer;
+	int carrier;
+	uint64_t conn;
+	int tls;
+	uint8_t key[SESSION_KEY_LEN];
+	struct sreq *held;              /* a held pull */
+	int64_t last_ms;
+	TAILQ_ENTRY(session) entry;
+};
+
+struct nonce {
+	uint8_t n[CNONCE_LEN];
+	struct peer *peer;
+	int carrier;
+	uint64_t conn;
+	int64_t expires;
+	TAILQ_ENTRY(nonce) entry;
+};
+
+static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
+static TAILQ_HEAD(, nonce) nonces = TAILQ_HEAD_INITIALIZER(nonces);
+static size_t nnonces;
+
+static const char *
+carrier_name(int c)
+{
+	return c == CASCADE__CARRIER__CARRIER_HTTP ? "http" : "tcp";
+}
+
+static int
+carrier_bit(int c)
+{
+	return c == CASCADE__CARRIER__CARRIER_HTTP ? CONF_CARRIER_HTTP : CONF_CARRIER_TCP;
+}
+
+/* ------------------------------------------------------------- replies */
+
+static void
+sreq_free_state(struct sreq *r)
+{
+	if (r->timer != NULL) {
+		event_free(r->timer);
+		r->timer = NULL;
+	}
+	if (r->req != NULL) {
+		cascade__request__free_unpacked(r->req, NULL);
+		r->req = NULL;
+	}
+	free(r->buf);
+	r->buf = NULL;
+}
+
+/* Answers r (body may be NULL) and hands it back to its carrier. */
+static void
+sreply(struct sreq *r, uint32_t status, const char *error, const uint8_t *body, size_t bodylen)
+{
+	uint32_t type = r->req != NULL ? r->req->type : 0;
+	uint8_t *buf;
+	size_t len;
+
+	buf = cenv_reply_pack(type, status, error, body, bodylen, r->keyed ? r->key : NULL, &len);
+	if (buf == NULL)
+		fatalx("server: out of memory packing a reply");
+	sreq_free_state(r);
+	r->reply(r, buf, len);
+}
+
+static void
+sreply_msg(struct sreq *r, const ProtobufCMessage *m)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *body = xmalloc(len ? len : 1);
+
+	protobuf_c_message_pack(m, body);
+	sreply(r, STATUS(OK), NULL, body, len);
+	free(body);
+}
+
+static void
+sfail(struct sreq *r, uint32_t status, const char *fmt, ...) PRINTF(3, 4);
+
+static void
+sfail(struct sreq *r, uint32_t status, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r->peer != NULL)
+		log_warnx("server: %s (%s): %s", r->peer->name, r->peeraddr, msg);
+	else
+		log_warnx("server: %s: %s", r->peeraddr, msg);
+	sreply(r, status, msg, NULL, 0);
+}
+
+/* ------------------------------------------------------------ sessions */
+
+static void pull_reply_empty(struct sreq *r);
+
+static void
+session_end(struct session *s, const char *why)
+{
+	log_info("server: %s: session %016llx ended: %s", s->peer->name,
+	    (unsigned long long)s->id, why);
+	if (s->held != NULL) {
+		struct sreq *r = s->held;
+
+		s->held = NULL;
+		pull_reply_empty(r);
+	}
+	if (s->peer->sess == s)
+		s->peer->sess = NULL;
+	TAILQ_REMOVE(&sessions, s, entry);
+	explicit_bzero(s->key, sizeof(s->key));
+	free(s);
+}
+
+static struct session *
+session_find(uint64_t id)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &sessions, entry)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+void
+server_conn_gone(int carrier, uint64_t conn)
+{
+	struct session *s, *t;
+
+	TAILQ_FOREACH_SAFE(s, &sessions, entry, t)
+		if (s->carrier == carrier && s->conn == conn)
+			session_end(s, "connection closed");
+}
+
+static struct peer *
+peer_find(const char *name, uint32_t kind)
+{
+	size_t i;
+
+	for (i = 0; i < node->npeers; i++)
+		if (node->peers[i].kind == (int)kind && strcmp(node->peers[i].name, name) == 0)
+			return &node->peers[i];
+	return NULL;
+}
+
+/* --------------------------------------------------------------- hello */
+
+static void
+nonces_expire(int64_t now)
+{
+	struct nonce *n, *t;
+
+	TAILQ_FOREACH_SAFE(n, &nonces, entry, t)
+		if (n->expires <= now || nnonces > NONCES_MAX) {
+			TAILQ_REMOVE(&nonces, n, entry);
+			free(n);
+			nnonces--;
+		}
+}
+
+static void
+do_hello(struct sreq *r)
+{
+	Cascade__Hello *h;
+	Cascade__HelloReply hr = CASCADE__HELLO_REPLY__INIT;
+	struct peer *p;
+	struct nonce *n;
+
+	h = cascade__hello__unpack(NULL, r->req->body.len, r->req->body.data);
+	if (h == NULL) {
+		sfail(r, STATUS(BAD_REQUEST), "undecodable Hello");
+		return;
+	}
+	if (h->version != CASCADE_PROTOCOL_VERSION) {
+		sfail(r, STATUS(VERSION), "protocol version %u not spoken (this node speaks %d)",
+		    h->version, CASCADE_PROTOCOL_VERSION);
+		goto done;
+	}
+	if ((p = peer_find(h->peer, h->kind)) == NULL) {
+		sfail(r, STATUS(UNKNOWN_PEER), "unknown %s \"%.80s\"",
+		    h->kind == CASCADE__PEER_KIND__PEER_CLIENT ? "client" : "child node", h->peer);
+		goto done;
+	}
+	r->peer = p;
+	if (!(p->carriers & carrier_bit(r->carrier))) {
+		sfail(r, STATUS(CARRIER_REFUSED), "carrier %s refused: this node allows %s for %s",
+		    carrier_name(r->carrier), conf_carriers_str(p->carriers), p->name);
+		goto done;
+	}
+	nonces_expire(cmono_ms());
+	n = xcalloc(1, sizeof(*n));
+	if (crandom(n->n, CNONCE_LEN) != 0)
+		fatalx("server: no randomness");
+	n->peer = p;
+	n->carrier = r->carrier;
+	n->conn = r->conn;
+	n->expires = cmono_ms() + NONCE_TTL_MS;
+	TAILQ_INSERT_TAIL(&nonces, n, entry);
+	nnonces++;
+	hr.nonce.data = n->n;
+	hr.nonce.len = CNONCE_LEN;
+	hr.node = (char *)node->id;
+	sreply_msg(r, &hr.base);
+done:
+	cascade__hello__free_unpacked(h, NULL);
+}
+
+/* ---------------------------------------------------------------- auth */
+
+struct auth_job {
+	struct jjob job;
+	struct sreq *r;
+	struct session *s;              /* not yet visible to other requests */
+	Cascade__Auth *a;
+	uint64_t *marks;
+	char *routes;                   /* to save, or NULL */
+	char routes_key[160];
+	char **refused;
+	size_t nrefused;
+};
+
+static int
+auth_run(struct journal *j, struct jjob *job)
+{
+	struct auth_job *aj = (struct auth_job *)job;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < aj->a->n_streams; i++) {
+		Cascade__StreamPos *sp = aj->a->streams[i];
+		uint64_t low = sp->seq ? sp->seq : 1;
+
+		rc = journal_mark_resolve(j, aj->s->peer->name, sp->epoch, low, &aj->marks[i]);
+		if (rc != 0)
+			return rc;
+	}
+	if (aj->routes != NULL)
+		return journal_meta_put(j, aj->routes_key, aj->routes, strlen(aj->routes));
+	return 0;
+}
+
+static void
+auth_done(struct jjob *job)
+{
+	struct auth_job *aj = (struct auth_job *)job;
+	struct sreq *r = aj->r;
+	struct session *s = aj->s;
+	struct peer *p = s->peer;
+	Cascade__AuthReply ar = CASCADE__AUTH_REPLY__INIT;
+	Cascade__Limits lim = CASCADE__LIMITS__INIT;
+	Cascade__StreamPos *sp, **spp;
+	char **urls = NULL;
+	uint8_t smac[CSHA256_LEN];
+	size_t i, nurls = 0;
+
+	if (job->rc != 0) {
+		sfail(r, STATUS(BUSY), "journal: %s", journal_strerror(job->rc));
+		free(s);
+		goto done;
+	}
+	/* a new Auth from the same peer takes over its session */
+	if (p->sess != NULL)
+		session_end(p->sess, "taken over by a new session");
+	TAILQ_INSERT_TAIL(&sessions, s, entry);
+	p->sess = s;
+
+	ar.session = s->id;
+	ar.carrier = r->carrier;
+	if (aj->a->carrier != 0 && (p->carriers & carrier_bit(aj->a->carrier)))
+		ar.carrier = aj->a->carrier;
+	else if (aj->a->carrier == 0 && p->prefer)
+		ar.carrier = p->prefer == CONF_CARRIER_HTTP ? CASCADE__CARRIER__CARRIER_HTTP :
+		    CASCADE__CARRIER__CARRIER_TCP;
+	if (p->child != NULL) {
+		urls = xcalloc(p->child->nadvertise + 1, sizeof(char *));
+		for (i = 0; i < p->child->nadvertise; i++)
+			urls[nurls++] = p->child->advertise[i].url;
+	}
+	ar.urls = urls;
+	ar.n_urls = nurls;
+	lim.max_batch = node->conf->max_batch;
+	lim.max_batch_bytes = 4u << 20;
+	lim.max_packet_bytes = (uint32_t)node->conf->max_packet;
+	lim.pull_wait_ms = (uint32_t)node->conf->pull_wait_ms;
+	lim.idle_timeout_ms = (uint32_t)node->conf->session_idle_ms;
+	lim.window = 4;
+	ar.limits = &lim;
+	spp = xcalloc(aj->a->n_streams + 1, sizeof(*spp));
+	sp = xcalloc(aj->a->n_streams + 1, sizeof(*sp));
+	for (i = 0; i < aj->a->n_streams; i++) {
+		cascade__stream_pos__init(&sp[i]);
+		sp[i].epoch = aj->a->streams[i]->epoch;
+		sp[i].seq = aj->marks[i];
+		spp[i] = &sp[i];
+	}
+	ar.marks = spp;
+	ar.n_marks = aj->a->n_streams;
+	cauth_mac(p->secret, p->secretlen, 's', p->name, aj->a->server_nonce.data,
+	    aj->a->nonce.data, smac);
+	ar.mac.data = smac;
+	ar.mac.len = sizeof(smac);
+	ar.refused_subtree = aj->refused;
+	ar.n_refused_subtree = aj->nrefused;
+	log_info("server: %s: session %016llx up over %s from %s%s", p->name,
+	    (unsigned long long)s->id, carrier_name(r->carrier), r->peeraddr,
+	    r->tls ? " (tls)" : "");
+	for (i = 0; i < aj->nrefused; i++)
+		log_warnx("server: %s: claims node id %s, which its child block does not allow",
+		    p->name, aj->refused[i]);
+	/* the reply to Auth is not yet under the session key: the child derives it from it */
+	sreply_msg(r, &ar.base);
+	free(spp);
+	free(sp);
+	free(urls);
+	if (s->peer->qid != 0)
+		server_wake(s->peer->qid);
+done:
+	cascade__auth__free_unpacked(aj->a, NULL);
+	free(aj->marks);
+	free(aj->routes);
+	free(aj->refused);
+	free(aj);
+}
+
+static void
+do_auth(struct sreq *r)
+{
+	Cascade__Auth *a;
+	struct nonce *n;
+	struct peer *p = NULL;
+	struct session *s;
+	struct auth_job *aj;
+	uint8_t mac[CSHA256_LEN];
+
+	a = cascade__auth__unpack(NULL, r->req->body.len, r->req->body.data);
+	if (a == NULL) {
+		sfail(r, STATUS(BAD_REQUEST), "undecodable Auth");
+		return;
+	}
+	if (a->nonce.len != CNONCE_LEN || a->server_nonce.len != CNONCE_LEN ||
+	    a->mac.len != CSHA256_LEN) {
+		sfail(r, STATUS(BAD_REQUEST), "Auth with malformed nonces or proof");
+		goto fail;
+	}
+	nonces_expire(cmono_ms());
+	TAILQ_FOREACH(n, &nonces, entry)
+		if (cequal(n->n, a->server_nonce.data, CNONCE_LEN) == 0)
+			break;
+	/* single use, bound to the peer and the connection of its Hello: a replayed Auth fails */
+	if (n == NULL || strcmp(n->peer->name, a->peer) != 0 || n->carrier != r->carrier ||
+	    (r->carrier == CASCADE__CARRIER__CARRIER_TCP && n->conn != r->conn)) {
+		sfail(r, STATUS(AUTH_FAILED), "Auth for \"%.80s\" without a matching Hello "
+		    "(replayed, expired or from another connection)", a->peer);
+		goto fail;
+	}
+	p = n->peer;
+	r->peer = p;
+	TAILQ_REMOVE(&nonces, n, entry);
+	nnonces--;
+	free(n);
+	cauth_mac(p->secret, p->secretlen, 'c', p->name, a->server_nonce.data, a->nonce.data, mac);
+	if (cequal(mac, a->mac.data, CSHA256_LEN) != 0) {
+		sfail(r, STATUS(AUTH_FAILED), "wrong secret (proof does not match %s)",
+		    p->kind == CASCADE__PEER_KIND__PEER_NODE ? p->child->secret.path :
+		    p->client->secret.path);
+		goto fail;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->id = crandom64();
+	s->peer = p;
+	s->carrier = r->carrier;
+	s->conn = r->conn;
+	s->tls = r->tls;
+	s->last_ms = cmono_ms();
+	csession_key(p->secret, p->secretlen, p->name, a->server_nonce.data, a->nonce.data, s->key);
+
+	aj = xcalloc(1, sizeof(*aj));
+	aj->r = r;
+	aj->s = s;
+	aj->a = a;
+	aj->marks = xcalloc(a->n_streams + 1, sizeof(uint64_t));
+	if (p->kind == CASCADE__PEER_KIND__PEER_NODE) {
+		aj->routes = router_set_subtree(p, a->subtree, a->n_subtree, &aj->refused,
+		    &aj->nrefused);
+		router_routes_key(p, aj->routes_key, sizeof(aj->routes_key));
+	}
+	aj->job.run = auth_run;
+	aj->job.done = auth_done;
+	jthread_submit(&aj->job);
+	return;
+fail:
+	cascade__auth__free_unpacked(a, NULL);
+}
+
+/* ---------------------------------------------------------------- push */
+
+struct push_job {
+	struct jjob job;
+	struct sreq *r;
+	struct peer *peer;
+	Cascade__Push *push;
+	struct jbatch b;
+	struct jitem *items;
+	char (*texts)[256];
+};
+
+static int
+push_run(struct journal *j, struct jjob *job)
+{
+	struct push_job *pj = (struct push_job *)job;
+
+	pj->b.now_ms = cnow_ms();
+	return journal_commit_batch(j, &pj->b);
+}
+
+static void
+push_done(struct jjob *job)
+{
+	struct push_job *pj = (struct push_job *)job;
+	Cascade__PushReply pr = CASCADE__PUSH_REPLY__INIT;
+	Cascade__Reject *rej = NULL, **rejp = NULL;
+	unsigned i, k, nrej = 0;
+	char idt[CID_TEXT_LEN];
+
+	if (job->rc != 0 && job->rc != JOURNAL_OUT_OF_ORDER && job->rc != JOURNAL_FULL) {
+		sfail(pj->r, STATUS(BUSY), "journal: %s", journal_strerror(job->rc));
+		goto done;
+	}
+	rej = xcalloc(pj->b.n + 1, sizeof(*rej));
+	rejp = xcalloc(pj->b.n + 1, sizeof(*rejp));
+	for (i = 0; job->rc != JOURNAL_OUT_OF_ORDER && i < pj->b.n; i++) {
+		struct jitem *it = &pj->items[i];
+		Cascade__Packet *p = pj->push->packets[i];
+
+		switch (it->result) {
+		case JR_ACCEPTED:
+			node->stat_accepted++;
+			for (k = 0; k < it->nqueues; k++)
+				router_wake(it->queues[k]);
+			break;
+		case JR_DUPLICATE:
+			node->stat_duplicates++;
+			break;
+		case JR_REJECTED:
+			node->stat_rejected++;
+			cascade__reject__init(&rej[nrej]);
+			rej[nrej].seq = it->seq;
+			rej[nrej].id = p->id;
+			rej[nrej].reason = it->reject;
+			rej[nrej].text = (char *)(it->reject_text ? it->reject_text : "");
+			rejp[nrej] = &rej[nrej];
+			nrej++;
+			log_warnx("server: %s: packet %s rejected: %s: %s", pj->peer->name,
+			    p->id.len == CID_LEN ? cid_format(p->id.data, idt) : "(no id)",
+			    creason_str(it->reject), it->reject_text ? it->reject_text : "");
+			if (it->reject == CASCADE__REASON__REASON_UNROUTABLE)
+				router_notice(p, CASCADE__NOTICE_CODE__NOTICE_UNDELIVERABLE,
+				    it->reject, it->reject_text);
+			else if (p->flags & CASCADE__PACKET_FLAG__FLAG_NOTIFY)
+				router_notice(p, it->reject == CASCADE__REASON__REASON_EXPIRED ?
+				    CASCADE__NOTICE_CODE__NOTICE_EXPIRED :
+				    CASCADE__NOTICE_CODE__NOTICE_REJECTED, it->reject, it->reject_text);
+			break;
+		}
+	}
+	pr.acked_seq = pj->b.mark;
+	pr.rejects = rejp;
+	pr.n_rejects = nrej;
+	if (job->rc == JOURNAL_FULL) {
+		pr.refused = CASCADE__REASON__REASON_JOURNAL_FULL;
+		pr.text = "journal full";
+		log_warnx("server: %s: push refused: journal full", pj->peer->name);
+	}
+	sreply_msg(pj->r, &pr.base);
+done:
+	free(rej);
+	free(rejp);
+	cascade__push__free_unpacked(pj->push, NULL);
+	free(pj->items);
+	free(pj->texts);
+	free(pj);
+}
+
+static void
+do_push(struct sreq *r, struct session *s)
+{
+	Cascade__Push *push;
+	struct push_job *pj;
+	enum origin from;
+	size_t i;
+
+	push = cascade__push__unpack(NULL, r->req->body.len, r->req->body.data);
+	if (push == NULL) {
+		sfail(r, STATUS(BAD_REQUEST), "undecodable Push");
+		return;
+	}
+	if (push->n_packets > node->conf->max_batch) {
+		sfail(r, STATUS(TOO_LARGE), "batch of %zu packets (max-batch is %u)",
+		    push->n_packets, node->conf->max_batch);
+		goto fail;
+	}
+	if (push->n_seqs != push->n_packets || push->epoch == 0 || push->first_seq == 0 ||
+	    push->last_seq + 1 < push->first_seq) {
+		sfail(r, STATUS(BAD_REQUEST), "inconsistent Push (epoch, sequence range)");
+		goto fail;
+	}
+	for (i = 0; i < push->n_seqs; i++)
+		if (push->seqs[i] < push->first_seq || push->seqs[i] > push->last_seq ||
+		    (i > 0 && push->seqs[i] <= push->seqs[i - 1])) {
+			sfail(r, STATUS(BAD_REQUEST), "Push sequences out of range or order");
+			goto fail;
+		}
+	from = s->peer->kind == CASCADE__PEER_KIND__PEER_NODE ? FROM_CHILD : FROM_CLIENT;
+	pj = xcalloc(1, sizeof(*pj));
+	pj->r = r;
+	pj->peer = s->peer;
+	pj->push = push;
+	pj->items = xcalloc(push->n_packets + 1, sizeof(struct jitem));
+	pj->texts = xcalloc(push->n_packets + 1, sizeof(*pj->texts));
+	for (i = 0; i < push->n_packets; i++) {
+		router_route(push->packets[i], from, s->peer, &pj->items[i], pj->texts[i],
+		    sizeof(pj->texts[i]));
+		pj->items[i].seq = push->seqs[i];
+	}
+	pj->b.peer = s->peer->name;
+	pj->b.epoch = push->epoch;
+	pj->b.first_seq = push->first_seq;
+	pj->b.last_seq = push->last_seq;
+	pj->b.items = pj->items;
+	pj->b.n = (unsigned)push->n_packets;
+	pj->job.run = push_run;
+	pj->job.done = push_done;
+	jthread_submit(&pj->job);
+	return;
+fail:
+	cascade__push__free_unpacked(push, NULL);
+}
+
+/* ---------------------------------------------------------------- pull */
+
+static void
+pull_reply_empty(struct sreq *r)
+{
+	Cascade__PullReply pr = CASCADE__PULL_REPLY__INIT;
+
+	pr.epoch = r->pull_epoch;
+	pr.first_seq = r->pull_from;
+	pr.last_seq = r->pull_from - 1;
+	sreply_msg(r, &pr.base);
+}
+
+static void
+pull_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct sreq *r = arg;
+
+	if (r->peer->sess != NULL && r->peer->sess->held == r)
+		r->peer->sess->held = NULL;
+	pull_reply_empty(r);
+}
+
+/* Answers r with what its peer's queue holds from r->pull_from, or holds it. */
+static void
+pull_continue(struct sreq *r)
+{
+	struct peer *p = r->peer;
+	struct jqueue_info qi;
+	struct jentry *e;
+	Cascade__PullReply pr = CASCADE__PULL_REPLY__INIT;
+	Cascade__Packet **pkts;
+	uint64_t *seqs;
+	unsigned n = 0, i, k = 0;
+	int64_t now = cnow_ms();
+	int rc;
+
+	if ((rc = journal_queue_info(node->j, p->qid, &qi)) != 0) {
+		sfail(r, STATUS(INTERNAL), "journal: %s", journal_strerror(rc));
+		return;
+	}
+	if (r->pull_epoch != qi.epoch || r->pull_from <= qi.acked_seq)
+		r->pull_from = qi.acked_seq + 1;
+	r->pull_epoch = qi.epoch;
+	e = xcalloc(r->pull_max, sizeof(*e));
+	rc = journal_peek(node->j, p->qid, r->pull_from, r->pull_max, r->pull_max_bytes, e, &n);
+	if (rc != 0) {
+		free(e);
+		sfail(r, STATUS(INTERNAL), "journal: %s", journal_strerror(rc));
+		return;
+	}
+	if (n == 0 && qi.next_seq <= r->pull_from) {
+		free(e);
+		if (p->sess != NULL && r->timer != NULL) {
+			/* nothing yet: hold the pull until packets come or the wait ends */
+			if (p->sess->held != NULL && p->sess->held != r) {
+				struct sreq *old = p->sess->held;
+
+				p->sess->held = NULL;
+				pull_reply_empty(old);
+			}
+			p->sess->held = r;
+			return;
+		}
+		pull_reply_empty(r);
+		return;
+	}
+	pkts = xcalloc(n + 1, sizeof(*pkts));
+	seqs = xcalloc(n + 1, sizeof(*seqs));
+	for (i = 0; i < n; i++) {
+		if ((pkts[k] = router_outgoing(&e[i], now)) == NULL) {
+			log_warnx("server: %s: stored packet at seq %llu does not decode; skipped",
+			    p->name, (unsigned long long)e[i].seq);
+			continue;
+		}
+		seqs[k++] = e[i].seq;
+	}
+	pr.epoch = qi.epoch;
+	pr.first_seq = r->pull_from;
+	/* the reply covers sequences the sweep removed, so the stream has no gaps */
+	pr.last_seq = n > 0 ? e[n - 1].seq : qi.next_seq - 1;
+	pr.packets = pkts;
+	pr.n_packets = k;
+	pr.seqs = seqs;
+	pr.n_seqs = k;
+	if (p->sess != NULL && p->sess->held == r)
+		p->sess->held = NULL;
+	sreply_msg(r, &pr.base);
+	for (i = 0; i < k; i++)
+		cpkt_free(pkts[i]);
+	free(pkts);
+	free(seqs);
+	journal_entries_free(e, n);
+	free(e);
+}
+
+void
+server_wake(uint32_t qid)
+{
+	size_t i;
+
+	for (i = 0; i < node->npeers; i++) {
+		struct peer *p = &node->peers[i];
+
+		if (p->qid == qid && p->sess != NULL && p->sess->held != NULL) {
+			struct sreq *r = p->sess->held;
+
+			p->sess->held = NULL;
+			if (r->timer != NULL)
+				evtimer_del(r->timer);
+			pull_continue(r);
+			return;
+		}
+	}
+}
+
+/* Acknowledging a peer's inbox: receipts go back to the sources. */
+struct ack_job {
+	struct jjob job;
+	struct sreq *r;
+	uint32_t qid;
+	uint64_t from, upto;
+	Cascade__Packet **receipts;
+	size_t nreceipts;
+};
+
+static int
+ack_run(struct journal *j, struct jjob *job)
+{
+	struct ack_job *aj = (struct ack_job *)job;
+	struct jentry e[64];
+	uint64_t at = aj->from;
+	unsigned n, i;
+	int rc;
+
+	while (at <= aj->upto) {
+		if ((rc = journal_peek(j, aj->qid, at, 64, 1u << 30, e, &n)) != 0)
+			return rc;
+		for (i = 0; i < n && e[i].seq <= aj->upto; i++) {
+			Cascade__Packet *p = cpkt_decode(e[i].bytes, e[i].len);
+
+			if (p != NULL && (p->flags & CASCADE__PACKET_FLAG__FLAG_RECEIPT) &&
+			    p->kind == CASCADE__PACKET_KIND__KIND_DATA) {
+				aj->receipts = xrealloc(aj->receipts,
+				    (aj->nreceipts + 1) * sizeof(*aj->receipts));
+				aj->receipts[aj->nreceipts++] = p;
+			} else
+				cpkt_free(p);
+		}
+		journal_entries_free(e, n);
+		if (n < 64)
+			break;
+		at = e[n - 1].seq + 1;
+	}
+	return journal_ack(j, aj->qid, aj->upto, cnow_ms(), NULL);
+}
+
+static void
+ack_done(struct jjob *job)
+{
+	struct ack_job *aj = (struct ack_job *)job;
+	size_t i;
+
+	if (job->rc != 0)
+		log_warnx("server: %s: ack up to %llu: %s", aj->r->peer->name,
+		    (unsigned long long)aj->upto, journal_strerror(job->rc));
+	for (i = 0; i < aj->nreceipts; i++) {
+		if (aj->r->peer->kind == CASCADE__PEER_KIND__PEER_CLIENT)
+			router_notice(aj->receipts[i], CASCADE__NOTICE_CODE__NOTICE_DELIVERED, 0,
+			    aj->r->peer->name);
+		cpkt_free(aj->receipts[i]);
+	}
+	free(aj->receipts);
+	pull_continue(aj->r);
+	free(aj);
+}
+
+static void
+do_pull(struct sreq *r, struct session *s)
+{
+	Cascade__Pull *pl;
+	struct jqueue_info qi;
+	struct timeval tv;
+	int64_t wait;
+	int rc;
+
+	pl = cascade__pull__unpack(NULL, r->req->body.len, r->req->body.data);
+	if (pl == NULL) {
+		sfail(r, STATUS(BAD_REQUEST), "undecodable Pull");
+		return;
+	}
+	/* a new Pull replaces a held one */
+	if (s->held != NULL) {
+		struct sreq *old = s->held;
+
+		s->held = NULL;
+		pull_reply_empty(old);
+	}
+	r->pull_epoch = pl->epoch;
+	r->pull_from = pl->acked_seq + 1;
+	r->pull_max = pl->max == 0 || pl->max > node->conf->max_batch ? node->conf->max_batch : pl->max;
+	r->pull_max_bytes = pl->max_bytes == 0 || pl->max_bytes > (4u << 20) ? 4u << 20 : pl->max_bytes;
+	wait = pl->wait_ms;
+	if (wait > node->conf->pull_wait_ms)
+		wait = node->conf->pull_wait_ms;
+	if (wait > 0) {
+		r->timer = evtimer_new(node->base, pull_timeout, r);
+		tv.tv_sec = wait / 1000;
+		tv.tv_usec = (wait % 1000) * 1000;
+		evtimer_add(r->timer, &tv);
+	}
+	if ((rc = journal_queue_info(node->j, s->peer->qid, &qi)) != 0) {
+		cascade__pull__free_unpacked(pl, NULL);
+		sfail(r, STATUS(INTERNAL), "journal: %s", journal_strerror(rc));
+		return;
+	}
+	if (pl->epoch == qi.epoch && pl->acked_seq > qi.acked_seq) {
+		if (pl->acked_seq >= qi.next_seq) {
+			log_warnx("server: %s: ack %llu beyond the last sequence sent (%llu); ignored",
+			    s->peer->name, (unsigned long long)pl->acked_seq,
+			    (unsigned long long)(qi.next_seq - 1));
+		} else {
+			struct ack_job *aj = xcalloc(1, sizeof(*aj));
+
+			aj->r = r;
+			aj->qid = s->peer->qid;
+			aj->from = qi.acked_seq + 1;
+			aj->upto = pl->acked_seq;
+			aj->job.run = ack_run;
+			aj->job.done = ack_done;
+			cascade__pull__free_unpacked(pl, NULL);
+			jthread_submit(&aj->job);
+			return;
+		}
+	}
+	cascade__pull__free_unpacked(pl, NULL);
+	pull_continue(r);
+}
+
+/* -------------------------------------------------------------- routes */
+
+struct routes_job {
+	struct jjob job;
+	char key[160];
+	char *routes;
+};
+
+static int
+routes_run(struct journal *j, struct jjob *job)
+{
+	struct routes_job *rj = (struct routes_job *)job;
+
+	return journal_meta_put(j, rj->key, rj->routes, strlen(rj->routes));
+}
+
+static void
+routes_done(struct jjob *job)
+{
+	struct routes_job *rj = (struct routes_job *)job;
+
+	if (job->rc != 0)
+		log_warnx("server: saving routes %s: %s", rj->key, journal_strerror(job->rc));
+	free(rj->routes);
+	free(rj);
+}
+
+static void
+do_routes(struct sreq *r, struct session *s)
+{
+	Cascade__Routes *rt;
+	Cascade__RoutesReply rr = CASCADE__ROUTES_REPLY__INIT;
+	struct routes_job *rj;
+	char **refused = NULL;
+	size_t nrefused = 0, i;
+
+	if (s->peer->kind != CASCADE__PEER_KIND__PEER_NODE) {
+		sfail(r, STATUS(NOT_ALLOWED), "a client has no subtree");
+		return;
+	}
+	rt = cascade__routes__unpack(NULL, r->req->body.len, r->req->body.data);
+	if (rt == NULL) {
+		sfail(r, STATUS(BAD_REQUEST), "undecodable Routes");
+		return;
+	}
+	rj = xcalloc(1, sizeof(*rj));
+	rj->routes = router_set_subtree(s->peer, rt->subtree, rt->n_subtree, &refused, &nrefused);
+	router_routes_key(s->peer, rj->key, sizeof(rj->key));
+	rj->job.run = routes_run;
+	rj->job.done = routes_done;
+	jthread_submit(&rj->job);
+	for (i = 0; i < nrefused; i++)
+		log_warnx("server: %s: claims node id %s, which its child block does not allow",
+		    s->peer->name, refused[i]);
+	rr.refused = refused;
+	rr.n_refused = nrefused;
+	sreply_msg(r, &rr.base);
+	free(refused);
+	cascade__routes__free_unpacked(rt, NULL);
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+void
+server_request(struct sreq *r)
+{
+	struct session *s;
+
+	r->req = cascade__request__unpack(NULL, r->len, r->buf);
+	if (r->req == NULL) {
+		sfail(r, STATUS(BAD_REQUEST), "undecodable request (%zu bytes)", r->len);
+		return;
+	}
+	if (r->req->version != CASCADE_PROTOCOL_VERSION) {
+		sfail(r, STATUS(VERSION), "protocol version %u not spoken (this node speaks %d)",
+		    r->req->version, CASCADE_PROTOCOL_VERSION);
+		return;
+	}
+	switch (r->req->type) {
+	case CASCADE__MSG_TYPE__MSG_HELLO:
+		do_hello(r);
+		return;
+	case CASCADE__MSG_TYPE__MSG_AUTH:
+		do_auth(r);
+		return;
+	case CASCADE__MSG_TYPE__MSG_PUSH:
+	case CASCADE__MSG_TYPE__MSG_PULL:
+	case CASCADE__MSG_TYPE__MSG_ROUTES:
+		break;
+	default:
+		sfail(r, STATUS(BAD_REQUEST), "unknown request type %u", r->req->type);
+		return;
+	}
+	s = session_find(r->req->session);
+	if (s == NULL || s->carrier != r->carrier ||
+	    (r->carrier == CASCADE__CARRIER__CARRIER_TCP && s->conn != r->conn)) {
+		/* the child starts over with Hello */
+		sreply(r, STATUS(NO_SESSION), "no such session", NULL, 0);
+		return;
+	}
+	r->peer = s->peer;
+	if (!s->tls) {
+		memcpy(r->key, s->key, sizeof(r->key));
+		r->keyed = 1;
+		if (cenv_request_verify(r->req, s->key) != 0) {
+			sfail(r, STATUS(BAD_MAC), "request mac does not match the session key");
+			return;
+		}
+	}
+	s->last_ms = cmono_ms();
+	switch (r->req->type) {
+	case CASCADE__MSG_TYPE__MSG_PUSH:
+		do_push(r, s);
+		break;
+	case CASCADE__MSG_TYPE__MSG_PULL:
+		do_pull(r, s);
+		break;
+	case CASCADE__MSG_TYPE__MSG_ROUTES:
+		do_routes(r, s);
+		break;
+	}
+}
+
+void
+server_init(void)
+{
+}
+
+void
+server_shutdown(void)
+{
+	struct session *s;
+	struct nonce *n;
+
+	while ((s = TAILQ_FIRST(&sessions)) != NULL)
+		session_end(s, "shutting down");
+	while ((n = TAILQ_FIRST(&nonces)) != NULL) {
+		TAILQ_REMOVE(&nonces, n, entry);
+		free(n);
+	}
+	nnonces = 0;
+}

@@ -1,0 +1,745 @@
+/*
+ * uplink.c — the child side of the link to the parent: Hello / Auth, the
+ * push window (custody upward), the long-poll pull (custody downward) and
+ * Routes, over the carrier the parent decides.
+ *
+ * A session lives only until its carrier connection goes or a request
+ * times out; then everything starts over with Hello and resumes at the
+ * parent's mark + 1. Replies from an earlier session are recognised by
+ * their generation number and dropped.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cascaded.h"
+
+#define STATUS(x) CASCADE__STATUS__STATUS_##x
+#define PUSH_MAX_BYTES (1u << 20)
+
+enum ul_state { UL_DOWN, UL_HELLO, UL_AUTH, UL_UP };
+
+struct uplink {
+	const struct conf_parent *pc;
+	const struct conf_url *url;
+	struct tcpc *tc;
+	enum ul_state state;
+	uint64_t gen;                   /* session generation */
+	int connected;
+	uint64_t session;
+	uint8_t key[SESSION_KEY_LEN];
+	int keyed;                      /* plain carrier: requests carry a mac */
+	uint8_t snonce[CNONCE_LEN], cnonce[CNONCE_LEN];
+	char peername[CADDR_NODE_MAX + 8]; /* stream name of the parent for marks */
+	/* up stream */
+	uint64_t epoch;
+	uint64_t next_send, acked;
+	unsigned inflight, window, max_batch;
+	int64_t hold_until;             /* the parent refused (journal full): wait */
+	/* down stream */
+	uint64_t down_epoch, down_mark;
+	int pulling;
+	int routes_dirty, routes_inflight;
+	struct event *timer;
+	int64_t backoff_ms;
+	char last_error[256];
+};
+
+static void hello(struct uplink *u);
+static void push_more(struct uplink *u);
+static void pull(struct uplink *u);
+static void send_routes(struct uplink *u);
+
+/* A request in flight: the session generation it belongs to. */
+struct ucall {
+	struct uplink *u;
+	uint64_t gen;
+	uint64_t first, last;           /* push range */
+};
+
+static struct ucall *
+ucall_new(struct uplink *u)
+{
+	struct ucall *c = xcalloc(1, sizeof(*c));
+
+	c->u = u;
+	c->gen = u->gen;
+	return c;
+}
+
+static void
+timer_arm(struct uplink *u, int64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+
+	evtimer_add(u->timer, &tv);
+}
+
+/* The session is gone: start over with Hello after a backoff. */
+static void
+session_lost(struct uplink *u, int redial, const char *fmt, ...) PRINTF(3, 4);
+
+static void
+session_lost(struct uplink *u, int redial, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(u->last_error, sizeof(u->last_error), fmt, ap);
+	va_end(ap);
+	if (u->state == UL_UP)
+		log_warnx("link %s: session lost: %s", u->pc->id, u->last_error);
+	else
+		log_warnx("link %s: %s", u->pc->id, u->last_error);
+	u->gen++;
+	u->state = UL_DOWN;
+	u->inflight = 0;
+	u->pulling = 0;
+	u->routes_inflight = 0;
+	if (redial) {
+		/* a dead or wedged connection: drop it, nng dials again with backoff */
+		tcpc_redial(u->tc);
+		u->connected = 0;
+	}
+	timer_arm(u, u->backoff_ms);
+	u->backoff_ms *= 2;
+	if (u->backoff_ms > u->pc->reconnect_max_ms)
+		u->backoff_ms = u->pc->reconnect_max_ms;
+}
+
+static void
+timer_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+
+	if (u->state == UL_DOWN && u->connected)
+		hello(u);
+	else if (u->state == UL_UP)
+		push_more(u);
+}
+
+/* Sends one request; cb gets the decoded reply (or NULL with err / status). */
+typedef void (*ureply_cb)(struct uplink *, struct ucall *, int err, Cascade__Reply *);
+
+struct upending {
+	struct ucall *c;
+	ureply_cb cb;
+};
+
+static void
+call_done(void *arg, int err, uint8_t *buf, size_t len)
+{
+	struct upending *p = arg;
+	struct ucall *c = p->c;
+	struct uplink *u = c->u;
+	Cascade__Reply *rep = NULL;
+
+	if (c->gen != u->gen)           /* from an earlier session */
+		goto done;
+	if (err == 0) {
+		rep = cascade__reply__unpack(NULL, len, buf);
+		if (rep == NULL) {
+			session_lost(u, 1, "undecodable reply from the parent (%zu bytes)", len);
+			goto done;
+		}
+		if (u->keyed && rep->type != CASCADE__MSG_TYPE__MSG_HELLO &&
+		    rep->type != CASCADE__MSG_TYPE__MSG_AUTH && rep->status == STATUS(OK) &&
+		    cenv_reply_verify(rep, u->key) != 0) {
+			session_lost(u, 1, "reply mac does not match the session key");
+			goto done;
+		}
+	}
+	p->cb(u, c, err, rep);
+done:
+	if (rep != NULL)
+		cascade__reply__free_unpacked(rep, NULL);
+	free(c);
+	free(p);
+}
+
+static void
+call(struct uplink *u, struct ucall *c, uint32_t type, const ProtobufCMessage *m,
+    int timeout_ms, ureply_cb cb)
+{
+	struct upending *p = xmalloc(sizeof(*p));
+	size_t blen = protobuf_c_message_get_packed_size(m), len;
+	uint8_t *body = xmalloc(blen ? blen : 1), *buf;
+
+	protobuf_c_message_pack(m, body);
+	buf = cenv_request_pack(type, u->session, body, blen, u->keyed ? u->key : NULL, &len);
+	free(body);
+	if (buf == NULL)
+		fatalx("link %s: out of memory", u->pc->id);
+	p->c = c;
+	p->cb = cb;
+	tcpc_call(u->tc, buf, len, timeout_ms, call_done, p);
+	free(buf);
+}
+
+/* Common checks of a reply: 0 when it is an OK reply to work with. */
+static int
+reply_ok(struct uplink *u, const char *what, int err, Cascade__Reply *rep)
+{
+	if (err != 0) {
+		session_lost(u, 1, "%s: no answer from %s within the dead-link timeout (%s)",
+		    what, u->url->url, err == 5 /* NNG_ETIMEDOUT */ ? "timed out" : "connection failed");
+		return -1;
+	}
+	if (rep->status == STATUS(NO_SESSION)) {
+		session_lost(u, 0, "%s: the parent no longer knows the session", what);
+		return -1;
+	}
+	if (rep->status != STATUS(OK)) {
+		session_lost(u, 0, "%s refused by %s: %s: %s", what, u->pc->id,
+		    cstatus_str(rep->status), rep->error);
+		return -1;
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------- hello, auth */
+
+static void auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep);
+
+static void
+hello_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
+{
+	Cascade__HelloReply *hr;
+	Cascade__Auth a = CASCADE__AUTH__INIT;
+	Cascade__StreamPos sp = CASCADE__STREAM_POS__INIT, *spp = &sp;
+	struct jqueue_info qi;
+	uint8_t mac[CSHA256_LEN];
+	char **subtree;
+	size_t nsubtree;
+
+	if (reply_ok(u, "hello", err, rep) != 0)
+		return;
+	hr = cascade__hello_reply__unpack(NULL, rep->body.len, rep->body.data);
+	if (hr == NULL || hr->nonce.len != CNONCE_LEN) {
+		session_lost(u, 1, "hello: malformed reply");
+		goto done;
+	}
+	if (strcmp(hr->node, u->pc->id) != 0) {
+		session_lost(u, 0, "%s answers as node \"%.64s\", but the config says parent %s "
+		    "(%s:%d)", u->url->url, hr->node, u->pc->id, u->pc->where.file, u->pc->where.line);
+		goto done;
+	}
+	memcpy(u->snonce, hr->nonce.data, CNONCE_LEN);
+	if (crandom(u->cnonce, CNONCE_LEN) != 0)
+		fatalx("link: no randomness");
+	if (journal_queue_info(node->j, node->q_up, &qi) != 0)
+		fatalx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
+	u->epoch = qi.epoch;
+	cauth_mac(u->pc->secret.key, u->pc->secret.len, 'c', node->id, u->snonce, u->cnonce, mac);
+	a.peer = (char *)node->id;
+	a.nonce.data = u->cnonce;
+	a.nonce.len = CNONCE_LEN;
+	a.server_nonce.data = u->snonce;
+	a.server_nonce.len = CNONCE_LEN;
+	a.mac.data = mac;
+	a.mac.len = sizeof(mac);
+	sp.epoch = qi.epoch;
+	sp.seq = qi.acked_seq + 1;      /* our lowest unacked */
+	a.streams = &spp;
+	a.n_streams = 1;
+	subtree = router_my_subtree(&nsubtree);
+	a.subtree = subtree;
+	a.n_subtree = nsubtree;
+	a.carrier = CASCADE__CARRIER__CARRIER_TCP;
+	u->state = UL_AUTH;
+	u->routes_dirty = 0;
+	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_AUTH, &a.base, (int)u->pc->dead_timeout_ms,
+	    auth_reply);
+	free(subtree);
+done:
+	if (hr != NULL)
+		cascade__hello_reply__free_unpacked(hr, NULL);
+}
+
+static void
+hello(struct uplink *u)
+{
+	Cascade__Hello h = CASCADE__HELLO__INIT;
+
+	u->state = UL_HELLO;
+	u->session = 0;
+	u->keyed = 0;
+	h.version = CASCADE_PROTOCOL_VERSION;
+	h.peer = (char *)node->id;
+	h.kind = CASCADE__PEER_KIND__PEER_NODE;
+	h.carrier = CASCADE__CARRIER__CARRIER_TCP;
+	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_HELLO, &h.base, (int)u->pc->dead_timeout_ms,
+	    hello_reply);
+}
+
+struct upack_job {
+	struct jjob job;
+	uint32_t qid;
+	uint64_t upto;
+};
+
+static int
+upack_run(struct journal *j, struct jjob *job)
+{
+	struct upack_job *aj = (struct upack_job *)job;
+
+	return journal_ack(j, aj->qid, aj->upto, cnow_ms(), NULL);
+}
+
+static void
+upack_done(struct jjob *job)
+{
+	struct upack_job *aj = (struct upack_job *)job;
+
+	if (job->rc != 0 && job->rc != JOURNAL_RANGE)
+		log_warnx("link: ack up to %llu: %s", (unsigned long long)aj->upto,
+		    journal_strerror(job->rc));
+	free(aj);
+}
+
+/* The parent holds everything up to seq: drop it from the up queue. */
+static void
+ack_up_to(struct uplink *u, uint64_t seq)
+{
+	struct upack_job *aj;
+
+	if (seq <= u->acked)
+		return;
+	u->acked = seq;
+	aj = xcalloc(1, sizeof(*aj));
+	aj->qid = node->q_up;
+	aj->upto = seq;
+	aj->job.run = upack_run;
+	aj->job.done = upack_done;
+	jthread_submit(&aj->job);
+}
+
+static void
+auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
+{
+	Cascade__AuthReply *ar;
+	uint8_t mac[CSHA256_LEN];
+	uint64_t mark = 0;
+	size_t i;
+
+	if (reply_ok(u, "auth", err, rep) != 0)
+		return;
+	ar = cascade__auth_reply__unpack(NULL, rep->body.len, rep->body.data);
+	if (ar == NULL) {
+		session_lost(u, 1, "auth: malformed reply");
+		return;
+	}
+	cauth_mac(u->pc->secret.key, u->pc->secret.len, 's', node->id, u->snonce, u->cnonce, mac);
+	if (ar->mac.len != CSHA256_LEN || cequal(mac, ar->mac.data, CSHA256_LEN) != 0) {
+		session_lost(u, 1, "auth: %s could not prove it holds the secret %s: not our parent",
+		    u->url->url, u->pc->secret.path);
+		goto done;
+	}
+	for (i = 0; i < ar->n_marks; i++)
+		if (ar->marks[i]->epoch == u->epoch)
+			mark = ar->marks[i]->seq;
+	for (i = 0; i < ar->n_refused_subtree; i++)
+		log_warnx("link %s: the parent refuses our claim of node id %s (its child block "
+		    "does not allow it)", u->pc->id, ar->refused_subtree[i]);
+	u->session = ar->session;
+	csession_key(u->pc->secret.key, u->pc->secret.len, node->id, u->snonce, u->cnonce, u->key);
+	u->keyed = !u->url->tls;
+	if (ar->limits != NULL && ar->limits->max_batch > 0)
+		u->max_batch = ar->limits->max_batch;
+	if (u->max_batch > node->conf->max_batch)
+		u->max_batch = node->conf->max_batch;
+	u->state = UL_UP;
+	u->backoff_ms = u->pc->reconnect_min_ms;
+	u->last_error[0] = '\0';
+	/* resume at the parent's mark + 1 */
+	if (mark < u->acked)
+		log_warnx("link %s: the parent's mark %llu is below what it acked before (%llu): "
+		    "its journal was reset?", u->pc->id, (unsigned long long)mark,
+		    (unsigned long long)u->acked);
+	ack_up_to(u, mark);
+	u->next_send = mark + 1;
+	log_info("link %s: session %016llx up over tcp to %s; resuming up stream at %llu",
+	    u->pc->id, (unsigned long long)u->session, u->url->url,
+	    (unsigned long long)u->next_send);
+	push_more(u);
+	pull(u);
+	if (u->routes_dirty)
+		send_routes(u);
+done:
+	cascade__auth_reply__free_unpacked(ar, NULL);
+}
+
+/* ---------------------------------------------------------------- push */
+
+static void
+push_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
+{
+	Cascade__PushReply *pr;
+	char idt[CID_TEXT_LEN];
+	size_t i;
+
+	u->inflight--;
+	if (reply_ok(u, "push", err, rep) != 0)
+		return;
+	pr = cascade__push_reply__unpack(NULL, rep->body.len, rep->body.data);
+	if (pr == NULL) {
+		session_lost(u, 1, "push: malformed reply");
+		return;
+	}
+	for (i = 0; i < pr->n_rejects; i++)
+		log_warnx("link %s: packet %s (seq %llu) rejected by the parent: %s: %s", u->pc->id,
+		    pr->rejects[i]->id.len == CID_LEN ? cid_format(pr->rejects[i]->id.data, idt) : "?",
+		    (unsigned long long)pr->rejects[i]->seq, creason_str(pr->rejects[i]->reason),
+		    pr->rejects[i]->text);
+	ack_up_to(u, pr->acked_seq);
+	if (pr->acked_seq < c->last && u->next_send > pr->acked_seq + 1) {
+		/* not stored (overtaken, or refused for now): resend from the mark */
+		u->next_send = pr->acked_seq + 1;
+		if (pr->refused != 0) {
+			log_warnx("link %s: the parent refuses packets for now: %s; retrying in 1s",
+			    u->pc->id, creason_str(pr->refused));
+			u->hold_until = cmono_ms() + 1000;
+			timer_arm(u, 1000);
+		}
+	}
+	cascade__push_reply__free_unpacked(pr, NULL);
+	push_more(u);
+}
+
+static void
+push_more(struct uplink *u)
+{
+	struct jentry *e;
+	unsigned n, i, k;
+	int64_t now;
+
+	if (u->state != UL_UP || u->hold_until > cmono_ms())
+		return;
+	e = xcalloc(u->max_batch, sizeof(*e));
+	while (u->inflight < u->window) {
+		Cascade__Push push = CASCADE__PUSH__INIT;
+		Cascade__Packet **pkts;
+		uint64_t *seqs;
+		struct ucall *c;
+
+		n = 0;
+		if (journal_peek(node->j, node->q_up, u->next_send, u->max_batch, PUSH_MAX_BYTES,
+		    e, &n) != 0) {
+			log_warnx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
+			break;
+		}
+		if (n == 0)
+			break;
+		now = cnow_ms();
+		pkts = xcalloc(n, sizeof(*pkts));
+		seqs = xcalloc(n, sizeof(*seqs));
+		for (i = k = 0; i < n; i++) {
+			if ((pkts[k] = router_outgoing(&e[i], now)) == NULL) {
+				log_warnx("link %s: stored packet at seq %llu does not decode; skipped",
+				    u->pc->id, (unsigned long long)e[i].seq);
+				continue;
+			}
+			seqs[k++] = e[i].seq;
+		}
+		push.epoch = u->epoch;
+		push.first_seq = u->next_send;
+		push.last_seq = e[n - 1].seq;
+		push.packets = pkts;
+		push.n_packets = k;
+		push.seqs = seqs;
+		push.n_seqs = k;
+		c = ucall_new(u);
+		c->first = push.first_seq;
+		c->last = push.last_seq;
+		u->next_send = push.last_seq + 1;
+		u->inflight++;
+		call(u, c, CASCADE__MSG_TYPE__MSG_PUSH, &push.base, (int)u->pc->dead_timeout_ms,
+		    push_reply);
+		for (i = 0; i < k; i++)
+			cpkt_free(pkts[i]);
+		free(pkts);
+		free(seqs);
+		journal_entries_free(e, n);
+	}
+	free(e);
+}
+
+void
+uplink_wake(struct uplink *u)
+{
+	push_more(u);
+}
+
+/* ---------------------------------------------------------------- pull */
+
+struct down_job {
+	struct jjob job;
+	struct uplink *u;
+	uint64_t gen;
+	Cascade__PullReply *pr;
+	struct jbatch b;
+	struct jitem *items;
+	char (*texts)[256];
+	int new_epoch;
+};
+
+static int
+down_run(struct journal *j, struct jjob *job)
+{
+	struct down_job *dj = (struct down_job *)job;
+	uint64_t mark;
+	int rc;
+
+	if (dj->new_epoch) {
+		/* an epoch we don't know: the parent's lowest unacked starts it */
+		rc = journal_mark_resolve(j, dj->u->peername, dj->pr->epoch, dj->pr->first_seq, &mark);
+		if (rc == 0)
+			rc = journal_meta_put(j, "uplink:down-epoch", &dj->pr->epoch,
+			    sizeof(dj->pr->epoch));
+		if (rc != 0)
+			return rc;
+		dj->b.mark = mark;
+	}
+	if (dj->b.n == 0 && dj->pr->last_seq < dj->pr->first_seq)
+		return 0;
+	dj->b.now_ms = cnow_ms();
+	return journal_commit_batch(j, &dj->b);
+}
+
+static void
+down_done(struct jjob *job)
+{
+	struct down_job *dj = (struct down_job *)job;
+	struct uplink *u = dj->u;
+	uint64_t gen;
+	unsigned i, k;
+
+	if (job->rc != 0 && job->rc != JOURNAL_OUT_OF_ORDER && job->rc != JOURNAL_FULL)
+		log_warnx("link %s: storing pulled packets: %s", u->pc->id,
+		    journal_strerror(job->rc));
+	else {
+		u->down_epoch = dj->pr->epoch;
+		u->down_mark = dj->b.mark;
+		for (i = 0; i < dj->b.n; i++) {
+			struct jitem *it = &dj->items[i];
+
+			if (it->result == JR_ACCEPTED)
+				for (k = 0; k < it->nqueues; k++)
+					router_wake(it->queues[k]);
+			else if (it->result == JR_REJECTED) {
+				log_warnx("link %s: packet from the parent rejected: %s: %s",
+				    u->pc->id, creason_str(it->reject),
+				    it->reject_text ? it->reject_text : "");
+				if (it->reject == CASCADE__REASON__REASON_UNROUTABLE)
+					router_notice(it->pkt, CASCADE__NOTICE_CODE__NOTICE_UNDELIVERABLE,
+					    it->reject, it->reject_text);
+			}
+		}
+	}
+	gen = dj->gen;
+	cascade__pull_reply__free_unpacked(dj->pr, NULL);
+	free(dj->items);
+	free(dj->texts);
+	free(dj);
+	if (gen == u->gen) {
+		u->pulling = 0;
+		pull(u);
+	}
+}
+
+static void
+pull_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
+{
+	Cascade__PullReply *pr;
+	struct down_job *dj;
+	size_t i;
+
+	if (reply_ok(u, "pull", err, rep) != 0)
+		return;
+	pr = cascade__pull_reply__unpack(NULL, rep->body.len, rep->body.data);
+	if (pr == NULL || pr->n_seqs != pr->n_packets || pr->epoch == 0) {
+		if (pr != NULL)
+			cascade__pull_reply__free_unpacked(pr, NULL);
+		session_lost(u, 1, "pull: malformed reply");
+		return;
+	}
+	dj = xcalloc(1, sizeof(*dj));
+	dj->u = u;
+	dj->gen = u->gen;
+	dj->pr = pr;
+	dj->new_epoch = pr->epoch != u->down_epoch;
+	dj->items = xcalloc(pr->n_packets + 1, sizeof(struct jitem));
+	dj->texts = xcalloc(pr->n_packets + 1, sizeof(*dj->texts));
+	for (i = 0; i < pr->n_packets; i++) {
+		router_route(pr->packets[i], FROM_PARENT, NULL, &dj->items[i], dj->texts[i],
+		    sizeof(dj->texts[i]));
+		dj->items[i].seq = pr->seqs[i];
+	}
+	dj->b.peer = u->peername;
+	dj->b.epoch = pr->epoch;
+	dj->b.first_seq = pr->first_seq;
+	dj->b.last_seq = pr->last_seq;
+	dj->b.items = dj->items;
+	dj->b.n = (unsigned)pr->n_packets;
+	dj->b.mark = u->down_mark;
+	dj->job.run = down_run;
+	dj->job.done = down_done;
+	jthread_submit(&dj->job);
+}
+
+static void
+pull(struct uplink *u)
+{
+	Cascade__Pull p = CASCADE__PULL__INIT;
+	int64_t wait = node->conf->pull_wait_ms;
+
+	if (u->state != UL_UP || u->pulling)
+		return;
+	/* the held pull doubles as the keepalive: shorter than the dead-link timeout */
+	if (wait > u->pc->dead_timeout_ms / 2)
+		wait = u->pc->dead_timeout_ms / 2;
+	p.epoch = u->down_epoch;
+	p.acked_seq = u->down_mark;
+	p.wait_ms = (uint32_t)wait;
+	p.max = u->max_batch;
+	p.max_bytes = 4u << 20;
+	u->pulling = 1;
+	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_PULL, &p.base,
+	    (int)(wait + u->pc->dead_timeout_ms), pull_reply);
+}
+
+/* -------------------------------------------------------------- routes */
+
+static void
+routes_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
+{
+	Cascade__RoutesReply *rr;
+	size_t i;
+
+	u->routes_inflight = 0;
+	if (reply_ok(u, "routes", err, rep) != 0)
+		return;
+	if ((rr = cascade__routes_reply__unpack(NULL, rep->body.len, rep->body.data)) != NULL) {
+		for (i = 0; i < rr->n_refused; i++)
+			log_warnx("link %s: the parent refuses our claim of node id %s",
+			    u->pc->id, rr->refused[i]);
+		cascade__routes_reply__free_unpacked(rr, NULL);
+	}
+	if (u->routes_dirty)
+		send_routes(u);
+}
+
+static void
+send_routes(struct uplink *u)
+{
+	Cascade__Routes r = CASCADE__ROUTES__INIT;
+	char **ids;
+	size_t n;
+
+	if (u->state != UL_UP || u->routes_inflight)
+		return;
+	ids = router_my_subtree(&n);
+	r.subtree = ids;
+	r.n_subtree = n;
+	u->routes_dirty = 0;
+	u->routes_inflight = 1;
+	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_ROUTES, &r.base, (int)u->pc->dead_timeout_ms,
+	    routes_reply);
+	free(ids);
+}
+
+void
+uplink_routes_changed(struct uplink *u)
+{
+	u->routes_dirty = 1;
+	send_routes(u);
+}
+
+/* -------------------------------------------------------------- set-up */
+
+static void
+connected(void *arg)
+{
+	struct uplink *u = arg;
+
+	u->connected = 1;
+	log_debug("link %s: connected to %s", u->pc->id, u->url->url);
+	if (u->state == UL_DOWN)
+		hello(u);
+}
+
+static void
+disconnected(void *arg)
+{
+	struct uplink *u = arg;
+
+	u->connected = 0;
+	if (u->state != UL_DOWN)
+		session_lost(u, 0, "connection to %s closed", u->url->url);
+}
+
+struct uplink *
+uplink_new(const struct conf_parent *pc)
+{
+	struct uplink *u = xcalloc(1, sizeof(*u));
+	size_t i;
+
+	u->pc = pc;
+	for (i = 0; i < pc->nurls; i++)
+		if (pc->urls[i].carrier == CONF_CARRIER_TCP) {
+			u->url = &pc->urls[i];
+			break;
+		}
+	if (u->url == NULL)
+		fatalx("%s:%d: parent %s: no tcp:// or tls+tcp:// url (the http carrier is not "
+		    "available in this version)", pc->where.file, pc->where.line, pc->id);
+	snprintf(u->peername, sizeof(u->peername), "parent:%s", pc->id);
+	u->window = pc->push_window ? pc->push_window : 1;
+	u->max_batch = node->conf->max_batch;
+	u->backoff_ms = pc->reconnect_min_ms;
+	u->timer = evtimer_new(node->base, timer_fire, u);
+	return u;
+}
+
+void
+uplink_start(struct uplink *u)
+{
+	struct tcpc_events ev = { connected, disconnected, u };
+	struct jqueue_info qi;
+	char err[256];
+	void *val;
+	size_t len;
+
+	if (journal_queue_info(node->j, node->q_up, &qi) != 0)
+		fatalx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
+	u->acked = qi.acked_seq;
+	u->next_send = qi.acked_seq + 1;
+	/* where the down stream stood when we stopped */
+	if (journal_meta_get(node->j, "uplink:down-epoch", &val, &len) == 0) {
+		if (len == sizeof(u->down_epoch)) {
+			memcpy(&u->down_epoch, val, len);
+			if (journal_mark_get(node->j, u->peername, u->down_epoch, &u->down_mark) != 0)
+				u->down_epoch = 0;
+		}
+		free(val);
+	}
+	if ((u->tc = tcpc_open(u->pc, u->url, &ev, err, sizeof(err))) == NULL)
+		fatalx("%s:%d: parent %s: %s", u->pc->where.file, u->pc->where.line, u->pc->id, err);
+	if (!u->url->tls)
+		log_warnx("link %s: plain %s (allow-plain yes): authenticated, not encrypted",
+		    u->pc->id, u->url->url);
+	log_info("link %s: dialing %s", u->pc->id, u->url->url);
+}
+
+void
+uplink_stop(struct uplink *u)
+{
+	if (u == NULL)
+		return;
+	u->gen++;
+	u->state = UL_DOWN;
+	tcpc_close(u->tc);
+	u->tc = NULL;
+}

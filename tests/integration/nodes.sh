@@ -1,0 +1,137 @@
+# nodes.sh: building and running trees of cascaded for the integration tests.
+# Source after lib.sh and t_init.
+#
+#	n_node NAME ID [master]      a node: config $T_DIR/NAME.conf, data in $T_DIR/NAME,
+#	                             listens on a free port (PORT_NAME)
+#	n_link CHILD PARENT [PORT]   CHILD's parent is PARENT (through PORT, e.g. a proxy's)
+#	n_client NAME CLIENT         a client of node NAME; secret $T_DIR/CLIENT.secret
+#	n_set NAME LINE...           adds top-level lines to NAME's config
+#	n_start NAME / n_stop NAME / n_kill9 NAME / n_restart NAME
+#	n_url NAME                   tcp://127.0.0.1:PORT_NAME
+#
+# The config is written when the node starts (n_start), so links and clients
+# can be added in any order.
+T_TCLIENT=$top_builddir/tests/tclient
+CASCADED=$top_builddir/node/cascaded
+declare -gA N_ID=() N_ROLE=() N_PARENT=() N_PARENT_PORT=() N_EXTRA=() N_CHILDREN=() N_CLIENTS=()
+
+_n_secret() {
+	local f=$T_DIR/$1.secret
+	[ -f "$f" ] || { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$f"; echo >>"$f"; chmod 600 "$f"; }
+	echo "$f"
+}
+
+n_node() {
+	local name=$1 id=$2 role=${3:-node}
+	N_ID[$name]=$id
+	N_ROLE[$name]=$role
+	eval "PORT_$name=$(t_free_port)"
+	N_EXTRA[$name]=""
+	N_CHILDREN[$name]=""
+	N_CLIENTS[$name]=""
+}
+
+n_link() {
+	local child=$1 parent=$2 port=${3:-}
+	N_PARENT[$child]=$parent
+	N_PARENT_PORT[$child]=$port
+	N_CHILDREN[$parent]="${N_CHILDREN[$parent]} $child"
+}
+
+n_client() {
+	N_CLIENTS[$1]="${N_CLIENTS[$1]} $2"
+	_n_secret "$2" >/dev/null
+}
+
+n_set() {
+	local name=$1; shift
+	N_EXTRA[$name]="${N_EXTRA[$name]}$*
+"
+}
+
+n_url() {
+	local v=PORT_$1
+	echo "tcp://127.0.0.1:${!v}"
+}
+
+# The claim patterns a parent allows a child: its id and everything below
+# (ids in these tests are prefixed by their parent's).
+_n_write_conf() {
+	local name=$1 f=$T_DIR/$1.conf c p port pv
+	{
+		echo "node ${N_ID[$name]}"
+		echo "role ${N_ROLE[$name]}"
+		echo "data-dir $T_DIR/$name"
+		echo "sync ${N_SYNC:-no}"
+		echo "allow-plain yes"
+		pv=PORT_$name
+		echo "listen tcp://127.0.0.1:${!pv}"
+		echo "pull-wait 2s"
+		printf '%s' "${N_EXTRA[$name]}"
+		p=${N_PARENT[$name]:-}
+		if [ -n "$p" ]; then
+			pv=PORT_$p
+			port=${N_PARENT_PORT[$name]:-${!pv}}
+			echo "parent ${N_ID[$p]} {"
+			echo "    url tcp://127.0.0.1:$port"
+			echo "    secret $(_n_secret "link-$name")"
+			echo "    reconnect 100ms 1s"
+			echo "    dead-timeout ${N_DEAD:-3s}"
+			echo "}"
+		fi
+		for c in ${N_CHILDREN[$name]}; do
+			echo "child ${N_ID[$c]} {"
+			echo "    secret $(_n_secret "link-$c")"
+			echo "    claim ${N_ID[$c]} ${N_ID[$c]}-*${N_CLAIM_EXTRA[$c]:-}"
+			echo "}"
+		done
+		for c in ${N_CLIENTS[$name]}; do
+			echo "client $c {"
+			echo "    secret $T_DIR/$c.secret"
+			echo "}"
+		done
+	} >"$f"
+	chmod 600 "$f"
+}
+declare -gA N_CLAIM_EXTRA=()
+
+n_start() {
+	local name=$1 pv=PORT_$1
+	_n_write_conf "$name"
+	t_bg "$name" "$CASCADED" -d -f "$T_DIR/$name.conf"
+	t_wait_for "$name listens" 10 t_port_open "${!pv}"
+}
+
+n_stop() { t_kill "$1" TERM; }
+n_kill9() { t_kill "$1" KILL; }
+n_restart() { n_start "$1"; }
+
+# tc_send NAME NODE CLIENT DST COUNT [opts]: tclient send through node NAME.
+tc_send() {
+	local name=$1 client=$2 dst=$3 count=$4; shift 4
+	"$T_TCLIENT" send -u "$(n_url "$name")" -a "${N_ID[$name]}/$client" \
+		-s "$T_DIR/$client.secret" -t "$dst" -n "$count" "$@"
+}
+
+# tc_recv_bg TAG NAME CLIENT COUNT [opts]: tclient recv in the background into $T_DIR/TAG.txt
+tc_recv_bg() {
+	local tag=$1 name=$2 client=$3 count=$4; shift 4
+	t_bg "$tag" "$T_TCLIENT" recv -u "$(n_url "$name")" -a "${N_ID[$name]}/$client" \
+		-s "$T_DIR/$client.secret" -n "$count" -o "$T_DIR/$tag.txt" "$@"
+}
+
+# check_exactly_once FILE COUNT: every n in 1..COUNT once, in order; a repeated
+# id only as a resend of the same (epoch, seq).
+check_exactly_once() {
+	local file=$1 count=$2
+	awk -v count="$count" '
+		$6 != 0 { next }                      # notices
+		{ key = $1 " " $2
+		  if ($3 in first) { if (first[$3] != key) { printf "id %s delivered twice: %s and %s\n", $3, first[$3], key; bad = 1 }; next }
+		  first[$3] = key; n++
+		  if ($5 + 0 <= last[$4] + 0) { printf "out of order in flow %s: %s after %s\n", $4, $5, last[$4]; bad = 1 }
+		  last[$4] = $5
+		}
+		END { if (n != count) { printf "%d distinct packets, expected %d\n", n, count; bad = 1 }
+		      exit bad }' "$file"
+}

@@ -1,0 +1,64 @@
+#!/bin/bash
+# Routing in a tree: master - province - city - counties A and B, and a second
+# province branch. Via the master by default; direct at the city with
+# local-delivery direct; with audit-copy the master's journal holds the copy.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nodes.sh"
+t_init tree
+
+n_node master fj master
+n_node prov fj-p1
+n_node prov2 fj-p2
+n_node city fj-p1-xm
+n_node ca fj-p1-xm-a
+n_node cb fj-p1-xm-b
+n_node cc fj-p2-c
+n_link prov master; n_link prov2 master; n_link city prov
+n_link ca city; n_link cb city; n_link cc prov2
+n_client ca alice; n_client cb bob; n_client cc carol
+for n in master prov prov2 city ca cb cc; do n_start $n; done
+
+# 1. via the master
+tc_recv_bg bob1 cb bob 5 -W 30
+t_check "alice sends 5 to bob" tc_send ca alice fj-p1-xm-b/bob 5
+t_check "bob receives 5" t_wait bob1 30
+t_check "each once, in order" check_exactly_once "$T_DIR/bob1.txt" 5
+trace=$(awk '$6 == 0 { print $8; exit }' "$T_DIR/bob1.txt")
+t_eq "the path goes through the master" \
+	"fj-p1-xm-a:up,fj-p1-xm:up,fj-p1:up,fj:down,fj-p1:down,fj-p1-xm:down,fj-p1-xm-b:down" "$trace"
+
+# across provinces
+tc_recv_bg carol1 cc carol 3 -W 30
+t_check "alice sends 3 to carol" tc_send ca alice fj-p2-c/carol 3
+t_check "carol receives 3" t_wait carol1 30
+t_check "carol: each once" check_exactly_once "$T_DIR/carol1.txt" 3
+
+# unknown destination: the master bounces it back as undeliverable
+tc_recv_bg alice1 ca alice 0 -W 8
+t_check "alice sends to a node nobody has" tc_send ca alice fj-nowhere/x 1 -N
+t_wait_for "alice gets 'undeliverable'" 15 grep -q ' 1 3 ' "$T_DIR/alice1.txt"
+
+# 2. local-delivery direct at the city: the lowest common ancestor turns it
+n_stop city
+n_set city "local-delivery direct"
+n_set city "audit-copy yes"
+n_start city
+tc_recv_bg bob2 cb bob 5 -W 30
+t_check "alice sends 5 more to bob" tc_send ca alice fj-p1-xm-b/bob 5
+t_check "bob receives them" t_wait bob2 30
+t_check "each once, in order" check_exactly_once "$T_DIR/bob2.txt" 5
+trace=$(awk '$6 == 0 { print $8; exit }' "$T_DIR/bob2.txt")
+t_eq "direct: A, city, B" "fj-p1-xm-a:up,fj-p1-xm:down,fj-p1-xm-b:down" "$trace"
+
+# 3. audit-copy: the master's journal holds an audit packet for each of them
+sleep 2
+n_stop master
+t_check "master's journal verifies" "$top_builddir/tests/jdump" -v "$T_DIR/master/journal"
+"$top_builddir/tests/jdump" "$T_DIR/master/journal" >"$T_DIR/master-events.txt"
+ids=$(awk '$6 == 0 { print $3 }' "$T_DIR/bob2.txt")
+missing=0
+for id in $ids; do
+	grep -q "kind=audit ref=$id" "$T_DIR/master-events.txt" || { echo "no audit copy of $id"; missing=$((missing + 1)); }
+done
+t_eq "the master holds an audit copy of each direct packet" 0 $missing
+t_done

@@ -1,0 +1,13 @@
+# Integration tests of cascaded: real daemons on loopback (see tests/integration/lib.sh).
+check_PROGRAMS += tests/tclient
+tests_tclient_SOURCES = tests/tclient.c
+tests_tclient_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
+tests_tclient_LDADD = packets/libpackets.la $(NNG_LIBS)
+
+check_PROGRAMS += tests/jdump
+tests_jdump_SOURCES = tests/jdump.c
+tests_jdump_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
+tests_jdump_LDADD = node/libnode.la
+
+TESTS += tests/integration/tree.sh tests/integration/restart.sh tests/integration/outage.sh
+EXTRA_DIST += tests/integration/nodes.sh tests/integration/tree.sh tests/integration/restart.sh tests/integration/outage.sh
