@@ -2,8 +2,29 @@
 # unit tests link the real modules.
 noinst_LTLIBRARIES += node/libnode.la
 node_libnode_la_SOURCES = \
+	node/log.h \
+	node/log.c \
+	node/conf.h \
+	node/conf.c \
 	node/journal.h \
-	node/journal.c
+	node/journal_int.h \
+	node/journal.c \
+	node/eventlog.c
 node_libnode_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS)
 node_libnode_la_LIBADD = packets/libpackets.la $(LMDB_LIBS) $(NNG_LIBS) \
 	$(LIBEVENT_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS) $(PTHREAD_LIBS)
+
+# the daemon itself
+sbin_PROGRAMS += node/cascaded
+node_cascaded_SOURCES = \
+	node/cascaded.h \
+	node/main.c \
+	node/loop.c \
+	node/jthread.c \
+	node/router.c \
+	node/server.c \
+	node/uplink.c \
+	node/carrier_tcp.c
+node_cascaded_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
+node_cascaded_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS)
+node_cascaded_LDADD = node/libnode.la

@@ -9,5 +9,9 @@ tests_jdump_SOURCES = tests/jdump.c
 tests_jdump_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_jdump_LDADD = node/libnode.la
 
-TESTS += tests/integration/tree.sh tests/integration/restart.sh tests/integration/outage.sh
-EXTRA_DIST += tests/integration/nodes.sh tests/integration/tree.sh tests/integration/restart.sh tests/integration/outage.sh
+TESTS += tests/integration/tree.sh tests/integration/restart.sh tests/integration/outage.sh \
+	tests/integration/ttl.sh tests/integration/epochs.sh \
+	tests/integration/badinput.sh tests/integration/confcheck.sh
+EXTRA_DIST += tests/integration/nodes.sh tests/integration/tree.sh tests/integration/restart.sh tests/integration/outage.sh \
+	tests/integration/ttl.sh tests/integration/epochs.sh \
+	tests/integration/badinput.sh tests/integration/confcheck.sh

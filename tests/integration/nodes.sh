@@ -135,3 +135,12 @@ check_exactly_once() {
 		END { if (n != count) { printf "%d distinct packets, expected %d\n", n, count; bad = 1 }
 		      exit bad }' "$file"
 }
+
+# check_exactly_once_ids FILE: no data packet id delivered under two (epoch, seq).
+check_exactly_once_ids() {
+	awk '$6 != 0 { next }
+		{ key = $1 " " $2
+		  if ($3 in first && first[$3] != key) { printf "id %s twice: %s and %s\n", $3, first[$3], key; bad = 1 }
+		  first[$3] = key }
+		END { exit bad }' "$1"
+}

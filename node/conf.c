@@ -1,0 +1,1774 @@
+/*
+ * conf.c — reads cascade.conf(5) into a struct conf.
+ *
+ * A hand-written line parser rather than a yacc grammar: the format is one
+ * directive per line, blocks open at the end of a line and close with a "}"
+ * of their own, so a line is the unit of both parsing and error recovery.
+ * Every error is collected as "file:line: message" and parsing goes on; the
+ * load fails at the end when anything was reported (as OpenSMTPD's parse.y).
+ *
+ * Plain malloc, no fatal(): the loader also serves live reloads, where a bad
+ * new config must leave the running one alone.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "packets.h"
+#include "conf.h"
+
+#define MAX_WORDS 32                 /* words on one line */
+#define MAX_FILE_ERRORS 20           /* then the rest of a file is skipped */
+
+enum ctx { CTX_TOP = 1, CTX_PARENT = 2, CTX_CHILD = 4, CTX_CLIENT = 8 };
+enum blk { BLK_NONE = 0, BLK_PARENT, BLK_CHILD, BLK_CLIENT, BLK_SKIP };
+
+/* One line, split into words. */
+struct stmt {
+	const char *file;
+	int line;
+	int argc;                        /* words, directive name first */
+	char *argv[MAX_WORDS];
+	int opens;                       /* the line ended with "{" */
+};
+
+struct parser;
+struct dir;
+typedef void dir_fn(struct parser *, const struct stmt *, const struct dir *);
+
+struct dir {
+	const char *name;
+	int ctx;                         /* CTX_* where it is allowed */
+	int minargs, maxargs;            /* words after the name; maxargs -1: any */
+	int repeat;                      /* may be given more than once */
+	int block;                       /* opens a block */
+	const char *usage;               /* its arguments, for messages */
+	dir_fn *fn;
+	size_t off;                      /* field in struct conf or conf_parent */
+	long long lo, hi;                /* range of a number, size or duration */
+};
+
+struct parser {
+	struct conf *c;
+	struct conf_errors *errs;
+	int oom;
+	int file_errors;                 /* errors in the file being read */
+	int depth;                       /* files open */
+	struct { dev_t dev; ino_t ino; } stack[CONF_MAX_INCLUDE_DEPTH + 1];
+	enum blk blk;
+	int skip;                        /* nested braces being skipped */
+	struct conf_where blk_where;
+	size_t blk_idx;                  /* index in children / clients */
+	struct conf_where *seen_top;     /* per directive: where it was set */
+	struct conf_where *seen_blk;
+	struct conf_where role_where;
+	struct conf_where main_where;    /* the main file, line 0 */
+};
+
+static dir_fn d_node, d_role, d_path, d_size, d_bool, d_dur, d_uint,
+    d_delivery, d_listen, d_block, d_url, d_transport, d_secret, d_proxy,
+    d_reconnect, d_carriers, d_prefer, d_claim, d_advertise, d_include;
+
+#define C(f) offsetof(struct conf, f)
+#define P(f) offsetof(struct conf_parent, f)
+#define DAY (86400LL * 1000)
+
+static const struct dir dirs[] = {
+	{ "node", CTX_TOP, 1, 1, 0, 0, "ID", d_node, C(node), 0, 0 },
+	{ "role", CTX_TOP, 1, 1, 0, 0, "node|master", d_role, 0, 0, 0 },
+	{ "data-dir", CTX_TOP, 1, 1, 0, 0, "PATH", d_path, C(data_dir), 0, 0 },
+	{ "journal-map-size", CTX_TOP, 1, 1, 0, 0, "SIZE", d_size, C(journal_map_size),
+	    1LL << 20, 1LL << 50 },
+	{ "journal-max-size", CTX_TOP, 1, 1, 0, 0, "SIZE", d_size, C(journal_max_size),
+	    0, 1LL << 50 },
+	{ "journal-disk-floor", CTX_TOP, 1, 1, 0, 0, "SIZE", d_size, C(journal_disk_floor),
+	    0, 1LL << 50 },
+	{ "sync", CTX_TOP, 1, 1, 0, 0, "yes|no", d_bool, C(sync), 0, 0 },
+	{ "retention", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur, C(retention_ms),
+	    1000, 100 * 365 * DAY },
+	{ "local-delivery", CTX_TOP, 1, 1, 0, 0, "via-master|direct", d_delivery, 0, 0, 0 },
+	{ "audit-copy", CTX_TOP, 1, 1, 0, 0, "yes|no", d_bool, C(audit_copy), 0, 0 },
+	{ "listen", CTX_TOP, 1, 1, 1, 0, "URL", d_listen, 0, 0, 0 },
+	{ "allow-plain", CTX_TOP, 1, 1, 0, 0, "yes|no", d_bool, C(allow_plain), 0, 0 },
+	{ "tls-cert", CTX_TOP, 1, 1, 0, 0, "PATH", d_path, C(tls_cert), 1, 0 },
+	{ "tls-key", CTX_TOP, 1, 1, 0, 0, "PATH", d_path, C(tls_key), 1, 0 },
+	{ "tls-ca", CTX_TOP, 1, 1, 0, 0, "PATH", d_path, C(tls_ca), 1, 0 },
+	{ "control", CTX_TOP, 1, 1, 0, 0, "PATH", d_path, C(control), 0, 0 },
+	{ "max-packet", CTX_TOP, 1, 1, 0, 0, "SIZE", d_size, C(max_packet),
+	    1, 1LL << 30 },
+	{ "max-batch", CTX_TOP, 1, 1, 0, 0, "N", d_uint, C(max_batch), 1, 100000 },
+	{ "pull-wait", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur, C(pull_wait_ms),
+	    1, DAY },
+	{ "session-idle", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur, C(session_idle_ms),
+	    1, DAY },
+	{ "parent", CTX_TOP, 1, 1, 0, 1, "ID {", d_block, 0, 0, 0 },
+	{ "child", CTX_TOP, 1, 1, 1, 1, "ID {", d_block, 0, 0, 0 },
+	{ "client", CTX_TOP, 1, 1, 1, 1, "ID {", d_block, 0, 0, 0 },
+	{ "include", CTX_TOP, 1, 1, 1, 0, "PATH", d_include, 0, 0, 0 },
+	{ "url", CTX_PARENT, 1, 1, 1, 0, "URL", d_url, 0, 0, 0 },
+	{ "transport", CTX_PARENT, 1, 1, 0, 0, "tcp|http|auto", d_transport, 0, 0, 0 },
+	{ "secret", CTX_PARENT | CTX_CHILD | CTX_CLIENT, 1, 1, 0, 0, "PATH", d_secret, 0, 0, 0 },
+	{ "ca", CTX_PARENT, 1, 1, 0, 0, "PATH", d_path, P(ca), 1, 0 },
+	{ "proxy", CTX_PARENT, 1, 1, 0, 0, "URL", d_proxy, 0, 0, 0 },
+	{ "reconnect", CTX_PARENT, 2, 2, 0, 0, "MIN MAX", d_reconnect, 0, 1, DAY },
+	{ "dead-timeout", CTX_PARENT, 1, 1, 0, 0, "DURATION", d_dur, P(dead_timeout_ms),
+	    100, DAY },
+	{ "push-window", CTX_PARENT, 1, 1, 0, 0, "N", d_uint, P(push_window), 1, 64 },
+	{ "carriers", CTX_CHILD | CTX_CLIENT, 1, 2, 0, 0, "tcp|http ...", d_carriers, 0, 0, 0 },
+	{ "prefer", CTX_CHILD, 1, 1, 0, 0, "tcp|http", d_prefer, 0, 0, 0 },
+	{ "claim", CTX_CHILD, 1, -1, 1, 0, "PATTERN ...", d_claim, 0, 0, 0 },
+	{ "advertise", CTX_CHILD, 1, -1, 1, 0, "URL ...", d_advertise, 0, 0, 0 },
+};
+#define NDIRS (sizeof(dirs) / sizeof(dirs[0]))
+
+static void parse_file(struct parser *, const char *, const struct stmt *);
+
+/* ------------------------------------------------------------ errors */
+
+static char *
+str_dup(struct parser *p, const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		p->oom = 1;
+	return d;
+}
+
+static int
+errs_add(struct conf_errors *e, const char *file, int line, const char *msg)
+{
+	struct conf_error *er;
+	size_t len;
+
+	if (e->n >= CONF_MAX_ERRORS) {
+		e->dropped++;
+		return -1;
+	}
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 8;
+		void *v = realloc(e->v, cap * sizeof(*e->v));
+
+		if (v == NULL) {
+			e->dropped++;
+			return -1;
+		}
+		e->v = v;
+		e->cap = cap;
+	}
+	er = &e->v[e->n];
+	memset(er, 0, sizeof(*er));
+	len = strlen(file) + strlen(msg) + 16;
+	er->file = strdup(file);
+	er->msg = strdup(msg);
+	er->text = malloc(len);
+	if (er->file == NULL || er->msg == NULL || er->text == NULL) {
+		free(er->file);
+		free(er->msg);
+		free(er->text);
+		e->dropped++;
+		return -1;
+	}
+	er->line = line;
+	if (line > 0)
+		snprintf(er->text, len, "%s:%d: %s", file, line, msg);
+	else
+		snprintf(er->text, len, "%s: %s", file, msg);
+	e->n++;
+	return 0;
+}
+
+static void perr(struct parser *, const char *, int, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+perr(struct parser *p, const char *file, int line, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	errs_add(p->errs, file, line, msg);
+	p->file_errors++;
+}
+
+#define SERR(p, s, ...) perr((p), (s)->file, (s)->line, __VA_ARGS__)
+
+void
+conf_errors_free(struct conf_errors *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++) {
+		free(e->v[i].file);
+		free(e->v[i].msg);
+		free(e->v[i].text);
+	}
+	free(e->v);
+	memset(e, 0, sizeof(*e));
+}
+
+void
+conf_errors_print(const struct conf_errors *e, FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		fprintf(f, "%s\n", e->v[i].text);
+	if (e->dropped)
+		fprintf(f, "(%zu more errors not shown)\n", e->dropped);
+}
+
+/* ------------------------------------------------------------ values */
+
+/* A path relative to the directory of the file that names it. */
+static char *
+resolve(struct parser *p, const char *file, const char *path)
+{
+	const char *slash = strrchr(file, '/');
+	size_t dlen;
+	char *r;
+
+	if (path[0] == '/' || slash == NULL)
+		return str_dup(p, path);
+	dlen = (size_t)(slash - file);
+	if ((r = malloc(dlen + 1 + strlen(path) + 1)) == NULL) {
+		p->oom = 1;
+		return NULL;
+	}
+	memcpy(r, file, dlen);
+	r[dlen] = '/';
+	strcpy(r + dlen + 1, path);
+	return r;
+}
+
+static int
+parse_number(const char *s, unsigned long long *v, const char **end)
+{
+	unsigned long long n = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (n > (ULLONG_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (unsigned long long)(*s - '0');
+	}
+	*v = n;
+	*end = s;
+	return 0;
+}
+
+/* SIZE: a number of bytes with an optional K, M, G or T suffix (powers of 1024). */
+static int
+parse_size(const char *s, unsigned long long *v)
+{
+	unsigned long long n, mul = 1;
+	const char *e;
+
+	if (parse_number(s, &n, &e))
+		return -1;
+	switch (*e) {
+	case '\0':
+		break;
+	case 'k': case 'K': mul = 1ULL << 10; e++; break;
+	case 'm': case 'M': mul = 1ULL << 20; e++; break;
+	case 'g': case 'G': mul = 1ULL << 30; e++; break;
+	case 't': case 'T': mul = 1ULL << 40; e++; break;
+	default:
+		return -1;
+	}
+	if (*e == 'b' || *e == 'B')
+		e++;
+	if (*e != '\0' || (n != 0 && mul > ULLONG_MAX / n))
+		return -1;
+	*v = n * mul;
+	return 0;
+}
+
+/* DURATION: a number with an optional ms, s, m, h or d suffix; bare means seconds. */
+static int
+parse_duration(const char *s, long long *ms)
+{
+	unsigned long long n, mul;
+	const char *e;
+
+	if (parse_number(s, &n, &e))
+		return -1;
+	if (strcmp(e, "ms") == 0)
+		mul = 1;
+	else if (*e == '\0' || strcmp(e, "s") == 0)
+		mul = 1000;
+	else if (strcmp(e, "m") == 0)
+		mul = 60 * 1000;
+	else if (strcmp(e, "h") == 0)
+		mul = 3600 * 1000;
+	else if (strcmp(e, "d") == 0)
+		mul = 86400 * 1000;
+	else
+		return -1;
+	if (n > (unsigned long long)LLONG_MAX / mul)
+		return -1;
+	*ms = (long long)(n * mul);
+	return 0;
+}
+
+static int
+parse_yesno(const char *s)
+{
+	if (strcmp(s, "yes") == 0)
+		return 1;
+	if (strcmp(s, "no") == 0)
+		return 0;
+	return -1;
+}
+
+static int
+parse_carrier(const char *s)
+{
+	if (strcmp(s, "tcp") == 0)
+		return CONF_CARRIER_TCP;
+	if (strcmp(s, "http") == 0)
+		return CONF_CARRIER_HTTP;
+	return 0;
+}
+
+/*
+ * scheme://host:port[/path]. host may be an [IPv6] literal; an empty host
+ * (all addresses) only when empty_host is set (listeners). Returns 0, or -1
+ * with msg set.
+ */
+static int
+url_parse(const char *s, struct conf_url *u, int empty_host, char *msg, size_t len)
+{
+	static const struct { const char *prefix; enum conf_scheme scheme; int carrier, tls; }
+	    schemes[] = {
+		{ "tcp://", CONF_URL_TCP, CONF_CARRIER_TCP, 0 },
+		{ "tls+tcp://", CONF_URL_TLS_TCP, CONF_CARRIER_TCP, 1 },
+		{ "http://", CONF_URL_HTTP, CONF_CARRIER_HTTP, 0 },
+		{ "https://", CONF_URL_HTTPS, CONF_CARRIER_HTTP, 1 },
+	};
+	const char *h, *he, *ps, *pe;
+	unsigned long long port;
+	size_t i, si, hlen;
+
+	memset(u, 0, sizeof(*u));
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strncmp(s, schemes[i].prefix, strlen(schemes[i].prefix)) == 0)
+			break;
+	if (i == sizeof(schemes) / sizeof(schemes[0])) {
+		snprintf(msg, len, "bad url \"%s\" (expected tcp://, tls+tcp://, http:// or "
+		    "https:// then host:port)", s);
+		return -1;
+	}
+	si = i;
+	h = s + strlen(schemes[si].prefix);
+	if (*h == '[') {
+		if ((he = strchr(h, ']')) == NULL) {
+			snprintf(msg, len, "bad url \"%s\": no ']' after the IPv6 address", s);
+			return -1;
+		}
+		ps = he + 1;
+		h++;
+	} else {
+		he = h + strcspn(h, ":/");
+		ps = he;
+	}
+	hlen = (size_t)(he - h);
+	for (i = 0; i < hlen; i++) {
+		unsigned char ch = (unsigned char)h[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_' ||
+		    ch == ':')) {
+			snprintf(msg, len, "bad url \"%s\": bad character in the host", s);
+			return -1;
+		}
+	}
+	if (hlen == 0 && !empty_host) {
+		snprintf(msg, len, "bad url \"%s\": no host", s);
+		return -1;
+	}
+	if (*ps != ':' || parse_number(ps + 1, &port, &pe) || port == 0 || port > 65535) {
+		snprintf(msg, len, "bad url \"%s\": expected :PORT (1-65535) after the host", s);
+		return -1;
+	}
+	if (*pe != '\0' && *pe != '/') {
+		snprintf(msg, len, "bad url \"%s\": junk after the port", s);
+		return -1;
+	}
+	u->scheme = schemes[si].scheme;
+	u->carrier = schemes[si].carrier;
+	u->tls = schemes[si].tls;
+	if (u->carrier == CONF_CARRIER_TCP && *pe != '\0') {
+		snprintf(msg, len, "bad url \"%s\": tcp urls take no path", s);
+		return -1;
+	}
+	u->port = (uint16_t)port;
+	u->url = strdup(s);
+	u->host = strndup(h, hlen);
+	u->path = strdup(*pe ? pe : (u->carrier == CONF_CARRIER_HTTP ? "/" : ""));
+	if (u->url == NULL || u->host == NULL || u->path == NULL) {
+		snprintf(msg, len, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+url_free(struct conf_url *u)
+{
+	free(u->url);
+	free(u->host);
+	free(u->path);
+}
+
+static int
+url_copy(struct conf_url *d, const struct conf_url *s)
+{
+	*d = *s;
+	d->url = strdup(s->url);
+	d->host = strdup(s->host);
+	d->path = strdup(s->path);
+	if (d->url == NULL || d->host == NULL || d->path == NULL) {
+		url_free(d);
+		memset(d, 0, sizeof(*d));
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends one element of size sz to *v (count *n); returns it zeroed or NULL. */
+static void *
+grow(struct parser *p, void *vp, size_t *n, size_t sz)
+{
+	void **v = vp;
+	char *nv = realloc(*v, (*n + 1) * sz);
+
+	if (nv == NULL) {
+		p->oom = 1;
+		return NULL;
+	}
+	*v = nv;
+	memset(nv + *n * sz, 0, sz);
+	return nv + (*n)++ * sz;
+}
+
+/* ------------------------------------------------------------ directives */
+
+static void *
+field(struct parser *p, const struct dir *d)
+{
+	if (p->blk == BLK_PARENT)
+		return (char *)p->c->parent + d->off;
+	return (char *)p->c + d->off;
+}
+
+static struct conf_child *
+cur_child(struct parser *p)
+{
+	return &p->c->children[p->blk_idx];
+}
+
+static struct conf_client *
+cur_client(struct parser *p)
+{
+	return &p->c->clients[p->blk_idx];
+}
+
+static void
+d_node(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	enum caddr_err e = caddr_check_node(s->argv[1]);
+
+	if (e != CADDR_OK) {
+		SERR(p, s, "node: bad id \"%s\": %s (expected [a-z0-9][a-z0-9-]{0,62})",
+		    s->argv[1], caddr_strerror(e));
+		return;
+	}
+	free(p->c->node);
+	p->c->node = str_dup(p, s->argv[1]);
+}
+
+static void
+d_role(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	if (strcmp(s->argv[1], "node") == 0)
+		p->c->role = CONF_ROLE_NODE;
+	else if (strcmp(s->argv[1], "master") == 0)
+		p->c->role = CONF_ROLE_MASTER;
+	else {
+		SERR(p, s, "role: bad value \"%s\" (expected node or master)", s->argv[1]);
+		return;
+	}
+	p->role_where.file = s->file;
+	p->role_where.line = s->line;
+}
+
+/* A path; d->lo set means the file must exist and be readable now. */
+static void
+d_path(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	char **f = field(p, d);
+	char *r;
+
+	if (s->argv[1][0] == '\0') {
+		SERR(p, s, "%s: empty path", d->name);
+		return;
+	}
+	if ((r = resolve(p, s->file, s->argv[1])) == NULL)
+		return;
+	if (d->lo && access(r, R_OK) == -1)
+		SERR(p, s, "%s: %s: %s", d->name, r, strerror(errno));
+	free(*f);
+	*f = r;
+}
+
+static void
+d_size(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	unsigned long long v;
+
+	if (parse_size(s->argv[1], &v)) {
+		SERR(p, s, "%s: bad size \"%s\" (expected a number with an optional K, M or G "
+		    "suffix)", d->name, s->argv[1]);
+		return;
+	}
+	if (v < (unsigned long long)d->lo || v > (unsigned long long)d->hi) {
+		SERR(p, s, "%s: %s is out of range (%lld to %lld bytes)", d->name, s->argv[1],
+		    d->lo, d->hi);
+		return;
+	}
+	*(uint64_t *)field(p, d) = v;
+}
+
+static void
+d_bool(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	int v = parse_yesno(s->argv[1]);
+
+	if (v < 0) {
+		SERR(p, s, "%s: bad value \"%s\" (expected yes or no)", d->name, s->argv[1]);
+		return;
+	}
+	*(int *)field(p, d) = v;
+}
+
+static void
+d_dur(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	long long v;
+
+	if (parse_duration(s->argv[1], &v)) {
+		SERR(p, s, "%s: bad duration \"%s\" (expected a number with an optional ms, s, "
+		    "m, h or d suffix)", d->name, s->argv[1]);
+		return;
+	}
+	if (v < d->lo || v > d->hi) {
+		SERR(p, s, "%s: %s is out of range (%lldms to %lldms)", d->name, s->argv[1],
+		    d->lo, d->hi);
+		return;
+	}
+	*(int64_t *)field(p, d) = v;
+}
+
+static void
+d_uint(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	unsigned long long v;
+	const char *e;
+
+	if (parse_number(s->argv[1], &v, &e) || *e != '\0' ||
+	    v < (unsigned long long)d->lo || v > (unsigned long long)d->hi) {
+		SERR(p, s, "%s: bad value \"%s\" (expected a number from %lld to %lld)",
+		    d->name, s->argv[1], d->lo, d->hi);
+		return;
+	}
+	*(unsigned *)field(p, d) = (unsigned)v;
+}
+
+static void
+d_delivery(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	if (strcmp(s->argv[1], "via-master") == 0)
+		p->c->local_delivery = CONF_DELIVERY_VIA_MASTER;
+	else if (strcmp(s->argv[1], "direct") == 0)
+		p->c->local_delivery = CONF_DELIVERY_DIRECT;
+	else
+		SERR(p, s, "local-delivery: bad value \"%s\" (expected via-master or direct)",
+		    s->argv[1]);
+}
+
+/* Parses one url word into a new element of *v; checks duplicates in the list. */
+static void
+add_url(struct parser *p, const struct stmt *s, const char *word, struct conf_url **v,
+    size_t *n, int empty_host, const char *what)
+{
+	struct conf_url u, *nu;
+	char msg[512];
+	size_t i;
+
+	if (url_parse(word, &u, empty_host, msg, sizeof(msg))) {
+		url_free(&u);
+		SERR(p, s, "%s: %s", what, msg);
+		return;
+	}
+	for (i = 0; i < *n; i++)
+		if (strcmp((*v)[i].url, u.url) == 0) {
+			SERR(p, s, "%s %s: already given at %s:%d", what, u.url,
+			    (*v)[i].where.file, (*v)[i].where.line);
+			url_free(&u);
+			return;
+		}
+	if ((nu = grow(p, v, n, sizeof(**v))) == NULL) {
+		url_free(&u);
+		return;
+	}
+	u.where.file = s->file;
+	u.where.line = s->line;
+	*nu = u;
+}
+
+static void
+d_listen(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	add_url(p, s, s->argv[1], &p->c->listen, &p->c->nlisten, 1, "listen");
+}
+
+static void
+d_url(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	struct conf_parent *pa = p->c->parent;
+
+	add_url(p, s, s->argv[1], &pa->urls, &pa->nurls, 0, "url");
+}
+
+static void
+d_transport(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	struct conf_parent *pa = p->c->parent;
+
+	if (strcmp(s->argv[1], "auto") == 0)
+		pa->transport = CONF_TRANSPORT_AUTO;
+	else if (strcmp(s->argv[1], "tcp") == 0)
+		pa->transport = CONF_TRANSPORT_TCP;
+	else if (strcmp(s->argv[1], "http") == 0)
+		pa->transport = CONF_TRANSPORT_HTTP;
+	else
+		SERR(p, s, "transport: bad value \"%s\" (expected tcp, http or auto)",
+		    s->argv[1]);
+}
+
+static void
+d_secret(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	struct conf_secret *sec;
+	char msg[512];
+	int n;
+
+	if (p->blk == BLK_PARENT)
+		sec = &p->c->parent->secret;
+	else if (p->blk == BLK_CHILD)
+		sec = &cur_child(p)->secret;
+	else
+		sec = &cur_client(p)->secret;
+	free(sec->path);
+	if ((sec->path = resolve(p, s->file, s->argv[1])) == NULL)
+		return;
+	n = csecret_load(sec->path, sec->key, sizeof(sec->key), msg, sizeof(msg));
+	if (n < 0) {
+		SERR(p, s, "secret: %s", msg);
+		return;
+	}
+	sec->len = (size_t)n;
+}
+
+static void
+d_proxy(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	const char *v = s->argv[1];
+
+	if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+		SERR(p, s, "proxy: bad url \"%s\" (expected http://host:port)", v);
+		return;
+	}
+	free(p->c->parent->proxy);
+	p->c->parent->proxy = str_dup(p, v);
+}
+
+static void
+d_reconnect(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	long long lo, hi;
+
+	if (parse_duration(s->argv[1], &lo) || parse_duration(s->argv[2], &hi) ||
+	    lo < d->lo || hi > d->hi) {
+		SERR(p, s, "reconnect: bad durations \"%s %s\" (expected MIN MAX, e.g. 1s 60s)",
+		    s->argv[1], s->argv[2]);
+		return;
+	}
+	if (lo > hi) {
+		SERR(p, s, "reconnect: MIN %s is above MAX %s", s->argv[1], s->argv[2]);
+		return;
+	}
+	p->c->parent->reconnect_min_ms = lo;
+	p->c->parent->reconnect_max_ms = hi;
+}
+
+static void
+d_carriers(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	int i, bits = 0, b;
+
+	for (i = 1; i < s->argc; i++) {
+		if ((b = parse_carrier(s->argv[i])) == 0) {
+			SERR(p, s, "carriers: bad value \"%s\" (expected tcp, http or both)",
+			    s->argv[i]);
+			return;
+		}
+		bits |= b;
+	}
+	if (p->blk == BLK_CHILD)
+		cur_child(p)->carriers = bits;
+	else
+		cur_client(p)->carriers = bits;
+}
+
+static void
+d_prefer(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	int b = parse_carrier(s->argv[1]);
+
+	if (b == 0) {
+		SERR(p, s, "prefer: bad value \"%s\" (expected tcp or http)", s->argv[1]);
+		return;
+	}
+	cur_child(p)->prefer = b;
+}
+
+static void
+d_claim(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	struct conf_child *ch = cur_child(p);
+	char **slot;
+	int i;
+
+	for (i = 1; i < s->argc; i++) {
+		const char *w = s->argv[i];
+
+		if (w[strspn(w, "abcdefghijklmnopqrstuvwxyz0123456789-*?[]!")] != '\0') {
+			SERR(p, s, "claim: bad pattern \"%s\" (expected node ids with *, ? or [...] "
+			    "wildcards)", w);
+			continue;
+		}
+		if ((slot = grow(p, &ch->claims, &ch->nclaims, sizeof(*slot))) == NULL)
+			return;
+		*slot = str_dup(p, w);
+	}
+}
+
+static void
+d_advertise(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	struct conf_child *ch = cur_child(p);
+	int i;
+
+	for (i = 1; i < s->argc; i++)
+		add_url(p, s, s->argv[i], &ch->advertise, &ch->nadvertise, 0, "advertise");
+}
+
+/* Opens "parent ID {", "child ID {" or "client ID {". */
+static void
+d_block(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	const char *id = s->argv[1];
+	enum caddr_err e;
+	size_t i;
+
+	if (strcmp(d->name, "parent") == 0) {
+		if ((e = caddr_check_node(id)) != CADDR_OK)
+			SERR(p, s, "parent: bad node id \"%s\": %s", id, caddr_strerror(e));
+		if ((p->c->parent = calloc(1, sizeof(*p->c->parent))) == NULL) {
+			p->oom = 1;
+			p->blk = BLK_SKIP;
+			return;
+		}
+		p->c->parent->id = str_dup(p, id);
+		p->c->parent->transport = CONF_TRANSPORT_AUTO;
+		p->c->parent->reconnect_min_ms = CONF_DEF_RECONNECT_MIN_MS;
+		p->c->parent->reconnect_max_ms = CONF_DEF_RECONNECT_MAX_MS;
+		p->c->parent->dead_timeout_ms = CONF_DEF_DEAD_TIMEOUT_MS;
+		p->c->parent->push_window = CONF_DEF_PUSH_WINDOW;
+		p->c->parent->where.file = s->file;
+		p->c->parent->where.line = s->line;
+		p->blk = BLK_PARENT;
+	} else if (strcmp(d->name, "child") == 0) {
+		struct conf_child *ch;
+
+		if ((e = caddr_check_node(id)) != CADDR_OK)
+			SERR(p, s, "child: bad node id \"%s\": %s", id, caddr_strerror(e));
+		for (i = 0; i < p->c->nchildren; i++)
+			if (strcmp(p->c->children[i].id, id) == 0)
+				SERR(p, s, "child %s: defined twice (first at %s:%d)", id,
+				    p->c->children[i].where.file, p->c->children[i].where.line);
+		if ((ch = grow(p, &p->c->children, &p->c->nchildren, sizeof(*ch))) == NULL ||
+		    (ch->id = str_dup(p, id)) == NULL) {
+			if (ch != NULL)
+				p->c->nchildren--;
+			p->blk = BLK_SKIP;
+			return;
+		}
+		ch->where.file = s->file;
+		ch->where.line = s->line;
+		p->blk_idx = p->c->nchildren - 1;
+		p->blk = BLK_CHILD;
+	} else {
+		struct conf_client *cl;
+
+		if ((e = caddr_check_client(id)) != CADDR_OK)
+			SERR(p, s, "client: bad client id \"%s\": %s (expected "
+			    "[a-z0-9][a-z0-9._-]{0,62})", id, caddr_strerror(e));
+		for (i = 0; i < p->c->nclients; i++)
+			if (strcmp(p->c->clients[i].id, id) == 0)
+				SERR(p, s, "client %s: defined twice (first at %s:%d)", id,
+				    p->c->clients[i].where.file, p->c->clients[i].where.line);
+		if ((cl = grow(p, &p->c->clients, &p->c->nclients, sizeof(*cl))) == NULL ||
+		    (cl->id = str_dup(p, id)) == NULL) {
+			if (cl != NULL)
+				p->c->nclients--;
+			p->blk = BLK_SKIP;
+			return;
+		}
+		cl->where.file = s->file;
+		cl->where.line = s->line;
+		p->blk_idx = p->c->nclients - 1;
+		p->blk = BLK_CLIENT;
+	}
+}
+
+/* ------------------------------------------------------------ include */
+
+static int
+has_glob_magic(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every *.conf in a directory, sorted by name; hidden files are skipped. */
+static void
+include_dir(struct parser *p, const struct stmt *s, const char *dir)
+{
+	struct dirent *de;
+	struct stat st;
+	char **names = NULL, *path;
+	size_t n = 0, i, len;
+	DIR *dp;
+
+	if ((dp = opendir(dir)) == NULL) {
+		SERR(p, s, "include: %s: %s", dir, strerror(errno));
+		return;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		char **slot;
+
+		len = strlen(de->d_name);
+		if (de->d_name[0] == '.' || len <= 5 || strcmp(de->d_name + len - 5, ".conf"))
+			continue;
+		if ((slot = grow(p, &names, &n, sizeof(*slot))) == NULL)
+			break;
+		if ((*slot = str_dup(p, de->d_name)) == NULL) {
+			n--;
+			break;
+		}
+	}
+	closedir(dp);
+	qsort(names, n, sizeof(*names), cmp_str);
+	for (i = 0; i < n; i++) {
+		if ((path = malloc(strlen(dir) + strlen(names[i]) + 2)) == NULL) {
+			p->oom = 1;
+			break;
+		}
+		sprintf(path, "%s/%s", dir, names[i]);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			parse_file(p, path, s);
+		free(path);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static void
+include_one(struct parser *p, const struct stmt *s, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1) {
+		SERR(p, s, "include: %s: %s", path, strerror(errno));
+		return;
+	}
+	if (S_ISDIR(st.st_mode))
+		include_dir(p, s, path);
+	else if (S_ISREG(st.st_mode))
+		parse_file(p, path, s);
+	else
+		SERR(p, s, "include: %s: not a file or a directory", path);
+}
+
+static void
+d_include(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	char *path;
+	glob_t g;
+	size_t i;
+	int rc;
+
+	if ((path = resolve(p, s->file, s->argv[1])) == NULL)
+		return;
+	if (!has_glob_magic(path)) {
+		include_one(p, s, path);
+		free(path);
+		return;
+	}
+	/* A pattern that matches nothing is no error: an empty links.d/ is normal. */
+	rc = glob(path, 0, NULL, &g);
+	if (rc == 0) {
+		for (i = 0; i < g.gl_pathc; i++)
+			include_one(p, s, g.gl_pathv[i]);
+	} else if (rc != GLOB_NOMATCH)
+		SERR(p, s, "include: %s: %s", path, rc == GLOB_NOSPACE ? "out of memory" :
+		    "cannot read a directory of the pattern");
+	if (rc != GLOB_NOMATCH)
+		globfree(&g);
+	free(path);
+}
+
+/* ------------------------------------------------------------ lines */
+
+static const struct dir *
+dir_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NDIRS; i++)
+		if (strcmp(dirs[i].name, name) == 0)
+			return &dirs[i];
+	return NULL;
+}
+
+static const char *
+ctx_name(int ctx)
+{
+	switch (ctx) {
+	case CTX_TOP:
+		return "at the top level, outside blocks";
+	case CTX_PARENT:
+		return "inside a parent block";
+	case CTX_CHILD | CTX_CLIENT:
+		return "inside a child or client block";
+	case CTX_CHILD:
+		return "inside a child block";
+	default:
+		return "inside a parent, child or client block";
+	}
+}
+
+static int
+cur_ctx(const struct parser *p)
+{
+	switch (p->blk) {
+	case BLK_PARENT:
+		return CTX_PARENT;
+	case BLK_CHILD:
+		return CTX_CHILD;
+	case BLK_CLIENT:
+		return CTX_CLIENT;
+	default:
+		return CTX_TOP;
+	}
+}
+
+static void
+close_block(struct parser *p, const struct stmt *s)
+{
+	if (p->skip > 0)
+		p->skip--;
+	else if (p->blk == BLK_NONE)
+		SERR(p, s, "\"}\" without a block to close");
+	else
+		p->blk = BLK_NONE;
+}
+
+static void
+statement(struct parser *p, const struct stmt *s)
+{
+	const struct dir *d;
+	struct conf_where *seen;
+	int nargs = s->argc - 1;
+
+	if (s->argc == 0 && s->opens) {
+		/* "{" alone: a block header on the line above it (Allman style). */
+		SERR(p, s, "\"{\" alone on a line: a block opens at the end of its first line, "
+		    "as in \"child ID {\"");
+		if (p->blk == BLK_NONE && p->skip == 0) {
+			p->blk = BLK_SKIP;
+			p->blk_where.file = s->file;
+			p->blk_where.line = s->line;
+		} else
+			p->skip++;
+		return;
+	}
+	if (p->blk == BLK_SKIP || p->skip > 0) {
+		if (s->opens)
+			p->skip++;
+		return;
+	}
+	d = dir_find(s->argv[0]);
+	if (s->opens && p->blk != BLK_NONE) {
+		SERR(p, s, "blocks do not nest: close the block opened at %s:%d first",
+		    p->blk_where.file, p->blk_where.line);
+		p->skip++;
+		return;
+	}
+	if (s->opens && (d == NULL || !d->block)) {
+		if (d == NULL)
+			SERR(p, s, "unknown directive \"%s\"", s->argv[0]);
+		else
+			SERR(p, s, "%s does not open a block", d->name);
+		p->blk = BLK_SKIP;
+		p->blk_where.file = s->file;
+		p->blk_where.line = s->line;
+		return;
+	}
+	if (d == NULL) {
+		SERR(p, s, "unknown directive \"%s\"", s->argv[0]);
+		return;
+	}
+	if (d->block && !s->opens) {
+		SERR(p, s, "%s: expected \"{\" at the end of the line, as in \"%s %s\"",
+		    d->name, d->name, d->usage);
+		return;
+	}
+	if (!(d->ctx & cur_ctx(p))) {
+		SERR(p, s, "%s is only allowed %s", d->name, ctx_name(d->ctx));
+		return;
+	}
+	if (nargs < d->minargs || (d->maxargs >= 0 && nargs > d->maxargs)) {
+		SERR(p, s, "%s: %s (usage: %s %s)", d->name, nargs < d->minargs ?
+		    "missing argument" : "too many arguments", d->name, d->usage);
+		if (d->block) {
+			p->blk = BLK_SKIP;
+			p->blk_where.file = s->file;
+			p->blk_where.line = s->line;
+		}
+		return;
+	}
+	seen = (p->blk == BLK_NONE ? p->seen_top : p->seen_blk) + (d - dirs);
+	if (!d->repeat && seen->file != NULL) {
+		SERR(p, s, "%s: already set at %s:%d", d->name, seen->file, seen->line);
+		if (d->block) {
+			p->blk = BLK_SKIP;
+			p->blk_where.file = s->file;
+			p->blk_where.line = s->line;
+		}
+		return;
+	}
+	seen->file = s->file;
+	seen->line = s->line;
+	if (d->block) {
+		memset(p->seen_blk, 0, NDIRS * sizeof(*p->seen_blk));
+		p->blk_where.file = s->file;
+		p->blk_where.line = s->line;
+	}
+	d->fn(p, s, d);
+}
+
+/*
+ * Splits one line into words: blanks separate, "#" starts a comment,
+ * "..." quotes (with \" and \\), "{" and "}" are words of their own.
+ * buf gets the unquoted words. Returns 0, or -1 after reporting an error.
+ */
+static int
+split(struct parser *p, struct stmt *s, const char *line, size_t len, char *buf)
+{
+	int lbrace = -1, rbrace = -1, nbrace = 0;
+	size_t i = 0;
+	char *o = buf;
+
+	s->argc = 0;
+	s->opens = 0;
+	while (i < len) {
+		char ch = line[i];
+
+		if (ch == ' ' || ch == '\t' || ch == '\r') {
+			i++;
+			continue;
+		}
+		if (ch == '#')
+			break;
+		if (s->argc + nbrace >= MAX_WORDS) {
+			SERR(p, s, "too many words on one line (more than %d)", MAX_WORDS);
+			return -1;
+		}
+		if (ch == '{' || ch == '}') {
+			if (ch == '{')
+				lbrace = s->argc + nbrace;
+			else
+				rbrace = s->argc + nbrace;
+			nbrace++;
+			i++;
+			continue;
+		}
+		if (nbrace) {
+			SERR(p, s, "text after \"%c\": a block opens at the end of its first "
+			    "line and closes with a \"}\" on a line of its own",
+			    lbrace >= 0 ? '{' : '}');
+			return -1;
+		}
+		s->argv[s->argc++] = o;
+		if (ch == '"') {
+			for (i++; i < len && line[i] != '"'; i++) {
+				if (line[i] == '\\' && i + 1 < len &&
+				    (line[i + 1] == '"' || line[i + 1] == '\\'))
+					i++;
+				*o++ = line[i];
+			}
+			if (i == len) {
+				SERR(p, s, "unterminated quoted string");
+				return -1;
+			}
+			i++;
+		} else {
+			while (i < len && !strchr(" \t\r#{}\"", line[i]))
+				*o++ = line[i++];
+			if (i < len && line[i] == '"') {
+				SERR(p, s, "unexpected quote inside a word");
+				return -1;
+			}
+		}
+		*o++ = '\0';
+	}
+	if (nbrace > 1) {
+		SERR(p, s, "one brace per line: \"{\" ends a block's first line, \"}\" "
+		    "stands on a line of its own");
+		return -1;
+	}
+	if (rbrace >= 0) {
+		/* "secret x }": the line is dropped, but the block still closes. */
+		if (s->argc > 0)
+			SERR(p, s, "\"}\" must stand on a line of its own");
+		close_block(p, s);
+		return -1;
+	}
+	s->opens = lbrace >= 0;
+	return 0;
+}
+
+static int
+file_register(struct parser *p, const char *path, const char **name)
+{
+	struct conf *c = p->c;
+	char **slot;
+	size_t i;
+
+	for (i = 0; i < c->nfiles; i++)
+		if (strcmp(c->files[i], path) == 0) {
+			*name = c->files[i];
+			return 0;
+		}
+	if ((slot = grow(p, &c->files, &c->nfiles, sizeof(*slot))) == NULL)
+		return -1;
+	if ((*slot = str_dup(p, path)) == NULL) {
+		c->nfiles--;
+		return -1;
+	}
+	*name = *slot;
+	return 0;
+}
+
+/* Reads the file at path; from is the include line (NULL for the main file). */
+static void
+parse_file(struct parser *p, const char *path, const struct stmt *from)
+{
+	const char *efile = from ? from->file : path, *name;
+	int eline = from ? from->line : 0, fd = -1, i, saved_errors = p->file_errors;
+	char *data = NULL, *words = NULL;
+	size_t size, off, lineno = 0;
+	struct stat st;
+	ssize_t r;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
+		perr(p, efile, eline, "%s%s: %s", from ? "include: " : "", path, strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		perr(p, efile, eline, "%s: not a regular file", path);
+		goto done;
+	}
+	/* Whoever can write the config can make the daemon trust any peer. */
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		perr(p, efile, eline, "%s: writable by group or others (mode %04o); refused, "
+		    "chmod go-w it", path, (unsigned)(st.st_mode & 07777));
+		goto done;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		perr(p, efile, eline, "%s: owned by uid %u, neither root nor uid %u; refused",
+		    path, (unsigned)st.st_uid, (unsigned)geteuid());
+		goto done;
+	}
+	for (i = 0; i < p->depth; i++)
+		if (p->stack[i].dev == st.st_dev && p->stack[i].ino == st.st_ino) {
+			perr(p, efile, eline, "include loop: %s is already being read", path);
+			goto done;
+		}
+	if (p->depth > CONF_MAX_INCLUDE_DEPTH) {
+		perr(p, efile, eline, "include: %s: includes nested more than %d deep", path,
+		    CONF_MAX_INCLUDE_DEPTH);
+		goto done;
+	}
+	if (st.st_size > CONF_MAX_FILE) {
+		perr(p, efile, eline, "%s: too large for a config file (%lld bytes, at most %d)",
+		    path, (long long)st.st_size, CONF_MAX_FILE);
+		goto done;
+	}
+	size = (size_t)st.st_size;
+	if ((data = malloc(size + 1)) == NULL || (words = malloc(CONF_MAX_LINE + 1)) == NULL) {
+		p->oom = 1;
+		goto done;
+	}
+	for (off = 0; off < size; off += (size_t)r) {
+		if ((r = read(fd, data + off, size - off)) <= 0) {
+			perr(p, efile, eline, "%s: %s", path, r == 0 ? "file shrank while read" :
+			    strerror(errno));
+			goto done;
+		}
+	}
+	if (file_register(p, path, &name))
+		goto done;
+	p->stack[p->depth].dev = st.st_dev;
+	p->stack[p->depth].ino = st.st_ino;
+	p->depth++;
+	p->file_errors = 0;
+
+	/* Editors on Windows start UTF-8 files with a byte order mark. */
+	off = size >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+	for (; off < size && p->file_errors < MAX_FILE_ERRORS; ) {
+		char *nl = memchr(data + off, '\n', size - off);
+		size_t len = (nl ? (size_t)(nl - (data + off)) : size - off), j;
+		const char *line = data + off;
+		struct stmt s;
+
+		off += len + 1;
+		s.file = name;
+		s.line = (int)++lineno;
+		if (len > CONF_MAX_LINE) {
+			SERR(p, &s, "line too long (%zu bytes, at most %d)", len, CONF_MAX_LINE);
+			continue;
+		}
+		for (j = 0; j < len; j++) {
+			unsigned char ch = (unsigned char)line[j];
+
+			if ((ch < 0x20 && ch != '\t' && ch != '\r') || ch == 0x7f)
+				break;
+		}
+		if (j < len) {
+			if (line[j] == '\0') {
+				SERR(p, &s, "NUL byte: this is not a text file; the rest is skipped");
+				break;
+			}
+			SERR(p, &s, "control character 0x%02x in column %zu", (unsigned)line[j],
+			    j + 1);
+			continue;
+		}
+		if (split(p, &s, line, len, words) == 0 && (s.argc > 0 || s.opens))
+			statement(p, &s);
+	}
+	if (p->file_errors >= MAX_FILE_ERRORS && off < size)
+		perr(p, name, (int)lineno, "too many errors; the rest of this file is skipped");
+	if (p->blk != BLK_NONE) {
+		/* Blocks never span files. */
+		perr(p, p->blk_where.file, p->blk_where.line,
+		    "block opened here is never closed (missing \"}\")");
+		p->blk = BLK_NONE;
+		p->skip = 0;
+	}
+	p->depth--;
+done:
+	if (fd != -1)
+		close(fd);
+	free(data);
+	free(words);
+	p->file_errors = saved_errors;
+}
+
+/* ------------------------------------------------------------ checks */
+
+static void
+werr(struct parser *p, const struct conf_where *w, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+werr(struct parser *p, const struct conf_where *w, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	errs_add(p->errs, w->file, w->line, msg);
+}
+
+static void
+check_url_security(struct parser *p, const struct conf_url *u, const char *what)
+{
+	if (!u->tls && !p->c->allow_plain)
+		werr(p, &u->where, "%s %s: plain %s needs \"allow-plain yes\" (use %s)", what,
+		    u->url, u->scheme == CONF_URL_TCP ? "tcp://" : "http://",
+		    u->scheme == CONF_URL_TCP ? "tls+tcp://" : "https://");
+}
+
+/* Whole-config checks and defaults, after every file was read. */
+static void
+finish(struct parser *p)
+{
+	struct conf *c = p->c;
+	const struct conf_where *mw = &p->main_where;
+	size_t i, j;
+
+	if (c->node == NULL && p->seen_top[dir_find("node") - dirs].file == NULL)
+		werr(p, mw, "no node id: \"node ID\" is required");
+	if (c->data_dir == NULL && p->seen_top[dir_find("data-dir") - dirs].file == NULL)
+		werr(p, mw, "no data directory: \"data-dir PATH\" is required");
+	if (c->role == CONF_ROLE_MASTER && c->parent != NULL)
+		werr(p, &c->parent->where, "parent %s: the master (role master at %s:%d) has "
+		    "no parent", c->parent->id, p->role_where.file, p->role_where.line);
+	if (c->role == CONF_ROLE_NODE && c->parent == NULL)
+		werr(p, p->role_where.file ? &p->role_where : mw, "a node with role node needs "
+		    "a parent block (or set \"role master\")");
+	if (c->audit_copy && c->local_delivery != CONF_DELIVERY_DIRECT)
+		werr(p, &p->seen_top[dir_find("audit-copy") - dirs], "audit-copy yes only "
+		    "applies with \"local-delivery direct\"");
+	if (c->journal_max_size && c->journal_max_size < c->journal_map_size)
+		werr(p, &p->seen_top[dir_find("journal-max-size") - dirs], "journal-max-size "
+		    "(%llu bytes) is below journal-map-size (%llu bytes)",
+		    (unsigned long long)c->journal_max_size,
+		    (unsigned long long)c->journal_map_size);
+
+	for (i = 0; i < c->nlisten; i++) {
+		const struct conf_url *u = &c->listen[i];
+
+		check_url_security(p, u, "listen");
+		if (u->tls && (c->tls_cert == NULL || c->tls_key == NULL))
+			werr(p, &u->where, "listen %s: TLS needs tls-cert and tls-key", u->url);
+	}
+
+	if (c->parent != NULL) {
+		struct conf_parent *pa = c->parent;
+		int carriers = 0;
+
+		if (c->node && pa->id && strcmp(c->node, pa->id) == 0)
+			werr(p, &pa->where, "parent %s: a node cannot be its own parent", pa->id);
+		if (pa->nurls == 0)
+			werr(p, &pa->where, "parent %s: no url (\"url URL\" is required)", pa->id);
+		if (pa->secret.path == NULL)
+			werr(p, &pa->where, "parent %s: no secret (\"secret PATH\" is required)",
+			    pa->id);
+		for (i = 0; i < pa->nurls; i++) {
+			check_url_security(p, &pa->urls[i], "url");
+			if (pa->urls[i].tls && pa->ca == NULL)
+				werr(p, &pa->urls[i].where, "url %s: TLS needs \"ca PATH\" in the "
+				    "parent block to verify the parent", pa->urls[i].url);
+			carriers |= pa->urls[i].carrier;
+		}
+		if (pa->nurls && pa->transport == CONF_TRANSPORT_TCP &&
+		    !(carriers & CONF_CARRIER_TCP))
+			werr(p, &pa->where, "parent %s: transport tcp but no tcp:// or tls+tcp:// "
+			    "url", pa->id);
+		if (pa->nurls && pa->transport == CONF_TRANSPORT_HTTP &&
+		    !(carriers & CONF_CARRIER_HTTP))
+			werr(p, &pa->where, "parent %s: transport http but no http:// or https:// "
+			    "url", pa->id);
+	}
+
+	for (i = 0; i < c->nchildren; i++) {
+		struct conf_child *ch = &c->children[i];
+
+		if (ch->secret.path == NULL)
+			werr(p, &ch->where, "child %s: no secret (\"secret PATH\" is required)",
+			    ch->id);
+		if (c->node && strcmp(ch->id, c->node) == 0)
+			werr(p, &ch->where, "child %s: that is this node's own id", ch->id);
+		if (c->parent && c->parent->id && strcmp(ch->id, c->parent->id) == 0)
+			werr(p, &ch->where, "child %s: that is the parent's id", ch->id);
+		if (ch->carriers == 0)
+			ch->carriers = CONF_CARRIER_TCP | CONF_CARRIER_HTTP;
+		if (ch->prefer == 0)
+			ch->prefer = ch->carriers & CONF_CARRIER_TCP ? CONF_CARRIER_TCP :
+			    CONF_CARRIER_HTTP;
+		else if (!(ch->prefer & ch->carriers))
+			werr(p, &ch->where, "child %s: prefer %s is not among its carriers (%s)",
+			    ch->id, conf_carriers_str(ch->prefer), conf_carriers_str(ch->carriers));
+		if (ch->nclaims == 0) {
+			char **slot = grow(p, &ch->claims, &ch->nclaims, sizeof(*slot));
+
+			if (slot != NULL)
+				*slot = str_dup(p, ch->id);
+		}
+		if (ch->nadvertise == 0 && c->nlisten > 0) {
+			if ((ch->advertise = calloc(c->nlisten, sizeof(*ch->advertise))) == NULL) {
+				p->oom = 1;
+				continue;
+			}
+			for (j = 0; j < c->nlisten; j++) {
+				if (url_copy(&ch->advertise[j], &c->listen[j])) {
+					p->oom = 1;
+					break;
+				}
+				ch->nadvertise++;
+			}
+		}
+	}
+	for (i = 0; i < c->nclients; i++) {
+		struct conf_client *cl = &c->clients[i];
+
+		if (cl->secret.path == NULL)
+			werr(p, &cl->where, "client %s: no secret (\"secret PATH\" is required)",
+			    cl->id);
+		if (cl->carriers == 0)
+			cl->carriers = CONF_CARRIER_TCP | CONF_CARRIER_HTTP;
+	}
+	if (c->nlisten == 0 && (c->nchildren || c->nclients)) {
+		const struct conf_where *w = c->nchildren ? &c->children[0].where :
+		    &c->clients[0].where;
+
+		werr(p, w, "%s %s: nothing listens for it (add \"listen URL\")",
+		    c->nchildren ? "child" : "client",
+		    c->nchildren ? c->children[0].id : c->clients[0].id);
+	}
+	if (c->control == NULL && c->data_dir != NULL) {
+		if ((c->control = malloc(strlen(c->data_dir) + sizeof("/control.sock"))) == NULL)
+			p->oom = 1;
+		else
+			sprintf(c->control, "%s/control.sock", c->data_dir);
+	}
+}
+
+/* ------------------------------------------------------------ api */
+
+int
+conf_load(const char *path, struct conf **confp, struct conf_errors *errs)
+{
+	struct parser p;
+	size_t before = errs->n + errs->dropped;
+	struct conf *c;
+
+	*confp = NULL;
+	memset(&p, 0, sizeof(p));
+	p.errs = errs;
+	p.seen_top = calloc(NDIRS, sizeof(*p.seen_top));
+	p.seen_blk = calloc(NDIRS, sizeof(*p.seen_blk));
+	if ((c = calloc(1, sizeof(*c))) == NULL || p.seen_top == NULL ||
+	    p.seen_blk == NULL || (c->path = strdup(path)) == NULL) {
+		free(p.seen_top);
+		free(p.seen_blk);
+		conf_free(c);
+		errs_add(errs, path, 0, "out of memory");
+		return -1;
+	}
+	p.c = c;
+	c->role = CONF_ROLE_NODE;
+	c->journal_map_size = CONF_DEF_MAP_SIZE;
+	c->journal_disk_floor = CONF_DEF_DISK_FLOOR;
+	c->sync = 1;
+	c->retention_ms = CONF_DEF_RETENTION_MS;
+	c->local_delivery = CONF_DELIVERY_VIA_MASTER;
+	c->max_packet = CONF_DEF_MAX_PACKET;
+	c->max_batch = CONF_DEF_MAX_BATCH;
+	c->pull_wait_ms = CONF_DEF_PULL_WAIT_MS;
+	c->session_idle_ms = CONF_DEF_SESSION_IDLE_MS;
+
+	parse_file(&p, path, NULL);
+	p.main_where.file = c->nfiles ? c->files[0] : c->path;
+	p.main_where.line = 0;
+	/* Without a readable main file every other complaint would be noise. */
+	if (c->nfiles > 0)
+		finish(&p);
+	if (p.oom)
+		errs_add(errs, path, 0, "out of memory");
+	free(p.seen_top);
+	free(p.seen_blk);
+	if (p.oom || errs->n + errs->dropped > before) {
+		conf_free(c);
+		return -1;
+	}
+	*confp = c;
+	return 0;
+}
+
+static void
+secret_free(struct conf_secret *s)
+{
+	free(s->path);
+	explicit_bzero(s->key, sizeof(s->key));
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t i, j;
+
+	if (c == NULL)
+		return;
+	free(c->path);
+	for (i = 0; i < c->nfiles; i++)
+		free(c->files[i]);
+	free(c->files);
+	free(c->node);
+	free(c->data_dir);
+	for (i = 0; i < c->nlisten; i++)
+		url_free(&c->listen[i]);
+	free(c->listen);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->tls_ca);
+	free(c->control);
+	if (c->parent) {
+		free(c->parent->id);
+		for (i = 0; i < c->parent->nurls; i++)
+			url_free(&c->parent->urls[i]);
+		free(c->parent->urls);
+		secret_free(&c->parent->secret);
+		free(c->parent->ca);
+		free(c->parent->proxy);
+		free(c->parent);
+	}
+	for (i = 0; i < c->nchildren; i++) {
+		struct conf_child *ch = &c->children[i];
+
+		free(ch->id);
+		secret_free(&ch->secret);
+		for (j = 0; j < ch->nclaims; j++)
+			free(ch->claims[j]);
+		free(ch->claims);
+		for (j = 0; j < ch->nadvertise; j++)
+			url_free(&ch->advertise[j]);
+		free(ch->advertise);
+	}
+	free(c->children);
+	for (i = 0; i < c->nclients; i++) {
+		free(c->clients[i].id);
+		secret_free(&c->clients[i].secret);
+	}
+	free(c->clients);
+	free(c);
+}
+
+const struct conf_child *
+conf_child_find(const struct conf *c, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < c->nchildren; i++)
+		if (strcmp(c->children[i].id, id) == 0)
+			return &c->children[i];
+	return NULL;
+}
+
+const struct conf_client *
+conf_client_find(const struct conf *c, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < c->nclients; i++)
+		if (strcmp(c->clients[i].id, id) == 0)
+			return &c->clients[i];
+	return NULL;
+}
+
+int
+conf_child_may_claim(const struct conf_child *ch, const char *node)
+{
+	size_t i;
+
+	for (i = 0; i < ch->nclaims; i++)
+		if (fnmatch(ch->claims[i], node, 0) == 0)
+			return 1;
+	return 0;
+}
+
+const char *
+conf_carriers_str(int carriers)
+{
+	switch (carriers & (CONF_CARRIER_TCP | CONF_CARRIER_HTTP)) {
+	case CONF_CARRIER_TCP:
+		return "tcp";
+	case CONF_CARRIER_HTTP:
+		return "http";
+	case CONF_CARRIER_TCP | CONF_CARRIER_HTTP:
+		return "tcp http";
+	default:
+		return "none";
+	}
+}
+
+/* ------------------------------------------------------------ secrets */
+
+int
+conf_gen_secret(const char *kind, const char *id, const char *outdir, FILE *out,
+    char *err, size_t errlen)
+{
+	return conf_gen_secret_for(NULL, kind, id, outdir, out, err, errlen);
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		if ((w = write(fd, buf, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+conf_gen_secret_for(const struct conf *c, const char *kind, const char *id,
+    const char *outdir, FILE *out, char *err, size_t errlen)
+{
+	char hex[2 * CONF_SECRET_GEN_LEN + 1], dir[PATH_MAX], *path = NULL, *text = NULL;
+	const char *node = c && c->node ? c->node : "NODE-ID";
+	int child, fd = -1, rc = -1, len;
+	enum caddr_err e;
+	time_t now = time(NULL);
+	struct tm tm;
+	char date[32];
+	size_t i;
+
+	if (kind == NULL || id == NULL || outdir == NULL || out == NULL) {
+		snprintf(err, errlen, "secret: missing argument");
+		return -1;
+	}
+	if (strcmp(kind, "child") == 0)
+		child = 1;
+	else if (strcmp(kind, "client") == 0)
+		child = 0;
+	else {
+		snprintf(err, errlen, "secret: bad kind \"%s\" (expected child or client)", kind);
+		return -1;
+	}
+	e = child ? caddr_check_node(id) : caddr_check_client(id);
+	if (e != CADDR_OK) {
+		snprintf(err, errlen, "secret: bad %s id \"%s\": %s", kind, id,
+		    caddr_strerror(e));
+		return -1;
+	}
+	if (realpath(outdir, dir) == NULL) {
+		snprintf(err, errlen, "secret: %s: %s", outdir, strerror(errno));
+		return -1;
+	}
+	if (csecret_generate(CONF_SECRET_GEN_LEN, hex, sizeof(hex)) != 0) {
+		snprintf(err, errlen, "secret: no randomness from OpenSSL");
+		return -1;
+	}
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (asprintf(&path, "%s/%s.secret", dir, id) < 0) {
+		path = NULL;
+		snprintf(err, errlen, "secret: out of memory");
+		goto fail;
+	}
+	if ((len = asprintf(&text, "# cascade secret for %s %s below %s, made %s\n%s\n",
+	    kind, id, node, date, hex)) < 0) {
+		text = NULL;
+		snprintf(err, errlen, "secret: out of memory");
+		goto fail;
+	}
+	/* O_EXCL: an existing secret is never replaced behind a running link. */
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
+		snprintf(err, errlen, "secret: %s: %s%s", path, strerror(errno),
+		    errno == EEXIST ? "; refusing to overwrite it" : "");
+		goto fail;
+	}
+	if (fchmod(fd, 0600) == -1 || write_all(fd, text, (size_t)len) == -1 ||
+	    fsync(fd) == -1) {
+		snprintf(err, errlen, "secret: %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		fd = -1;
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		snprintf(err, errlen, "secret: %s: %s", path, strerror(errno));
+		unlink(path);
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+
+	if (child) {
+		fprintf(out, "# On %s, in its config (or links.d/%s.conf):\n", node, id);
+		fprintf(out, "child %s {\n\tsecret %s\n\tclaim %s\n}\n\n", id, path, id);
+		fprintf(out, "# On %s, in its config; copy %s there with mode 0600:\n", id, path);
+		fprintf(out, "parent %s {\n", node);
+		if (c && c->nlisten) {
+			for (i = 0; i < c->nlisten; i++)
+				fprintf(out, "\turl %s\n", c->listen[i].url);
+		} else
+			fprintf(out, "\turl tls+tcp://PARENT-HOST:4700\n");
+		fprintf(out, "\tsecret %s\n", path);
+		fprintf(out, "\tca %s\n}\n", c && c->tls_ca ? c->tls_ca : "/etc/cascade/ca.pem");
+	} else {
+		fprintf(out, "# On %s, in its config (or links.d/clients.conf):\n", node);
+		fprintf(out, "client %s {\n\tsecret %s\n}\n\n", id, path);
+		fprintf(out, "# For the application (libcascade); copy %s there with mode 0600:\n",
+		    path);
+		fprintf(out, "#   address  %s/%s\n", node, id);
+		fprintf(out, "#   secret   %s\n", path);
+		if (c && c->nlisten) {
+			for (i = 0; i < c->nlisten; i++)
+				fprintf(out, "#   url      %s\n", c->listen[i].url);
+		} else
+			fprintf(out, "#   url      tls+tcp://NODE-HOST:4700\n");
+	}
+	if (fflush(out) == EOF || ferror(out)) {
+		snprintf(err, errlen, "secret: could not print the config lines");
+		goto fail;
+	}
+	rc = 0;
+fail:
+	explicit_bzero(hex, sizeof(hex));
+	if (text)
+		explicit_bzero(text, strlen(text));
+	free(text);
+	free(path);
+	return rc;
+}

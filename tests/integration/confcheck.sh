@@ -1,0 +1,28 @@
+#!/bin/bash
+# cascaded -n lists every error of a config as file:line, then fails.
+. "$(dirname "$0")/lib.sh"
+t_init confcheck
+CASCADED=$top_builddir/node/cascaded
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T_DIR/up.secret"; chmod 600 "$T_DIR/up.secret"
+cat >"$T_DIR/bad.conf" <<CONF
+node Fj-Bad
+data-dir $T_DIR/data
+sync perhaps
+parent fj {
+    url tcp://127.0.0.1:1
+    secret $T_DIR/up.secret
+}
+allow-plain yes
+colour blue
+CONF
+chmod 600 "$T_DIR/bad.conf"
+"$CASCADED" -n -f "$T_DIR/bad.conf" >"$T_DIR/out" 2>&1
+t_eq "exit status 1" 1 $?
+cat "$T_DIR/out"
+t_check "line 1: bad node id" grep -q "^$T_DIR/bad.conf:1: " "$T_DIR/out"
+t_check "line 3: bad sync value" grep -q "^$T_DIR/bad.conf:3: " "$T_DIR/out"
+t_check "line 9: unknown directive" grep -q "^$T_DIR/bad.conf:9: .*colour" "$T_DIR/out"
+t_eq "three errors" 3 "$(grep -c "^$T_DIR/bad.conf:[0-9]*: " "$T_DIR/out")"
+sed -i -e 's/^node Fj-Bad/node fj-good/' -e 's/perhaps/no/' -e '/colour/d' "$T_DIR/bad.conf"
+t_check "the mended config passes -n" "$CASCADED" -n -f "$T_DIR/bad.conf"
+t_done

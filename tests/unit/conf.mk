@@ -1,0 +1,9 @@
+check_PROGRAMS += tests/unit/conf_test
+TESTS += tests/unit/conf_test
+UNIT_TESTS += tests/unit/conf_test
+tests_unit_conf_test_SOURCES = tests/unit/conf_test.c
+tests_unit_conf_test_CFLAGS = $(UNIT_CFLAGS) -DTOP_SRCDIR='"$(abs_top_srcdir)"'
+tests_unit_conf_test_LDADD = tests/unit/libcu.la node/libnode.la
+# The fixtures, hostile ones included; the test copies them to a temporary
+# directory. The examples it loads are distributed by conf/local.mk.
+EXTRA_DIST += tests/unit/files/conf
