@@ -43,6 +43,7 @@ struct uplink {
 	int pulling;
 	int routes_dirty, routes_inflight;
 	struct event *timer;
+	int unconnected_fires;          /* timer fires in a row without a connection */
 	int64_t backoff_ms;
 	char last_error[256];
 };
@@ -116,7 +117,20 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 
 	if (u->state == UL_DOWN && u->connected)
 		hello(u);
-	else if (u->state == UL_UP)
+	else if (u->state == UL_DOWN) {
+		/* still no connection: nng keeps dialing; say (once a dead-link timeout
+		 * has passed) why it may fail */
+		if (u->unconnected_fires++ == 0 && u->backoff_ms < u->pc->dead_timeout_ms)
+			;
+		else if (u->url->tls)
+			log_warnx("link %s: no tls connection to %s yet: the parent is unreachable, "
+			    "or its certificate does not verify against ca %s for host %s", u->pc->id,
+			    u->url->url, u->pc->ca, u->url->host);
+		else
+			log_warnx("link %s: no connection to %s yet: the parent is unreachable",
+			    u->pc->id, u->url->url);
+		timer_arm(u, u->pc->dead_timeout_ms);
+	} else if (u->state == UL_UP)
 		push_more(u);
 }
 
@@ -184,7 +198,7 @@ reply_ok(struct uplink *u, const char *what, int err, Cascade__Reply *rep)
 {
 	if (err != 0) {
 		session_lost(u, 1, "%s: no answer from %s within the dead-link timeout (%s)",
-		    what, u->url->url, err == 5 /* NNG_ETIMEDOUT */ ? "timed out" : "connection failed");
+		    what, u->url->url, !u->connected ? "not connected" : "timed out");
 		return -1;
 	}
 	if (rep->status == STATUS(NO_SESSION)) {
@@ -665,6 +679,7 @@ connected(void *arg)
 	struct uplink *u = arg;
 
 	u->connected = 1;
+	u->unconnected_fires = 0;
 	log_debug("link %s: connected to %s", u->pc->id, u->url->url);
 	if (u->state == UL_DOWN)
 		hello(u);
@@ -731,6 +746,8 @@ uplink_start(struct uplink *u)
 		log_warnx("link %s: plain %s (allow-plain yes): authenticated, not encrypted",
 		    u->pc->id, u->url->url);
 	log_info("link %s: dialing %s", u->pc->id, u->url->url);
+	u->unconnected_fires = 1;
+	timer_arm(u, u->pc->dead_timeout_ms);
 }
 
 void

@@ -11,7 +11,7 @@ tests_jdump_LDADD = node/libnode.la
 
 TESTS += tests/integration/tree.sh tests/integration/restart.sh tests/integration/outage.sh \
 	tests/integration/ttl.sh tests/integration/epochs.sh \
-	tests/integration/badinput.sh tests/integration/confcheck.sh
+	tests/integration/badinput.sh tests/integration/confcheck.sh tests/integration/tls.sh
 EXTRA_DIST += tests/integration/nodes.sh tests/integration/tree.sh tests/integration/restart.sh tests/integration/outage.sh \
 	tests/integration/ttl.sh tests/integration/epochs.sh \
-	tests/integration/badinput.sh tests/integration/confcheck.sh
+	tests/integration/badinput.sh tests/integration/confcheck.sh tests/integration/tls.sh
