@@ -1,6 +1,10 @@
-check_PROGRAMS += tests/unit/journal_test
-TESTS += tests/unit/journal_test
-UNIT_TESTS += tests/unit/journal_test
-tests_unit_journal_test_SOURCES = tests/unit/journal_test.c
+check_PROGRAMS += tests/unit/journal_test tests/unit/journal_full_test
+TESTS += tests/unit/journal_test tests/unit/journal_full_test
+UNIT_TESTS += tests/unit/journal_test tests/unit/journal_full_test
+tests_unit_journal_test_SOURCES = tests/unit/journal_test.c tests/unit/jtest.h
 tests_unit_journal_test_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_journal_test_LDADD = tests/unit/libcu.la node/libnode.la
+# Full disk: backpressure with a map that may not grow, and growth.
+tests_unit_journal_full_test_SOURCES = tests/unit/journal_full_test.c tests/unit/jtest.h
+tests_unit_journal_full_test_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_journal_full_test_LDADD = tests/unit/libcu.la node/libnode.la

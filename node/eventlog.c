@@ -1,0 +1,306 @@
+/*
+ * eventlog.c — the journal's typed, hash-chained event log.
+ *
+ * A record: u8 version, u8 leg, u16 type, u32 reason, u64 seq, i64 time,
+ * id[16], payload sha256[32], (u16 len, bytes) for peer, src, dst, text,
+ * u8 ntrace and (u16 len, bytes) per hop; all integers big-endian. A newer
+ * version may only append fields, so an older reader decodes the prefix.
+ * Stored under key u64 seq as hash[32] || record, where hash =
+ * SHA-256(previous hash || record) and the first previous hash is 32 zero
+ * bytes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "journal.h"
+#include "journal_int.h"
+
+#define JEV_VERSION     1
+#define JEV_HDR         72
+
+static size_t
+ev_reclen(const struct jevent *ev)
+{
+	size_t n = JEV_HDR + 4 * 2 + 1;
+	unsigned i;
+
+	n += strlen(nz(ev->peer)) + strlen(nz(ev->src)) + strlen(nz(ev->dst)) +
+	    strlen(nz(ev->text));
+	for (i = 0; i < ev->ntrace && i < JEV_MAXTRACE; i++)
+		n += 2 + strlen(nz(ev->trace[i]));
+	return n;
+}
+
+static uint8_t *
+ev_putstr(uint8_t *p, const char *s)
+{
+	size_t n = strlen(nz(s));
+
+	if (n > UINT16_MAX)
+		n = UINT16_MAX;
+	put16(p, (uint16_t)n);
+	memcpy(p + 2, nz(s), n);
+	return p + 2 + n;
+}
+
+/* Encodes ev (seq already set) at out; returns the record length. */
+static size_t
+ev_encode(const struct jevent *ev, uint8_t *out)
+{
+	unsigned i, nt = ev->ntrace < JEV_MAXTRACE ? ev->ntrace : JEV_MAXTRACE;
+	uint8_t *p;
+
+	out[0] = JEV_VERSION;
+	out[1] = ev->leg;
+	put16(out + 2, (uint16_t)ev->type);
+	put32(out + 4, ev->reason);
+	put64(out + 8, ev->seq);
+	put64(out + 16, (uint64_t)ev->time_ms);
+	memcpy(out + 24, ev->id, CID_LEN);
+	memcpy(out + 40, ev->payload_sha, CSHA256_LEN);
+	p = out + JEV_HDR;
+	p = ev_putstr(p, ev->peer);
+	p = ev_putstr(p, ev->src);
+	p = ev_putstr(p, ev->dst);
+	p = ev_putstr(p, ev->text);
+	*p++ = (uint8_t)nt;
+	for (i = 0; i < nt; i++)
+		p = ev_putstr(p, ev->trace[i]);
+	return (size_t)(p - out);
+}
+
+/* Decoding scratch: strings get their NULs here, the trace its pointers. */
+struct evdec {
+	uint8_t *str;
+	size_t strsz;
+	const char *trace[JEV_MAXTRACE];
+};
+
+static int
+ev_getstr(const uint8_t **p, const uint8_t *end, char **out, char **strp)
+{
+	size_t n;
+
+	if (end - *p < 2)
+		return -1;
+	n = get16(*p);
+	if ((size_t)(end - *p - 2) < n)
+		return -1;
+	memcpy(*strp, *p + 2, n);
+	(*strp)[n] = '\0';
+	*out = *strp;
+	*strp += n + 1;
+	*p += 2 + n;
+	return 0;
+}
+
+/* Decodes a record (without its hash) into ev; strings live in d. */
+static int
+ev_decode(const uint8_t *rec, size_t len, struct jevent *ev, struct evdec *d)
+{
+	const uint8_t *p = rec + JEV_HDR, *end = rec + len;
+	char *s, *peer, *src, *dst, *text, *hop;
+	unsigned i, nt;
+
+	/* Newer versions may only append: the known prefix still decodes. */
+	if (len < JEV_HDR + 9 || rec[0] == 0)
+		return JOURNAL_CORRUPT;
+	/* each string grows by its NUL but loses its 2-byte length: len is enough */
+	if (jgrow_buf(&d->str, &d->strsz, len + 8) == NULL)
+		return ENOMEM;
+	s = (char *)d->str;
+	memset(ev, 0, sizeof(*ev));
+	ev->leg = rec[1];
+	ev->type = get16(rec + 2);
+	ev->reason = get32(rec + 4);
+	ev->seq = get64(rec + 8);
+	ev->time_ms = (int64_t)get64(rec + 16);
+	memcpy(ev->id, rec + 24, CID_LEN);
+	memcpy(ev->payload_sha, rec + 40, CSHA256_LEN);
+	if (ev_getstr(&p, end, &peer, &s) || ev_getstr(&p, end, &src, &s) ||
+	    ev_getstr(&p, end, &dst, &s) || ev_getstr(&p, end, &text, &s) || p >= end)
+		return JOURNAL_CORRUPT;
+	nt = *p++;
+	for (i = 0; i < nt; i++) {
+		if (ev_getstr(&p, end, &hop, &s))
+			return JOURNAL_CORRUPT;
+		d->trace[i] = hop;
+	}
+	ev->peer = peer;
+	ev->src = src;
+	ev->dst = dst;
+	ev->text = text;
+	ev->trace = d->trace;
+	ev->ntrace = nt;
+	return 0;
+}
+
+/* Appends ev to the chain inside w; fills ev->seq and ev->hash. */
+int
+jev_append(struct wtx *w, struct jevent *ev)
+{
+	struct journal *j = w->j;
+	uint8_t key[8], hash[CSHA256_LEN];
+	MDB_val k, v;
+	size_t len;
+	int rc;
+
+	if (jgrow_buf(&j->ebuf, &j->ebufsz, CSHA256_LEN + ev_reclen(ev)) == NULL)
+		return ENOMEM;
+	ev->seq = w->ev_seq + 1;
+	len = ev_encode(ev, j->ebuf + CSHA256_LEN);
+	csha256_2(w->ev_hash, CSHA256_LEN, j->ebuf + CSHA256_LEN, len, hash);
+	memcpy(j->ebuf, hash, CSHA256_LEN);
+	put64(key, ev->seq);
+	k.mv_size = sizeof(key);
+	k.mv_data = key;
+	v.mv_size = CSHA256_LEN + len;
+	v.mv_data = j->ebuf;
+	rc = mdb_put(w->txn, j->events, &k, &v, MDB_APPEND);
+	if (rc)
+		return rc;
+	memcpy(ev->hash, hash, CSHA256_LEN);
+	w->ev_seq = ev->seq;
+	memcpy(w->ev_hash, hash, CSHA256_LEN);
+	return 0;
+}
+
+/* Fills the packet part of an event (src, dst, trace, id) from p. */
+void
+jev_set_packet(struct jevent *ev, const Cascade__Packet *p, const char **trace)
+{
+	size_t i, n;
+
+	if (p == NULL)
+		return;
+	if (p->id.len == CID_LEN && p->id.data != NULL)
+		memcpy(ev->id, p->id.data, CID_LEN);
+	ev->src = nz(p->src);
+	ev->dst = nz(p->dst);
+	n = p->n_trace < JEV_MAXTRACE ? p->n_trace : JEV_MAXTRACE;
+	for (i = 0; i < n; i++)
+		trace[i] = p->trace[i] != NULL ? nz(p->trace[i]->node) : "";
+	ev->trace = trace;
+	ev->ntrace = (unsigned)n;
+}
+
+int
+journal_log(struct journal *j, struct jevent *ev)
+{
+	struct wtx w;
+	int rc;
+
+	if ((rc = jwtx_begin(j, &w)) != 0)
+		return jfail(j, rc, "log: begin");
+	if ((rc = jev_append(&w, ev)) != 0) {
+		jwtx_abort(&w);
+		return jfail(j, rc, "log event %u", ev->type);
+	}
+	if ((rc = jwtx_commit(&w)) != 0)
+		return jfail(j, rc, "log event %u: commit", ev->type);
+	return 0;
+}
+
+int
+journal_events(struct journal *j, uint64_t from, int (*fn)(const struct jevent *, void *),
+    void *arg)
+{
+	struct evdec d = { 0 };
+	struct jevent ev;
+	MDB_cursor *c = NULL;
+	uint8_t key[8];
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = jrd_begin(j, &txn)) != 0)
+		return jfail(j, rc, "events: begin");
+	if ((rc = mdb_cursor_open(txn, j->events, &c)) != 0)
+		goto fail;
+	put64(key, from);
+	k.mv_size = sizeof(key);
+	k.mv_data = key;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8 || v.mv_size < CSHA256_LEN) {
+			rc = JOURNAL_CORRUPT;
+			goto fail;
+		}
+		rc = ev_decode((const uint8_t *)v.mv_data + CSHA256_LEN,
+		    v.mv_size - CSHA256_LEN, &ev, &d);
+		if (rc)
+			goto fail;
+		ev.seq = get64(k.mv_data);
+		memcpy(ev.hash, v.mv_data, CSHA256_LEN);
+		if (fn(&ev, arg) != 0)
+			break;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+fail:
+	if (c != NULL)
+		mdb_cursor_close(c);
+	jrd_end(j, txn);
+	free(d.str);
+	if (rc)
+		return jfail(j, rc, "events from %llu", (unsigned long long)from);
+	return 0;
+}
+
+int
+journal_verify(struct journal *j, uint64_t *count, uint64_t *bad_seq)
+{
+	uint8_t prev[CSHA256_LEN] = { 0 }, h[CSHA256_LEN];
+	struct evdec d = { 0 };
+	struct jevent ev;
+	MDB_cursor *c = NULL;
+	uint64_t expect = 1, seq = 0;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	*count = 0;
+	*bad_seq = 0;
+	if ((rc = jrd_begin(j, &txn)) != 0)
+		return jfail(j, rc, "verify: begin");
+	if ((rc = mdb_cursor_open(txn, j->events, &c)) != 0)
+		goto fail;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), expect++) {
+		seq = k.mv_size == 8 ? get64(k.mv_data) : expect;
+		/* a hole, a bad length, a wrong hash or an undecodable record */
+		if (k.mv_size != 8 || seq != expect || v.mv_size < CSHA256_LEN)
+			goto corrupt;
+		csha256_2(prev, CSHA256_LEN, (const uint8_t *)v.mv_data + CSHA256_LEN,
+		    v.mv_size - CSHA256_LEN, h);
+		if (memcmp(h, v.mv_data, CSHA256_LEN) != 0)
+			goto corrupt;
+		if (ev_decode((const uint8_t *)v.mv_data + CSHA256_LEN, v.mv_size - CSHA256_LEN,
+		    &ev, &d) != 0 || ev.seq != seq)
+			goto corrupt;
+		memcpy(prev, h, CSHA256_LEN);
+		(*count)++;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	goto fail;
+corrupt:
+	*bad_seq = seq;
+	rc = JOURNAL_CORRUPT;
+fail:
+	if (c != NULL)
+		mdb_cursor_close(c);
+	jrd_end(j, txn);
+	free(d.str);
+	if (rc == JOURNAL_CORRUPT)
+		return jfail(j, rc, "event %llu breaks the hash chain",
+		    (unsigned long long)*bad_seq);
+	if (rc)
+		return jfail(j, rc, "verify");
+	return 0;
+}
