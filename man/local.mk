@@ -1,2 +1,2 @@
 # man/: mdoc pages, checked with mandoc -Tlint by tests/integration/manlint.sh.
-dist_man_MANS += man/cascade.conf.5
+dist_man_MANS += man/cascade.conf.5 man/cascaded.8

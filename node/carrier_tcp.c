@@ -334,7 +334,7 @@ struct tcpc {
 	nng_dialer dialer;
 	char *url;
 	const struct conf_parent *pc;
-	struct tcpc_events ev;
+	struct cclient_events ev;
 	nng_tls_config *tls;
 	char host[256];
 };
@@ -345,7 +345,7 @@ struct tcall {
 	nng_aio *aio;
 	int sent;
 	int rc;
-	tcpc_cb cb;
+	cclient_cb cb;
 	void *arg;
 };
 
@@ -389,9 +389,10 @@ tcall_aio_cb(void *arg)
 	loop_post(tcall_loop, c);
 }
 
-void
-tcpc_call(struct tcpc *t, const uint8_t *buf, size_t len, int timeout_ms, tcpc_cb cb, void *arg)
+static void
+tcpc_call(void *tp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb cb, void *arg)
 {
+	struct tcpc *t = tp;
 	struct tcall *c = xcalloc(1, sizeof(*c));
 	nng_msg *m;
 	int rc;
@@ -452,9 +453,11 @@ tcpc_dial(struct tcpc *t, char *err, size_t errlen)
 	return 0;
 }
 
-struct tcpc *
+static void tcpc_close(void *tp);
+
+static void *
 tcpc_open(const struct conf_parent *pc, const struct conf_url *url,
-    const struct tcpc_events *ev, char *err, size_t errlen)
+    const struct cclient_events *ev, char *err, size_t errlen)
 {
 	struct tcpc *t = xcalloc(1, sizeof(*t));
 	int rc;
@@ -487,9 +490,10 @@ fail:
 	return NULL;
 }
 
-void
-tcpc_redial(struct tcpc *t)
+static void
+tcpc_redial(void *tp)
 {
+	struct tcpc *t = tp;
 	char err[256];
 
 	nng_dialer_close(t->dialer);
@@ -497,9 +501,11 @@ tcpc_redial(struct tcpc *t)
 		log_warnx("tcp: redial %s", err);
 }
 
-void
-tcpc_close(struct tcpc *t)
+static void
+tcpc_close(void *tp)
 {
+	struct tcpc *t = tp;
+
 	if (t == NULL)
 		return;
 	nng_close(t->sock);
@@ -508,3 +514,12 @@ tcpc_close(struct tcpc *t)
 	free(t->url);
 	free(t);
 }
+
+const struct cclient_ops tcp_client_ops = {
+	.name = "tcp",
+	.carrier = CASCADE__CARRIER__CARRIER_TCP,
+	.open = tcpc_open,
+	.call = tcpc_call,
+	.redial = tcpc_redial,
+	.close = tcpc_close,
+};

@@ -105,6 +105,8 @@ uint32_t router_local_queue(const char *addr);
  * NoticeCode, reason/text for rejects. Nothing for notices themselves.
  */
 void router_notice(const Cascade__Packet *p, uint32_t code, uint32_t reason, const char *text);
+/* A packet this node just took custody of: wakes its queues, acts on its kind. */
+void router_accepted(const struct jitem *it);
 /* Tells whoever waits on queue qid that it has new packets. */
 void router_wake(uint32_t qid);
 /* Commits local-origin packets (notices, audit copies): ownership taken. */
@@ -161,21 +163,32 @@ void uplink_stop(struct uplink *u);
 int tcps_start(const struct conf *c);
 void tcps_stop(void);
 
-/* Client side: one nng req0 socket dialing the parent. */
-struct tcpc;
-typedef void (*tcpc_cb)(void *arg, int err, uint8_t *buf, size_t len);
-struct tcpc_events {
-	void (*connected)(void *arg);
-	void (*disconnected)(void *arg);
+/*
+ * The child side of a carrier, as the uplink uses it. Replies and events
+ * arrive on the loop thread. err in a reply callback: 0, or non-zero when
+ * no reply came (connection failed, timed out, closed).
+ */
+typedef void (*cclient_cb)(void *arg, int err, uint8_t *buf, size_t len);
+struct cclient_events {
+	void (*connected)(void *arg);   /* a connection is up: requests can flow */
+	void (*disconnected)(void *arg);/* it went away: the session is gone */
 	void *arg;
 };
-struct tcpc *tcpc_open(const struct conf_parent *pc, const struct conf_url *url,
-    const struct tcpc_events *ev, char *err, size_t errlen);
-/* Sends buf (copied) and calls cb on the loop with the reply or an nng error. */
-void tcpc_call(struct tcpc *t, const uint8_t *buf, size_t len, int timeout_ms,
-    tcpc_cb cb, void *arg);
-/* Drops the connection and dials again (a dead link). */
-void tcpc_redial(struct tcpc *t);
-void tcpc_close(struct tcpc *t);
+struct cclient_ops {
+	const char *name;               /* "tcp", "http" */
+	int carrier;                    /* CASCADE__CARRIER__CARRIER_* */
+	/* Starts connecting to url; NULL with err set on a config-level failure. */
+	void *(*open)(const struct conf_parent *pc, const struct conf_url *url,
+	    const struct cclient_events *ev, char *err, size_t errlen);
+	/* Sends buf (copied); cb gets the reply bytes or an error, on the loop. */
+	void (*call)(void *c, const uint8_t *buf, size_t len, int timeout_ms,
+	    cclient_cb cb, void *arg);
+	/* Drops the connection and connects again (a dead link). */
+	void (*redial)(void *c);
+	/* Closes; calls still in flight complete with an error or never. */
+	void (*close)(void *c);
+};
+extern const struct cclient_ops tcp_client_ops;
+extern const struct cclient_ops http_client_ops;   /* carrier_http.c */
 
 #endif /* CASCADE_CASCADED_H */

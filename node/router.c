@@ -302,6 +302,9 @@ router_route(Cascade__Packet *p, enum origin from, const struct peer *peer,
 		it->deadline_ms = now + p->ttl_ms;
 	if (turned && !node->master && node->conf->audit_copy && p->kind == KIND(DATA))
 		make_audit_copy(p);
+	/* a cancel ends at the destination's node: it never reaches the application */
+	if (p->kind == KIND(CANCEL) && strcmp(dst.node, node->id) == 0)
+		it->nqueues = 0;
 }
 
 /* ------------------------------------------------------- local packets */
@@ -328,14 +331,13 @@ static void
 local_done(struct jjob *job)
 {
 	struct local_job *lj = (struct local_job *)job;
-	unsigned i, k;
+	unsigned i;
 
 	for (i = 0; i < lj->n; i++) {
 		struct jitem *it = &lj->items[i];
 
 		if (it->result == JR_ACCEPTED)
-			for (k = 0; k < it->nqueues; k++)
-				router_wake(it->queues[k]);
+			router_accepted(it);
 		else if (it->result == JR_FULL)
 			log_warnx("router: journal full: notice %s lost", lj->pkts[i]->command);
 		else if (it->result == JR_REJECTED)
@@ -427,6 +429,102 @@ make_audit_copy(const Cascade__Packet *p)
 	n->payload.data = cpkt_encode(p, &len);
 	n->payload.len = len;
 	router_submit_local(n);
+}
+
+/* -------------------------------------------------------------- cancel */
+
+/*
+ * A cancel for packet X travels the same flow (src, dst) as X, so it never
+ * overtakes it. Every node on the way removes X if X still waits there (the
+ * source hears "cancelled"); the destination's node, finding X delivered
+ * already, answers "too late". A node where X is not (it left, or was
+ * cancelled upstream) stays silent.
+ */
+struct cancel_job {
+	struct jjob job;
+	Cascade__Packet *p;
+	int here, was_queued, known;
+};
+
+static int
+cancel_run(struct journal *j, struct jjob *job)
+{
+	struct cancel_job *cj = (struct cancel_job *)job;
+	struct jkey k;
+	int leg, wq, rc;
+
+	memcpy(k.id, cj->p->ref_id.data, CID_LEN);
+	for (leg = 0; leg <= 1; leg++) {
+		k.leg = (uint8_t)leg;
+		wq = 0;
+		rc = journal_cancel(j, &k, cj->p->src, (uint64_t)cnow_ms(), &wq);
+		if (rc == 0) {
+			cj->known = 1;
+			cj->was_queued |= wq;
+		} else if (rc != JOURNAL_NOT_FOUND)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+cancel_done(struct jjob *job)
+{
+	struct cancel_job *cj = (struct cancel_job *)job;
+	Cascade__Packet orig = *cj->p;
+	char idt[CID_TEXT_LEN];
+
+	/* notices about the original: its id, sent to the cancel's source */
+	orig.id = cj->p->ref_id;
+	orig.kind = KIND(DATA);
+	if (job->rc != 0)
+		log_warnx("router: cancel of %s: %s", cid_format(orig.id.data, idt),
+		    journal_strerror(job->rc));
+	else if (cj->was_queued) {
+		log_info("router: packet %s cancelled by %s", cid_format(orig.id.data, idt),
+		    cj->p->src);
+		router_notice(&orig, CASCADE__NOTICE_CODE__NOTICE_CANCELLED, 0,
+		    "cancelled before delivery");
+	} else if (cj->here && cj->known)
+		router_notice(&orig, CASCADE__NOTICE_CODE__NOTICE_CANCEL_TOO_LATE, 0,
+		    "already delivered");
+	cpkt_free(cj->p);
+	free(cj);
+}
+
+static void
+cancel_start(const Cascade__Packet *p)
+{
+	struct cancel_job *cj;
+	struct caddr dst;
+	uint8_t *buf;
+	size_t len;
+
+	if (p->ref_id.len != CID_LEN || (buf = cpkt_encode(p, &len)) == NULL)
+		return;
+	cj = xcalloc(1, sizeof(*cj));
+	cj->p = cpkt_decode(buf, len);      /* our own copy: p goes with its batch */
+	free(buf);
+	if (cj->p == NULL) {
+		free(cj);
+		return;
+	}
+	cj->here = caddr_parse(p->dst, &dst) == CADDR_OK && strcmp(dst.node, node->id) == 0;
+	cj->job.run = cancel_run;
+	cj->job.done = cancel_done;
+	jthread_submit(&cj->job);
+}
+
+/* A packet this node just took custody of: wake its queues, act on its kind. */
+void
+router_accepted(const struct jitem *it)
+{
+	unsigned k;
+
+	for (k = 0; k < it->nqueues; k++)
+		router_wake(it->queues[k]);
+	if (it->pkt->kind == KIND(CANCEL))
+		cancel_start(it->pkt);
 }
 
 /* ------------------------------------------------------------- sending */

@@ -446,7 +446,7 @@ push_done(struct jjob *job)
 	struct push_job *pj = (struct push_job *)job;
 	Cascade__PushReply pr = CASCADE__PUSH_REPLY__INIT;
 	Cascade__Reject *rej = NULL, **rejp = NULL;
-	unsigned i, k, nrej = 0;
+	unsigned i, nrej = 0;
 	char idt[CID_TEXT_LEN];
 
 	if (job->rc != 0 && job->rc != JOURNAL_OUT_OF_ORDER && job->rc != JOURNAL_FULL) {
@@ -462,8 +462,7 @@ push_done(struct jjob *job)
 		switch (it->result) {
 		case JR_ACCEPTED:
 			node->stat_accepted++;
-			for (k = 0; k < it->nqueues; k++)
-				router_wake(it->queues[k]);
+			router_accepted(it);
 			break;
 		case JR_DUPLICATE:
 			node->stat_duplicates++;

@@ -18,13 +18,21 @@
 
 #define STATUS(x) CASCADE__STATUS__STATUS_##x
 #define PUSH_MAX_BYTES (1u << 20)
+#define FALLBACK_AFTER 3                /* consecutive tcp failures before http (auto) */
+#define PROBE_MIN_MS 5000               /* how often tcp is tried again meanwhile */
 
 enum ul_state { UL_DOWN, UL_HELLO, UL_AUTH, UL_UP };
 
 struct uplink {
 	const struct conf_parent *pc;
-	const struct conf_url *url;
-	struct tcpc *tc;
+	const struct cclient_ops *ops;  /* the carrier in use */
+	void *cc;
+	const struct conf_url *url;     /* its url */
+	const struct conf_url *tcp_url, *http_url;
+	int tcp_failures;               /* in a row, for transport auto */
+	int fallen_back;                /* on http because tcp kept failing */
+	void *probe;                    /* a tcp client trying tcp again meanwhile */
+	struct event *probe_timer;
 	enum ul_state state;
 	uint64_t gen;                   /* session generation */
 	int connected;
@@ -49,6 +57,8 @@ struct uplink {
 };
 
 static void hello(struct uplink *u);
+static void carrier_failed(struct uplink *u);
+static void carrier_use(struct uplink *u, const struct conf_url *url, const char *why);
 static void push_more(struct uplink *u);
 static void pull(struct uplink *u);
 static void send_routes(struct uplink *u);
@@ -86,6 +96,7 @@ static void
 session_lost(struct uplink *u, int redial, const char *fmt, ...)
 {
 	va_list ap;
+	int failed;
 
 	va_start(ap, fmt);
 	vsnprintf(u->last_error, sizeof(u->last_error), fmt, ap);
@@ -94,6 +105,7 @@ session_lost(struct uplink *u, int redial, const char *fmt, ...)
 		log_warnx("link %s: session lost: %s", u->pc->id, u->last_error);
 	else
 		log_warnx("link %s: %s", u->pc->id, u->last_error);
+	failed = u->state != UL_UP;
 	u->gen++;
 	u->state = UL_DOWN;
 	u->inflight = 0;
@@ -101,13 +113,15 @@ session_lost(struct uplink *u, int redial, const char *fmt, ...)
 	u->routes_inflight = 0;
 	if (redial) {
 		/* a dead or wedged connection: drop it, nng dials again with backoff */
-		tcpc_redial(u->tc);
+		u->ops->redial(u->cc);
 		u->connected = 0;
 	}
 	timer_arm(u, u->backoff_ms);
 	u->backoff_ms *= 2;
 	if (u->backoff_ms > u->pc->reconnect_max_ms)
 		u->backoff_ms = u->pc->reconnect_max_ms;
+	if (failed)
+		carrier_failed(u);
 }
 
 static void
@@ -130,6 +144,8 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 			log_warnx("link %s: no connection to %s yet: the parent is unreachable",
 			    u->pc->id, u->url->url);
 		timer_arm(u, u->pc->dead_timeout_ms);
+		if (u->unconnected_fires > 1)
+			carrier_failed(u);
 	} else if (u->state == UL_UP)
 		push_more(u);
 }
@@ -188,7 +204,7 @@ call(struct uplink *u, struct ucall *c, uint32_t type, const ProtobufCMessage *m
 		fatalx("link %s: out of memory", u->pc->id);
 	p->c = c;
 	p->cb = cb;
-	tcpc_call(u->tc, buf, len, timeout_ms, call_done, p);
+	u->ops->call(u->cc, buf, len, timeout_ms, call_done, p);
 	free(buf);
 }
 
@@ -261,7 +277,11 @@ hello_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	subtree = router_my_subtree(&nsubtree);
 	a.subtree = subtree;
 	a.n_subtree = nsubtree;
-	a.carrier = CASCADE__CARRIER__CARRIER_TCP;
+	/* auto lets the parent decide, unless tcp failed us and we ask for http */
+	if (u->pc->transport == CONF_TRANSPORT_AUTO && !u->fallen_back)
+		a.carrier = 0;
+	else
+		a.carrier = (uint32_t)u->ops->carrier;
 	u->state = UL_AUTH;
 	u->routes_dirty = 0;
 	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_AUTH, &a.base, (int)u->pc->dead_timeout_ms,
@@ -283,7 +303,7 @@ hello(struct uplink *u)
 	h.version = CASCADE_PROTOCOL_VERSION;
 	h.peer = (char *)node->id;
 	h.kind = CASCADE__PEER_KIND__PEER_NODE;
-	h.carrier = CASCADE__CARRIER__CARRIER_TCP;
+	h.carrier = (uint32_t)u->ops->carrier;
 	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_HELLO, &h.base, (int)u->pc->dead_timeout_ms,
 	    hello_reply);
 }
@@ -351,6 +371,20 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		    u->url->url, u->pc->secret.path);
 		goto done;
 	}
+	if (ar->carrier != 0 && ar->carrier != (uint32_t)u->ops->carrier) {
+		const struct conf_url *other = ar->carrier == CASCADE__CARRIER__CARRIER_HTTP ?
+		    u->http_url : u->tcp_url;
+
+		if (u->pc->transport == CONF_TRANSPORT_AUTO && other != NULL) {
+			carrier_use(u, other, ar->carrier == CASCADE__CARRIER__CARRIER_HTTP ?
+			    "the parent prefers http" : "the parent prefers tcp");
+			goto done;
+		}
+		log_warnx("link %s: the parent wants carrier %s, but %s (%s:%d); staying on %s",
+		    u->pc->id, ar->carrier == CASCADE__CARRIER__CARRIER_HTTP ? "http" : "tcp",
+		    other == NULL ? "this link has no url for it" : "the transport is set",
+		    u->pc->where.file, u->pc->where.line, u->ops->name);
+	}
 	for (i = 0; i < ar->n_marks; i++)
 		if (ar->marks[i]->epoch == u->epoch)
 			mark = ar->marks[i]->seq;
@@ -365,6 +399,8 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	if (u->max_batch > node->conf->max_batch)
 		u->max_batch = node->conf->max_batch;
 	u->state = UL_UP;
+	if (u->ops->carrier == CASCADE__CARRIER__CARRIER_TCP)
+		u->tcp_failures = 0;
 	u->backoff_ms = u->pc->reconnect_min_ms;
 	u->last_error[0] = '\0';
 	/* resume at the parent's mark + 1 */
@@ -374,8 +410,8 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		    (unsigned long long)u->acked);
 	ack_up_to(u, mark);
 	u->next_send = mark + 1;
-	log_info("link %s: session %016llx up over tcp to %s; resuming up stream at %llu",
-	    u->pc->id, (unsigned long long)u->session, u->url->url,
+	log_info("link %s: session %016llx up over %s to %s; resuming up stream at %llu",
+	    u->pc->id, (unsigned long long)u->session, u->ops->name, u->url->url,
 	    (unsigned long long)u->next_send);
 	push_more(u);
 	pull(u);
@@ -528,7 +564,7 @@ down_done(struct jjob *job)
 	struct down_job *dj = (struct down_job *)job;
 	struct uplink *u = dj->u;
 	uint64_t gen;
-	unsigned i, k;
+	unsigned i;
 
 	if (job->rc != 0 && job->rc != JOURNAL_OUT_OF_ORDER && job->rc != JOURNAL_FULL)
 		log_warnx("link %s: storing pulled packets: %s", u->pc->id,
@@ -540,8 +576,7 @@ down_done(struct jjob *job)
 			struct jitem *it = &dj->items[i];
 
 			if (it->result == JR_ACCEPTED)
-				for (k = 0; k < it->nqueues; k++)
-					router_wake(it->queues[k]);
+				router_accepted(it);
 			else if (it->result == JR_REJECTED) {
 				log_warnx("link %s: packet from the parent rejected: %s: %s",
 				    u->pc->id, creason_str(it->reject),
@@ -671,7 +706,7 @@ uplink_routes_changed(struct uplink *u)
 	send_routes(u);
 }
 
-/* -------------------------------------------------------------- set-up */
+/* ------------------------------------------------------------ carriers */
 
 static void
 connected(void *arg)
@@ -695,6 +730,111 @@ disconnected(void *arg)
 		session_lost(u, 0, "connection to %s closed", u->url->url);
 }
 
+static const struct cclient_ops *
+ops_for(const struct conf_url *url)
+{
+	if (url->carrier == CONF_CARRIER_HTTP)
+		return &http_client_ops;
+	return &tcp_client_ops;
+}
+
+/*
+ * Moves the link to the carrier of url. Sessions, custody and sequence
+ * numbers live above the carrier: the next Hello resumes at the mark.
+ */
+static void
+carrier_use(struct uplink *u, const struct conf_url *url, const char *why)
+{
+	struct cclient_events ev = { connected, disconnected, u };
+	char err[256];
+
+	if (u->cc != NULL) {
+		u->ops->close(u->cc);
+		u->cc = NULL;
+	}
+	u->gen++;
+	u->state = UL_DOWN;
+	u->connected = 0;
+	u->inflight = 0;
+	u->pulling = 0;
+	u->routes_inflight = 0;
+	u->ops = ops_for(url);
+	u->url = url;
+	if ((u->cc = u->ops->open(u->pc, url, &ev, err, sizeof(err))) == NULL)
+		fatalx("%s:%d: parent %s: %s", url->where.file, url->where.line, u->pc->id, err);
+	if (!url->tls)
+		log_warnx("link %s: plain %s (allow-plain yes): authenticated, not encrypted",
+		    u->pc->id, url->url);
+	log_info("link %s: carrier %s, %s (%s)", u->pc->id, u->ops->name, url->url, why);
+	u->unconnected_fires = 1;
+	timer_arm(u, u->pc->dead_timeout_ms);
+}
+
+static void
+probe_stop(struct uplink *u)
+{
+	if (u->probe != NULL) {
+		tcp_client_ops.close(u->probe);
+		u->probe = NULL;
+	}
+	evtimer_del(u->probe_timer);
+}
+
+/* The tcp probe connected while we were on http: tcp works again. */
+static void
+probe_connected(void *arg)
+{
+	struct uplink *u = arg;
+
+	if (!u->fallen_back)
+		return;
+	probe_stop(u);
+	u->fallen_back = 0;
+	u->tcp_failures = 0;
+	carrier_use(u, u->tcp_url, "tcp works again");
+}
+
+static void
+probe_disconnected(void *arg)
+{
+}
+
+static void
+probe_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+	struct cclient_events ev = { probe_connected, probe_disconnected, u };
+	struct timeval tv;
+	int64_t every = u->pc->reconnect_max_ms > PROBE_MIN_MS ? u->pc->reconnect_max_ms :
+	    PROBE_MIN_MS;
+	char err[256];
+
+	if (!u->fallen_back)
+		return;
+	if (u->probe != NULL)
+		tcp_client_ops.close(u->probe);
+	u->probe = tcp_client_ops.open(u->pc, u->tcp_url, &ev, err, sizeof(err));
+	tv.tv_sec = every / 1000;
+	tv.tv_usec = (every % 1000) * 1000;
+	evtimer_add(u->probe_timer, &tv);
+}
+
+/* transport auto: after FALLBACK_AFTER tcp failures in a row, use http. */
+static void
+carrier_failed(struct uplink *u)
+{
+	if (u->pc->transport != CONF_TRANSPORT_AUTO || u->ops->carrier !=
+	    CASCADE__CARRIER__CARRIER_TCP || u->http_url == NULL)
+		return;
+	if (++u->tcp_failures < FALLBACK_AFTER)
+		return;
+	u->fallen_back = 1;
+	carrier_use(u, u->http_url, "tcp failed " "3 times in a row; trying tcp again now and then");
+	probe_fire(-1, 0, u);
+}
+
+/* ---------------------------------------------------------------- set-up */
+
 struct uplink *
 uplink_new(const struct conf_parent *pc)
 {
@@ -702,28 +842,26 @@ uplink_new(const struct conf_parent *pc)
 	size_t i;
 
 	u->pc = pc;
-	for (i = 0; i < pc->nurls; i++)
-		if (pc->urls[i].carrier == CONF_CARRIER_TCP) {
-			u->url = &pc->urls[i];
-			break;
-		}
-	if (u->url == NULL)
-		fatalx("%s:%d: parent %s: no tcp:// or tls+tcp:// url (the http carrier is not "
-		    "available in this version)", pc->where.file, pc->where.line, pc->id);
+	for (i = 0; i < pc->nurls; i++) {
+		if (pc->urls[i].carrier == CONF_CARRIER_TCP && u->tcp_url == NULL)
+			u->tcp_url = &pc->urls[i];
+		if (pc->urls[i].carrier == CONF_CARRIER_HTTP && u->http_url == NULL)
+			u->http_url = &pc->urls[i];
+	}
 	snprintf(u->peername, sizeof(u->peername), "parent:%s", pc->id);
 	u->window = pc->push_window ? pc->push_window : 1;
 	u->max_batch = node->conf->max_batch;
 	u->backoff_ms = pc->reconnect_min_ms;
 	u->timer = evtimer_new(node->base, timer_fire, u);
+	u->probe_timer = evtimer_new(node->base, probe_fire, u);
 	return u;
 }
 
 void
 uplink_start(struct uplink *u)
 {
-	struct tcpc_events ev = { connected, disconnected, u };
+	const struct conf_url *url;
 	struct jqueue_info qi;
-	char err[256];
 	void *val;
 	size_t len;
 
@@ -740,14 +878,21 @@ uplink_start(struct uplink *u)
 		}
 		free(val);
 	}
-	if ((u->tc = tcpc_open(u->pc, u->url, &ev, err, sizeof(err))) == NULL)
-		fatalx("%s:%d: parent %s: %s", u->pc->where.file, u->pc->where.line, u->pc->id, err);
-	if (!u->url->tls)
-		log_warnx("link %s: plain %s (allow-plain yes): authenticated, not encrypted",
-		    u->pc->id, u->url->url);
-	log_info("link %s: dialing %s", u->pc->id, u->url->url);
-	u->unconnected_fires = 1;
-	timer_arm(u, u->pc->dead_timeout_ms);
+	switch (u->pc->transport) {
+	case CONF_TRANSPORT_TCP:
+		url = u->tcp_url;
+		break;
+	case CONF_TRANSPORT_HTTP:
+		url = u->http_url;
+		break;
+	default:
+		url = u->tcp_url != NULL ? u->tcp_url : u->http_url;
+	}
+	if (url == NULL)        /* conf.c refuses such a config; be safe */
+		fatalx("%s:%d: parent %s: no url for its transport", u->pc->where.file,
+		    u->pc->where.line, u->pc->id);
+	carrier_use(u, url, u->pc->transport == CONF_TRANSPORT_AUTO ? "transport auto" :
+	    "transport set in the config");
 }
 
 void
@@ -757,6 +902,7 @@ uplink_stop(struct uplink *u)
 		return;
 	u->gen++;
 	u->state = UL_DOWN;
-	tcpc_close(u->tc);
-	u->tc = NULL;
+	probe_stop(u);
+	u->ops->close(u->cc);
+	u->cc = NULL;
 }

@@ -9,9 +9,16 @@ tests_jdump_SOURCES = tests/jdump.c
 tests_jdump_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_jdump_LDADD = node/libnode.la
 
-TESTS += tests/integration/tree.sh tests/integration/restart.sh tests/integration/outage.sh \
-	tests/integration/ttl.sh tests/integration/epochs.sh \
-	tests/integration/badinput.sh tests/integration/confcheck.sh tests/integration/tls.sh
-EXTRA_DIST += tests/integration/nodes.sh tests/integration/tree.sh tests/integration/restart.sh tests/integration/outage.sh \
-	tests/integration/ttl.sh tests/integration/epochs.sh \
-	tests/integration/badinput.sh tests/integration/confcheck.sh tests/integration/tls.sh
+NODE_TESTS = \
+	tests/integration/tree.sh \
+	tests/integration/restart.sh \
+	tests/integration/outage.sh \
+	tests/integration/ttl.sh \
+	tests/integration/epochs.sh \
+	tests/integration/badinput.sh \
+	tests/integration/confcheck.sh \
+	tests/integration/tls.sh \
+	tests/integration/cancel.sh \
+	tests/integration/manlint.sh
+TESTS += $(NODE_TESTS)
+EXTRA_DIST += tests/integration/nodes.sh $(NODE_TESTS)

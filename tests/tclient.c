@@ -8,7 +8,9 @@
  *       keeps every packet until the node acks it; reconnects and resumes at
  *       the node's mark + 1. -N asks for notices, -R for receipts, -S forges
  *       the src, -r sends each pair of batches in reverse order (the second
- *       overtakes the first). Exits 0 when all COUNT are acked.
+ *       overtakes the first). Exits 0 when all COUNT are acked. -I prints
+ *       each packet's id; -c ID sends a cancel of packet ID instead (to DST,
+ *       the original's destination).
  *   tclient recv -u URL -a NODE/CLIENT -s SECRET -n COUNT -o FILE [-W SECONDS]
  *       pulls until COUNT distinct data packets arrived; every packet seen on
  *       the wire is appended to FILE as "epoch seq id src n kind notice trace"
@@ -36,6 +38,8 @@
 
 static const char *url, *addr, *secretfile, *dst, *outfile, *forged_src, *hexbody;
 static int count = 1, batch = 64, size = 64, notify, receipt, reverse, replay, waitsec = 120;
+static int print_ids;
+static const char *cancel_id;
 static int64_t ttl_ms = -1;
 static uint8_t secret[64];
 static size_t secretlen;
@@ -279,8 +283,22 @@ do_send(void)
 	int i, next, end;
 
 	for (i = 0; i < count; i++) {
+		char idt[CID_TEXT_LEN];
+
 		cid_next(ids[i]);
 		pkts[i] = make_packet(i + 1, ids[i]);
+		if (cancel_id != NULL) {
+			/* a cancel for cancel_id, in the same flow */
+			pkts[i]->kind = CASCADE__PACKET_KIND__KIND_CANCEL;
+			pkts[i]->command = "cancel";
+			pkts[i]->payload.len = 0;
+			pkts[i]->ref_id.data = malloc(CID_LEN);
+			pkts[i]->ref_id.len = CID_LEN;
+			if (cid_parse(cancel_id, pkts[i]->ref_id.data) != 0)
+				die("bad id %s", cancel_id);
+		}
+		if (print_ids)
+			printf("id %s\n", cid_format(ids[i], idt));
 	}
 	while (cmono_ms() < deadline) {
 		if (mark < 0) {
@@ -473,7 +491,7 @@ main(int argc, char **argv)
 		die("usage: tclient send|recv|auth|raw [options]");
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRS:rW:o:Px:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRS:rW:o:Px:Ic:")) != -1) {
 		switch (ch) {
 		case 'u': url = optarg; break;
 		case 'a': addr = optarg; break;
@@ -491,6 +509,8 @@ main(int argc, char **argv)
 		case 'o': outfile = optarg; break;
 		case 'P': replay = 1; break;
 		case 'x': hexbody = optarg; break;
+		case 'I': print_ids = 1; break;
+		case 'c': cancel_id = optarg; break;
 		default: die("bad option");
 		}
 	}
