@@ -19,6 +19,14 @@ NODE_TESTS = \
 	tests/integration/confcheck.sh \
 	tests/integration/tls.sh \
 	tests/integration/cancel.sh \
+	tests/integration/syncack.sh \
 	tests/integration/manlint.sh
 TESTS += $(NODE_TESTS)
 EXTRA_DIST += tests/integration/nodes.sh $(NODE_TESTS)
+
+# LD_PRELOAD shim for syncack.sh
+check_LTLIBRARIES += tests/ackshim.la
+tests_ackshim_la_SOURCES = tests/ackshim.c
+tests_ackshim_la_CFLAGS = $(AM_CFLAGS) -Wno-missing-prototypes
+tests_ackshim_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+tests_ackshim_la_LIBADD = -ldl

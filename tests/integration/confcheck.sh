@@ -25,4 +25,12 @@ t_check "line 9: unknown directive" grep -q "^$T_DIR/bad.conf:9: .*colour" "$T_D
 t_eq "three errors" 3 "$(grep -c "^$T_DIR/bad.conf:[0-9]*: " "$T_DIR/out")"
 sed -i -e 's/^node Fj-Bad/node fj-good/' -e 's/perhaps/no/' -e '/colour/d' "$T_DIR/bad.conf"
 t_check "the mended config passes -n" "$CASCADED" -n -f "$T_DIR/bad.conf"
+
+# cascaded -g: a secret for a new child, and the lines for both sides
+out=$("$CASCADED" -f "$T_DIR/bad.conf" -g fj-good-siming -o "$T_DIR")
+t_check "the secret file is written" test -f "$T_DIR/fj-good-siming.secret"
+t_eq "with mode 0600" 600 "$(stat -c %a "$T_DIR/fj-good-siming.secret")"
+t_check "the parent's child block is printed" grep -q "^child fj-good-siming {" <<<"$out"
+t_check "the child's parent block names this node" grep -q "^parent fj-good {" <<<"$out"
+t_check "an existing secret is never overwritten" t_not "$CASCADED" -g fj-good-siming -o "$T_DIR"
 t_done
