@@ -9,3 +9,6 @@ EXTRA_DIST += \
 	conf/county/links.d/fj-xm-siming-gulangyu.conf \
 	conf/county/links.d/dr-lin.conf \
 	conf/county/links.d/his.conf
+
+# a throwaway PKI for tests and the demo; the systemd unit
+EXTRA_DIST += conf/testpki.sh conf/cascaded.service

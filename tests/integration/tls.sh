@@ -6,18 +6,7 @@
 . "$(dirname "$0")/nodes.sh"
 t_init tls
 
-pki() {  # pki DIR: a CA and a server certificate for localhost
-	local d=$1
-	mkdir -p "$d"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" \
-		-out "$d/ca.crt" -days 2 -subj "/CN=cascade test CA" 2>/dev/null &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/node.key" \
-		-out "$d/node.csr" -subj "/CN=localhost" 2>/dev/null &&
-	printf 'subjectAltName=DNS:localhost\n' >"$d/ext" &&
-	openssl x509 -req -in "$d/node.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
-		-out "$d/node.crt" -days 2 -extfile "$d/ext" 2>/dev/null &&
-	chmod 600 "$d/node.key"
-}
+pki() { sh "$top_srcdir/conf/testpki.sh" "$1" localhost; }
 t_check "test PKI" pki "$T_DIR/pki"
 t_check "another CA" pki "$T_DIR/other"
 
