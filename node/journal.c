@@ -1899,12 +1899,12 @@ open_dbs(struct journal *j, const struct journal_opts *o, char *err, size_t errl
 	unsigned i;
 	int rc;
 
-	if ((rc = mdb_txn_begin(j->env, NULL, 0, &txn)) != 0) {
+	if ((rc = mdb_txn_begin(j->env, NULL, o->readonly ? MDB_RDONLY : 0, &txn)) != 0) {
 		snprintf(err, errlen, "journal %s: begin: %s", j->dir, mdb_strerror(rc));
 		return rc;
 	}
 	for (i = 0; i < 6; i++) {
-		if ((rc = mdb_dbi_open(txn, names[i], MDB_CREATE, dbis[i])) != 0) {
+		if ((rc = mdb_dbi_open(txn, names[i], o->readonly ? 0 : MDB_CREATE, dbis[i])) != 0) {
 			snprintf(err, errlen, "journal %s: database %s: %s", j->dir, names[i],
 			    mdb_strerror(rc));
 			goto fail;
@@ -1914,7 +1914,11 @@ open_dbs(struct journal *j, const struct journal_opts *o, char *err, size_t errl
 	k.mv_size = 6;
 	k.mv_data = "format";
 	rc = mdb_get(txn, j->meta, &k, &v);
-	if (rc == MDB_NOTFOUND) {
+	if (rc == MDB_NOTFOUND && o->readonly) {
+		rc = JOURNAL_CORRUPT;
+		snprintf(err, errlen, "journal %s: no format record: not a cascade journal", j->dir);
+		goto fail;
+	} else if (rc == MDB_NOTFOUND) {
 		/* A new journal: it belongs to this node from now on. */
 		if (o->node_id == NULL || *o->node_id == '\0') {
 			rc = JOURNAL_BAD_NODE;
@@ -2035,7 +2039,7 @@ journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_
 		    o->soft_pct);
 		return JOURNAL_BAD_OPTS;
 	}
-	if (mkdir(o->dir, 0700) == -1 && errno != EEXIST) {
+	if (!o->readonly && mkdir(o->dir, 0700) == -1 && errno != EEXIST) {
 		snprintf(err, errlen, "journal %s: mkdir: %s", o->dir, strerror(errno));
 		return JOURNAL_SYS;
 	}
@@ -2067,7 +2071,8 @@ journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_
 	}
 	mdb_env_set_maxdbs(j->env, 8);
 	/* MDB_NOTLS: read transactions are not tied to threads (see journal.h). */
-	flags = MDB_NOTLS | o->env_flags | (o->sync ? 0 : MDB_NOSYNC);
+	flags = MDB_NOTLS | o->env_flags | (o->sync ? 0 : MDB_NOSYNC) |
+	    (o->readonly ? MDB_RDONLY : 0);
 	if ((rc = mdb_env_open(j->env, o->dir, flags, 0600)) != 0) {
 		snprintf(err, errlen, "journal %s: open: %s", o->dir, mdb_strerror(rc));
 		goto fail;
@@ -2087,7 +2092,8 @@ journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_
 	 */
 	mdb_env_info(j->env, &info);
 	want = o->map_size ? o->map_size : JDEFAULT_MAP;
-	if (info.me_mapsize < want && (rc = mdb_env_set_mapsize(j->env, want)) != 0) {
+	if (!o->readonly && info.me_mapsize < want &&
+	    (rc = mdb_env_set_mapsize(j->env, want)) != 0) {
 		snprintf(err, errlen, "journal %s: map size: %s", o->dir, mdb_strerror(rc));
 		goto fail;
 	}
@@ -2099,9 +2105,8 @@ journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_
 	mdb_env_info(j->env, &info);
 	j->psize = ms.ms_psize;
 	j->map_size = info.me_mapsize;
-	if (!o->sync)
-		log_warnx("journal %s: sync off: commits are NOT durable (tests only)", j->dir);
-	usage_check(j, 1);
+	if (!o->readonly)
+		usage_check(j, 1);
 	*jp = j;
 	return 0;
 fail:

@@ -105,6 +105,8 @@ struct journal_opts {
 	unsigned soft_pct;          /* grow / prune when pages in use reach this % (default 80) */
 	int sync;                   /* 1 durable (default for the daemon), 0 no fsync */
 	unsigned env_flags;         /* extra MDB_* flags (tests); NOSYNC kinds refused with sync */
+	int readonly;               /* read only (MDB_RDONLY), e.g. an audit beside the daemon:
+	                               LMDB lets readers run while the daemon writes */
 };
 
 struct journal;

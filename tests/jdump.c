@@ -1,5 +1,5 @@
 /*
- * jdump.c — prints a stopped node's journal events, one per line, for the
+ * jdump.c — prints a node's journal events (read-only: the daemon may run), one per line, for the
  * integration tests (the seed of `cascadectl audit`):
  *   seq type id=... peer=... src=... dst=... [kind=... ref=...] text=...
  * jdump -v DIR walks the hash chain instead and exits 1 if it is broken.
@@ -79,6 +79,7 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.dir = argv[1];
 	o.sync = 1;
+	o.readonly = 1;         /* may run beside the daemon */
 	if (journal_open(&j, &o, err, sizeof(err)) != 0) {
 		fprintf(stderr, "jdump: %s\n", err);
 		return 1;
