@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,29 +16,64 @@
 
 #include "packets.h"
 
+/*
+ * OpenSSL 3 looks an algorithm up by name on every EVP_sha256() use: fetch
+ * SHA-256 once, and keep one digest context per thread (freed with the
+ * thread), since the journal hashes every packet and every event record.
+ */
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+static pthread_key_t sha_key;
+static EVP_MD *sha_md;
+
+static void
+sha_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
+static void
+sha_init(void)
+{
+	sha_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+	pthread_key_create(&sha_key, sha_ctx_free);
+}
+
+static EVP_MD_CTX *
+sha_ctx(void)
+{
+	EVP_MD_CTX *ctx;
+
+	pthread_once(&sha_once, sha_init);
+	if (sha_md == NULL)
+		return NULL;
+	if ((ctx = pthread_getspecific(sha_key)) == NULL) {
+		if ((ctx = EVP_MD_CTX_new()) == NULL)
+			return NULL;
+		pthread_setspecific(sha_key, ctx);
+	}
+	return EVP_DigestInit_ex(ctx, sha_md, NULL) == 1 ? ctx : NULL;
+}
+
 void
 csha256(const void *buf, size_t len, uint8_t out[CSHA256_LEN])
 {
-	unsigned int n = CSHA256_LEN;
-
-	EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL);
+	csha256_2(buf, len, NULL, 0, out);
 }
 
 void
 csha256_2(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[CSHA256_LEN])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_MD_CTX *ctx = sha_ctx();
 	unsigned int n = CSHA256_LEN;
 
 	if (ctx == NULL) {
 		memset(out, 0, CSHA256_LEN);
 		return;
 	}
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 	EVP_DigestUpdate(ctx, a, alen);
-	EVP_DigestUpdate(ctx, b, blen);
+	if (blen > 0)
+		EVP_DigestUpdate(ctx, b, blen);
 	EVP_DigestFinal_ex(ctx, out, &n);
-	EVP_MD_CTX_free(ctx);
 }
 
 void
