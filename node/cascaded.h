@@ -72,10 +72,16 @@ void loop_post(void (*fn)(void *), void *arg);
 void loop_shutdown(void);
 
 /* ---------------------------------------------------------- jthread.c */
-/* One unit of journal work: run() on the journal thread, done() on the loop. */
+/*
+ * One unit of journal work, done() on the loop afterwards: either run() on
+ * the journal thread, or (run NULL) the commit of batch, which the journal
+ * thread groups with the batches queued after it into one transaction and
+ * one fsync (group commit). rc gets what run() or the commit returned.
+ */
 struct jjob {
 	TAILQ_ENTRY(jjob) entry;
 	int (*run)(struct journal *, struct jjob *);
+	struct jbatch *batch;
 	void (*done)(struct jjob *);
 	int rc;
 };
@@ -146,6 +152,8 @@ void server_init(void);
 void server_request(struct sreq *r);
 /* The carrier connection conn is gone: its sessions end, held pulls are released. */
 void server_conn_gone(int carrier, uint64_t conn);
+/* Ends the sessions of carrier without a request for idle_ms (a held pull counts). */
+void server_expire_idle(int carrier, int64_t idle_ms);
 /* Queue qid has new packets: answer a held pull waiting on it. */
 void server_wake(uint32_t qid);
 void server_shutdown(void);
@@ -162,6 +170,11 @@ void uplink_stop(struct uplink *u);
 /* Server side: nng rep0 on the tcp:// and tls+tcp:// listen urls. */
 int tcps_start(const struct conf *c);
 void tcps_stop(void);
+
+/* ---------------------------------------------------- carrier_http.c */
+/* Server side: evhttp on the http:// and https:// listen urls; curl_global_init. */
+int https_start(const struct conf *c);
+void https_stop(void);
 
 /*
  * The child side of a carrier, as the uplink uses it. Replies and events

@@ -1068,10 +1068,10 @@ item_commit(struct wtx *w, const struct jbatch *b, struct jitem *it, int full)
  * the caller retries differently).
  */
 static int
-batch_try(struct journal *j, struct jbatch *b, int nested, unsigned limit, unsigned *stop)
+batch_body(struct journal *j, struct wtx *w, struct jbatch *b, int nested, unsigned limit,
+    unsigned *stop, uint64_t *newmarkp)
 {
 	struct wsave s;
-	struct wtx w;
 	struct jitem *it;
 	uint64_t mark = 0, newmark;
 	unsigned i;
@@ -1083,27 +1083,23 @@ batch_try(struct journal *j, struct jbatch *b, int nested, unsigned limit, unsig
 		memset(b->items[i].qseq, 0, sizeof(b->items[i].qseq));
 	}
 	*stop = b->n;
-	if ((rc = jwtx_begin(j, &w)) != 0)
-		return rc;
 	if (b->epoch != 0) {
-		rc = mark_read(j, w.txn, b->peer, b->epoch, &mark);
+		rc = mark_read(j, w->txn, b->peer, b->epoch, &mark);
 		if (rc == 0)
 			known = 1;
 		else if (rc == JOURNAL_NOT_FOUND)
 			mark = b->first_seq > 0 ? b->first_seq - 1 : 0;
 		else
-			goto fail;
+			return rc;
 		b->mark = mark;
-		if (b->first_seq > mark + 1) {
-			jwtx_abort(&w);
-			return JOURNAL_OUT_OF_ORDER;
-		}
+		if (b->first_seq > mark + 1)
+			return JOURNAL_OUT_OF_ORDER;    /* nothing written for this batch */
 		/*
 		 * Touch the mark first: its final put then rewrites a page
 		 * already dirty in this transaction and cannot hit a full map.
 		 */
-		if (nested && (rc = mark_write(j, w.txn, b->peer, b->epoch, mark)) != 0)
-			goto fail;
+		if (nested && (rc = mark_write(j, w->txn, b->peer, b->epoch, mark)) != 0)
+			return rc;
 	}
 
 	for (i = 0; i < b->n; i++) {
@@ -1116,20 +1112,20 @@ batch_try(struct journal *j, struct jbatch *b, int nested, unsigned limit, unsig
 			*stop = i;
 			break;
 		}
-		if (nested && (rc = wtx_sub_begin(&w, &s)) != 0)
-			goto fail;
-		rc = item_commit(&w, b, it, j->full);
+		if (nested && (rc = wtx_sub_begin(w, &s)) != 0)
+			return rc;
+		rc = item_commit(w, b, it, j->full);
 		if (rc == 0 && nested)
-			rc = wtx_sub_commit(&w, &s);
+			rc = wtx_sub_commit(w, &s);
 		else if (rc != 0 && nested)
-			wtx_sub_abort(&w, &s);
+			wtx_sub_abort(w, &s);
 		if (rc == JOURNAL_FULL || (nested && rc == MDB_MAP_FULL)) {
 			it->result = 0;
 			*stop = i;
 			break;
 		}
 		if (rc)
-			goto fail;
+			return rc;
 		if (it->result == JR_ACCEPTED)
 			b->accepted++;
 		else if (it->result == JR_DUPLICATE)
@@ -1151,16 +1147,82 @@ batch_try(struct journal *j, struct jbatch *b, int nested, unsigned limit, unsig
 		} else if (b->items[*stop].seq > 0 && b->items[*stop].seq - 1 > newmark)
 			newmark = b->items[*stop].seq - 1;
 		if ((newmark != mark || !known) &&
-		    (rc = mark_write(j, w.txn, b->peer, b->epoch, newmark)) != 0)
-			goto fail;
+		    (rc = mark_write(j, w->txn, b->peer, b->epoch, newmark)) != 0)
+			return rc;
+	}
+	*newmarkp = newmark;
+	return *stop < b->n ? JOURNAL_FULL : 0;
+}
+
+/*
+ * One attempt at a batch. nested: each item in a savepoint, so a full map
+ * stops the batch at the item that did not fit; items from index limit on
+ * are not tried (JR_FULL). Returns 0, JOURNAL_FULL (committed up to *stop),
+ * JOURNAL_OUT_OF_ORDER, or an error with nothing committed (MDB_MAP_FULL:
+ * the caller retries differently).
+ */
+static int
+batch_try(struct journal *j, struct jbatch *b, int nested, unsigned limit, unsigned *stop)
+{
+	struct wtx w;
+	uint64_t newmark = 0;
+	int rc;
+
+	if ((rc = jwtx_begin(j, &w)) != 0)
+		return rc;
+	rc = batch_body(j, &w, b, nested, limit, stop, &newmark);
+	if (rc != 0 && rc != JOURNAL_FULL) {
+		jwtx_abort(&w);
+		return rc;
 	}
 	if ((rc = jwtx_commit(&w)) != 0)
 		return rc;
 	b->mark = newmark;
 	return *stop < b->n ? JOURNAL_FULL : 0;
-fail:
-	jwtx_abort(&w);
-	return rc;
+}
+
+/*
+ * Group commit: every batch in one transaction and one fsync. Anything but
+ * plain success or an out-of-order batch (a full journal, a full map, an
+ * error) sends every batch through journal_commit_batch on its own, whose
+ * careful retries then apply.
+ */
+int
+journal_commit_batches(struct journal *j, struct jbatch **bs, unsigned n, int *rcs)
+{
+	uint64_t marks[JGROUP_MAX];
+	unsigned i, stop;
+	struct wtx w;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (n == 1 || n > JGROUP_MAX || j->full)
+		goto one_by_one;
+	if ((rc = jwtx_begin(j, &w)) != 0)
+		goto one_by_one;
+	for (i = 0; i < n; i++) {
+		if (bs[i]->n > 0 && bs[i]->items == NULL) {
+			jwtx_abort(&w);
+			goto one_by_one;
+		}
+		rc = batch_body(j, &w, bs[i], 0, bs[i]->n, &stop, &marks[i]);
+		if (rc != 0 && rc != JOURNAL_OUT_OF_ORDER) {
+			jwtx_abort(&w);
+			goto one_by_one;
+		}
+		rcs[i] = rc;
+	}
+	if (jwtx_commit(&w) != 0)
+		goto one_by_one;
+	for (i = 0; i < n; i++)
+		if (rcs[i] == 0)
+			bs[i]->mark = marks[i];
+	return 0;
+one_by_one:
+	for (i = 0; i < n; i++)
+		rcs[i] = journal_commit_batch(j, bs[i]);
+	return 0;
 }
 
 int

@@ -237,6 +237,17 @@ struct jbatch {
  */
 int journal_commit_batch(struct journal *j, struct jbatch *b);
 
+#define JGROUP_MAX 64     /* batches in one group commit */
+
+/*
+ * Group commit: commits n batches (at most JGROUP_MAX) in one transaction
+ * and one fsync, as if each had gone through journal_commit_batch in
+ * order; rcs[i] gets what that call would have returned for bs[i]. When
+ * the group cannot commit whole (a full journal or map, an error), each
+ * batch is committed on its own instead. Returns 0.
+ */
+int journal_commit_batches(struct journal *j, struct jbatch **bs, unsigned n, int *rcs);
+
 /* ----------------------------------------------------- packets, cancel */
 
 /* Reads a stored packet (bytes malloc'd, caller frees). JOURNAL_NOT_FOUND if absent. */

@@ -4,7 +4,8 @@
  * A county server's disk may take 10-30 ms per fsync; running commits here
  * keeps the network loop and its held pulls responsive meanwhile. Jobs run
  * in submission order, each finished job's done() is posted back to the
- * loop in the same order. Between jobs the thread runs journal_maintain
+ * loop in the same order. Batch commits queued one after another share one
+ * transaction (group commit). Between jobs the thread runs journal_maintain
  * (map growth, early prune when the disk is full).
  */
 #include "config.h"
@@ -12,6 +13,8 @@
 #include <pthread.h>
 
 #include "cascaded.h"
+
+#define JGROUP_ITEMS 4096        /* packets in one group commit, at most */
 
 static pthread_t jt_thread;
 static pthread_mutex_t jt_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -31,8 +34,11 @@ jthread_done(void *arg)
 static void *
 jthread_main(void *unused)
 {
-	struct jjob *job;
-	int rc;
+	struct jjob *job, *next, *group[JGROUP_MAX];
+	struct jbatch *batches[JGROUP_MAX];
+	int rcs[JGROUP_MAX], rc;
+	unsigned n, i, items;
+	int64_t now;
 
 	pthread_mutex_lock(&jt_lock);
 	for (;;) {
@@ -42,11 +48,35 @@ jthread_main(void *unused)
 			break;
 		job = TAILQ_FIRST(&jt_queue);
 		TAILQ_REMOVE(&jt_queue, job, entry);
+		n = 1;
+		group[0] = job;
+		if (job->run == NULL) {
+			/* batches queued together share a transaction and its fsync */
+			items = job->batch->n;
+			while (n < JGROUP_MAX && (next = TAILQ_FIRST(&jt_queue)) != NULL &&
+			    next->run == NULL && items + next->batch->n <= JGROUP_ITEMS) {
+				TAILQ_REMOVE(&jt_queue, next, entry);
+				items += next->batch->n;
+				group[n++] = next;
+			}
+		}
 		pthread_mutex_unlock(&jt_lock);
 
-		job->rc = job->run(jt_journal, job);
-		if (job->done != NULL)
-			loop_post(jthread_done, job);
+		if (job->run != NULL)
+			job->rc = job->run(jt_journal, job);
+		else {
+			now = cnow_ms();
+			for (i = 0; i < n; i++) {
+				group[i]->batch->now_ms = now;
+				batches[i] = group[i]->batch;
+			}
+			journal_commit_batches(jt_journal, batches, n, rcs);
+			for (i = 0; i < n; i++)
+				group[i]->rc = rcs[i];
+		}
+		for (i = 0; i < n; i++)
+			if (group[i]->done != NULL)
+				loop_post(jthread_done, group[i]);
 		if ((rc = journal_maintain(jt_journal, cnow_ms())) != 0)
 			log_warnx("journal: maintenance: %s", journal_errmsg(jt_journal));
 

@@ -24,7 +24,9 @@ node_cascaded_SOURCES = \
 	node/router.c \
 	node/server.c \
 	node/uplink.c \
-	node/carrier_tcp.c
+	node/carrier_tcp.c \
+	node/carrier_http.c
 node_cascaded_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
-node_cascaded_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS)
+node_cascaded_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(CURL_CFLAGS)
 node_cascaded_LDADD = node/libnode.la

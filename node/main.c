@@ -268,6 +268,7 @@ main(int argc, char **argv)
 	jthread_start(node->j);
 	server_init();
 	tcps_start(c);
+	https_start(c);
 	if (c->parent != NULL) {
 		node->up = uplink_new(c->parent);
 		uplink_start(node->up);
@@ -286,6 +287,7 @@ main(int argc, char **argv)
 
 	uplink_stop(node->up);
 	tcps_stop();
+	https_stop();
 	server_shutdown();
 	jthread_stop();
 	{

@@ -318,15 +318,6 @@ struct local_job {
 	unsigned n;
 };
 
-static int
-local_run(struct journal *j, struct jjob *job)
-{
-	struct local_job *lj = (struct local_job *)job;
-
-	lj->b.now_ms = cnow_ms();
-	return journal_commit_batch(j, &lj->b);
-}
-
 static void
 local_done(struct jjob *job)
 {
@@ -365,7 +356,7 @@ router_submit_local(Cascade__Packet *p)
 	lj->b.peer = "";
 	lj->b.items = lj->items;
 	lj->b.n = 1;
-	lj->job.run = local_run;
+	lj->job.batch = &lj->b;
 	lj->job.done = local_done;
 	jthread_submit(&lj->job);
 }

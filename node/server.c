@@ -16,6 +16,8 @@
 #define MSG(x) CASCADE__MSG_TYPE__MSG_##x
 #define NONCE_TTL_MS 30000
 #define NONCES_MAX 4096
+#define PUSH_HOLD_MS 50                 /* an early push waits this long for its predecessor */
+#define PUSH_HOLD_MAX 16
 
 struct session {
 	uint64_t id;
@@ -25,6 +27,10 @@ struct session {
 	int tls;
 	uint8_t key[SESSION_KEY_LEN];
 	struct sreq *held;              /* a held pull */
+	uint64_t push_epoch, push_next; /* where the next push should start */
+	TAILQ_HEAD(, held_push) held_pushes; /* pushes that arrived early, by first_seq */
+	unsigned nheld_pushes;
+	struct event *push_timer;
 	int64_t last_ms;
 	TAILQ_ENTRY(session) entry;
 };
@@ -83,6 +89,12 @@ sreply(struct sreq *r, uint32_t status, const char *error, const uint8_t *body, 
 	if (buf == NULL)
 		fatalx("server: out of memory packing a reply");
 	sreq_free_state(r);
+	if (r->reply == NULL) {
+		/* its carrier stopped (tcps_stop): nobody to answer */
+		free(buf);
+		free(r);
+		return;
+	}
 	r->reply(r, buf, len);
 }
 
@@ -119,6 +131,9 @@ sfail(struct sreq *r, uint32_t status, const char *fmt, ...)
 /* ------------------------------------------------------------ sessions */
 
 static void pull_reply_empty(struct sreq *r);
+static void push_submit(struct session *, struct sreq *, Cascade__Push *);
+static void push_hold(struct session *, struct sreq *, Cascade__Push *);
+static void push_release(struct session *, int);
 
 static void
 session_end(struct session *s, const char *why)
@@ -131,6 +146,9 @@ session_end(struct session *s, const char *why)
 		s->held = NULL;
 		pull_reply_empty(r);
 	}
+	push_release(s, 1);     /* the journal answers them (the replies go nowhere) */
+	if (s->push_timer != NULL)
+		event_free(s->push_timer);
 	if (s->peer->sess == s)
 		s->peer->sess = NULL;
 	TAILQ_REMOVE(&sessions, s, entry);
@@ -157,6 +175,31 @@ server_conn_gone(int carrier, uint64_t conn)
 	TAILQ_FOREACH_SAFE(s, &sessions, entry, t)
 		if (s->carrier == carrier && s->conn == conn)
 			session_end(s, "connection closed");
+}
+
+/*
+ * Ends the sessions of carrier that saw no request for idle_ms (http: no
+ * connection tells when a child is gone). A held pull is activity.
+ */
+void
+server_expire_idle(int carrier, int64_t idle_ms)
+{
+	struct session *s, *t;
+	int64_t now = cmono_ms();
+
+	TAILQ_FOREACH_SAFE(s, &sessions, entry, t) {
+		if (s->carrier != carrier)
+			continue;
+		if (s->held != NULL)
+			s->last_ms = now;
+		else if (now - s->last_ms > idle_ms) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "no request for %lld ms (session-idle)",
+			    (long long)(now - s->last_ms));
+			session_end(s, why);
+		}
+	}
 }
 
 static struct peer *
@@ -393,6 +436,7 @@ do_auth(struct sreq *r)
 		goto fail;
 	}
 	s = xcalloc(1, sizeof(*s));
+	TAILQ_INIT(&s->held_pushes);
 	s->id = crandom64();
 	s->peer = p;
 	s->carrier = r->carrier;
@@ -430,15 +474,6 @@ struct push_job {
 	struct jitem *items;
 	char (*texts)[256];
 };
-
-static int
-push_run(struct journal *j, struct jjob *job)
-{
-	struct push_job *pj = (struct push_job *)job;
-
-	pj->b.now_ms = cnow_ms();
-	return journal_commit_batch(j, &pj->b);
-}
 
 static void
 push_done(struct jjob *job)
@@ -511,8 +546,6 @@ static void
 do_push(struct sreq *r, struct session *s)
 {
 	Cascade__Push *push;
-	struct push_job *pj;
-	enum origin from;
 	size_t i;
 
 	push = cascade__push__unpack(NULL, r->req->body.len, r->req->body.data);
@@ -536,6 +569,32 @@ do_push(struct sreq *r, struct session *s)
 			sfail(r, STATUS(BAD_REQUEST), "Push sequences out of range or order");
 			goto fail;
 		}
+	/*
+	 * Pushes of one session can reach us out of order (nng hands requests
+	 * to the loop from several threads): one that starts above where the
+	 * last one ended waits a moment for the push in between, instead of
+	 * being refused and resent with everything after it.
+	 */
+	if (s->push_epoch == push->epoch && s->push_next != 0 &&
+	    push->first_seq > s->push_next && s->nheld_pushes < PUSH_HOLD_MAX) {
+		push_hold(s, r, push);
+		return;
+	}
+	push_submit(s, r, push);
+	push_release(s, 0);
+	return;
+fail:
+	cascade__push__free_unpacked(push, NULL);
+}
+
+/* Routes a push's packets and queues their commit. */
+static void
+push_submit(struct session *s, struct sreq *r, Cascade__Push *push)
+{
+	struct push_job *pj;
+	enum origin from;
+	size_t i;
+
 	from = s->peer->kind == CASCADE__PEER_KIND__PEER_NODE ? FROM_CHILD : FROM_CLIENT;
 	pj = xcalloc(1, sizeof(*pj));
 	pj->r = r;
@@ -554,12 +613,63 @@ do_push(struct sreq *r, struct session *s)
 	pj->b.last_seq = push->last_seq;
 	pj->b.items = pj->items;
 	pj->b.n = (unsigned)push->n_packets;
-	pj->job.run = push_run;
+	pj->job.batch = &pj->b;
 	pj->job.done = push_done;
 	jthread_submit(&pj->job);
-	return;
-fail:
-	cascade__push__free_unpacked(push, NULL);
+	s->push_epoch = push->epoch;
+	if (push->last_seq + 1 > s->push_next)
+		s->push_next = push->last_seq + 1;
+}
+
+struct held_push {
+	struct sreq *r;
+	Cascade__Push *push;
+	TAILQ_ENTRY(held_push) entry;
+};
+
+static void
+push_hold_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	push_release(arg, 1);
+}
+
+static void
+push_hold(struct session *s, struct sreq *r, Cascade__Push *push)
+{
+	struct held_push *h = xcalloc(1, sizeof(*h)), *at;
+	struct timeval tv = { 0, PUSH_HOLD_MS * 1000 };
+
+	h->r = r;
+	h->push = push;
+	TAILQ_FOREACH(at, &s->held_pushes, entry)
+		if (at->push->first_seq > push->first_seq)
+			break;
+	if (at != NULL)
+		TAILQ_INSERT_BEFORE(at, h, entry);
+	else
+		TAILQ_INSERT_TAIL(&s->held_pushes, h, entry);
+	s->nheld_pushes++;
+	if (s->push_timer == NULL)
+		s->push_timer = evtimer_new(node->base, push_hold_timeout, s);
+	if (!evtimer_pending(s->push_timer, NULL))
+		evtimer_add(s->push_timer, &tv);
+}
+
+/* Submits held pushes that now follow on (or all of them, when all is set). */
+static void
+push_release(struct session *s, int all)
+{
+	struct held_push *h;
+
+	while ((h = TAILQ_FIRST(&s->held_pushes)) != NULL &&
+	    (all || h->push->epoch != s->push_epoch || h->push->first_seq <= s->push_next)) {
+		TAILQ_REMOVE(&s->held_pushes, h, entry);
+		s->nheld_pushes--;
+		push_submit(s, h->r, h->push);
+		free(h);
+	}
+	if (TAILQ_EMPTY(&s->held_pushes) && s->push_timer != NULL)
+		evtimer_del(s->push_timer);
 }
 
 /* ---------------------------------------------------------------- pull */
@@ -683,9 +793,11 @@ struct ack_job {
 	struct jjob job;
 	struct sreq *r;
 	uint32_t qid;
+	int client;
 	uint64_t from, upto;
 	Cascade__Packet **receipts;
 	size_t nreceipts;
+	struct timeval wait;            /* the pull's wait starts once the ack is in */
 };
 
 static int
@@ -697,7 +809,8 @@ ack_run(struct journal *j, struct jjob *job)
 	unsigned n, i;
 	int rc;
 
-	while (at <= aj->upto) {
+	/* receipts are for what clients take; a child node's acks need no look */
+	while (aj->client && at <= aj->upto) {
 		if ((rc = journal_peek(j, aj->qid, at, 64, 1u << 30, e, &n)) != 0)
 			return rc;
 		for (i = 0; i < n && e[i].seq <= aj->upto; i++) {
@@ -735,6 +848,8 @@ ack_done(struct jjob *job)
 		cpkt_free(aj->receipts[i]);
 	}
 	free(aj->receipts);
+	if (aj->r->timer != NULL)
+		evtimer_add(aj->r->timer, &aj->wait);
 	pull_continue(aj->r);
 	free(aj);
 }
@@ -744,7 +859,7 @@ do_pull(struct sreq *r, struct session *s)
 {
 	Cascade__Pull *pl;
 	struct jqueue_info qi;
-	struct timeval tv;
+	struct timeval tv = { 0, 0 };
 	int64_t wait;
 	int rc;
 
@@ -767,11 +882,12 @@ do_pull(struct sreq *r, struct session *s)
 	wait = pl->wait_ms;
 	if (wait > node->conf->pull_wait_ms)
 		wait = node->conf->pull_wait_ms;
+	/* armed when the pull may be held: not while an ack job still runs (the
+	 * timer's reply would free r under it) */
 	if (wait > 0) {
 		r->timer = evtimer_new(node->base, pull_timeout, r);
 		tv.tv_sec = wait / 1000;
 		tv.tv_usec = (wait % 1000) * 1000;
-		evtimer_add(r->timer, &tv);
 	}
 	if ((rc = journal_queue_info(node->j, s->peer->qid, &qi)) != 0) {
 		cascade__pull__free_unpacked(pl, NULL);
@@ -788,16 +904,21 @@ do_pull(struct sreq *r, struct session *s)
 
 			aj->r = r;
 			aj->qid = s->peer->qid;
+			aj->client = s->peer->kind == CASCADE__PEER_KIND__PEER_CLIENT;
 			aj->from = qi.acked_seq + 1;
 			aj->upto = pl->acked_seq;
 			aj->job.run = ack_run;
 			aj->job.done = ack_done;
+			if (r->timer != NULL)
+				aj->wait = tv;
 			cascade__pull__free_unpacked(pl, NULL);
 			jthread_submit(&aj->job);
 			return;
 		}
 	}
 	cascade__pull__free_unpacked(pl, NULL);
+	if (r->timer != NULL)
+		evtimer_add(r->timer, &tv);
 	pull_continue(r);
 }
 

@@ -633,7 +633,11 @@ pull_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	dj->b.items = dj->items;
 	dj->b.n = (unsigned)pr->n_packets;
 	dj->b.mark = u->down_mark;
-	dj->job.run = down_run;
+	/* a known stream goes into the group commit; a new epoch needs its mark first */
+	if (dj->new_epoch)
+		dj->job.run = down_run;
+	else
+		dj->job.batch = &dj->b;
 	dj->job.done = down_done;
 	jthread_submit(&dj->job);
 }

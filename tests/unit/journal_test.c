@@ -477,6 +477,72 @@ TEST_out_of_order(void)
 	free(dir);
 }
 
+/* Group commit: three batches in one transaction, one of them overtaking. */
+static void
+TEST_group_commit(void)
+{
+	char *dir = cu_tmpdir("journal");
+	struct tpkt t[7];
+	struct jitem it[7];
+	struct jbatch b[3], *bs[3] = { &b[0], &b[1], &b[2] };
+	struct journal *j;
+	struct jqueue_info qi;
+	uint64_t mark;
+	uint32_t q;
+	int rcs[3], i;
+
+	j = jt_open(dir);
+	RC(journal_queue(j, "up", JQ_LINK, &q));
+	memset(it, 0, sizeof(it));
+	memset(b, 0, sizeof(b));
+	for (i = 0; i < 7; i++) {
+		tpkt_init(&t[i], "clinic-x/app", "master/audit", 20);
+		it[i].pkt = &t[i].p;
+		it[i].queues[0] = q;
+		it[i].nqueues = 1;
+	}
+	/* stream 9: seqs 1-3, then 4-5 in the next batch of the same group */
+	for (i = 0; i < 5; i++)
+		it[i].seq = (uint64_t)i + 1;
+	b[0] = (struct jbatch){ .peer = "child:clinic-x", .epoch = 9, .first_seq = 1,
+	    .last_seq = 3, .items = &it[0], .n = 3, .now_ms = 10 };
+	b[1] = (struct jbatch){ .peer = "child:clinic-x", .epoch = 9, .first_seq = 4,
+	    .last_seq = 5, .items = &it[3], .n = 2, .now_ms = 10 };
+	/* stream 8 already at mark 0: a batch from 5 overtook 1-4 */
+	RC(journal_mark_resolve(j, "child:clinic-y", 8, 1, &mark));
+	it[5].seq = 5;
+	it[6].seq = 6;
+	b[2] = (struct jbatch){ .peer = "child:clinic-y", .epoch = 8, .first_seq = 5,
+	    .last_seq = 6, .items = &it[5], .n = 2, .now_ms = 10 };
+	RC(journal_commit_batches(j, bs, 3, rcs));
+	CHECK_EQ(rcs[0], 0);
+	CHECK_EQ(rcs[1], 0);
+	CHECK_EQ(rcs[2], JOURNAL_OUT_OF_ORDER);
+	CHECK_EQ(b[0].mark, 3);
+	CHECK_EQ(b[1].mark, 5);
+	CHECK_EQ(b[2].mark, 0);
+	for (i = 0; i < 5; i++)
+		CHECK_EQ(it[i].result, JR_ACCEPTED);
+	CHECK_EQ(it[4].qseq[0], 5);
+	RC(journal_mark_get(j, "child:clinic-x", 9, &mark));
+	CHECK_EQ(mark, 5);
+	RC(journal_mark_get(j, "child:clinic-y", 8, &mark));
+	CHECK_EQ(mark, 0);
+	RC(journal_queue_info(j, q, &qi));
+	CHECK_EQ(qi.depth, 5);
+	CHECK_EQ(jt_events(j, JEV_ACCEPTED), 5);
+	{
+		uint64_t count, bad;
+
+		RC(journal_verify(j, &count, &bad));
+	}
+	for (i = 0; i < 7; i++)
+		tpkt_free(&t[i]);
+	journal_close(j);
+	cu_rmtree(dir);
+	free(dir);
+}
+
 struct find_rej {
 	uint32_t reason;
 	char text[64];
@@ -1142,6 +1208,7 @@ static const struct cu_test tests[] = {
 	CU_TEST(TEST_duplicates),
 	CU_TEST(TEST_epochs_marks),
 	CU_TEST(TEST_out_of_order),
+	CU_TEST(TEST_group_commit),
 	CU_TEST(TEST_rejected),
 	CU_TEST(TEST_queue_numbering),
 	CU_TEST(TEST_peek),

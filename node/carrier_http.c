@@ -1,0 +1,1054 @@
+/*
+ * carrier_http.c — the http carrier: the link protocol as POST bodies over
+ * http:// and https://.
+ *
+ * Server: one libevent evhttp per http or https listen url (https through
+ * libevent_openssl), all on the loop's event base. Each message type has
+ * its endpoint, PREFIX/v1/hello, /auth, /push, /pull and /routes (PREFIX:
+ * the listen url's path); the body is the same protobuf Request the tcp
+ * carrier carries, Content-Type application/x-protobuf. The reply body is
+ * always the protobuf Reply; its status sets the HTTP status (200 for OK,
+ * 4xx/5xx otherwise, with the reason in an X-Cascade-Error header). What
+ * never reaches server.c gets a one-line text/plain answer and a log line:
+ * an unknown path 404, another method than POST 405, another content type
+ * 415. libevent answers by itself an oversized body (413), a garbage
+ * request (400), and closes a connection that stalls for the request
+ * timeout: half-sent requests and idle keep-alive connections.
+ * libevent 2.1 stops reading a connection while its request is in hand, so
+ * a child that gives up on a held pull is noticed when the reply is written
+ * (and fails); if the connection goes first (evhttp_free at stop), its
+ * close callback forgets the request and the server's later reply only
+ * frees what is ours.
+ * An http session is bound to no connection: it ends when no request came
+ * for session-idle (server_expire_idle, on a timer here).
+ *
+ * Client: libcurl's multi interface driven by the loop (socket and timer
+ * callbacks become libevent events; no thread, no blocking call). One multi
+ * handle per link keeps its connections alive between requests; redial
+ * drops it with every connection. Completed calls go through a queue that a
+ * libevent event drains, so a callback may call, redial or close freely.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "cascaded.h"
+
+#define STATUS(x) CASCADE__STATUS__STATUS_##x
+#define MSG(x) CASCADE__MSG_TYPE__MSG_##x
+#define PROTOBUF_TYPE "application/x-protobuf"
+#define HTTP_BODY_MAX (16u << 20)       /* the largest request body, whatever the limits */
+#define HTTP_HEADERS_MAX (16u << 10)
+#define HTTP_REPLY_MAX (64u << 20)      /* the largest reply body the client takes */
+#define HTTP_TIMEOUT_MIN_S 5            /* request read / idle connection timeout: */
+#define HTTP_TIMEOUT_MAX_S 30           /* session-idle / 2 within these */
+#define HTTP_LOG_REPEAT_MS 30000        /* the same client error is logged again after this */
+
+/* The endpoints, one per message type. */
+static const struct endpoint {
+	const char *name;
+	uint32_t type;
+} endpoints[] = {
+	{ "hello", MSG(HELLO) },
+	{ "auth", MSG(AUTH) },
+	{ "push", MSG(PUSH) },
+	{ "pull", MSG(PULL) },
+	{ "routes", MSG(ROUTES) },
+};
+#define NENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
+
+static const char *
+type_name(uint32_t type)
+{
+	size_t i;
+
+	for (i = 0; i < NENDPOINTS; i++)
+		if (endpoints[i].type == type)
+			return endpoints[i].name;
+	return "none";
+}
+
+/* ---------------------------------------------------------- wire peeking */
+
+static int
+pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t r = 0;
+	int shift;
+
+	for (shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		r |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = r;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Finds top-level field `field` of an encoded message without decoding the
+ * rest (a pull reply may hold megabytes): a varint into *v, or a
+ * length-delimited field into *data / *dlen (either may be NULL). The last
+ * occurrence wins, as in protobuf. Returns 0 when found, -1 when absent or
+ * the bytes are not a message.
+ */
+static int
+pb_field(const uint8_t *buf, size_t len, unsigned field, uint64_t *v,
+    const uint8_t **data, size_t *dlen)
+{
+	const uint8_t *p = buf, *end = buf + len;
+	uint64_t key, n;
+	int found = -1;
+
+	while (p < end) {
+		if (pb_varint(&p, end, &key) != 0)
+			return -1;
+		switch (key & 7) {
+		case 0:
+			if (pb_varint(&p, end, &n) != 0)
+				return -1;
+			if ((key >> 3) == field && v != NULL) {
+				*v = n;
+				found = 0;
+			}
+			break;
+		case 1:
+			if (end - p < 8)
+				return -1;
+			p += 8;
+			break;
+		case 2:
+			if (pb_varint(&p, end, &n) != 0 || n > (uint64_t)(end - p))
+				return -1;
+			if ((key >> 3) == field && data != NULL) {
+				*data = p;
+				*dlen = (size_t)n;
+				found = 0;
+			}
+			p += n;
+			break;
+		case 5:
+			if (end - p < 4)
+				return -1;
+			p += 4;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return found;
+}
+
+/* ================================================================ server */
+
+struct hlisten {
+	struct evhttp *http;
+	const struct conf_url *u;
+	int tls;
+	char prefix[256];               /* the url's path without its trailing '/' */
+};
+
+/* A request handed to server.c; sreq first, so the reply function finds us. */
+struct hreq {
+	struct sreq r;
+	struct evhttp_request *req;     /* NULL once its connection is gone */
+	struct evhttp_connection *evcon;
+	const struct endpoint *ep;
+	TAILQ_ENTRY(hreq) entry;
+};
+
+static struct hlisten *hls;
+static size_t nhls;
+static SSL_CTX *hs_ssl;
+static struct event *hs_idle_ev;
+static TAILQ_HEAD(, hreq) hs_reqs = TAILQ_HEAD_INITIALIZER(hs_reqs);
+static int64_t hs_idle_ms;
+
+static const char *
+method_str(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_TRACE: return "TRACE";
+	case EVHTTP_REQ_CONNECT: return "CONNECT";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	}
+	return "?";
+}
+
+static void
+peer_str(struct evhttp_connection *evcon, char *buf, size_t len)
+{
+	const struct sockaddr *sa = evcon != NULL ? evhttp_connection_get_addr(evcon) : NULL;
+	char ip[INET6_ADDRSTRLEN];
+
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(s4->sin_port));
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(s6->sin6_port));
+	} else
+		snprintf(buf, len, "?");
+}
+
+/* A one-line text/plain answer for what never reaches server.c, and its log line. */
+static void
+hs_text(struct evhttp_request *req, const char *peer, int code, const char *reason,
+    const char *fmt, ...) PRINTF(5, 6);
+
+static void
+hs_text(struct evhttp_request *req, const char *peer, int code, const char *reason,
+    const char *fmt, ...)
+{
+	struct evbuffer *out = evbuffer_new();
+	const char *uri = evhttp_request_get_uri(req);
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("http: %s: %s %.200s: %d %s", peer, method_str(evhttp_request_get_command(req)),
+	    uri != NULL ? uri : "?", code, msg);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "text/plain; charset=utf-8");
+	if (out != NULL)
+		evbuffer_add_printf(out, "%s\n", msg);
+	evhttp_send_reply(req, code, reason, out);
+	if (out != NULL)
+		evbuffer_free(out);
+}
+
+/* HTTP status of a Reply status. */
+static int
+http_status(uint64_t status, const char **reason)
+{
+	switch (status) {
+	case STATUS(OK):
+		*reason = "OK";
+		return 200;
+	case STATUS(BAD_REQUEST):
+	case STATUS(VERSION):
+		*reason = "Bad Request";
+		return 400;
+	case STATUS(NO_SESSION):
+	case STATUS(BAD_MAC):
+		*reason = "Unauthorized";
+		return 401;
+	case STATUS(UNKNOWN_PEER):
+	case STATUS(AUTH_FAILED):
+	case STATUS(CARRIER_REFUSED):
+	case STATUS(NOT_ALLOWED):
+		*reason = "Forbidden";
+		return 403;
+	case STATUS(TOO_LARGE):
+		*reason = "Payload Too Large";
+		return 413;
+	case STATUS(BUSY):
+		*reason = "Service Unavailable";
+		return 503;
+	}
+	*reason = "Internal Server Error";
+	return 500;
+}
+
+static void
+buf_free_cb(const void *data, size_t len, void *arg)
+{
+	free((void *)(uintptr_t)data);
+}
+
+/* The connection of a request in hand went away (the child gave up on a held pull). */
+static void
+hs_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct hreq *h = arg;
+
+	if (h->req == NULL)
+		return;
+	/*
+	 * libevent detaches a request it has not answered from a connection that
+	 * failed, and leaves it to us; when the connection goes for another
+	 * reason (evhttp_free) it frees the request itself right after this.
+	 */
+	if (evhttp_request_get_connection(h->req) == NULL)
+		evhttp_request_free(h->req);
+	h->req = NULL;
+	h->evcon = NULL;
+	log_debug("http: %s: connection closed before the %s reply", h->r.peeraddr,
+	    h->ep->name);
+}
+
+/* sreq->reply: sends the Reply bytes (ours now) with the HTTP status of their status. */
+static void
+hs_reply(struct sreq *r, uint8_t *buf, size_t len)
+{
+	struct hreq *h = (struct hreq *)r;
+	struct evkeyvalq *hdr;
+	struct evbuffer *out;
+	const char *reason;
+	const uint8_t *err = NULL;
+	uint64_t status = 0;
+	size_t errlen = 0, i;
+	char line[256];
+	int code;
+
+	TAILQ_REMOVE(&hs_reqs, h, entry);
+	if (h->req == NULL) {
+		/* its connection is gone (or we are stopping): nobody to answer */
+		free(buf);
+		free(h);
+		return;
+	}
+	evhttp_connection_set_closecb(h->evcon, NULL, NULL);
+	pb_field(buf, len, 3, &status, NULL, NULL);
+	code = http_status(status, &reason);
+	hdr = evhttp_request_get_output_headers(h->req);
+	evhttp_add_header(hdr, "Content-Type", PROTOBUF_TYPE);
+	if (code != 200) {
+		pb_field(buf, len, 4, NULL, &err, &errlen);
+		if (errlen >= sizeof(line))
+			errlen = sizeof(line) - 1;
+		for (i = 0; i < errlen; i++)
+			line[i] = err[i] >= 0x20 && err[i] < 0x7f ? (char)err[i] : ' ';
+		line[errlen] = '\0';
+		evhttp_add_header(hdr, "X-Cascade-Error", errlen ? line : cstatus_str(status));
+	}
+	out = evhttp_request_get_output_buffer(h->req);
+	if (evbuffer_add_reference(out, buf, len, buf_free_cb, NULL) != 0) {
+		evbuffer_add(out, buf, len);
+		free(buf);
+	}
+	evhttp_send_reply(h->req, code, reason, NULL);
+	free(h);
+}
+
+static int
+content_type_ok(const char *ct)
+{
+	size_t n = strlen(PROTOBUF_TYPE);
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return strncasecmp(ct, PROTOBUF_TYPE, n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
+static void
+hs_request(struct evhttp_request *req, void *arg)
+{
+	struct hlisten *hl = arg;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL, *ct;
+	const struct endpoint *ep = NULL;
+	struct evbuffer *in;
+	struct bufferevent *bev;
+	struct hreq *h;
+	char peer[64];
+	uint64_t type;
+	size_t i, plen = strlen(hl->prefix), len;
+	int one = 1;
+
+	peer_str(evcon, peer, sizeof(peer));
+	/* replies are single writes; don't let Nagle hold one back */
+	if (evcon != NULL && (bev = evhttp_connection_get_bufferevent(evcon)) != NULL &&
+	    bufferevent_getfd(bev) >= 0)
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (path != NULL && strncmp(path, hl->prefix, plen) == 0 &&
+	    strncmp(path + plen, "/v1/", 4) == 0)
+		for (i = 0; i < NENDPOINTS; i++)
+			if (strcmp(path + plen + 4, endpoints[i].name) == 0)
+				ep = &endpoints[i];
+	if (ep == NULL) {
+		hs_text(req, peer, 404, "Not Found", "no such endpoint: %.200s (this node serves "
+		    "POST %s/v1/hello, auth, push, pull, routes)", path ? path : "?", hl->prefix);
+		return;
+	}
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+		hs_text(req, peer, 405, "Method Not Allowed", "method %s not allowed: use POST",
+		    method_str(evhttp_request_get_command(req)));
+		return;
+	}
+	ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+	if (!content_type_ok(ct)) {
+		hs_text(req, peer, 415, "Unsupported Media Type", "content type %.80s not taken: "
+		    "the body is a protobuf Request, Content-Type " PROTOBUF_TYPE,
+		    ct ? ct : "(none)");
+		return;
+	}
+
+	h = xcalloc(1, sizeof(*h));
+	in = evhttp_request_get_input_buffer(req);
+	len = evbuffer_get_length(in);
+	h->r.buf = xmalloc(len ? len : 1);
+	h->r.len = len;
+	evbuffer_remove(in, h->r.buf, len);
+	h->r.carrier = CASCADE__CARRIER__CARRIER_HTTP;
+	h->r.conn = 0;
+	h->r.tls = hl->tls;
+	snprintf(h->r.peeraddr, sizeof(h->r.peeraddr), "%s", peer);
+	h->r.reply = hs_reply;
+	h->r.cctx = h;
+	h->req = req;
+	h->evcon = evcon;
+	h->ep = ep;
+	TAILQ_INSERT_TAIL(&hs_reqs, h, entry);
+	evhttp_connection_set_closecb(evcon, hs_closed, h);
+
+	/* the path names the message: a body of another type is refused */
+	if (pb_field(h->r.buf, len, 2, &type, NULL, NULL) == 0 && type != ep->type) {
+		uint8_t *rb;
+		size_t rlen;
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "%s/v1/%s carries a %s request", hl->prefix, ep->name,
+		    type_name((uint32_t)type));
+		log_warnx("http: %s: %s", peer, msg);
+		free(h->r.buf);
+		h->r.buf = NULL;
+		if ((rb = cenv_reply_pack((uint32_t)type, STATUS(BAD_REQUEST), msg, NULL, 0, NULL,
+		    &rlen)) == NULL)
+			fatalx("http: out of memory packing a reply");
+		hs_reply(&h->r, rb, rlen);
+		return;
+	}
+	server_request(&h->r);
+}
+
+static struct bufferevent *
+hs_bevcb(struct event_base *base, void *arg)
+{
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	if ((ssl = SSL_new(hs_ssl)) == NULL) {
+		log_warnx("http: tls: SSL_new: %s", ERR_error_string(ERR_get_error(), NULL));
+		return NULL;
+	}
+	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	/* clients that close without close_notify are common; not an error */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+static SSL_CTX *
+tls_server_ctx(const struct conf *c)
+{
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		fatalx("http: tls: %s", ERR_error_string(ERR_get_error(), NULL));
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1)
+		fatalx("http: tls-cert %s: %s", c->tls_cert, ERR_error_string(ERR_get_error(), NULL));
+	if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM) != 1)
+		fatalx("http: tls-key %s: %s", c->tls_key, ERR_error_string(ERR_get_error(), NULL));
+	if (SSL_CTX_check_private_key(ctx) != 1)
+		fatalx("http: tls-key %s does not match tls-cert %s", c->tls_key, c->tls_cert);
+	return ctx;
+}
+
+static void
+hs_idle(evutil_socket_t fd, short what, void *arg)
+{
+	server_expire_idle(CASCADE__CARRIER__CARRIER_HTTP, hs_idle_ms);
+}
+
+int
+https_start(const struct conf *c)
+{
+	struct timeval tv;
+	size_t i, n = 0;
+	uint64_t body;
+	int64_t t;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("http: curl_global_init failed");
+	for (i = 0; i < c->nlisten; i++)
+		n += c->listen[i].carrier == CONF_CARRIER_HTTP;
+	if (n == 0)
+		return 0;
+	hls = xcalloc(n, sizeof(*hls));
+	/* a push holds at most max-batch packets of max-packet bytes, and its envelope */
+	body = (uint64_t)c->max_packet * c->max_batch + (64u << 10);
+	if (body > HTTP_BODY_MAX)
+		body = HTTP_BODY_MAX;
+	/*
+	 * No byte for this long ends a connection: a stalled request, an idle
+	 * keep-alive connection. A held pull is not cut: libevent does not read
+	 * (nor time out) a connection whose request is in hand.
+	 */
+	t = c->session_idle_ms / 2000;
+	if (t < HTTP_TIMEOUT_MIN_S)
+		t = HTTP_TIMEOUT_MIN_S;
+	if (t > HTTP_TIMEOUT_MAX_S)
+		t = HTTP_TIMEOUT_MAX_S;
+	for (i = 0; i < c->nlisten; i++) {
+		const struct conf_url *u = &c->listen[i];
+		struct hlisten *hl;
+		size_t plen;
+
+		if (u->carrier != CONF_CARRIER_HTTP)
+			continue;
+		hl = &hls[nhls++];
+		hl->u = u;
+		hl->tls = u->tls;
+		snprintf(hl->prefix, sizeof(hl->prefix), "%s", u->path);
+		plen = strlen(hl->prefix);
+		while (plen > 0 && hl->prefix[plen - 1] == '/')
+			hl->prefix[--plen] = '\0';
+		if ((hl->http = evhttp_new(node->base)) == NULL)
+			fatalx("http: evhttp_new failed");
+		evhttp_set_max_body_size(hl->http, (ev_ssize_t)body);
+		evhttp_set_max_headers_size(hl->http, HTTP_HEADERS_MAX);
+		evhttp_set_timeout(hl->http, (int)t);
+		/* every method reaches us, so the answer to a wrong one is ours (405) */
+		evhttp_set_allowed_methods(hl->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+		    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+		    EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+		evhttp_set_gencb(hl->http, hs_request, hl);
+		if (u->tls) {
+			if (hs_ssl == NULL)
+				hs_ssl = tls_server_ctx(c);
+			evhttp_set_bevcb(hl->http, hs_bevcb, NULL);
+		} else
+			log_warnx("http: listening on plain %s (allow-plain yes): traffic is "
+			    "authenticated but not encrypted", u->url);
+		if (evhttp_bind_socket_with_handle(hl->http, u->host[0] ? u->host : "0.0.0.0",
+		    u->port) == NULL)
+			fatal("%s:%d: listen %s", u->where.file, u->where.line, u->url);
+		log_info("http: listening on %s (endpoints %s/v1/...)", u->url, hl->prefix);
+	}
+	/* http sessions are bound to no connection: they end when idle */
+	hs_idle_ms = c->session_idle_ms;
+	t = hs_idle_ms / 4;
+	if (t > 5000)
+		t = 5000;
+	if (t < 100)
+		t = 100;
+	tv.tv_sec = t / 1000;
+	tv.tv_usec = (t % 1000) * 1000;
+	hs_idle_ev = event_new(node->base, -1, EV_PERSIST, hs_idle, NULL);
+	event_add(hs_idle_ev, &tv);
+	return 0;
+}
+
+void
+https_stop(void)
+{
+	struct hreq *h;
+	size_t i;
+
+	/* requests still in hand: evhttp_free frees them; a later reply only frees ours */
+	TAILQ_FOREACH(h, &hs_reqs, entry) {
+		if (h->req != NULL)
+			evhttp_connection_set_closecb(h->evcon, NULL, NULL);
+		h->req = NULL;
+		h->evcon = NULL;
+	}
+	for (i = 0; i < nhls; i++)
+		evhttp_free(hls[i].http);
+	free(hls);
+	hls = NULL;
+	nhls = 0;
+	if (hs_idle_ev != NULL)
+		event_free(hs_idle_ev);
+	hs_idle_ev = NULL;
+	if (hs_ssl != NULL)
+		SSL_CTX_free(hs_ssl);
+	hs_ssl = NULL;
+	curl_global_cleanup();
+}
+
+/* ================================================================ client */
+
+struct hclient;
+
+/* A socket curl asked us to watch. */
+struct hsock {
+	struct event *ev;
+	struct hclient *c;
+	curl_socket_t fd;
+	LIST_ENTRY(hsock) entry;
+};
+
+struct hcall {
+	TAILQ_ENTRY(hcall) entry;       /* its client's calls, then the done queue */
+	struct hclient *c;              /* NULL once done */
+	CURL *easy;
+	struct curl_slist *hdrs;
+	uint8_t *req;
+	size_t reqlen;
+	uint8_t *resp;
+	size_t resplen, respcap;
+	int err;
+	cclient_cb cb;
+	void *arg;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct hclient {
+	const struct conf_parent *pc;
+	const struct conf_url *url;
+	char *base;                     /* the url without trailing '/' */
+	struct cclient_events ev;
+	CURLM *multi;
+	struct event *timer;            /* curl's timeout */
+	struct event *connect_ev;       /* tells the uplink it may send */
+	int64_t backoff_ms;             /* before the next "connected" after a redial */
+	TAILQ_HEAD(, hcall) calls;
+	LIST_HEAD(, hsock) socks;
+	char lasterr[256];
+	int64_t lasterr_ms;
+};
+
+static TAILQ_HEAD(, hcall) hc_done = TAILQ_HEAD_INITIALIZER(hc_done);
+static struct event *hc_done_ev;
+
+static void
+hcall_free(struct hcall *hc)
+{
+	if (hc->easy != NULL)
+		curl_easy_cleanup(hc->easy);
+	curl_slist_free_all(hc->hdrs);
+	free(hc->req);
+	free(hc->resp);
+	free(hc);
+}
+
+/* Runs the callbacks of finished calls, one by one: a callback may do anything. */
+static void
+hc_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct hcall *hc;
+
+	while ((hc = TAILQ_FIRST(&hc_done)) != NULL) {
+		TAILQ_REMOVE(&hc_done, hc, entry);
+		hc->cb(hc->arg, hc->err, hc->err ? NULL : hc->resp, hc->err ? 0 : hc->resplen);
+		hcall_free(hc);
+	}
+}
+
+/* Moves hc (out of its multi already) to the done queue. */
+static void
+hc_complete(struct hcall *hc, int err)
+{
+	if (hc->c != NULL)
+		TAILQ_REMOVE(&hc->c->calls, hc, entry);
+	hc->c = NULL;
+	hc->err = err;
+	TAILQ_INSERT_TAIL(&hc_done, hc, entry);
+	event_active(hc_done_ev, 0, 0);
+}
+
+/* A failure worth a log line; the same one again only now and then. */
+static void
+hc_failed(struct hclient *c, const char *fmt, ...) PRINTF(2, 3);
+
+static void
+hc_failed(struct hclient *c, const char *fmt, ...)
+{
+	char msg[256];
+	int64_t now = cmono_ms();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (strcmp(msg, c->lasterr) == 0 && now - c->lasterr_ms < HTTP_LOG_REPEAT_MS) {
+		log_debug("link %s: %s", c->pc->id, msg);
+		return;
+	}
+	snprintf(c->lasterr, sizeof(c->lasterr), "%s", msg);
+	c->lasterr_ms = now;
+	log_warnx("link %s: %s", c->pc->id, msg);
+}
+
+/* curl finished hc: a reply to hand over (err 0), or none. */
+static void
+hc_finished(struct hclient *c, struct hcall *hc, CURLcode res)
+{
+	Cascade__Reply *rep;
+	char *url = NULL, *ct = NULL;
+	long code = 0;
+	size_t i;
+
+	curl_easy_getinfo(hc->easy, CURLINFO_EFFECTIVE_URL, &url);
+	if (res != CURLE_OK) {
+		if (c->url->tls && (res == CURLE_PEER_FAILED_VERIFICATION ||
+		    res == CURLE_SSL_CACERT_BADFILE))
+			hc_failed(c, "http: %s: the parent's certificate does not verify against "
+			    "ca %s: %s", url, c->pc->ca, hc->errbuf[0] ? hc->errbuf :
+			    curl_easy_strerror(res));
+		else
+			hc_failed(c, "http: %s: %s", url, hc->errbuf[0] ? hc->errbuf :
+			    curl_easy_strerror(res));
+		hc_complete(hc, -1);
+		return;
+	}
+	c->backoff_ms = c->pc->reconnect_min_ms;
+	curl_easy_getinfo(hc->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (code == 200) {
+		hc_complete(hc, 0);
+		return;
+	}
+	/* an error status still carries a Reply, unless it comes from elsewhere (a proxy) */
+	curl_easy_getinfo(hc->easy, CURLINFO_CONTENT_TYPE, &ct);
+	if (content_type_ok(ct) &&
+	    (rep = cascade__reply__unpack(NULL, hc->resplen, hc->resp)) != NULL) {
+		cascade__reply__free_unpacked(rep, NULL);
+		hc_complete(hc, 0);
+		return;
+	}
+	for (i = 0; i < hc->resplen && i < 160; i++)
+		if (hc->resp[i] < 0x20 || hc->resp[i] >= 0x7f)
+			break;
+	hc_failed(c, "http: %s: status %ld without a protobuf reply%s%.*s", url, code,
+	    i ? ": " : "", (int)i, hc->resp ? (const char *)hc->resp : "");
+	hc_complete(hc, -1);
+}
+
+static void
+hc_check(struct hclient *c)
+{
+	struct hcall *hc;
+	CURLMsg *m;
+	CURLcode res;
+	CURL *e;
+	int left;
+
+	while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		e = m->easy_handle;
+		res = m->data.result;
+		hc = NULL;
+		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&hc);
+		curl_multi_remove_handle(c->multi, e);
+		if (hc != NULL)
+			hc_finished(c, hc, res);
+	}
+}
+
+static void
+hc_sock_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct hsock *hs = arg;
+	struct hclient *c = hs->c;      /* hs may be freed by the action */
+	int running, action = 0;
+
+	if (what & EV_READ)
+		action |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		action |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(c->multi, fd, action, &running);
+	hc_check(c);
+}
+
+static void
+hc_timer_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct hclient *c = arg;
+	int running;
+
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	hc_check(c);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: watch s for what curl wants. */
+static int
+hc_sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct hclient *c = userp;
+	struct hsock *hs = socketp;
+	short kind;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (hs != NULL) {
+			event_free(hs->ev);
+			LIST_REMOVE(hs, entry);
+			free(hs);
+		}
+		return 0;
+	}
+	kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
+	    ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+	if (hs == NULL) {
+		hs = xcalloc(1, sizeof(*hs));
+		hs->c = c;
+		hs->fd = s;
+		if ((hs->ev = event_new(node->base, s, kind, hc_sock_event, hs)) == NULL)
+			fatalx("http: event_new failed");
+		LIST_INSERT_HEAD(&c->socks, hs, entry);
+		curl_multi_assign(c->multi, s, hs);
+	} else {
+		event_del(hs->ev);
+		event_assign(hs->ev, node->base, s, kind, hc_sock_event, hs);
+	}
+	event_add(hs->ev, NULL);
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: never act from inside curl; the loop calls back. */
+static int
+hc_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct hclient *c = userp;
+	struct timeval tv;
+
+	if (timeout_ms < 0) {
+		evtimer_del(c->timer);
+		return 0;
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	evtimer_add(c->timer, &tv);
+	return 0;
+}
+
+static void
+hc_multi_new(struct hclient *c)
+{
+	if ((c->multi = curl_multi_init()) == NULL)
+		fatalx("http: curl_multi_init failed");
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, hc_sock_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, hc_timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	/* the pull and a window of pushes, each on its kept-alive connection */
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 16L);
+}
+
+/* Ends every call in flight with an error, and drops the connections. */
+static void
+hc_multi_drop(struct hclient *c)
+{
+	struct hcall *hc;
+	struct hsock *hs;
+
+	while ((hc = TAILQ_FIRST(&c->calls)) != NULL) {
+		curl_multi_remove_handle(c->multi, hc->easy);
+		hc_complete(hc, -1);
+	}
+	curl_multi_cleanup(c->multi);
+	c->multi = NULL;
+	evtimer_del(c->timer);
+	/* sockets curl did not say goodbye to */
+	while ((hs = LIST_FIRST(&c->socks)) != NULL) {
+		event_free(hs->ev);
+		LIST_REMOVE(hs, entry);
+		free(hs);
+	}
+}
+
+static size_t
+hc_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct hcall *hc = arg;
+	size_t n = size * nmemb;
+
+	if (hc->resplen + n > HTTP_REPLY_MAX)
+		return 0;       /* curl fails the transfer */
+	if (hc->resplen + n + 1 > hc->respcap) {
+		hc->respcap = (hc->resplen + n + 1) * 2;
+		hc->resp = xrealloc(hc->resp, hc->respcap);
+	}
+	memcpy(hc->resp + hc->resplen, data, n);
+	hc->resplen += n;
+	hc->resp[hc->resplen] = '\0';   /* text bodies print as strings */
+	return n;
+}
+
+static void
+hc_call(void *cp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb cb, void *arg)
+{
+	struct hclient *c = cp;
+	struct hcall *hc = xcalloc(1, sizeof(*hc));
+	uint64_t type = 0;
+	char *url;
+	CURL *e;
+
+	hc->cb = cb;
+	hc->arg = arg;
+	hc->req = xmalloc(len ? len : 1);
+	memcpy(hc->req, buf, len);
+	hc->reqlen = len;
+	pb_field(buf, len, 2, &type, NULL, NULL);
+	xasprintf(&url, "%s/v1/%s", c->base, type_name((uint32_t)type));
+	if ((hc->easy = e = curl_easy_init()) == NULL)
+		fatalx("http: curl_easy_init failed");
+	hc->hdrs = curl_slist_append(hc->hdrs, "Content-Type: " PROTOBUF_TYPE);
+	hc->hdrs = curl_slist_append(hc->hdrs, "Accept: " PROTOBUF_TYPE);
+	hc->hdrs = curl_slist_append(hc->hdrs, "Expect:");      /* no 100-continue round trip */
+	if (hc->hdrs == NULL)
+		fatalx("http: out of memory");
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, hc);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_POST, 1L);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, hc->req);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hc->hdrs);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, hc_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, hc);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, hc->errbuf);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < 10000 ? timeout_ms :
+	    10000));
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	/* the configured proxy, or none: never one from the environment */
+	curl_easy_setopt(e, CURLOPT_PROXY, c->pc->proxy != NULL ? c->pc->proxy : "");
+	if (c->url->tls) {
+		/* the parent's certificate is verified against its ca, and only that */
+		curl_easy_setopt(e, CURLOPT_CAINFO, c->pc->ca);
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+		curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	}
+	free(url);
+	hc->c = c;
+	TAILQ_INSERT_TAIL(&c->calls, hc, entry);
+	if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+		hc_failed(c, "http: cannot start a request");
+		hc_complete(hc, -1);
+	}
+}
+
+static void
+hc_connect_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct hclient *c = arg;
+
+	c->ev.connected(c->ev.arg);
+}
+
+/* http has no standing connection: "connected" means "go ahead", after ms. */
+static void
+hc_post_connected(struct hclient *c, int64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+
+	evtimer_add(c->connect_ev, &tv);
+}
+
+static void hc_close(void *cp);
+
+static void *
+hc_open(const struct conf_parent *pc, const struct conf_url *url,
+    const struct cclient_events *ev, char *err, size_t errlen)
+{
+	struct hclient *c;
+	size_t n;
+
+	if (url->carrier != CONF_CARRIER_HTTP) {
+		snprintf(err, errlen, "%s is not an http:// or https:// url", url->url);
+		return NULL;
+	}
+	if (url->tls && pc->ca == NULL) {
+		snprintf(err, errlen, "%s: https needs a ca to verify the parent", url->url);
+		return NULL;
+	}
+	if (hc_done_ev == NULL)
+		hc_done_ev = event_new(node->base, -1, 0, hc_drain, NULL);
+	c = xcalloc(1, sizeof(*c));
+	c->pc = pc;
+	c->url = url;
+	c->ev = *ev;
+	c->base = xstrdup(url->url);
+	n = strlen(c->base);
+	while (n > 0 && c->base[n - 1] == '/')
+		c->base[--n] = '\0';
+	c->backoff_ms = pc->reconnect_min_ms;
+	TAILQ_INIT(&c->calls);
+	LIST_INIT(&c->socks);
+	c->timer = evtimer_new(node->base, hc_timer_event, c);
+	c->connect_ev = evtimer_new(node->base, hc_connect_event, c);
+	if (c->timer == NULL || c->connect_ev == NULL || hc_done_ev == NULL)
+		fatalx("http: event_new failed");
+	hc_multi_new(c);
+	if (pc->proxy != NULL)
+		log_info("link %s: http requests to %s go through proxy %s", pc->id, url->url,
+		    pc->proxy);
+	hc_post_connected(c, 0);
+	return c;
+}
+
+/*
+ * A dead link: every call in flight ends (the uplink has moved on to a new
+ * session), the kept-alive connections are dropped, and the uplink may try
+ * again after a backoff, as a redialing tcp carrier would let it.
+ */
+static void
+hc_redial(void *cp)
+{
+	struct hclient *c = cp;
+
+	hc_multi_drop(c);
+	hc_multi_new(c);
+	hc_post_connected(c, c->backoff_ms);
+	c->backoff_ms *= 2;
+	if (c->backoff_ms > c->pc->reconnect_max_ms)
+		c->backoff_ms = c->pc->reconnect_max_ms;
+}
+
+static void
+hc_close(void *cp)
+{
+	struct hclient *c = cp;
+
+	if (c == NULL)
+		return;
+	hc_multi_drop(c);
+	event_free(c->timer);
+	event_free(c->connect_ev);
+	free(c->base);
+	free(c);
+}
+
+const struct cclient_ops http_client_ops = {
+	.name = "http",
+	.carrier = CASCADE__CARRIER__CARRIER_HTTP,
+	.open = hc_open,
+	.call = hc_call,
+	.redial = hc_redial,
+	.close = hc_close,
+};
