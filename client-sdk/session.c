@@ -1,0 +1,1429 @@
+/*
+ * session.c — the handle: its SDK thread, which speaks the link protocol
+ * to the node as a client session (Hello, Auth, the push window upward,
+ * the long-poll pull downward), and the API calls that hand work to it.
+ *
+ * Threads and locks
+ * - The SDK thread owns the protocol state (the fields marked "SDK thread"
+ *   below) and runs every callback. It sleeps on h->cv until a carrier
+ *   reply, a connection event, a new packet in the outbox, a timer or
+ *   close wakes it.
+ * - API calls from other threads touch only what h->mu guards (the event
+ *   queue, pending requests, the published state) and the store, which is
+ *   thread-safe on its own.
+ * - Lock order: carrier's lock -> h->mu -> store's lock. No callback runs
+ *   with a lock held, and the SDK thread never calls into the carrier
+ *   with h->mu held.
+ *
+ * Custody upward mirrors the node's uplink: every packet is numbered in
+ * the outbox before it is sent; Auth announces our lowest unacked
+ * sequence and the node answers with its mark; we resume at mark + 1.
+ * A session is bound to one tcp connection; when it goes, we start over
+ * with Hello after a backoff.
+ *
+ * Delivery downward: for each pulled packet, in order, the id is recorded
+ * HANDING, the callback runs, then the id is recorded DELIVERED (in the
+ * same transaction as the next packet's HANDING). Only after the whole
+ * batch does the next Pull acknowledge it to the node. An id found
+ * DELIVERED is a duplicate and is skipped; one found HANDING was being
+ * handed over when the program died, and is handed over again with
+ * CASCADE_FLAG_REDELIVERY.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cascade.h"
+#include "sdk_int.h"
+
+#define STATUS(x) CASCADE__STATUS__STATUS_##x
+#define MSG(x) CASCADE__MSG_TYPE__MSG_##x
+#define FLAG(x) CASCADE__PACKET_FLAG__FLAG_##x
+#define KIND(x) CASCADE__PACKET_KIND__KIND_##x
+
+#define NEVER INT64_MAX
+#define PUSH_MAX_BYTES (1u << 20)
+#define PULL_MAX_BYTES (4u << 20)
+#define MAX_REPLY (64u << 20)
+#define DEF_MAX_BATCH 64
+#define MAX_BATCH 1024
+#define MAX_WINDOW 16
+#define TAKEOVER_MIN_MS 1000
+#define TAKEOVER_MAX_MS 60000
+#define REFUSED_MIN_MS 5000
+#define STABLE_MS 60000                 /* a session this old resets the takeover backoff */
+#define PRUNE_EVERY_MS (3600LL * 1000)
+#define SEND_FLAGS (CASCADE_FLAG_RECEIPT | CASCADE_FLAG_NO_TTL | CASCADE_FLAG_URGENT | \
+	CASCADE_FLAG_NOTIFY)
+
+enum pstate { P_DOWN, P_HELLO, P_AUTH, P_UP };
+
+/* A request to the node in flight; it becomes an event when answered. */
+struct call {
+	struct cascade *h;
+	uint64_t gen;                   /* session generation */
+	uint32_t type;
+	uint64_t first, last;           /* push range */
+	int err;
+	uint8_t *buf;
+	size_t len;
+	uint64_t conn;
+	struct call *next;
+};
+
+struct cascade {
+	/* settings, fixed after open */
+	char *url, *client, *ca_file, *state_dir;
+	char node[CADDR_NODE_MAX + 1];  /* the node our address names */
+	int carrier_kind;               /* CASCADE_CARRIER_TCP / _HTTP */
+	int tls;
+	uint8_t secret[64];
+	size_t secretlen;
+	cascade_packet_cb packet_cb;
+	void *packet_arg;
+	cascade_state_cb state_cb;
+	void *state_arg;
+	cascade_log_cb log_cb;
+	void *log_arg;
+	int log_level;
+	int32_t timeout_ms, reconnect_min_ms, reconnect_max_ms, dead_ms;
+	int64_t reply_ttl_ms;
+
+	struct store *st;
+	struct carrier *car;
+	pthread_t thr;
+	int thr_started;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;              /* wakes the SDK thread */
+	pthread_cond_t flush_cv;        /* wakes cascade_flush() */
+	/* under mu */
+	int closing;
+	int wake;                       /* the outbox has new packets */
+	struct call *ev_head, *ev_tail; /* answered calls */
+	int conn_up;                    /* the carrier has a connection */
+	int conn_down_seen;             /* a connection went since the SDK thread looked */
+	struct reqs reqs;
+	int pub_state;
+	uint32_t max_packet;
+
+	/* SDK thread */
+	enum pstate ps;
+	uint64_t gen;
+	uint64_t session;
+	uint64_t sess_conn;             /* the connection the session lives on */
+	uint8_t key[CSHA256_LEN];
+	int keyed;
+	uint8_t snonce[CNONCE_LEN], cnonce[CNONCE_LEN];
+	uint64_t next_send;
+	unsigned inflight, window, max_batch;
+	uint32_t pull_wait_ms;
+	int64_t hold_until;
+	uint64_t down_epoch, down_acked;
+	int pulling;
+	int64_t timer_at;
+	int64_t backoff_ms, takeover_ms;
+	int64_t up_since;
+	int64_t prune_at;
+	int64_t nag_at;                 /* when to say again that no connection comes up */
+	int connected;
+};
+
+/* ------------------------------------------------------------- logging */
+
+void
+sdk_log(struct cascade *h, int level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (h == NULL || h->log_cb == NULL || level > h->log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	h->log_cb(h->log_arg, level, msg);
+}
+
+static void
+carrier_log(void *arg, int level, const char *msg)
+{
+	sdk_log(arg, level, "%s", msg);
+}
+
+/* The handle whose SDK thread this is (NULL on other threads). */
+static _Thread_local struct cascade *sdk_self;
+
+static int
+on_sdk_thread(struct cascade *h)
+{
+	return sdk_self == h;
+}
+
+/* Publishes a connection state and tells the application (SDK thread). */
+static void
+set_state(struct cascade *h, int state, const char *fmt, ...) SDK_PRINTF(3, 4);
+
+static void
+set_state(struct cascade *h, int state, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+	int old;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&h->mu);
+	old = h->pub_state;
+	h->pub_state = state;
+	pthread_mutex_unlock(&h->mu);
+	if (old == state)
+		return;
+	sdk_log(h, state == CASCADE_STATE_DOWN || state == CASCADE_STATE_TAKEN_OVER ||
+	    state == CASCADE_STATE_REFUSED ? CASCADE_LOG_WARN : CASCADE_LOG_INFO,
+	    "cascade %s: %s", h->client, detail);
+	if (h->state_cb != NULL)
+		h->state_cb(h->state_arg, h, state, detail);
+}
+
+/* ------------------------------------------------------- carrier events */
+
+static void
+call_answered(void *arg, int err, uint8_t *buf, size_t len, uint64_t conn)
+{
+	struct call *c = arg;
+	struct cascade *h = c->h;
+
+	c->err = err;
+	c->buf = buf;
+	c->len = len;
+	c->conn = conn;
+	pthread_mutex_lock(&h->mu);
+	if (h->ev_tail != NULL)
+		h->ev_tail->next = c;
+	else
+		h->ev_head = c;
+	h->ev_tail = c;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void
+conn_event(void *arg, int up, uint64_t conn)
+{
+	struct cascade *h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	h->conn_up = up;
+	if (!up)
+		h->conn_down_seen = 1;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static int64_t
+now_ms(void)
+{
+	return cmono_ms();
+}
+
+static void
+timer_arm(struct cascade *h, int64_t in_ms)
+{
+	h->timer_at = now_ms() + in_ms;
+}
+
+/* --------------------------------------------------------------- calls */
+
+static void session_lost(struct cascade *h, int redial, const char *fmt, ...) SDK_PRINTF(3, 4);
+
+/* Sends one request of the session; 0, or the session is lost. */
+static int
+call(struct cascade *h, uint32_t type, const ProtobufCMessage *m, int timeout_ms,
+    uint64_t first, uint64_t last)
+{
+	struct call *c;
+	size_t blen = protobuf_c_message_get_packed_size(m), len;
+	uint8_t *body, *buf;
+	int rc;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL || (body = malloc(blen ? blen : 1)) == NULL) {
+		free(c);
+		session_lost(h, 0, "out of memory for a request");
+		return CASCADE_ENOMEM;
+	}
+	protobuf_c_message_pack(m, body);
+	buf = cenv_request_pack(type, h->session, body, blen, h->keyed ? h->key : NULL, &len);
+	free(body);
+	if (buf == NULL) {
+		free(c);
+		session_lost(h, 0, "out of memory for a request");
+		return CASCADE_ENOMEM;
+	}
+	c->h = h;
+	c->gen = h->gen;
+	c->type = type;
+	c->first = first;
+	c->last = last;
+	rc = carrier_call(h->car, buf, len, timeout_ms, call_answered, c);
+	free(buf);
+	if (rc != 0) {
+		free(c);
+		session_lost(h, 0, "%s carrier: %s", carrier_name(h->car), cascade_strerror(rc));
+		return rc;
+	}
+	return CASCADE_OK;
+}
+
+/* --------------------------------------------------------------- session */
+
+static void
+session_lost(struct cascade *h, int redial, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (h->ps == P_UP)
+		set_state(h, CASCADE_STATE_DOWN, "session lost: %s", why);
+	else
+		sdk_log(h, CASCADE_LOG_INFO, "cascade %s: %s", h->client, why);
+	h->gen++;
+	h->ps = P_DOWN;
+	h->session = 0;
+	h->sess_conn = 0;
+	h->keyed = 0;
+	h->inflight = 0;
+	h->pulling = 0;
+	if (redial) {
+		/* a dead or wedged connection: drop it, the carrier dials again */
+		carrier_reset(h->car);
+		h->connected = 0;
+	}
+	timer_arm(h, h->backoff_ms);
+	h->backoff_ms *= 2;
+	if (h->backoff_ms > h->reconnect_max_ms)
+		h->backoff_ms = h->reconnect_max_ms;
+}
+
+/* Another program took our session: step back for a while instead of fighting. */
+static void
+taken_over(struct cascade *h)
+{
+	if (h->up_since != 0 && now_ms() - h->up_since >= STABLE_MS)
+		h->takeover_ms = TAKEOVER_MIN_MS;
+	set_state(h, CASCADE_STATE_TAKEN_OVER, "another session for %s took over; retrying in "
+	    "%lld ms", h->client, (long long)h->takeover_ms);
+	h->gen++;
+	h->ps = P_DOWN;
+	h->session = 0;
+	h->sess_conn = 0;
+	h->keyed = 0;
+	h->inflight = 0;
+	h->pulling = 0;
+	timer_arm(h, h->takeover_ms);
+	h->takeover_ms *= 2;
+	if (h->takeover_ms > TAKEOVER_MAX_MS)
+		h->takeover_ms = TAKEOVER_MAX_MS;
+}
+
+/* The node refused us for good (as far as we can tell): retry slowly. */
+static void
+refused(struct cascade *h, const char *fmt, ...) SDK_PRINTF(2, 3);
+
+static void
+refused(struct cascade *h, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+	int64_t wait = h->reconnect_max_ms > REFUSED_MIN_MS ? h->reconnect_max_ms : REFUSED_MIN_MS;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	set_state(h, CASCADE_STATE_REFUSED, "%s", why);
+	h->gen++;
+	h->ps = P_DOWN;
+	h->session = 0;
+	h->keyed = 0;
+	h->inflight = 0;
+	h->pulling = 0;
+	timer_arm(h, wait);
+}
+
+/* Common checks of a reply: the decoded envelope, or NULL (the session was dealt with). */
+static Cascade__Reply *
+reply_open(struct cascade *h, struct call *c, const char *what)
+{
+	Cascade__Reply *rep;
+
+	if (c->err != 0) {
+		session_lost(h, c->err == CASCADE_ETIMEDOUT, "%s: %s", what,
+		    c->err == CASCADE_ETIMEDOUT ? "no answer from the node within the dead-link "
+		    "timeout" : c->err == CASCADE_ECARRIER ? "the connection failed" :
+		    c->err == CASCADE_ECLOSED ? "the connection closed" : cascade_strerror(c->err));
+		return NULL;
+	}
+	if ((rep = cascade__reply__unpack(NULL, c->len, c->buf)) == NULL) {
+		session_lost(h, 1, "%s: undecodable reply (%zu bytes)", what, c->len);
+		return NULL;
+	}
+	if (rep->status == STATUS(NO_SESSION) && c->type != MSG(HELLO) && c->type != MSG(AUTH)) {
+		/* on the connection our session lives on, only a newer session ends it */
+		if (h->sess_conn != 0 && c->conn == h->sess_conn && h->connected)
+			taken_over(h);
+		else
+			session_lost(h, 0, "%s: the node no longer knows the session", what);
+		goto fail;
+	}
+	if (rep->status != STATUS(OK)) {
+		switch (rep->status) {
+		case STATUS(UNKNOWN_PEER):
+			refused(h, "node at %s does not know client %s: %s", h->url, h->client,
+			    rep->error);
+			break;
+		case STATUS(AUTH_FAILED):
+			refused(h, "node at %s refused our credentials: %s", h->url, rep->error);
+			break;
+		case STATUS(CARRIER_REFUSED):
+			refused(h, "node at %s refused carrier %s: %s", h->url, carrier_name(h->car),
+			    rep->error);
+			break;
+		case STATUS(VERSION):
+			refused(h, "node at %s does not speak our protocol: %s", h->url, rep->error);
+			break;
+		default:
+			session_lost(h, 0, "%s refused: %s: %s", what, cstatus_str(rep->status),
+			    rep->error);
+		}
+		goto fail;
+	}
+	if (h->keyed && c->type != MSG(HELLO) && c->type != MSG(AUTH) &&
+	    cenv_reply_verify(rep, h->key) != 0) {
+		session_lost(h, 1, "%s: reply mac does not match the session key", what);
+		goto fail;
+	}
+	return rep;
+fail:
+	cascade__reply__free_unpacked(rep, NULL);
+	return NULL;
+}
+
+static void
+hello(struct cascade *h)
+{
+	Cascade__Hello m = CASCADE__HELLO__INIT;
+
+	h->ps = P_HELLO;
+	h->session = 0;
+	h->keyed = 0;
+	m.version = CASCADE_PROTOCOL_VERSION;
+	m.peer = h->client;
+	m.kind = CASCADE__PEER_KIND__PEER_CLIENT;
+	m.carrier = h->carrier_kind == CASCADE_CARRIER_HTTP ? CASCADE__CARRIER__CARRIER_HTTP :
+	    CASCADE__CARRIER__CARRIER_TCP;
+	call(h, MSG(HELLO), &m.base, h->dead_ms, 0, 0);
+}
+
+static void
+hello_reply(struct cascade *h, struct call *c)
+{
+	Cascade__Reply *rep;
+	Cascade__HelloReply *hr = NULL;
+	Cascade__Auth a = CASCADE__AUTH__INIT;
+	Cascade__StreamPos sp = CASCADE__STREAM_POS__INIT, *spp = &sp;
+	uint8_t mac[CSHA256_LEN];
+	uint64_t acked;
+
+	if ((rep = reply_open(h, c, "hello")) == NULL)
+		return;
+	hr = cascade__hello_reply__unpack(NULL, rep->body.len, rep->body.data);
+	if (hr == NULL || hr->nonce.len != CNONCE_LEN) {
+		session_lost(h, 1, "hello: malformed reply");
+		goto done;
+	}
+	if (hr->node == NULL || strcmp(hr->node, h->node) != 0) {
+		refused(h, "%s answers as node \"%.64s\", but the client address is %s", h->url,
+		    hr->node != NULL ? hr->node : "", h->client);
+		goto done;
+	}
+	memcpy(h->snonce, hr->nonce.data, CNONCE_LEN);
+	if (crandom(h->cnonce, CNONCE_LEN) != 0) {
+		session_lost(h, 0, "no randomness for the client nonce");
+		goto done;
+	}
+	cauth_mac(h->secret, h->secretlen, 'c', h->client, h->snonce, h->cnonce, mac);
+	store_counters(h->st, NULL, &acked);
+	a.peer = h->client;
+	a.nonce.data = h->cnonce;
+	a.nonce.len = CNONCE_LEN;
+	a.server_nonce.data = h->snonce;
+	a.server_nonce.len = CNONCE_LEN;
+	a.mac.data = mac;
+	a.mac.len = sizeof(mac);
+	sp.epoch = h->st->epoch;
+	sp.seq = acked + 1;             /* our lowest unacked */
+	a.streams = &spp;
+	a.n_streams = 1;
+	a.carrier = h->carrier_kind == CASCADE_CARRIER_HTTP ? CASCADE__CARRIER__CARRIER_HTTP :
+	    CASCADE__CARRIER__CARRIER_TCP;
+	h->ps = P_AUTH;
+	call(h, MSG(AUTH), &a.base, h->dead_ms, 0, 0);
+done:
+	if (hr != NULL)
+		cascade__hello_reply__free_unpacked(hr, NULL);
+	cascade__reply__free_unpacked(rep, NULL);
+}
+
+static void push_more(struct cascade *h);
+static void pull(struct cascade *h);
+
+/* The node holds everything up to seq: drop it from the outbox, wake flushers. */
+static void
+ack_up_to(struct cascade *h, uint64_t seq)
+{
+	int rc;
+
+	if ((rc = store_ack(h->st, seq)) != 0)
+		sdk_log(h, CASCADE_LOG_ERROR, "cascade %s: outbox: acknowledging up to %llu: %s",
+		    h->client, (unsigned long long)seq, cascade_strerror(rc));
+	pthread_mutex_lock(&h->mu);
+	pthread_cond_broadcast(&h->flush_cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void
+auth_reply(struct cascade *h, struct call *c)
+{
+	Cascade__Reply *rep;
+	Cascade__AuthReply *ar;
+	uint8_t mac[CSHA256_LEN];
+	uint64_t mark = 0, last;
+	size_t i;
+
+	if ((rep = reply_open(h, c, "auth")) == NULL)
+		return;
+	ar = cascade__auth_reply__unpack(NULL, rep->body.len, rep->body.data);
+	cascade__reply__free_unpacked(rep, NULL);
+	if (ar == NULL) {
+		session_lost(h, 1, "auth: malformed reply");
+		return;
+	}
+	cauth_mac(h->secret, h->secretlen, 's', h->client, h->snonce, h->cnonce, mac);
+	if (ar->mac.len != CSHA256_LEN || cequal(mac, ar->mac.data, CSHA256_LEN) != 0) {
+		refused(h, "%s could not prove it holds our secret: not our node", h->url);
+		goto done;
+	}
+	for (i = 0; i < ar->n_marks; i++)
+		if (ar->marks[i] != NULL && ar->marks[i]->epoch == h->st->epoch)
+			mark = ar->marks[i]->seq;
+	h->session = ar->session;
+	h->sess_conn = c->conn;
+	csession_key(h->secret, h->secretlen, h->client, h->snonce, h->cnonce, h->key);
+	h->keyed = !h->tls;
+	h->max_batch = DEF_MAX_BATCH;
+	h->window = 4;
+	h->pull_wait_ms = 20000;
+	pthread_mutex_lock(&h->mu);
+	h->max_packet = CPKT_DEFAULT_MAX_PAYLOAD;
+	if (ar->limits != NULL) {
+		if (ar->limits->max_batch > 0)
+			h->max_batch = ar->limits->max_batch > MAX_BATCH ? MAX_BATCH :
+			    ar->limits->max_batch;
+		if (ar->limits->window > 0)
+			h->window = ar->limits->window > MAX_WINDOW ? MAX_WINDOW : ar->limits->window;
+		if (ar->limits->max_packet_bytes > 0)
+			h->max_packet = ar->limits->max_packet_bytes;
+		if (ar->limits->pull_wait_ms > 0 && ar->limits->pull_wait_ms < h->pull_wait_ms)
+			h->pull_wait_ms = ar->limits->pull_wait_ms;
+	}
+	pthread_mutex_unlock(&h->mu);
+	if (h->pull_wait_ms > (uint32_t)h->dead_ms / 2)
+		h->pull_wait_ms = (uint32_t)h->dead_ms / 2;
+	if (ar->carrier != 0 && ar->carrier != (h->carrier_kind == CASCADE_CARRIER_HTTP ?
+	    CASCADE__CARRIER__CARRIER_HTTP : CASCADE__CARRIER__CARRIER_TCP))
+		sdk_log(h, CASCADE_LOG_INFO, "cascade %s: the node prefers carrier %u; staying on %s",
+		    h->client, ar->carrier, carrier_name(h->car));
+	store_counters(h->st, &last, NULL);
+	if (mark > last) {
+		/* the node holds more of our stream than we ever numbered: continue after it */
+		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: the node's mark %llu is beyond our last "
+		    "sequence %llu; numbering continues after it", h->client,
+		    (unsigned long long)mark, (unsigned long long)last);
+		store_skip(h->st, mark + 1);
+	}
+	ack_up_to(h, mark);
+	h->next_send = mark + 1;
+	h->ps = P_UP;
+	h->backoff_ms = h->reconnect_min_ms;
+	h->up_since = now_ms();
+	h->hold_until = 0;
+	set_state(h, CASCADE_STATE_UP, "session %016llx up with node %s over %s; resuming at %llu",
+	    (unsigned long long)h->session, h->node, carrier_name(h->car),
+	    (unsigned long long)h->next_send);
+	push_more(h);
+	pull(h);
+done:
+	cascade__auth_reply__free_unpacked(ar, NULL);
+}
+
+/* ---------------------------------------------------------------- push */
+
+static void
+push_reply(struct cascade *h, struct call *c)
+{
+	Cascade__Reply *rep;
+	Cascade__PushReply *pr;
+	char idt[CID_TEXT_LEN];
+	size_t i;
+
+	h->inflight--;
+	if ((rep = reply_open(h, c, "push")) == NULL)
+		return;
+	pr = cascade__push_reply__unpack(NULL, rep->body.len, rep->body.data);
+	cascade__reply__free_unpacked(rep, NULL);
+	if (pr == NULL) {
+		session_lost(h, 1, "push: malformed reply");
+		return;
+	}
+	for (i = 0; i < pr->n_rejects; i++)
+		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: packet %s (seq %llu) rejected by the node: "
+		    "%s: %s", h->client, pr->rejects[i]->id.len == CID_LEN ?
+		    cid_format(pr->rejects[i]->id.data, idt) : "?",
+		    (unsigned long long)pr->rejects[i]->seq, creason_str(pr->rejects[i]->reason),
+		    pr->rejects[i]->text);
+	ack_up_to(h, pr->acked_seq);
+	if (pr->acked_seq < c->last && h->next_send > pr->acked_seq + 1) {
+		/* not stored (overtaken by another push, or refused for now): resend from the mark */
+		h->next_send = pr->acked_seq + 1;
+		if (pr->refused != 0) {
+			sdk_log(h, CASCADE_LOG_WARN, "cascade %s: the node refuses packets for now: %s; "
+			    "retrying in 1 s", h->client, creason_str(pr->refused));
+			h->hold_until = now_ms() + 1000;
+			timer_arm(h, 1000);
+		}
+	}
+	cascade__push_reply__free_unpacked(pr, NULL);
+	push_more(h);
+}
+
+static void
+push_more(struct cascade *h)
+{
+	struct sentry *e;
+	unsigned n, i, k;
+	int64_t now;
+	int rc;
+
+	if (h->ps != P_UP || h->hold_until > now_ms())
+		return;
+	if ((e = calloc(h->max_batch, sizeof(*e))) == NULL)
+		return;                 /* the next wake-up tries again */
+	while (h->ps == P_UP && h->inflight < h->window) {
+		Cascade__Push push = CASCADE__PUSH__INIT;
+		Cascade__Packet **pkts;
+		uint64_t *seqs;
+
+		if ((rc = store_peek(h->st, h->next_send, h->max_batch, PUSH_MAX_BYTES, e, &n)) != 0) {
+			sdk_log(h, CASCADE_LOG_ERROR, "cascade %s: outbox: %s", h->client,
+			    cascade_strerror(rc));
+			break;
+		}
+		if (n == 0)
+			break;
+		pkts = calloc(n, sizeof(*pkts));
+		seqs = calloc(n, sizeof(*seqs));
+		if (pkts == NULL || seqs == NULL) {
+			free(pkts);
+			free(seqs);
+			store_entries_free(e, n);
+			break;
+		}
+		now = cnow_ms();
+		for (i = k = 0; i < n; i++) {
+			if ((pkts[k] = cpkt_decode(e[i].buf, e[i].len)) == NULL) {
+				/* covered by the range without a packet: the stream keeps no gap */
+				sdk_log(h, CASCADE_LOG_ERROR, "cascade %s: outbox entry %llu does not "
+				    "decode; skipped", h->client, (unsigned long long)e[i].seq);
+				continue;
+			}
+			/* ttl is what remains: subtract the time spent in our outbox */
+			if (!(pkts[k]->flags & FLAG(NO_TTL)) && now > e[i].enq_ms)
+				pkts[k]->ttl_ms -= now - e[i].enq_ms;
+			seqs[k++] = e[i].seq;
+		}
+		push.epoch = h->st->epoch;
+		push.first_seq = h->next_send;
+		push.last_seq = e[n - 1].seq;
+		push.packets = pkts;
+		push.n_packets = k;
+		push.seqs = seqs;
+		push.n_seqs = k;
+		h->next_send = push.last_seq + 1;
+		h->inflight++;
+		rc = call(h, MSG(PUSH), &push.base, h->dead_ms, push.first_seq, push.last_seq);
+		for (i = 0; i < k; i++)
+			cpkt_free(pkts[i]);
+		free(pkts);
+		free(seqs);
+		store_entries_free(e, n);
+		if (rc != 0)
+			break;
+	}
+	free(e);
+}
+
+/* ---------------------------------------------------------------- pull */
+
+static void
+pull(struct cascade *h)
+{
+	Cascade__Pull p = CASCADE__PULL__INIT;
+
+	if (h->ps != P_UP || h->pulling || h->packet_cb == NULL)
+		return;
+	p.epoch = h->down_epoch;
+	p.acked_seq = h->down_acked;
+	p.wait_ms = h->pull_wait_ms;
+	p.max = h->max_batch;
+	p.max_bytes = PULL_MAX_BYTES;
+	h->pulling = 1;
+	call(h, MSG(PULL), &p.base, (int)h->pull_wait_ms + h->dead_ms, 0, 0);
+}
+
+static int
+closing(struct cascade *h)
+{
+	int c;
+
+	pthread_mutex_lock(&h->mu);
+	c = h->closing;
+	pthread_mutex_unlock(&h->mu);
+	return c;
+}
+
+/*
+ * Hands one packet to the application. handing is the id of the packet
+ * handed over before, still to be recorded DELIVERED (or NULL): that and
+ * HANDING for this packet go in one commit. Returns 0 (handed over), 1 (a
+ * duplicate: nothing done) or a CASCADE_* error (nothing handed over, and
+ * handing not recorded).
+ */
+static int
+deliver(struct cascade *h, Cascade__Packet *p, const uint8_t *handing)
+{
+	struct cascade_packet pk;
+	struct preq *q;
+	int state, rc, status, late;
+
+	if ((rc = store_seen_get(h->st, p->id.data, &state)) != 0)
+		return rc;
+	if (state == SEEN_DELIVERED)
+		return 1;
+	if ((rc = store_seen_put(h->st, handing, p->id.data, cnow_ms())) != 0)
+		return rc;
+	pk.p = p;
+	pk.local_flags = state == SEEN_HANDING ? CASCADE_FLAG_REDELIVERY : 0;
+	pthread_mutex_lock(&h->mu);
+	q = reqs_match(&h->reqs, p, &status, &late);
+	pthread_mutex_unlock(&h->mu);
+	if (late)
+		pk.local_flags |= CASCADE_FLAG_LATE;
+	if (q != NULL) {
+		q->cb(q->arg, h, status, q->id, &pk);
+		free(q);
+	} else
+		h->packet_cb(h->packet_arg, h, &pk);
+	return 0;
+}
+
+static void
+pull_reply(struct cascade *h, struct call *c)
+{
+	Cascade__Reply *rep;
+	Cascade__PullReply *pr;
+	const uint8_t *handing = NULL;
+	size_t i, stop, handing_i = 0;
+	char idt[CID_TEXT_LEN];
+	int rc = 0;
+
+	if ((rep = reply_open(h, c, "pull")) == NULL)
+		return;
+	pr = cascade__pull_reply__unpack(NULL, rep->body.len, rep->body.data);
+	cascade__reply__free_unpacked(rep, NULL);
+	if (pr == NULL || pr->n_seqs != pr->n_packets || pr->epoch == 0) {
+		if (pr != NULL)
+			cascade__pull_reply__free_unpacked(pr, NULL);
+		session_lost(h, 1, "pull: malformed reply");
+		return;
+	}
+	if (pr->epoch != h->down_epoch) {
+		/* a stream we don't know: the node's lowest unacked starts it */
+		h->down_epoch = pr->epoch;
+		h->down_acked = pr->first_seq > 0 ? pr->first_seq - 1 : 0;
+	}
+	/* stop: the first packet not safely recorded; the ack stays below it */
+	stop = pr->n_packets;
+	for (i = 0; i < pr->n_packets; i++) {
+		Cascade__Packet *p = pr->packets[i];
+
+		if (pr->seqs[i] <= h->down_acked)
+			continue;       /* committed already: a resend */
+		if (closing(h)) {
+			rc = CASCADE_ECLOSED;
+			stop = i;
+			break;
+		}
+		if (p->id.len != CID_LEN || (p->kind != KIND(DATA) && p->kind != KIND(NOTICE))) {
+			sdk_log(h, CASCADE_LOG_WARN, "cascade %s: skipping a packet of kind %u at "
+			    "seq %llu (not for applications)", h->client, p->kind,
+			    (unsigned long long)pr->seqs[i]);
+			continue;
+		}
+		rc = deliver(h, p, handing);
+		if (rc == 0) {
+			handing = p->id.data;
+			handing_i = i;
+		} else if (rc == 1) {
+			sdk_log(h, CASCADE_LOG_DEBUG, "cascade %s: packet %s delivered before; "
+			    "skipped", h->client, cid_format(p->id.data, idt));
+			rc = 0;
+		} else {
+			sdk_log(h, CASCADE_LOG_ERROR, "cascade %s: state: recording packet %s: %s; "
+			    "it stays with the node", h->client, cid_format(p->id.data, idt),
+			    cascade_strerror(rc));
+			stop = i;
+			break;
+		}
+	}
+	/* the last packet handed over: DELIVERED before the next Pull acknowledges it */
+	if (handing != NULL && store_seen_put(h->st, handing, NULL, cnow_ms()) != 0) {
+		sdk_log(h, CASCADE_LOG_ERROR, "cascade %s: state: cannot record packet %s as "
+		    "delivered; the node will send it again", h->client, cid_format(handing, idt));
+		stop = handing_i;
+		if (rc == 0)
+			rc = CASCADE_ESTATE;
+	}
+	if (stop == pr->n_packets) {
+		if (pr->last_seq >= pr->first_seq && pr->last_seq > h->down_acked)
+			h->down_acked = pr->last_seq;
+	} else if (pr->seqs[stop] - 1 > h->down_acked)
+		h->down_acked = pr->seqs[stop] - 1;
+	cascade__pull_reply__free_unpacked(pr, NULL);
+	h->pulling = 0;
+	if (rc == CASCADE_ECLOSED)
+		return;
+	if (rc != 0) {
+		/* the state directory failed: pull again later, not in a tight loop */
+		h->hold_until = now_ms() + 1000;
+		timer_arm(h, 1000);
+		return;
+	}
+	pull(h);
+}
+
+/* ------------------------------------------------------------ the thread */
+
+static void
+handle_event(struct cascade *h, struct call *c)
+{
+	if (c->gen != h->gen)
+		return;                 /* from an earlier session */
+	switch (c->type) {
+	case MSG(HELLO):
+		hello_reply(h, c);
+		break;
+	case MSG(AUTH):
+		auth_reply(h, c);
+		break;
+	case MSG(PUSH):
+		push_reply(h, c);
+		break;
+	case MSG(PULL):
+		pull_reply(h, c);
+		break;
+	}
+}
+
+static void
+timer_fire(struct cascade *h)
+{
+	h->timer_at = NEVER;
+	if (h->ps == P_DOWN) {
+		if (h->connected)
+			hello(h);
+		/* else the carrier keeps dialing: its connection event starts the Hello */
+	} else if (h->ps == P_UP) {
+		push_more(h);
+		pull(h);
+	}
+}
+
+static void
+expire_requests(struct cascade *h)
+{
+	struct preq *q;
+
+	for (;;) {
+		pthread_mutex_lock(&h->mu);
+		q = reqs_expired(&h->reqs, now_ms());
+		pthread_mutex_unlock(&h->mu);
+		if (q == NULL)
+			break;
+		q->cb(q->arg, h, CASCADE_ETIMEDOUT, q->id, NULL);
+		free(q);
+	}
+}
+
+static void
+prune(struct cascade *h)
+{
+	int rc;
+
+	h->prune_at = now_ms() + PRUNE_EVERY_MS;
+	if ((rc = store_prune(h->st, cnow_ms() - SDK_KEEP_IDS_MS)) != 0)
+		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: state: pruning old ids: %s", h->client,
+		    cascade_strerror(rc));
+}
+
+/* No connection for a while: say why it may be (the carrier keeps dialing). */
+static void
+nag(struct cascade *h)
+{
+	h->nag_at = now_ms() + 4 * (int64_t)h->dead_ms;
+	if (h->tls)
+		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: no tls connection to %s yet: the node is "
+		    "unreachable, or its certificate does not verify against CA file %s",
+		    h->client, h->url, h->ca_file);
+	else
+		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: no connection to %s yet: the node is "
+		    "unreachable", h->client, h->url);
+}
+
+static struct timespec
+abs_time(int64_t mono_ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(mono_ms / 1000);
+	ts.tv_nsec = (long)(mono_ms % 1000) * 1000000L;
+	return ts;
+}
+
+static void *
+sdk_main(void *arg)
+{
+	struct cascade *h = arg;
+	struct call *evs, *c;
+	struct preq *q;
+	int64_t next, t;
+	int wake, went_down, up;
+
+	sdk_self = h;
+	set_state(h, CASCADE_STATE_CONNECTING, "dialing %s", h->url);
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (!h->closing && h->ev_head == NULL && !h->wake && !h->conn_down_seen &&
+		    h->conn_up == h->connected) {
+			next = h->timer_at;
+			if ((t = reqs_next_deadline(&h->reqs)) < next)
+				next = t;
+			if (h->prune_at < next)
+				next = h->prune_at;
+			if (!h->connected && h->nag_at < next)
+				next = h->nag_at;
+			if (next <= now_ms())
+				break;
+			if (next == NEVER)
+				pthread_cond_wait(&h->cv, &h->mu);
+			else {
+				struct timespec ts = abs_time(next);
+
+				pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+			}
+		}
+		if (h->closing)
+			break;
+		evs = h->ev_head;
+		h->ev_head = h->ev_tail = NULL;
+		wake = h->wake;
+		h->wake = 0;
+		went_down = h->conn_down_seen;
+		h->conn_down_seen = 0;
+		up = h->conn_up;
+		pthread_mutex_unlock(&h->mu);
+
+		if (went_down) {
+			h->connected = 0;
+			h->nag_at = now_ms() + h->dead_ms;
+			if (h->ps != P_DOWN)
+				session_lost(h, 0, "connection to %s closed", h->url);
+		}
+		if (up && !h->connected) {
+			h->connected = 1;
+			sdk_log(h, CASCADE_LOG_DEBUG, "cascade %s: connected to %s", h->client, h->url);
+			if (h->ps == P_DOWN && h->timer_at == NEVER)
+				hello(h);
+		} else if (!up)
+			h->connected = 0;
+		while ((c = evs) != NULL) {
+			evs = c->next;
+			handle_event(h, c);
+			free(c->buf);
+			free(c);
+		}
+		if (h->timer_at <= now_ms())
+			timer_fire(h);
+		if (wake)
+			push_more(h);
+		expire_requests(h);
+		if (h->prune_at <= now_ms())
+			prune(h);
+		if (!h->connected && h->nag_at <= now_ms())
+			nag(h);
+		pthread_mutex_lock(&h->mu);
+	}
+	pthread_mutex_unlock(&h->mu);
+
+	/* closing: no more calls; the carrier answers what is in flight with ECLOSED */
+	carrier_close(h->car);
+	h->car = NULL;
+	pthread_mutex_lock(&h->mu);
+	evs = h->ev_head;
+	h->ev_head = h->ev_tail = NULL;
+	pthread_mutex_unlock(&h->mu);
+	while ((c = evs) != NULL) {
+		evs = c->next;
+		free(c->buf);
+		free(c);
+	}
+	for (;;) {
+		pthread_mutex_lock(&h->mu);
+		q = reqs_pop(&h->reqs);
+		pthread_mutex_unlock(&h->mu);
+		if (q == NULL)
+			break;
+		q->cb(q->arg, h, CASCADE_ECLOSED, q->id, NULL);
+		free(q);
+	}
+	set_state(h, CASCADE_STATE_CLOSED, "closed");
+	return NULL;
+}
+
+/* ---------------------------------------------------------- open, close */
+
+static void
+handle_free(struct cascade *h)
+{
+	store_close(h->st);
+	reqs_fini(&h->reqs);
+	pthread_cond_destroy(&h->cv);
+	pthread_cond_destroy(&h->flush_cv);
+	pthread_mutex_destroy(&h->mu);
+	explicit_bzero(h->secret, sizeof(h->secret));
+	explicit_bzero(h->key, sizeof(h->key));
+	free(h->url);
+	free(h->client);
+	free(h->ca_file);
+	free(h->state_dir);
+	free(h);
+}
+
+static char *
+dup_or_null(const char *s, int *fail)
+{
+	char *c;
+
+	if (s == NULL)
+		return NULL;
+	if ((c = strdup(s)) == NULL)
+		*fail = 1;
+	return c;
+}
+
+int
+cascade_open(const cascade_options_t *o, cascade_t **hp)
+{
+	struct cascade *h;
+	struct carrier_params cp;
+	struct caddr a;
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	char err[512];
+	int rc, n, fail = 0;
+
+	if (hp != NULL)
+		*hp = NULL;
+	if (o == NULL || hp == NULL || o->url == NULL || o->client == NULL ||
+	    o->secret_file == NULL)
+		return CASCADE_EINVAL;
+	if (caddr_parse(o->client, &a) != CADDR_OK || a.client[0] == '\0')
+		return CASCADE_EADDRESS;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return CASCADE_ENOMEM;
+	h->log_cb = o->log_cb;
+	h->log_arg = o->log_arg;
+	h->log_level = o->log_level;
+	h->url = dup_or_null(o->url, &fail);
+	h->client = dup_or_null(o->client, &fail);
+	h->ca_file = dup_or_null(o->ca_file, &fail);
+	h->state_dir = dup_or_null(o->state_dir, &fail);
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->cv, &ca);
+	pthread_cond_init(&h->flush_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (fail || reqs_init(&h->reqs, SDK_MEM_IDS) != 0) {
+		handle_free(h);
+		return CASCADE_ENOMEM;
+	}
+	strcpy(h->node, a.node);
+	h->packet_cb = o->packet_cb;
+	h->packet_arg = o->packet_arg;
+	h->state_cb = o->state_cb;
+	h->state_arg = o->state_arg;
+	h->timeout_ms = o->timeout_ms;
+	h->reply_ttl_ms = o->reply_ttl_ms;
+	h->reconnect_min_ms = o->reconnect_min_ms;
+	h->reconnect_max_ms = o->reconnect_max_ms;
+	h->dead_ms = o->dead_ms;
+	h->max_packet = CPKT_DEFAULT_MAX_PAYLOAD;
+	h->backoff_ms = h->reconnect_min_ms;
+	h->takeover_ms = TAKEOVER_MIN_MS;
+	h->timer_at = NEVER;
+	h->prune_at = NEVER;
+	h->nag_at = now_ms() + h->dead_ms;
+	h->max_batch = DEF_MAX_BATCH;
+	h->window = 1;
+	h->pub_state = 0;               /* the SDK thread says CONNECTING first */
+
+	if ((rc = carrier_pick(h->url, o->carrier, err, sizeof(err))) < 0) {
+		sdk_log(h, CASCADE_LOG_ERROR, "cascade: %s", err);
+		handle_free(h);
+		return rc;
+	}
+	h->carrier_kind = rc;
+	h->tls = carrier_url_tls(h->url);
+	if ((n = csecret_load(o->secret_file, h->secret, sizeof(h->secret), err, sizeof(err))) < 0) {
+		sdk_log(h, CASCADE_LOG_ERROR, "cascade: %s", err);
+		handle_free(h);
+		return CASCADE_ESECRET;
+	}
+	h->secretlen = (size_t)n;
+	if ((rc = store_open(&h->st, h->state_dir, o->state_size, o->queue_max, err,
+	    sizeof(err))) != 0) {
+		sdk_log(h, CASCADE_LOG_ERROR, "cascade: %s", err);
+		handle_free(h);
+		return rc;
+	}
+	if (h->state_dir != NULL)
+		h->prune_at = now_ms() + 10000;
+	memset(&cp, 0, sizeof(cp));
+	cp.url = h->url;
+	cp.ca_file = h->ca_file;
+	cp.reconnect_min_ms = h->reconnect_min_ms;
+	cp.reconnect_max_ms = h->reconnect_max_ms;
+	cp.max_reply = MAX_REPLY;
+	cp.state_fn = conn_event;
+	cp.log_fn = carrier_log;
+	cp.arg = h;
+	if ((rc = carrier_open(&cp, o->carrier, &h->car, err, sizeof(err))) != 0) {
+		sdk_log(h, CASCADE_LOG_ERROR, "cascade: %s", err);
+		handle_free(h);
+		return rc == CASCADE_ENOMEM ? rc : CASCADE_ECARRIER;
+	}
+	/* the SDK thread takes no signals: they stay with the application's threads */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&h->thr, NULL, sdk_main, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		sdk_log(h, CASCADE_LOG_ERROR, "cascade: starting the SDK thread: %s", strerror(rc));
+		carrier_close(h->car);
+		handle_free(h);
+		return CASCADE_ENOMEM;
+	}
+	h->thr_started = 1;
+	*hp = h;
+	return CASCADE_OK;
+}
+
+int
+cascade_close(cascade_t *h)
+{
+	if (h == NULL)
+		return CASCADE_EINVAL;
+	if (on_sdk_thread(h))
+		return CASCADE_ECALLBACK;
+	pthread_mutex_lock(&h->mu);
+	h->closing = 1;
+	pthread_cond_signal(&h->cv);
+	pthread_cond_broadcast(&h->flush_cv);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->thr, NULL);
+	handle_free(h);
+	return CASCADE_OK;
+}
+
+/* ------------------------------------------------------------- sending */
+
+struct out {
+	uint32_t kind;
+	const char *dst;
+	const char *command;
+	const void *payload;
+	size_t len;
+	int64_t ttl_ms;
+	uint32_t flags;
+	const uint8_t *reply_to;
+	const uint8_t *ref_id;
+	/* a request */
+	cascade_request_cb cb;
+	void *arg;
+	int32_t timeout_ms;
+};
+
+/*
+ * Builds, checks and queues one packet; id gets its id, and so does id_out
+ * (if not NULL) before the packet can leave: a callback about it may run
+ * before enqueue returns.
+ */
+static int
+enqueue(struct cascade *h, const struct out *o, uint8_t id[CID_LEN], uint8_t *id_out)
+{
+	Cascade__Packet p = CASCADE__PACKET__INIT;
+	struct preq *q;
+	enum cpkt_err e;
+	uint8_t *buf;
+	uint64_t seq;
+	uint32_t maxp;
+	size_t len;
+	int rc;
+
+	pthread_mutex_lock(&h->mu);
+	rc = h->closing ? CASCADE_ECLOSED : 0;
+	maxp = h->max_packet;
+	pthread_mutex_unlock(&h->mu);
+	if (rc != 0)
+		return rc;
+	if (cid_next(id) != 0)
+		return CASCADE_EINTERNAL;
+	if (id_out != NULL)
+		memcpy(id_out, id, CID_LEN);
+	p.version = CASCADE_PROTOCOL_VERSION;
+	p.id.data = id;
+	p.id.len = CID_LEN;
+	p.src = h->client;
+	p.dst = (char *)o->dst;
+	p.command = (char *)(o->command != NULL ? o->command : "");
+	p.payload.data = (uint8_t *)o->payload;
+	p.payload.len = o->len;
+	p.kind = o->kind;
+	p.flags = o->flags;
+	if (o->ttl_ms == 0)
+		p.flags |= FLAG(NO_TTL);
+	else
+		p.ttl_ms = o->ttl_ms;
+	if (o->reply_to != NULL) {
+		p.reply_to.data = (uint8_t *)o->reply_to;
+		p.reply_to.len = CID_LEN;
+	}
+	if (o->ref_id != NULL) {
+		p.ref_id.data = (uint8_t *)o->ref_id;
+		p.ref_id.len = CID_LEN;
+	}
+	switch ((e = cpkt_validate(&p, maxp, NULL, 0))) {
+	case CPKT_OK:
+		break;
+	case CPKT_BAD_DST:
+		return CASCADE_EADDRESS;
+	case CPKT_PAYLOAD_TOO_LARGE:
+		return CASCADE_ETOOBIG;
+	default:
+		return CASCADE_EINVAL;
+	}
+	if ((buf = cpkt_encode(&p, &len)) == NULL)
+		return CASCADE_ENOMEM;
+	if (o->cb != NULL) {
+		/* registered before the packet can leave, so no reply can beat it */
+		pthread_mutex_lock(&h->mu);
+		rc = reqs_add(&h->reqs, id, now_ms() + o->timeout_ms, o->cb, o->arg);
+		pthread_cond_signal(&h->cv);        /* a new deadline to wait for */
+		pthread_mutex_unlock(&h->mu);
+		if (rc != 0) {
+			free(buf);
+			return rc;
+		}
+	}
+	rc = store_put(h->st, id, o->dst, buf, len, cnow_ms(), &seq);
+	free(buf);
+	pthread_mutex_lock(&h->mu);
+	if (rc != 0 && o->cb != NULL && (q = reqs_remove(&h->reqs, id)) != NULL)
+		free(q);
+	if (rc == 0) {
+		h->wake = 1;
+		pthread_cond_signal(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
+int
+cascade_send(cascade_t *h, const char *dst, const char *command, const void *payload,
+    size_t len, int64_t ttl_ms, uint32_t flags, uint8_t id_out[CASCADE_ID_LEN])
+{
+	struct out o;
+	uint8_t id[CID_LEN];
+
+	if (h == NULL || dst == NULL || command == NULL || (payload == NULL && len > 0) ||
+	    ttl_ms < 0 || (flags & ~SEND_FLAGS) != 0)
+		return CASCADE_EINVAL;
+	memset(&o, 0, sizeof(o));
+	o.kind = KIND(DATA);
+	o.dst = dst;
+	o.command = command;
+	o.payload = payload;
+	o.len = len;
+	o.ttl_ms = (flags & CASCADE_FLAG_NO_TTL) ? 0 : ttl_ms;
+	o.flags = flags;
+	return enqueue(h, &o, id, id_out);
+}
+
+int
+cascade_request(cascade_t *h, const char *dst, const char *command, const void *payload,
+    size_t len, int32_t timeout_ms, cascade_request_cb cb, void *arg,
+    uint8_t id_out[CASCADE_ID_LEN])
+{
+	struct out o;
+	uint8_t id[CID_LEN];
+
+	if (h == NULL || dst == NULL || command == NULL || (payload == NULL && len > 0) ||
+	    cb == NULL || timeout_ms < 0 || h->packet_cb == NULL)
+		return CASCADE_EINVAL;
+	memset(&o, 0, sizeof(o));
+	o.kind = KIND(DATA);
+	o.dst = dst;
+	o.command = command;
+	o.payload = payload;
+	o.len = len;
+	o.timeout_ms = timeout_ms > 0 ? timeout_ms : h->timeout_ms;
+	o.ttl_ms = o.timeout_ms;
+	o.flags = FLAG(NOTIFY);
+	o.cb = cb;
+	o.arg = arg;
+	return enqueue(h, &o, id, id_out);
+}
+
+int
+cascade_reply(cascade_t *h, const cascade_packet_t *received, const char *command,
+    const void *payload, size_t len, uint8_t id_out[CASCADE_ID_LEN])
+{
+	struct out o;
+	uint8_t id[CID_LEN];
+
+	if (h == NULL || received == NULL || received->p == NULL || command == NULL ||
+	    (payload == NULL && len > 0) || received->p->kind != KIND(DATA) ||
+	    received->p->id.len != CID_LEN || received->p->src == NULL)
+		return CASCADE_EINVAL;
+	memset(&o, 0, sizeof(o));
+	o.kind = KIND(DATA);
+	o.dst = received->p->src;
+	o.command = command;
+	o.payload = payload;
+	o.len = len;
+	o.ttl_ms = h->reply_ttl_ms;
+	o.reply_to = received->p->id.data;
+	return enqueue(h, &o, id, id_out);
+}
+
+int
+cascade_cancel(cascade_t *h, const uint8_t id[CASCADE_ID_LEN], uint8_t id_out[CASCADE_ID_LEN])
+{
+	struct out o;
+	char dst[CADDR_TEXT_MAX + 1];
+	uint8_t cid[CID_LEN];
+	int rc;
+
+	if (h == NULL || id == NULL)
+		return CASCADE_EINVAL;
+	if ((rc = store_sent_dst(h->st, id, dst, sizeof(dst))) != 0)
+		return rc;
+	memset(&o, 0, sizeof(o));
+	o.kind = KIND(CANCEL);
+	o.dst = dst;
+	o.command = "cascade.cancel";
+	o.ttl_ms = h->reply_ttl_ms;
+	o.ref_id = id;
+	return enqueue(h, &o, cid, id_out);
+}
+
+int
+cascade_flush(cascade_t *h, int32_t timeout_ms)
+{
+	struct timespec ts;
+	uint64_t target, acked;
+	int64_t deadline;
+	int rc = CASCADE_OK;
+
+	if (h == NULL)
+		return CASCADE_EINVAL;
+	if (on_sdk_thread(h))
+		return CASCADE_ECALLBACK;
+	store_counters(h->st, &target, NULL);
+	deadline = timeout_ms < 0 ? NEVER : now_ms() + timeout_ms;
+	ts = abs_time(deadline);
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		if (h->closing) {
+			rc = CASCADE_ECLOSED;
+			break;
+		}
+		store_counters(h->st, NULL, &acked);
+		if (acked >= target)
+			break;
+		if (deadline != NEVER && now_ms() >= deadline) {
+			rc = CASCADE_ETIMEDOUT;
+			break;
+		}
+		if (deadline == NEVER)
+			pthread_cond_wait(&h->flush_cv, &h->mu);
+		else
+			pthread_cond_timedwait(&h->flush_cv, &h->mu, &ts);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
+int
+cascade_state(cascade_t *h)
+{
+	int s;
+
+	if (h == NULL)
+		return CASCADE_EINVAL;
+	pthread_mutex_lock(&h->mu);
+	s = h->pub_state;
+	pthread_mutex_unlock(&h->mu);
+	return s != 0 ? s : CASCADE_STATE_CONNECTING;
+}
+
+int
+cascade_pending(cascade_t *h, uint64_t *unacked)
+{
+	uint64_t last, acked;
+
+	if (h == NULL || unacked == NULL)
+		return CASCADE_EINVAL;
+	store_counters(h->st, &last, &acked);
+	*unacked = last > acked ? last - acked : 0;
+	return CASCADE_OK;
+}

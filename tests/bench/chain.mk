@@ -1,0 +1,24 @@
+# tests/bench/chain.mk: the end-to-end benchmark of a chain of real daemons
+# (make bench-chain, part of make bench; never part of make check).
+# chain.sh starts county -> city -> province -> master on loopback with a
+# durable journal each, drives them with chainload (a producer client at the
+# county, a consumer client at the master) and measures the raw nng
+# references with nngref in the same run. Results: the table on stdout and
+# tests/bench/results-chain.txt (CHAIN_PERF=NODE adds a profile, perf-NODE.txt).
+noinst_PROGRAMS += tests/bench/chainload tests/bench/nngref
+tests_bench_chainload_SOURCES = tests/bench/chainload.c
+tests_bench_chainload_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
+tests_bench_chainload_LDADD = packets/libpackets.la $(NNG_LIBS) $(PTHREAD_LIBS)
+tests_bench_nngref_SOURCES = tests/bench/nngref.c
+tests_bench_nngref_CFLAGS = $(AM_CFLAGS)
+tests_bench_nngref_LDADD = $(NNG_LIBS) $(PTHREAD_LIBS)
+EXTRA_DIST += tests/bench/chain.sh
+CLEANFILES += tests/bench/results-chain.txt tests/bench/perf-*.txt
+
+# Knobs (CHAIN_RUNS, CHAIN_PERF, CHAIN_SYSCOUNT...): see the top of chain.sh.
+bench-chain: node/cascaded$(EXEEXT) tests/freeport$(EXEEXT) \
+	tests/bench/chainload$(EXEEXT) tests/bench/nngref$(EXEEXT)
+	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+	    bash $(top_srcdir)/tests/bench/chain.sh
+
+.PHONY: bench-chain

@@ -1,0 +1,10 @@
+# tests/sdk/: programs built on libcascade's public API only, driven by
+# tests/integration/sdk.sh against real daemons on loopback.
+check_PROGRAMS += tests/sdk/sdkpeer
+tests_sdk_sdkpeer_SOURCES = tests/sdk/sdkpeer.c
+tests_sdk_sdkpeer_CPPFLAGS = -I$(top_srcdir)/client-sdk -I$(top_builddir)
+tests_sdk_sdkpeer_LDADD = client-sdk/libcascade.la $(PTHREAD_LIBS)
+
+SDK_TESTS = tests/integration/sdk.sh
+TESTS += $(SDK_TESTS)
+EXTRA_DIST += $(SDK_TESTS)
