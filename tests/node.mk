@@ -4,10 +4,6 @@ tests_tclient_SOURCES = tests/tclient.c
 tests_tclient_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_tclient_LDADD = packets/libpackets.la $(NNG_LIBS)
 
-check_PROGRAMS += tests/jdump
-tests_jdump_SOURCES = tests/jdump.c
-tests_jdump_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
-tests_jdump_LDADD = node/libnode.la
 
 NODE_TESTS = \
 	tests/integration/tree.sh \
