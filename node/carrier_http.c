@@ -230,14 +230,22 @@ hs_text(struct evhttp_request *req, const char *peer, int code, const char *reas
 {
 	struct evbuffer *out = evbuffer_new();
 	const char *uri = evhttp_request_get_uri(req);
-	char msg[512];
+	char msg[512], shown[201];
 	va_list ap;
+	size_t i;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warnx("http: %s: %s %.200s: %d %s", peer, method_str(evhttp_request_get_command(req)),
-	    uri != NULL ? uri : "?", code, msg);
+	/* the peer chose these bytes: nothing unprintable goes to the log */
+	for (i = 0; uri != NULL && uri[i] != '\0' && i < sizeof(shown) - 1; i++)
+		shown[i] = uri[i] > 0x20 && uri[i] < 0x7f ? uri[i] : '?';
+	shown[i] = '\0';
+	for (i = 0; msg[i] != '\0'; i++)
+		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+			msg[i] = '?';
+	log_warnx("http: %s: %s %s: %d %s", peer, method_str(evhttp_request_get_command(req)),
+	    uri != NULL ? shown : "?", code, msg);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	    "text/plain; charset=utf-8");
 	if (out != NULL)

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -332,6 +333,9 @@ tcps_stop(void)
 struct tcpc {
 	nng_socket sock;
 	nng_dialer dialer;
+	pthread_mutex_t lock;           /* guards pipe (nng's threads set it) */
+	nng_pipe pipe;                  /* the connection now, for redial */
+	int closed;                     /* events still queued for the loop are dropped */
 	char *url;
 	const struct conf_parent *pc;
 	struct cclient_events ev;
@@ -415,7 +419,8 @@ tcpc_connected(void *arg)
 {
 	struct tcpc *t = arg;
 
-	t->ev.connected(t->ev.arg);
+	if (!t->closed)
+		t->ev.connected(t->ev.arg);
 }
 
 static void
@@ -423,12 +428,21 @@ tcpc_disconnected(void *arg)
 {
 	struct tcpc *t = arg;
 
-	t->ev.disconnected(t->ev.arg);
+	if (!t->closed)
+		t->ev.disconnected(t->ev.arg);
 }
 
 static void
 tcpc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
+	struct tcpc *t = arg;
+
+	pthread_mutex_lock(&t->lock);
+	if (ev == NNG_PIPE_EV_ADD_POST)
+		t->pipe = p;
+	else if (nng_pipe_id(t->pipe) == nng_pipe_id(p))
+		t->pipe = (nng_pipe)NNG_PIPE_INITIALIZER;
+	pthread_mutex_unlock(&t->lock);
 	loop_post(ev == NNG_PIPE_EV_ADD_POST ? tcpc_connected : tcpc_disconnected, arg);
 }
 
@@ -465,6 +479,7 @@ tcpc_open(const struct conf_parent *pc, const struct conf_url *url,
 	t->pc = pc;
 	t->url = xstrdup(url->url);
 	t->ev = *ev;
+	pthread_mutex_init(&t->lock, NULL);
 	if ((rc = nng_req0_open(&t->sock)) != 0) {
 		snprintf(err, errlen, "req socket: %s", nng_strerror(rc));
 		goto fail;
@@ -490,17 +505,38 @@ fail:
 	return NULL;
 }
 
+/*
+ * A dead or wedged connection: close it and let the dialer dial again with
+ * its backoff. (Closing the pipe, not the dialer: nng 1.5's close paths
+ * around a closing dialer can wedge on tls+tcp.)
+ */
 static void
 tcpc_redial(void *tp)
 {
 	struct tcpc *t = tp;
-	char err[256];
+	nng_pipe p;
 
-	nng_dialer_close(t->dialer);
-	if (tcpc_dial(t, err, sizeof(err)) != 0)
-		log_warnx("tcp: redial %s", err);
+	pthread_mutex_lock(&t->lock);
+	p = t->pipe;
+	pthread_mutex_unlock(&t->lock);
+	if (nng_pipe_id(p) > 0)
+		nng_pipe_close(p);
 }
 
+static void
+tcpc_free(void *tp)
+{
+	struct tcpc *t = tp;
+
+	pthread_mutex_destroy(&t->lock);
+	free(t->url);
+	free(t);
+}
+
+/*
+ * Events nng posted before the close may still wait in the loop's queue:
+ * they see closed and do nothing, and the memory goes after them.
+ */
 static void
 tcpc_close(void *tp)
 {
@@ -508,11 +544,11 @@ tcpc_close(void *tp)
 
 	if (t == NULL)
 		return;
+	t->closed = 1;
 	nng_close(t->sock);
 	if (t->tls != NULL)
 		nng_tls_config_free(t->tls);
-	free(t->url);
-	free(t);
+	loop_post(tcpc_free, t);
 }
 
 const struct cclient_ops tcp_client_ops = {

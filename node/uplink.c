@@ -213,8 +213,8 @@ static int
 reply_ok(struct uplink *u, const char *what, int err, Cascade__Reply *rep)
 {
 	if (err != 0) {
-		session_lost(u, 1, "%s: no answer from %s within the dead-link timeout (%s)",
-		    what, u->url->url, !u->connected ? "not connected" : "timed out");
+		session_lost(u, 1, "%s: no reply from %s (%s)", what, u->url->url,
+		    !u->connected ? "not connected" : "timed out or connection lost");
 		return -1;
 	}
 	if (rep->status == STATUS(NO_SESSION)) {

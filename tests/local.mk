@@ -15,7 +15,12 @@ UNIT_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS
 
 include tests/unit/packets.mk
 include tests/unit/journal.mk
+include tests/unit/journal_dur.mk
 include tests/unit/conf.mk
+include tests/unit/sdk.mk
 include tests/integration/local.mk
 include tests/node.mk
+include tests/sdk/local.mk
+include tests/http.mk
+include tests/bench/chain.mk
 include tests/bench/local.mk

@@ -8,12 +8,24 @@
 #	n_set NAME LINE...           adds top-level lines to NAME's config
 #	n_start NAME / n_stop NAME / n_kill9 NAME / n_restart NAME
 #	n_url NAME                   tcp://127.0.0.1:PORT_NAME
+#	n_transport CHILD tcp|http|auto [HTTP_PORT]
+#	                             CHILD's link carrier (default: tcp url only, as
+#	                             before); http and auto give the parent an http
+#	                             listener on HPORT_PARENT (through HTTP_PORT, e.g.
+#	                             a proxy's) and CHILD a "transport" line
+#	n_http NAME                  NAME listens on http://127.0.0.1:HPORT_NAME too
+#	n_http_url NAME              http://127.0.0.1:HPORT_NAME
+#	n_parent_set CHILD LINE...   adds lines to CHILD's parent block
+#	N_PULLWAIT[NAME]=DURATION    NAME's pull-wait (default 2s)
+#	N_LINK_TRANSPORT=tcp|http|auto   (environment) every n_link gets this
+#	                             transport, e.g. to run a test with http links
 #
 # The config is written when the node starts (n_start), so links and clients
 # can be added in any order.
 T_TCLIENT=$top_builddir/tests/tclient
 CASCADED=$top_builddir/node/cascaded
 declare -gA N_ID=() N_ROLE=() N_PARENT=() N_PARENT_PORT=() N_EXTRA=() N_CHILDREN=() N_CLIENTS=()
+declare -gA N_TRANSPORT=() N_PARENT_HPORT=() N_HTTP=() N_PARENT_EXTRA=() N_PULLWAIT=()
 
 _n_secret() {
 	local f=$T_DIR/$1.secret
@@ -26,6 +38,7 @@ n_node() {
 	N_ID[$name]=$id
 	N_ROLE[$name]=$role
 	eval "PORT_$name=$(t_free_port)"
+	eval "HPORT_$name=$(t_free_port)"
 	N_EXTRA[$name]=""
 	N_CHILDREN[$name]=""
 	N_CLIENTS[$name]=""
@@ -36,6 +49,7 @@ n_link() {
 	N_PARENT[$child]=$parent
 	N_PARENT_PORT[$child]=$port
 	N_CHILDREN[$parent]="${N_CHILDREN[$parent]} $child"
+	[ -z "${N_LINK_TRANSPORT:-}" ] || N_TRANSPORT[$child]=$N_LINK_TRANSPORT
 }
 
 n_client() {
@@ -54,6 +68,34 @@ n_url() {
 	echo "tcp://127.0.0.1:${!v}"
 }
 
+n_transport() {
+	N_TRANSPORT[$1]=$2
+	N_PARENT_HPORT[$1]=${3:-}
+}
+
+n_http() { N_HTTP[$1]=1; }
+
+n_http_url() {
+	local v=HPORT_$1
+	echo "http://127.0.0.1:${!v}"
+}
+
+n_parent_set() {
+	local name=$1; shift
+	N_PARENT_EXTRA[$name]="${N_PARENT_EXTRA[$name]:-}    $*
+"
+}
+
+# Whether NAME listens on http: asked for, or a child links over http.
+_n_wants_http() {
+	local c
+	[ -n "${N_HTTP[$1]:-}" ] && return 0
+	for c in ${N_CHILDREN[$1]}; do
+		case ${N_TRANSPORT[$c]:-} in http | auto) return 0 ;; esac
+	done
+	return 1
+}
+
 # The claim patterns a parent allows a child: its id and everything below
 # (ids in these tests are prefixed by their parent's).
 _n_write_conf() {
@@ -66,17 +108,28 @@ _n_write_conf() {
 		echo "allow-plain yes"
 		pv=PORT_$name
 		echo "listen tcp://127.0.0.1:${!pv}"
-		echo "pull-wait 2s"
+		if _n_wants_http "$name"; then
+			pv=HPORT_$name
+			echo "listen http://127.0.0.1:${!pv}"
+		fi
+		echo "pull-wait ${N_PULLWAIT[$name]:-2s}"
 		printf '%s' "${N_EXTRA[$name]}"
 		p=${N_PARENT[$name]:-}
 		if [ -n "$p" ]; then
 			pv=PORT_$p
 			port=${N_PARENT_PORT[$name]:-${!pv}}
 			echo "parent ${N_ID[$p]} {"
-			echo "    url tcp://127.0.0.1:$port"
+			[ "${N_TRANSPORT[$name]:-}" = http ] || echo "    url tcp://127.0.0.1:$port"
+			if [ -n "${N_TRANSPORT[$name]:-}" ]; then
+				pv=HPORT_$p
+				[ "${N_TRANSPORT[$name]}" = tcp ] ||
+					echo "    url http://127.0.0.1:${N_PARENT_HPORT[$name]:-${!pv}}"
+				echo "    transport ${N_TRANSPORT[$name]}"
+			fi
 			echo "    secret $(_n_secret "link-$name")"
 			echo "    reconnect 100ms 1s"
 			echo "    dead-timeout ${N_DEAD:-3s}"
+			printf '%s' "${N_PARENT_EXTRA[$name]:-}"
 			echo "}"
 		fi
 		for c in ${N_CHILDREN[$name]}; do
