@@ -2,7 +2,11 @@
  * freeport: prints free TCP ports on 127.0.0.1, one a line, for tests that
  * must tell a daemon which port to listen on.
  *
- *	freeport [-n COUNT]
+ *	freeport [-n COUNT] [-b BASE -s SPAN]
+ *
+ * -b and -s draw from BASE..BASE+SPAN-1 only: integration tests running in
+ * parallel each get a block of their own (lib.sh derives it from the test's
+ * name), so one never picks a port another picked and has not bound yet.
  *
  * A port is free if binding 127.0.0.1:PORT without SO_REUSEADDR succeeds,
  * which also rules out ports held by a wildcard listener or a connection in
@@ -86,12 +90,18 @@ main(int argc, char *argv[])
 {
 	struct timespec	 ts;
 	int		 fds[COUNT_MAX], ports[COUNT_MAX];
-	int		 ch, count = 1, found = 0, tries, lo, base, span, i;
+	int		 ch, count = 1, found = 0, tries, lo, base = 0, span = 0, i;
 
-	while ((ch = getopt(argc, argv, "n:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:b:s:")) != -1) {
 		switch (ch) {
 		case 'n':
 			count = atoi(optarg);
+			break;
+		case 'b':
+			base = atoi(optarg);
+			break;
+		case 's':
+			span = atoi(optarg);
 			break;
 		default:
 			goto usage;
@@ -103,10 +113,12 @@ main(int argc, char *argv[])
 	clock_gettime(CLOCK_REALTIME, &ts);
 	srandom((unsigned)(ts.tv_nsec ^ (getpid() << 16) ^ ts.tv_sec));
 	lo = ephemeral_low();
-	/* Below the ephemeral range, above the well-known and common ports. */
-	base = 20000;
-	span = lo - base;
-	for (tries = 0; found < count && span >= 1000 && tries < TRIES;
+	if (base <= 0 || span <= 0 || base + span > lo) {
+		/* Below the ephemeral range, above the well-known and common ports. */
+		base = 20000;
+		span = lo - base;
+	}
+	for (tries = 0; found < count && span >= 10 && tries < TRIES;
 	    tries++) {
 		int port = base + (int)(random() % span);
 

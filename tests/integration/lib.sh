@@ -61,7 +61,10 @@ t_init() {
 	# Remembers the last top-level command that failed, for the report
 	# of a script that set -e ended.
 	trap 'T_LAST_ERR="line $LINENO: $BASH_COMMAND (exit $?)"' ERR
-	echo "# $T_NAME: in $T_DIR, top_builddir=$top_builddir"
+	# A block of 100 ports of its own (20000-32699, by the test's name), so
+	# tests running side by side never pick the same port.
+	T_PORT_BASE=$((20000 + $(printf '%s' "$T_NAME" | cksum | cut -d' ' -f1) % 127 * 100))
+	echo "# $T_NAME: in $T_DIR, top_builddir=$top_builddir, ports from $T_PORT_BASE"
 }
 
 _t_ok() {
@@ -245,7 +248,7 @@ t_kill() {
 
 # t_free_port [COUNT]: prints COUNT (default 1) distinct free ports.
 t_free_port() {
-	"$T_FREEPORT" -n "${1:-1}"
+	"$T_FREEPORT" -n "${1:-1}" -b "$T_PORT_BASE" -s 100
 }
 
 # t_port_open PORT: exits 0 if something accepts on 127.0.0.1:PORT.
