@@ -248,7 +248,30 @@ t_kill() {
 
 # t_free_port [COUNT]: prints COUNT (default 1) distinct free ports.
 t_free_port() {
-	"$T_FREEPORT" -n "${1:-1}" -b "$T_PORT_BASE" -s 100
+	local want=${1:-1} got=0 p tries=0 used=$T_DIR/ports.used
+	# freeport only knows what is bound now: skip ports this test handed
+	# out before (a daemon may not have bound them yet). A file, since
+	# callers use $(t_free_port), a subshell.
+	touch "$used"
+	while [ "$got" -lt "$want" ] && [ $((tries += 1)) -lt 200 ]; do
+		p=$("$T_FREEPORT" -n 1 -b "$T_PORT_BASE" -s 100) || return 1
+		grep -qx "$p" "$used" && continue
+		echo "$p" >>"$used"
+		echo "$p"
+		got=$((got + 1))
+	done
+	[ "$got" -eq "$want" ]
+} got=0 p tries=0
+	# freeport only knows what is bound now: skip ports this test handed
+	# out before, which a daemon may not have bound yet
+	while [ "$got" -lt "$want" ] && [ $((tries += 1)) -lt 200 ]; do
+		p=$("$T_FREEPORT" -n 1 -b "$T_PORT_BASE" -s 100) || return 1
+		case " $T_USED_PORTS " in *" $p "*) continue ;; esac
+		T_USED_PORTS="$T_USED_PORTS $p"
+		echo "$p"
+		got=$((got + 1))
+	done
+	[ "$got" -eq "$want" ]
 }
 
 # t_port_open PORT: exits 0 if something accepts on 127.0.0.1:PORT.
