@@ -261,17 +261,6 @@ t_free_port() {
 		got=$((got + 1))
 	done
 	[ "$got" -eq "$want" ]
-} got=0 p tries=0
-	# freeport only knows what is bound now: skip ports this test handed
-	# out before, which a daemon may not have bound yet
-	while [ "$got" -lt "$want" ] && [ $((tries += 1)) -lt 200 ]; do
-		p=$("$T_FREEPORT" -n 1 -b "$T_PORT_BASE" -s 100) || return 1
-		case " $T_USED_PORTS " in *" $p "*) continue ;; esac
-		T_USED_PORTS="$T_USED_PORTS $p"
-		echo "$p"
-		got=$((got + 1))
-	done
-	[ "$got" -eq "$want" ]
 }
 
 # t_port_open PORT: exits 0 if something accepts on 127.0.0.1:PORT.
