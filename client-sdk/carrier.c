@@ -24,8 +24,8 @@ static const struct {
 } schemes[] = {
 	{ "tcp://", CASCADE_CARRIER_TCP, 0, &carrier_tcp_ops },
 	{ "tls+tcp://", CASCADE_CARRIER_TCP, 1, &carrier_tcp_ops },
-	{ "http://", CASCADE_CARRIER_HTTP, 0, NULL },
-	{ "https://", CASCADE_CARRIER_HTTP, 1, NULL },
+	{ "http://", CASCADE_CARRIER_HTTP, 0, &carrier_http_ops },
+	{ "https://", CASCADE_CARRIER_HTTP, 1, &carrier_http_ops },
 };
 
 static int

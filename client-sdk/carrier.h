@@ -48,6 +48,7 @@ typedef void (*carrier_log_fn)(void *arg, int level, const char *msg);
 struct carrier_params {
 	const char *url;
 	const char *ca_file;            /* tls+tcp://, https://: verify the node against it */
+	const char *proxy;              /* http: an http:// forward proxy, or NULL */
 	int reconnect_min_ms;           /* dialing backoff */
 	int reconnect_max_ms;
 	size_t max_reply;               /* the largest reply accepted, in bytes */
@@ -67,6 +68,9 @@ struct carrier_ops {
 
 /* carrier_tcp.c */
 extern const struct carrier_ops carrier_tcp_ops;
+
+/* carrier_http.c */
+extern const struct carrier_ops carrier_http_ops;
 
 /* carrier.c */
 /*

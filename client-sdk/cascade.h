@@ -73,6 +73,12 @@
  * - Node restarts, lost connections and dead links are handled inside:
  *   the handle reconnects with backoff and resumes where the node's
  *   custody stopped, without losing or duplicating a packet.
+ * - libcurl: the http carrier (http://, https://) uses libcurl. The first
+ *   handle opened on such a url calls curl_global_init(CURL_GLOBAL_DEFAULT)
+ *   once per process, and the library never calls curl_global_cleanup().
+ *   A program that uses libcurl itself should call curl_global_init()
+ *   before it starts threads (and before the first cascade_open()), as
+ *   libcurl asks of every program.
  */
 #ifndef CASCADE_H
 #define CASCADE_H
@@ -310,6 +316,17 @@ int cascade_options_set_secret_file(cascade_options_t *opts, const char *path);
 int cascade_options_set_ca_file(cascade_options_t *opts, const char *path);
 
 /*
+ * A forward proxy for http:// and https:// urls: "http://HOST[:PORT]"
+ * (port 80 by default); https goes through it in a CONNECT tunnel, still
+ * verified against the CA file. url NULL removes it (the default: no
+ * proxy). The proxy environment variables (http_proxy, no_proxy...) are
+ * never used. tcp:// and tls+tcp:// urls ignore this option.
+ * Returns CASCADE_OK, CASCADE_EINVAL (opts NULL, url not http:// with a
+ * host, or longer than 1023 bytes) or CASCADE_ENOMEM.
+ */
+int cascade_options_set_proxy(cascade_options_t *opts, const char *url);
+
+/*
  * The carrier (enum cascade_carrier; default CASCADE_CARRIER_AUTO: the
  * url's scheme decides). cascade_open() fails with CASCADE_ECARRIER when
  * the url's scheme does not match a carrier asked for, or when this build
@@ -402,7 +419,9 @@ int cascade_options_set_dead_timeout(cascade_options_t *opts, int32_t ms);
  *   CASCADE_ESECRET    the secret file is missing, malformed or readable by others
  *   CASCADE_ECARRIER   no carrier for the url (http:// and https:// need a
  *                      build with the http carrier), or the carrier asked
- *                      for does not match the url, or tls+tcp:// without a CA file
+ *                      for does not match the url, or tls+tcp:// or
+ *                      https:// without a CA file (for https://, also one
+ *                      that cannot be read)
  *   CASCADE_ESTATE     the state directory cannot be created, opened, is in
  *                      use by another handle, or was written by a newer
  *                      libcascade

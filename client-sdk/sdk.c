@@ -135,6 +135,7 @@ cascade_options_free(cascade_options_t *o)
 	free(o->secret_file);
 	free(o->ca_file);
 	free(o->state_dir);
+	free(o->proxy);
 	free(o);
 }
 
@@ -191,6 +192,21 @@ cascade_options_set_ca_file(cascade_options_t *o, const char *path)
 	if (o == NULL || !path_ok(path))
 		return CASCADE_EINVAL;
 	return set_str(&o->ca_file, path);
+}
+
+int
+cascade_options_set_proxy(cascade_options_t *o, const char *url)
+{
+	if (o == NULL)
+		return CASCADE_EINVAL;
+	if (url == NULL) {
+		free(o->proxy);
+		o->proxy = NULL;
+		return CASCADE_OK;
+	}
+	if (strncmp(url, "http://", 7) != 0 || sdk_url_check(url, NULL, 0, NULL) != CASCADE_OK)
+		return CASCADE_EINVAL;
+	return set_str(&o->proxy, url);
 }
 
 int

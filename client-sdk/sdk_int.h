@@ -49,6 +49,7 @@ struct cascade_options {
 	char *secret_file;
 	char *ca_file;
 	char *state_dir;
+	char *proxy;                    /* http carrier: NULL, or an http:// proxy */
 	int carrier;
 	cascade_packet_cb packet_cb;
 	void *packet_arg;

@@ -1130,6 +1130,7 @@ cascade_open(const cascade_options_t *o, cascade_t **hp)
 	memset(&cp, 0, sizeof(cp));
 	cp.url = h->url;
 	cp.ca_file = h->ca_file;
+	cp.proxy = o->proxy;            /* the carrier copies it */
 	cp.reconnect_min_ms = h->reconnect_min_ms;
 	cp.reconnect_max_ms = h->reconnect_max_ms;
 	cp.max_reply = MAX_REPLY;

@@ -18,9 +18,11 @@ include tests/unit/journal.mk
 include tests/unit/journal_dur.mk
 include tests/unit/conf.mk
 include tests/unit/sdk.mk
+include tests/unit/sdk_http.mk
 include tests/integration/local.mk
 include tests/node.mk
 include tests/sdk/local.mk
+include tests/cli.mk
 include tests/http.mk
 include tests/bench/chain.mk
 include tests/bench/local.mk

@@ -6,5 +6,6 @@ tests_sdk_sdkpeer_CPPFLAGS = -I$(top_srcdir)/client-sdk -I$(top_builddir)
 tests_sdk_sdkpeer_LDADD = client-sdk/libcascade.la $(PTHREAD_LIBS)
 
 SDK_TESTS = tests/integration/sdk.sh
+SDK_TESTS += tests/integration/sdk_http.sh
 TESTS += $(SDK_TESTS)
 EXTRA_DIST += $(SDK_TESTS)

@@ -36,7 +36,8 @@
  *       expects CASCADE_STATE_REFUSED (wrong secret or unknown client).
  *
  * Common: -W SECONDS overall deadline (default 60), -C CAFILE for
- * tls+tcp:// urls, -v logs the SDK's lines to stderr. Exit status 0 on success, 1 on a failed check, 2 on usage.
+ * tls+tcp:// and https:// urls, -P PROXY an http forward proxy for http(s)://
+ * urls, -v logs the SDK's lines to stderr. Exit status 0 on success, 1 on a failed check, 2 on usage.
  */
 #include "config.h"
 
@@ -54,7 +55,8 @@
 
 #include "cascade.h"
 
-static const char *url, *addr, *secret, *dst, *outfile, *statedir, *node, *secretdir, *cafile;
+static const char *url, *addr, *secret, *dst, *outfile, *statedir, *node, *secretdir, *cafile,
+    *proxy;
 static int count = 1, interval_ms, receipts, crash_at, echo, delay_ms, timeout_ms = 5000,
     expect_late, expect_undeliverable, nclients = 10, waitsec = 60, verbose;
 
@@ -123,6 +125,8 @@ open_handle(const char *a, const char *sec, const char *dir, cascade_packet_cb p
 		die("options: %s", cascade_strerror(rc));
 	if (cafile != NULL && (rc = cascade_options_set_ca_file(o, cafile)) != 0)
 		die("ca file: %s", cascade_strerror(rc));
+	if (proxy != NULL && (rc = cascade_options_set_proxy(o, proxy)) != 0)
+		die("proxy: %s", cascade_strerror(rc));
 	if (dir != NULL && (rc = cascade_options_set_state_dir(o, dir)) != 0)
 		die("state dir: %s", cascade_strerror(rc));
 	if (pcb != NULL)
@@ -777,7 +781,7 @@ main(int argc, char **argv)
 		die("usage: sdkpeer send|recv|echo|request|swarm|takeover|cancel|refused [options]");
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "u:a:s:t:n:S:i:Ro:K:ED:T:LXN:d:c:C:W:v")) != -1) {
+	while ((ch = getopt(argc, argv, "u:a:s:t:n:S:i:Ro:K:ED:T:LXN:d:c:C:P:W:v")) != -1) {
 		switch (ch) {
 		case 'u': url = optarg; break;
 		case 'a': addr = optarg; break;
@@ -798,6 +802,7 @@ main(int argc, char **argv)
 		case 'd': secretdir = optarg; break;
 		case 'c': nclients = atoi(optarg); break;
 		case 'C': cafile = optarg; break;
+		case 'P': proxy = optarg; break;
 		case 'W': waitsec = atoi(optarg); break;
 		case 'v': verbose = 1; break;
 		default: die("bad option");
