@@ -132,6 +132,7 @@ router_my_subtree(size_t *n)
 void
 router_load_routes(void)
 {
+	/* runs before the uplink exists: router_set_subtree announces nothing */
 	char key[160], *s, *line, *save;
 	void *val;
 	size_t i, len;
@@ -153,11 +154,8 @@ router_load_routes(void)
 			ids = xrealloc(ids, (n + 1) * sizeof(char *));
 			ids[n++] = line;
 		}
-		subtree_free(p);
-		p->subtree = xcalloc(n ? n : 1, sizeof(char *));
-		for (size_t k = 0; k < n; k++)
-			if (conf_child_may_claim(p->child, ids[k]))
-				p->subtree[p->nsubtree++] = xstrdup(ids[k]);
+		/* the same filter as a live claim: the config may have changed since */
+		free(router_set_subtree(p, ids, n, NULL, NULL));
 		free(ids);
 		free(s);
 		log_debug("router: %s: %zu node ids below it (from the journal)", p->name, p->nsubtree);
