@@ -24,6 +24,11 @@
  *			it has forwarded N more bytes, counted over both
  *			directions; the Nth byte may fall mid-frame.  Stays
  *			armed for new connections until pass or reset-after 0.
+ *	synhole		close every connection now, and answer no new SYN:
+ *			the proxy stops accepting and fills its own accept
+ *			queue, so the kernel drops further SYNs and a client's
+ *			connect() hangs in SYN_SENT (a firewall that drops,
+ *			rather than refuses), until pass.
  *	stats		ok conns=N total_conns=N up=BYTES down=BYTES
  *			(total_conns counts every accepted connection, those
  *			refused by cut included; up is client->target).
@@ -71,6 +76,9 @@
 #define HIWAT		(256 * 1024)
 /* Longest control line accepted. */
 #define CTL_LINE_MAX	1024
+/* The listen backlog, small so that synhole can fill the accept queue. */
+#define LISTEN_BACKLOG	4
+#define SYNHOLE_FILL	(LISTEN_BACKLOG + 4)
 /* A reset waits this long at most for forwarded bytes to leave the host. */
 #define RESET_POLL_MS	10
 #define RESET_POLL_MAX	200
@@ -82,8 +90,8 @@
 	    (var) = (tvar))
 #endif
 
-enum mode { MODE_PASS, MODE_CUT, MODE_BLACKHOLE };
-static const char *mode_names[] = { "pass", "cut", "blackhole" };
+enum mode { MODE_PASS, MODE_CUT, MODE_BLACKHOLE, MODE_SYNHOLE };
+static const char *mode_names[] = { "pass", "cut", "blackhole", "synhole" };
 
 enum { DIR_UP, DIR_DOWN };	/* client->target, target->client */
 static const char *dir_names[] = { "up", "down" };
@@ -153,6 +161,9 @@ static struct {
 	uint64_t		 up;
 	uint64_t		 down;
 	int			 quitting;
+	evutil_socket_t		 fill[SYNHOLE_FILL];	/* synhole: our own queued connects */
+	int			 fill_port[SYNHOLE_FILL];
+	int			 nfill;
 } px;
 
 static void	conn_free(struct conn *, const char *);
@@ -596,6 +607,14 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	int		 i;
 
 	sockaddr_name(sa, peer, sizeof(peer));
+	for (i = 0; i < px.nfill; i++)
+		if (sa->sa_family == AF_INET &&
+		    ntohs(((struct sockaddr_in *)sa)->sin_port) == px.fill_port[i]) {
+			/* one of synhole's own fillers, drained after pass */
+			px.fill_port[i] = -1;
+			evutil_closesocket(fd);
+			return;
+		}
 	px.total_conns++;
 	if (px.mode == MODE_CUT) {
 		px.refused++;
@@ -656,6 +675,48 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 }
 
+/* synhole: stop accepting and fill the accept queue with our own connects. */
+static int
+synhole_start(void)
+{
+	struct sockaddr_in	sin;
+	socklen_t		slen = sizeof(sin);
+	int			i, fd, port = listener_port(px.listener);
+
+	evconnlistener_disable(px.listener);
+	px.nfill = 0;
+	for (i = 0; i < SYNHOLE_FILL; i++) {
+		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+			break;
+		evutil_make_socket_nonblocking(fd);
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((unsigned short)port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 &&
+		    errno != EINPROGRESS) {
+			close(fd);
+			break;
+		}
+		slen = sizeof(sin);
+		getsockname(fd, (struct sockaddr *)&sin, &slen);
+		px.fill[px.nfill] = fd;
+		px.fill_port[px.nfill++] = ntohs(sin.sin_port);
+	}
+	return px.nfill;
+}
+
+static void
+synhole_end(void)
+{
+	int	i;
+
+	/* the fillers are accepted (and closed) once the listener runs again */
+	for (i = 0; i < px.nfill; i++)
+		evutil_closesocket(px.fill[i]);
+	evconnlistener_enable(px.listener);
+}
+
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
@@ -705,6 +766,8 @@ ctl_command(char *line, char *reply, size_t len)
 		return;
 	}
 	if (strcmp(cmd, "pass") == 0 && arg == NULL) {
+		if (px.mode == MODE_SYNHOLE)
+			synhole_end();
 		px.mode = MODE_PASS;
 		px.delay_ms = 0;
 		px.reset_after = 0;
@@ -723,6 +786,17 @@ ctl_command(char *line, char *reply, size_t len)
 			n++;
 		}
 		snprintf(reply, len, "ok cut closed=%lu", n);
+	} else if (strcmp(cmd, "synhole") == 0 && arg == NULL) {
+		if (px.mode != MODE_SYNHOLE && px.mode != MODE_PASS) {
+			snprintf(reply, len, "error synhole only from pass");
+			return;
+		}
+		px.mode = MODE_SYNHOLE;
+		TAILQ_FOREACH_SAFE(c, &px.conns, entry, next) {
+			conn_free(c, "closed (synhole)");
+			n++;
+		}
+		snprintf(reply, len, "ok synhole closed=%lu fillers=%d", n, synhole_start());
 	} else if (strcmp(cmd, "blackhole") == 0 && arg == NULL) {
 		px.mode = MODE_BLACKHOLE;
 		TAILQ_FOREACH(c, &px.conns, entry) {
@@ -762,7 +836,8 @@ ctl_command(char *line, char *reply, size_t len)
 		px.quitting = 1;
 		snprintf(reply, len, "ok quit");
 	} else if (strcmp(cmd, "pass") == 0 || strcmp(cmd, "cut") == 0 ||
-	    strcmp(cmd, "blackhole") == 0 || strcmp(cmd, "stats") == 0 ||
+	    strcmp(cmd, "blackhole") == 0 || strcmp(cmd, "synhole") == 0 ||
+	    strcmp(cmd, "stats") == 0 ||
 	    strcmp(cmd, "show") == 0 || strcmp(cmd, "quit") == 0) {
 		snprintf(reply, len, "error %s takes no argument", cmd);
 	} else
@@ -919,7 +994,7 @@ listen_on(const char *addr, evconnlistener_cb cb)
 	}
 	return evconnlistener_new_bind(px.base, cb, NULL,
 	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-	    -1, (struct sockaddr *)&ss, len);
+	    LISTEN_BACKLOG, (struct sockaddr *)&ss, len);
 }
 
 static void

@@ -5,8 +5,10 @@
  *
  *   tclient send -u URL -a NODE/CLIENT -s SECRET -t DST -n COUNT [-b BATCH]
  *                [-z BYTES] [-T TTL_MS] [-N] [-R] [-S SRC] [-r] [-W SECONDS]
+ *                [-i MS]
  *       keeps every packet until the node acks it; reconnects and resumes at
- *       the node's mark + 1. -N asks for notices, -R for receipts, -S forges
+ *       the node's mark + 1. -i MS pauses MS ms after each acked batch (a
+ *       steady stream instead of a burst). -N asks for notices, -R for receipts, -S forges
  *       the src, -r sends each pair of batches in reverse order (the second
  *       overtakes the first). Exits 0 when all COUNT are acked. -I prints
  *       each packet's id; -c ID sends a cancel of packet ID instead (to DST,
@@ -38,6 +40,7 @@
 
 static const char *url, *addr, *secretfile, *dst, *outfile, *forged_src, *hexbody;
 static int count = 1, batch = 64, size = 64, notify, receipt, reverse, replay, waitsec = 120;
+static int interval_ms;
 static int print_ids;
 static const char *cancel_id;
 static int64_t ttl_ms = -1;
@@ -338,6 +341,8 @@ do_send(void)
 			note("node mark went back from %lld to %lld", (long long)mark, (long long)a);
 		if (a == mark)
 			usleep(100000); /* held back (journal full): retry later */
+		else if (interval_ms > 0)
+			usleep((useconds_t)interval_ms * 1000);
 		mark = a;
 	}
 	printf("sent %d acked %lld\n", count, (long long)mark);
@@ -491,7 +496,7 @@ main(int argc, char **argv)
 		die("usage: tclient send|recv|auth|raw [options]");
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRS:rW:o:Px:Ic:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRS:rW:o:Px:Ic:i:")) != -1) {
 		switch (ch) {
 		case 'u': url = optarg; break;
 		case 'a': addr = optarg; break;
@@ -506,6 +511,7 @@ main(int argc, char **argv)
 		case 'S': forged_src = optarg; break;
 		case 'r': reverse = 1; break;
 		case 'W': waitsec = atoi(optarg); break;
+		case 'i': interval_ms = atoi(optarg); break;
 		case 'o': outfile = optarg; break;
 		case 'P': replay = 1; break;
 		case 'x': hexbody = optarg; break;

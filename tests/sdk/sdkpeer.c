@@ -433,8 +433,20 @@ late_cb(void *arg, cascade_t *h, const cascade_packet_t *p)
 	pthread_mutex_lock(&mu);
 	if (cascade_packet_flags(p) & CASCADE_FLAG_LATE)
 		lates++;
-	else
+	else {
+		/* say what it was: a stray packet is the clue to a second outcome */
+		char idt[2 * CASCADE_ID_LEN + 1];
+		const uint8_t *id = cascade_packet_id(p);
+		int i;
+
+		for (i = 0; i < CASCADE_ID_LEN; i++)
+			snprintf(idt + 2 * i, 3, "%02x", id[i]);
+		fprintf(stderr, "sdkpeer: an unexpected packet %s from %s, command %s, flags %#x%s\n",
+		    idt, cascade_packet_src(p), cascade_packet_command(p),
+		    (unsigned)cascade_packet_flags(p), cascade_packet_reply_to(p) != NULL ?
+		    ", a reply to no request of this process" : "");
 		others++;
+	}
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
 }
