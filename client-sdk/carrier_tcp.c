@@ -334,45 +334,17 @@ tcp_reset(void *impl)
 }
 
 /*
- * The end of a close, on a thread of its own: nng 1.5's nng_close can hang
- * for good when its reaper thread wedges tearing down a tls pipe (nng
- * issue 1543; seen here about once in 20 closes of a tls+tcp socket when
- * contexts still had operations pending, or after nng_dialer_close; the
- * order in tcp_close avoided it in 120 runs). As a safety net tcp_close
- * waits for this a bounded time; every call has had its reply
- * callback and no callback reaches the SDK any more, so abandoning a
- * wedged close leaks this carrier's memory and a thread, nothing worse.
+ * The end of a close, after nng_close returned (on cnng_close_bounded's
+ * thread): every call has had its reply callback and no callback reaches
+ * the SDK any more, so a close left to finish in the background leaks this
+ * carrier's memory and a thread, nothing worse.
  */
-struct closer {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done, refs;
-	struct tcp *t;
-};
-
 static void
-closer_rele(struct closer *k)
+tcp_free(void *impl)
 {
-	int last;
-
-	pthread_mutex_lock(&k->mu);
-	last = --k->refs == 0;
-	pthread_mutex_unlock(&k->mu);
-	if (last) {
-		pthread_mutex_destroy(&k->mu);
-		pthread_cond_destroy(&k->cv);
-		free(k);
-	}
-}
-
-static void *
-closer_main(void *arg)
-{
-	struct closer *k = arg;
-	struct tcp *t = k->t;
+	struct tcp *t = impl;
 	struct tcall *c;
 
-	nng_close(t->sock);
 	while ((c = TAILQ_FIRST(&t->calls)) != NULL) {
 		TAILQ_REMOVE(&t->calls, c, entry);
 		tcall_free(c);
@@ -382,12 +354,6 @@ closer_main(void *arg)
 	pthread_mutex_destroy(&t->mu);
 	free(t->url);
 	free(t);
-	pthread_mutex_lock(&k->mu);
-	k->done = 1;
-	pthread_cond_signal(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-	closer_rele(k);
-	return NULL;
 }
 
 static void
@@ -395,13 +361,8 @@ tcp_close(void *impl)
 {
 	struct tcp *t = impl;
 	struct tcall *c;
-	struct closer *k;
-	struct timespec ts;
-	pthread_attr_t attr;
-	pthread_t thr;
 	carrier_log_fn log_fn;
 	void *log_arg;
-	int done;
 
 	if (t == NULL)
 		return;
@@ -425,40 +386,7 @@ tcp_close(void *impl)
 
 	log_fn = t->p.log_fn;
 	log_arg = t->p.arg;
-	if ((k = calloc(1, sizeof(*k))) == NULL) {
-		/* no memory for the watchdog: close right here, unguarded */
-		struct closer local = { .t = t, .refs = 2 };
-
-		pthread_mutex_init(&local.mu, NULL);
-		pthread_cond_init(&local.cv, NULL);
-		closer_main(&local);
-		pthread_mutex_destroy(&local.mu);
-		pthread_cond_destroy(&local.cv);
-		return;
-	}
-	pthread_mutex_init(&k->mu, NULL);
-	pthread_cond_init(&k->cv, NULL);
-	k->t = t;
-	k->refs = 2;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&thr, &attr, closer_main, k) != 0) {
-		pthread_attr_destroy(&attr);
-		k->refs = 1;
-		closer_main(k);         /* frees k */
-		return;
-	}
-	pthread_attr_destroy(&attr);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += TCP_CLOSE_WAIT_S;
-	pthread_mutex_lock(&k->mu);
-	while (!k->done)
-		if (pthread_cond_timedwait(&k->cv, &k->mu, &ts) != 0)
-			break;
-	done = k->done;
-	pthread_mutex_unlock(&k->mu);
-	closer_rele(k);
-	if (!done && log_fn != NULL)
+	if (!cnng_close_bounded(t->sock, TCP_CLOSE_WAIT_S * 1000, tcp_free, t) && log_fn != NULL)
 		log_fn(log_arg, CASCADE_LOG_WARN, "tcp: nng_close did not return within "
 		    TCP_CLOSE_WAIT_STR " s (a known nng 1.5 hang with tls); left to finish in the "
 		    "background");

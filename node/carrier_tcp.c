@@ -34,6 +34,7 @@
 #define TCPS_IDLE_MIN 8
 #define TCPS_IDLE_MAX 32
 #define TCP_RECV_MAX (64u << 20)        /* largest message nng accepts (then drops the pipe) */
+#define TCP_STOP_WAIT_MS 2000           /* at shutdown: how long a socket's close may take */
 
 /* ------------------------------------------------------------- helpers */
 
@@ -313,7 +314,12 @@ tcps_stop(void)
 	if (!tcps_open)
 		return;
 	tcps_open = 0;
-	nng_close(tcps_sock);
+	if (!cnng_close_bounded(tcps_sock, TCP_STOP_WAIT_MS, NULL, NULL)) {
+		/* a wedged nng: leave its contexts to it, the process is ending */
+		log_warnx("tcp: closing the listening socket took longer than %d ms "
+		    "(nng wedged); stopping without it", TCP_STOP_WAIT_MS);
+		return;
+	}
 	while ((t = TAILQ_FIRST(&tcps_ctxs)) != NULL) {
 		nng_aio_stop(t->aio);
 		if (t->r != NULL) {
@@ -335,6 +341,7 @@ struct tcpc {
 	nng_dialer dialer;
 	pthread_mutex_t lock;           /* guards pipe (nng's threads set it) */
 	nng_pipe pipe;                  /* the connection now, for redial */
+	uint32_t up_pipe;               /* loop thread: the pipe the link was told is up */
 	int closed;                     /* events still queued for the loop are dropped */
 	char *url;
 	const struct conf_parent *pc;
@@ -414,28 +421,46 @@ tcpc_call(void *tp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb c
 	nng_ctx_send(c->ctx, c->aio);
 }
 
-static void
-tcpc_connected(void *arg)
-{
-	struct tcpc *t = arg;
+/* A pipe event, carried to the loop with the pipe it is about. */
+struct tcpc_pipe_ev {
+	struct tcpc *t;
+	uint32_t pipe;
+	int up;
+};
 
-	if (!t->closed)
+/*
+ * On the loop: the link hears "connected" for each new pipe and
+ * "disconnected" only for the pipe it was last told is up. nng runs the
+ * two callbacks on different threads, so the end of an earlier pipe may
+ * reach the loop after the next pipe came up; taken as the end of the
+ * current one, it would leave the link waiting for a connection that is
+ * already there.
+ */
+static void
+tcpc_pipe_event(void *arg)
+{
+	struct tcpc_pipe_ev *pe = arg;
+	struct tcpc *t = pe->t;
+
+	if (t->closed)
+		;
+	else if (pe->up) {
+		t->up_pipe = pe->pipe;
 		t->ev.connected(t->ev.arg);
-}
-
-static void
-tcpc_disconnected(void *arg)
-{
-	struct tcpc *t = arg;
-
-	if (!t->closed)
+	} else if (pe->pipe == t->up_pipe) {
+		t->up_pipe = 0;
 		t->ev.disconnected(t->ev.arg);
+	} else
+		log_debug("tcp: %s: the end of connection %u, not the current one (%u), "
+		    "came late; ignored", t->url, pe->pipe, t->up_pipe);
+	free(pe);
 }
 
 static void
 tcpc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	struct tcpc *t = arg;
+	struct tcpc_pipe_ev *pe = xmalloc(sizeof(*pe));
 
 	pthread_mutex_lock(&t->lock);
 	if (ev == NNG_PIPE_EV_ADD_POST)
@@ -443,7 +468,10 @@ tcpc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	else if (nng_pipe_id(t->pipe) == nng_pipe_id(p))
 		t->pipe = (nng_pipe)NNG_PIPE_INITIALIZER;
 	pthread_mutex_unlock(&t->lock);
-	loop_post(ev == NNG_PIPE_EV_ADD_POST ? tcpc_connected : tcpc_disconnected, arg);
+	pe->t = t;
+	pe->pipe = (uint32_t)nng_pipe_id(p);
+	pe->up = ev == NNG_PIPE_EV_ADD_POST;
+	loop_post(tcpc_pipe_event, pe);
 }
 
 static int
@@ -533,9 +561,22 @@ tcpc_free(void *tp)
 	free(t);
 }
 
+/* After nng_close returned (on its own thread): hand the memory to the loop. */
+static void
+tcpc_closed(void *tp)
+{
+	struct tcpc *t = tp;
+
+	if (t->tls != NULL)
+		nng_tls_config_free(t->tls);
+	loop_post(tcpc_free, t);
+}
+
 /*
- * Events nng posted before the close may still wait in the loop's queue:
- * they see closed and do nothing, and the memory goes after them.
+ * Never blocks the loop: nng_close runs on a thread of its own, since
+ * nng 1.5's close paths can wedge (see packets/nngclose.c). Events nng
+ * posted before the close may still wait in the loop's queue: they see
+ * closed and do nothing, and the memory goes after them.
  */
 static void
 tcpc_close(void *tp)
@@ -545,10 +586,7 @@ tcpc_close(void *tp)
 	if (t == NULL)
 		return;
 	t->closed = 1;
-	nng_close(t->sock);
-	if (t->tls != NULL)
-		nng_tls_config_free(t->tls);
-	loop_post(tcpc_free, t);
+	cnng_close_bounded(t->sock, 0, tcpc_closed, t);
 }
 
 const struct cclient_ops tcp_client_ops = {

@@ -51,7 +51,7 @@ vlog(int pri, const char *fmt, va_list ap, int with_errno)
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
 		/* one fprintf: lines from several threads do not interleave */
 		fprintf(stderr, "%s.%03ld %s%s\n", when, ts.tv_nsec / 1000000,
-		    pri <= LOG_WARNING ? "warning: " : "", msg);
+		    pri <= LOG_ERR ? "error: " : pri <= LOG_WARNING ? "warning: " : "", msg);
 	} else
 		syslog(pri, "%s", msg);
 	errno = saved;

@@ -150,6 +150,41 @@ peers_init(void)
 	}
 }
 
+/*
+ * The data directory, made with its missing parents (mode 0700, like the
+ * systemd unit's StateDirectoryMode). It holds patient data: one that group
+ * or others can enter is refused.
+ */
+static void
+data_dir_make(const struct conf *c)
+{
+	char *path = xstrdup(c->data_dir), *p;
+	struct stat st;
+
+	for (p = path + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		if (p[-1] != '/') {
+			char save = *p;
+
+			*p = '\0';
+			if (mkdir(path, 0700) == -1 && errno != EEXIST)
+				fatal("%s: data-dir %s: cannot make %s", c->path, c->data_dir, path);
+			*p = save;
+		}
+		if (*p == '\0')
+			break;
+	}
+	free(path);
+	if (stat(c->data_dir, &st) == -1)
+		fatal("%s: data-dir %s", c->path, c->data_dir);
+	if (!S_ISDIR(st.st_mode))
+		fatalx("%s: data-dir %s is not a directory", c->path, c->data_dir);
+	if (st.st_mode & 077)
+		fatalx("%s: data-dir %s is open to group or others (mode %04o): it holds "
+		    "patient data; chmod 700 %s", c->path, c->data_dir, (unsigned)(st.st_mode & 07777), c->data_dir);
+}
+
 static void
 journal_start(void)
 {
@@ -159,8 +194,7 @@ journal_start(void)
 	char err[512], *dir, text[256];
 
 	xasprintf(&dir, "%s/journal", c->data_dir);
-	if (mkdir(c->data_dir, 0700) == -1 && errno != EEXIST)
-		fatal("data-dir %s", c->data_dir);
+	data_dir_make(c);
 	memset(&o, 0, sizeof(o));
 	o.dir = dir;
 	o.node_id = c->node;

@@ -51,6 +51,8 @@ struct uplink {
 	int pulling;
 	int routes_dirty, routes_inflight;
 	struct event *timer;
+	struct event *watchdog;         /* armed while the link is not up: see watchdog_fire */
+	int rebuilds;                   /* carrier rebuilds in this outage */
 	int unconnected_fires;          /* timer fires in a row without a connection */
 	int64_t backoff_ms;
 	char last_error[256];
@@ -88,6 +90,21 @@ timer_arm(struct uplink *u, int64_t ms)
 	evtimer_add(u->timer, &tv);
 }
 
+/*
+ * The watchdog: while the link is not up, every event from the carrier (a
+ * connection, a reply, a timeout) re-arms it for reconnect max + dead
+ * timeout. When it fires the carrier has said nothing for that long, which
+ * nng's own redialing never allows: the carrier is rebuilt (issue 17).
+ */
+static void
+watchdog_arm(struct uplink *u)
+{
+	int64_t ms = u->pc->reconnect_max_ms + u->pc->dead_timeout_ms;
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+
+	evtimer_add(u->watchdog, &tv);
+}
+
 /* The session is gone: start over with Hello after a backoff. */
 static void
 session_lost(struct uplink *u, int redial, const char *fmt, ...) PRINTF(3, 4);
@@ -117,6 +134,7 @@ session_lost(struct uplink *u, int redial, const char *fmt, ...)
 		u->connected = 0;
 	}
 	timer_arm(u, u->backoff_ms);
+	watchdog_arm(u);
 	u->backoff_ms *= 2;
 	if (u->backoff_ms > u->pc->reconnect_max_ms)
 		u->backoff_ms = u->pc->reconnect_max_ms;
@@ -284,6 +302,7 @@ hello_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		a.carrier = (uint32_t)u->ops->carrier;
 	u->state = UL_AUTH;
 	u->routes_dirty = 0;
+	watchdog_arm(u);
 	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_AUTH, &a.base, (int)u->pc->dead_timeout_ms,
 	    auth_reply);
 	free(subtree);
@@ -399,6 +418,11 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	if (u->max_batch > node->conf->max_batch)
 		u->max_batch = node->conf->max_batch;
 	u->state = UL_UP;
+	evtimer_del(u->watchdog);
+	if (u->rebuilds > 0)
+		log_info("link %s: up again after %d carrier rebuild%s", u->pc->id, u->rebuilds,
+		    u->rebuilds == 1 ? "" : "s");
+	u->rebuilds = 0;
 	if (u->ops->carrier == CASCADE__CARRIER__CARRIER_TCP)
 		u->tcp_failures = 0;
 	u->backoff_ms = u->pc->reconnect_min_ms;
@@ -719,6 +743,7 @@ connected(void *arg)
 
 	u->connected = 1;
 	u->unconnected_fires = 0;
+	watchdog_arm(u);
 	log_debug("link %s: connected to %s", u->pc->id, u->url->url);
 	if (u->state == UL_DOWN)
 		hello(u);
@@ -772,6 +797,32 @@ carrier_use(struct uplink *u, const struct conf_url *url, const char *why)
 	log_info("link %s: carrier %s, %s (%s)", u->pc->id, u->ops->name, url->url, why);
 	u->unconnected_fires = 1;
 	timer_arm(u, u->pc->dead_timeout_ms);
+	watchdog_arm(u);
+}
+
+/*
+ * The carrier has been silent for reconnect max + dead timeout while the
+ * link is down: no connection, no reply, no timeout. (nng 1.5.2 as Debian
+ * ships it was seen to stop redialing after a pipe close, for good.) A new
+ * socket and dialer; the old one is closed off the loop. Said once per
+ * outage; the line that says the link is up again counts them.
+ */
+static void
+watchdog_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+
+	if (u->state == UL_UP)
+		return;
+	if (u->rebuilds++ == 0)
+		log_warnx("link %s: no word from the %s carrier for %lld ms (reconnect max + "
+		    "dead timeout) while the link is down: rebuilding it with a new connection",
+		    u->pc->id, u->ops->name,
+		    (long long)(u->pc->reconnect_max_ms + u->pc->dead_timeout_ms));
+	else
+		log_debug("link %s: rebuilding the %s carrier again (%d in this outage)",
+		    u->pc->id, u->ops->name, u->rebuilds);
+	carrier_use(u, u->url, "rebuilt: the carrier was silent");
 }
 
 static void
@@ -857,6 +908,7 @@ uplink_new(const struct conf_parent *pc)
 	u->max_batch = node->conf->max_batch;
 	u->backoff_ms = pc->reconnect_min_ms;
 	u->timer = evtimer_new(node->base, timer_fire, u);
+	u->watchdog = evtimer_new(node->base, watchdog_fire, u);
 	u->probe_timer = evtimer_new(node->base, probe_fire, u);
 	return u;
 }
@@ -906,6 +958,7 @@ uplink_stop(struct uplink *u)
 		return;
 	u->gen++;
 	u->state = UL_DOWN;
+	evtimer_del(u->watchdog);
 	probe_stop(u);
 	u->ops->close(u->cc);
 	u->cc = NULL;

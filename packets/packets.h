@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nng/nng.h>
+
 #include "cascade.pb-c.h"
 
 #define CASCADE_PROTOCOL_VERSION 1
@@ -200,5 +202,13 @@ const char *cstatus_str(uint32_t status);
 int64_t cnow_ms(void);
 /* Monotonic ms, for timeouts and durations inside one process. */
 int64_t cmono_ms(void);
+
+/* nngclose.c */
+/*
+ * Closes sock with nng_close on a thread of its own, then runs after(arg)
+ * there (may be NULL). Waits up to wait_ms (0: not at all) for both;
+ * returns 1 if they finished within it, 0 if they go on in the background.
+ */
+int cnng_close_bounded(nng_socket sock, int wait_ms, void (*after)(void *), void *arg);
 
 #endif /* CASCADE_PACKETS_H */

@@ -16,7 +16,9 @@ NODE_TESTS = \
 	tests/integration/tls.sh \
 	tests/integration/cancel.sh \
 	tests/integration/syncack.sh \
-	tests/integration/manlint.sh
+	tests/integration/manlint.sh \
+	tests/integration/stall.sh \
+	tests/integration/shutdown.sh
 TESTS += $(NODE_TESTS)
 EXTRA_DIST += tests/integration/nodes.sh $(NODE_TESTS)
 
@@ -26,3 +28,10 @@ tests_ackshim_la_SOURCES = tests/ackshim.c
 tests_ackshim_la_CFLAGS = $(AM_CFLAGS) -Wno-missing-prototypes
 tests_ackshim_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
 tests_ackshim_la_LIBADD = -ldl
+
+# LD_PRELOAD shim for stall.sh: pipe events held back or swallowed
+check_LTLIBRARIES += tests/pipeshim.la
+tests_pipeshim_la_SOURCES = tests/pipeshim.c
+tests_pipeshim_la_CFLAGS = $(AM_CFLAGS) -Wno-missing-prototypes
+tests_pipeshim_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+tests_pipeshim_la_LIBADD = -ldl $(PTHREAD_LIBS)
