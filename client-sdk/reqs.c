@@ -1,10 +1,12 @@
 /*
  * reqs.c — correlating replies and notices with pending requests.
  *
- * A reply is a data packet whose reply_to is the request's id. A notice
- * (kind NOTICE, ref_id = the request's id) that the request expired, was
- * rejected, undeliverable or cancelled ends it too; a DELIVERED receipt
- * does not. Answers to requests that already timed out are flagged late.
+ * A reply is a data packet whose reply_to is the request's id and whose src
+ * is the request's dst: anyone may name an id in reply_to, and request ids
+ * are guessable. A notice (kind NOTICE, ref_id = the request's id) that the
+ * request expired, was rejected, undeliverable or cancelled ends it too; a
+ * DELIVERED receipt does not. Answers to requests that already timed out
+ * are flagged late.
  */
 #include "config.h"
 
@@ -22,7 +24,7 @@ reqs_init(struct reqs *r, size_t late_max)
 	memset(r, 0, sizeof(*r));
 	if ((rc = idmap_new(&r->pending, SDK_MAX_QUEUE_MAX, NULL)) != 0)
 		return rc;
-	if ((rc = idmap_new(&r->late, late_max, NULL)) != 0) {
+	if ((rc = idmap_new(&r->late, late_max, free)) != 0) {
 		idmap_free(r->pending);
 		r->pending = NULL;
 		return rc;
@@ -57,17 +59,18 @@ list_remove(struct reqs *r, struct preq *q)
 }
 
 int
-reqs_add(struct reqs *r, const uint8_t id[CID_LEN], int64_t deadline,
+reqs_add(struct reqs *r, const uint8_t id[CID_LEN], const char *dst, int64_t deadline,
     cascade_request_cb cb, void *arg)
 {
 	struct preq *q, *at;
 	int rc;
 
-	if (idmap_get(r->pending, id, NULL))
+	if (idmap_get(r->pending, id, NULL) || strlen(dst) >= sizeof(q->dst))
 		return CASCADE_EINVAL;
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return CASCADE_ENOMEM;
 	memcpy(q->id, id, CID_LEN);
+	strcpy(q->dst, dst);
 	q->deadline = deadline;
 	q->cb = cb;
 	q->arg = arg;
@@ -102,15 +105,25 @@ reqs_remove(struct reqs *r, const uint8_t id[CID_LEN])
 	return v;
 }
 
+/* Whether data packet p may answer a request sent to dst. */
+static int
+from_dst(const Cascade__Packet *p, const char *dst)
+{
+	return p->kind != CASCADE__PACKET_KIND__KIND_DATA ||
+	    (p->src != NULL && strcmp(p->src, dst) == 0);
+}
+
 struct preq *
-reqs_match(struct reqs *r, const Cascade__Packet *p, int *status, int *late)
+reqs_match(struct reqs *r, const Cascade__Packet *p, int *status, int *late, int *foreign)
 {
 	const ProtobufCBinaryData *ref;
 	struct preq *q;
+	void *v;
 	int st;
 
 	*status = 0;
 	*late = 0;
+	*foreign = 0;
 	if (p->kind == CASCADE__PACKET_KIND__KIND_DATA) {
 		ref = &p->reply_to;
 		st = CASCADE_OK;
@@ -121,14 +134,22 @@ reqs_match(struct reqs *r, const Cascade__Packet *p, int *status, int *late)
 		return NULL;
 	if (ref->len != CID_LEN)
 		return NULL;
-	if (idmap_get(r->late, ref->data, NULL)) {
-		*late = 1;
+	if (idmap_get(r->late, ref->data, &v)) {
+		if (v != NULL && !from_dst(p, v))
+			*foreign = 1;
+		else
+			*late = 1;
 		return NULL;
 	}
 	if (p->kind == CASCADE__PACKET_KIND__KIND_NOTICE && st == 0)
 		return NULL;            /* a receipt: the request still waits for its reply */
-	if ((q = reqs_remove(r, ref->data)) == NULL)
+	if (!idmap_get(r->pending, ref->data, &v))
 		return NULL;
+	if (!from_dst(p, ((struct preq *)v)->dst)) {
+		*foreign = 1;
+		return NULL;
+	}
+	q = reqs_remove(r, ref->data);
 	*status = st;
 	return q;
 }
@@ -137,12 +158,18 @@ struct preq *
 reqs_expired(struct reqs *r, int64_t now)
 {
 	struct preq *q = r->head;
+	char *dst;
 
 	if (q == NULL || q->deadline > now)
 		return NULL;
 	reqs_remove(r, q->id);
-	/* a full late set forgets its oldest: that answer is then merely unexpected */
-	(void)idmap_put(r->late, q->id, NULL);
+	/*
+	 * A full late set forgets its oldest: that answer is then merely
+	 * unexpected. Without memory for the dst, any answer is flagged late.
+	 */
+	dst = strdup(q->dst);
+	if (idmap_put(r->late, q->id, dst) != 0)
+		free(dst);
 	return q;
 }
 

@@ -99,6 +99,14 @@ sdk_notice_status(uint32_t notice)
 	return 0;
 }
 
+int
+sdk_notice_from_node(const Cascade__Packet *p)
+{
+	struct caddr a;
+
+	return p->src != NULL && caddr_parse(p->src, &a) == CADDR_OK && a.client[0] == '\0';
+}
+
 /* ------------------------------------------------------------- options */
 
 int

@@ -74,6 +74,11 @@ struct cascade_packet {
 
 /* Maps a wire notice code to the request status it ends a request with (0: none). */
 int sdk_notice_status(uint32_t notice);
+/*
+ * Whether a notice may be believed: notices come only from nodes, so its
+ * src must be a bare node address ("node", not "node/client").
+ */
+int sdk_notice_from_node(const Cascade__Packet *p);
 
 /* ----------------------------------------------------------- carrier.c */
 
@@ -215,6 +220,7 @@ int srec_sent_decode(const uint8_t *rec, size_t reclen, char *dst, size_t dstlen
  */
 struct preq {
 	uint8_t id[CID_LEN];
+	char dst[CADDR_TEXT_MAX + 1];   /* only a packet from there answers it */
 	int64_t deadline;               /* monotonic ms */
 	cascade_request_cb cb;
 	void *arg;
@@ -223,15 +229,18 @@ struct preq {
 
 struct reqs {
 	struct idmap *pending;          /* id -> struct preq */
-	struct idmap *late;             /* ids that timed out */
+	struct idmap *late;             /* ids that timed out -> their dst (malloc'd) */
 	struct preq *head, *tail;
 };
 
 int reqs_init(struct reqs *r, size_t late_max);
 /* Frees what is left (without calling back: take them first with reqs_pop). */
 void reqs_fini(struct reqs *r);
-/* Adds a request. CASCADE_OK, CASCADE_ENOMEM or CASCADE_EINVAL (id pending already). */
-int reqs_add(struct reqs *r, const uint8_t id[CID_LEN], int64_t deadline,
+/*
+ * Adds a request sent to dst. CASCADE_OK, CASCADE_ENOMEM or CASCADE_EINVAL
+ * (id pending already, or dst too long).
+ */
+int reqs_add(struct reqs *r, const uint8_t id[CID_LEN], const char *dst, int64_t deadline,
     cascade_request_cb cb, void *arg);
 /* Forgets a pending request (its send failed); returns it (free it) or NULL. */
 struct preq *reqs_remove(struct reqs *r, const uint8_t id[CID_LEN]);
@@ -239,9 +248,13 @@ struct preq *reqs_remove(struct reqs *r, const uint8_t id[CID_LEN]);
  * What a received packet means for the requests: the pending request it
  * ends (removed; free it after calling back), with *status CASCADE_OK for
  * a reply or the error a notice says; or NULL, with *late 1 when it
- * answers or reports on a request that timed out.
+ * answers or reports on a request that timed out. Only a data packet from
+ * the request's dst is its reply: one from anyone else that names it in
+ * reply_to matches nothing, and *foreign is set. Notices are taken as they
+ * come (check sdk_notice_from_node first).
  */
-struct preq *reqs_match(struct reqs *r, const Cascade__Packet *p, int *status, int *late);
+struct preq *reqs_match(struct reqs *r, const Cascade__Packet *p, int *status, int *late,
+    int *foreign);
 /* The first request whose deadline is <= now (removed, remembered as timed out), or NULL. */
 struct preq *reqs_expired(struct reqs *r, int64_t now);
 /* Any pending request (removed), or NULL: for close. */

@@ -722,7 +722,8 @@ deliver(struct cascade *h, Cascade__Packet *p, const uint8_t *handing)
 {
 	struct cascade_packet pk;
 	struct preq *q;
-	int state, rc, status, late;
+	int state, rc, status, late, foreign;
+	char idt[CID_TEXT_LEN];
 
 	if ((rc = store_seen_get(h->st, p->id.data, &state)) != 0)
 		return rc;
@@ -733,8 +734,12 @@ deliver(struct cascade *h, Cascade__Packet *p, const uint8_t *handing)
 	pk.p = p;
 	pk.local_flags = state == SEEN_HANDING ? CASCADE_FLAG_REDELIVERY : 0;
 	pthread_mutex_lock(&h->mu);
-	q = reqs_match(&h->reqs, p, &status, &late);
+	q = reqs_match(&h->reqs, p, &status, &late, &foreign);
 	pthread_mutex_unlock(&h->mu);
+	if (foreign)
+		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: packet %s from %s names one of our "
+		    "requests in reply_to, but the request went elsewhere: not taken as its reply",
+		    h->client, cid_format(p->id.data, idt), p->src);
 	if (late)
 		pk.local_flags |= CASCADE_FLAG_LATE;
 	if (q != NULL) {
@@ -785,6 +790,12 @@ pull_reply(struct cascade *h, struct call *c)
 		if (p->id.len != CID_LEN || (p->kind != KIND(DATA) && p->kind != KIND(NOTICE))) {
 			sdk_log(h, CASCADE_LOG_WARN, "cascade %s: skipping a packet of kind %u at "
 			    "seq %llu (not for applications)", h->client, p->kind,
+			    (unsigned long long)pr->seqs[i]);
+			continue;
+		}
+		if (p->kind == KIND(NOTICE) && !sdk_notice_from_node(p)) {
+			sdk_log(h, CASCADE_LOG_WARN, "cascade %s: skipping a notice from %s at seq %llu "
+			    "(notices come only from nodes)", h->client, p->src,
 			    (unsigned long long)pr->seqs[i]);
 			continue;
 		}
@@ -1257,7 +1268,7 @@ enqueue(struct cascade *h, const struct out *o, uint8_t id[CID_LEN], uint8_t *id
 	if (o->cb != NULL) {
 		/* registered before the packet can leave, so no reply can beat it */
 		pthread_mutex_lock(&h->mu);
-		rc = reqs_add(&h->reqs, id, now_ms() + o->timeout_ms, o->cb, o->arg);
+		rc = reqs_add(&h->reqs, id, o->dst, now_ms() + o->timeout_ms, o->cb, o->arg);
 		pthread_cond_signal(&h->cv);        /* a new deadline to wait for */
 		pthread_mutex_unlock(&h->mu);
 		if (rc != 0) {

@@ -111,6 +111,19 @@ uint32_t router_local_queue(const char *addr);
  * NoticeCode, reason/text for rejects. Nothing for notices themselves.
  */
 void router_notice(const Cascade__Packet *p, uint32_t code, uint32_t reason, const char *text);
+/*
+ * Packet p from a client session was refused for good: tells that client
+ * (its own address, whatever src p claims) "undeliverable", or "expired" /
+ * "rejected" when p asked for notices.
+ */
+void router_rejected_from_client(const Cascade__Packet *p, const struct peer *client,
+    uint32_t reason, const char *text);
+/*
+ * The parent refused a packet this node pushed (a rejects[] entry of the
+ * push reply): this node took it from its sender, so it tells the source,
+ * down from here, as above. The parent never notifies for a child's packets.
+ */
+void router_rejected_above(const Cascade__Reject *r);
 /* A packet this node just took custody of: wakes its queues, acts on its kind. */
 void router_accepted(const struct jitem *it);
 /* Tells whoever waits on queue qid that it has new packets. */

@@ -106,6 +106,8 @@ journal_strerror(int rc)
 		return "journal record corrupt";
 	case JOURNAL_SYS:
 		return "system error";
+	case JOURNAL_NOT_YOURS:
+		return "not the packet's source";
 	}
 	return mdb_strerror(rc);
 }
@@ -686,8 +688,8 @@ journal_entries_free(struct jentry *e, unsigned n)
  * and trace). The body must be readable: call before any put in the txn.
  */
 static int
-ev_about(struct wtx *w, const struct jrec *r, const uint8_t *pkey, uint32_t type,
-    const char *peer, int64_t now_ms, const char *text)
+ev_about_why(struct wtx *w, const struct jrec *r, const uint8_t *pkey, uint32_t type,
+    const char *peer, int64_t now_ms, uint32_t reason, const char *text)
 {
 	const char *trace[JEV_MAXTRACE];
 	Cascade__Packet *p = NULL;
@@ -696,6 +698,7 @@ ev_about(struct wtx *w, const struct jrec *r, const uint8_t *pkey, uint32_t type
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = type;
+	ev.reason = reason;
 	ev.time_ms = now_ms;
 	memcpy(ev.id, pkey, CID_LEN);
 	ev.leg = pkey[CID_LEN];
@@ -710,6 +713,13 @@ ev_about(struct wtx *w, const struct jrec *r, const uint8_t *pkey, uint32_t type
 	if (p != NULL)
 		cascade__packet__free_unpacked(p, NULL);
 	return rc;
+}
+
+static int
+ev_about(struct wtx *w, const struct jrec *r, const uint8_t *pkey, uint32_t type,
+    const char *peer, int64_t now_ms, const char *text)
+{
+	return ev_about_why(w, r, pkey, type, peer, now_ms, 0, text);
 }
 
 /*
@@ -1325,16 +1335,31 @@ journal_packet_get(struct journal *j, const struct jkey *kk, uint8_t **bytes, si
 	return 0;
 }
 
+/* Whether the stored packet r names src as its source. -1: unknown (no body). */
+static int
+rec_src_is(const struct jrec *r, const char *src)
+{
+	Cascade__Packet *p;
+	int same;
+
+	if ((r->flags & JREC_PRUNED) || r->bodylen == 0 ||
+	    (p = cascade__packet__unpack(NULL, r->bodylen, r->body)) == NULL)
+		return -1;
+	same = p->src != NULL && strcmp(p->src, src) == 0;
+	cascade__packet__free_unpacked(p, NULL);
+	return same;
+}
+
 int
-journal_cancel(struct journal *j, const struct jkey *kk, const char *peer, uint64_t now_ms,
+journal_cancel(struct journal *j, const struct jkey *kk, const char *src, uint64_t now_ms,
     int *was_queued)
 {
-	char idtext[CID_TEXT_LEN];
+	char idtext[CID_TEXT_LEN], text[CADDR_TEXT_MAX + 64];
 	uint8_t pkey[JKEY_LEN];
 	unsigned removed;
 	struct jrec r;
 	struct wtx w;
-	int rc;
+	int rc, mine;
 
 	*was_queued = 0;
 	jkey_pack(pkey, kk->id, kk->leg);
@@ -1343,8 +1368,27 @@ journal_cancel(struct journal *j, const struct jkey *kk, const char *peer, uint6
 		return jfail(j, rc, "cancel %s: begin", idtext);
 	if ((rc = rec_get(j, w.txn, pkey, &r)) != 0)
 		goto fail;
+	/*
+	 * Only the packet's source may cancel it. A pruned body (delivered
+	 * long ago) cannot say whose it was: nothing waits to be removed, so
+	 * it is treated as unknown rather than as a spoofed cancel.
+	 */
+	if ((mine = rec_src_is(&r, nz(src))) < 0) {
+		rc = JOURNAL_NOT_FOUND;
+		goto fail;
+	}
+	if (!mine) {
+		snprintf(text, sizeof(text), "cancel from %s refused: not the packet's source", nz(src));
+		if ((rc = ev_about_why(&w, &r, pkey, JEV_REJECTED, src, (int64_t)now_ms,
+		    CASCADE__REASON__REASON_SPOOFED, text)) != 0)
+			goto fail;
+		if ((rc = jwtx_commit(&w)) != 0)
+			return jfail(j, rc, "cancel %s: commit", idtext);
+		return jfail(j, JOURNAL_NOT_YOURS, "cancel %s from %s: not the packet's source",
+		    idtext, nz(src));
+	}
 	/* Logged first: the record's body is only readable before the puts. */
-	if ((rc = ev_about(&w, &r, pkey, JEV_CANCELLED, peer, (int64_t)now_ms, "")) != 0)
+	if ((rc = ev_about(&w, &r, pkey, JEV_CANCELLED, src, (int64_t)now_ms, "")) != 0)
 		goto fail;
 	if ((rc = rec_unqueue(j, w.txn, &r, &removed)) != 0)
 		goto fail;

@@ -48,6 +48,7 @@
 #define JOURNAL_NOT_FOUND   (-36)
 #define JOURNAL_CORRUPT     (-37)    /* a record that does not decode */
 #define JOURNAL_SYS         (-38)    /* a system call failed: errno is in the message */
+#define JOURNAL_NOT_YOURS   (-39)    /* cancel: the packet has another source */
 
 enum jleg { JLEG_UP = 0, JLEG_DOWN = 1 };
 
@@ -255,10 +256,16 @@ int journal_packet_get(struct journal *j, const struct jkey *k, uint8_t **bytes,
     int64_t *accepted_ms);
 
 /*
- * Removes packet k from every queue it still waits in and logs CANCELLED.
- * *was_queued gets 1 if it was still waiting anywhere, 0 otherwise.
+ * A cancel from src (the cancel packet's own source, "node/client" or
+ * "node"): removes packet k from every queue it still waits in and logs
+ * CANCELLED. *was_queued gets 1 if it was still waiting anywhere, 0
+ * otherwise. Only the packet's source may cancel it: for any other src
+ * nothing is removed, a REJECTED event (reason SPOOFED, peer = src) is
+ * logged and the call returns JOURNAL_NOT_YOURS. JOURNAL_NOT_FOUND when k
+ * is not held, or its body was pruned (its source is then unknown, and it
+ * waits nowhere).
  */
-int journal_cancel(struct journal *j, const struct jkey *k, const char *peer, uint64_t now_ms,
+int journal_cancel(struct journal *j, const struct jkey *k, const char *src, uint64_t now_ms,
     int *was_queued);
 
 /* --------------------------------------------------------------- expiry */

@@ -181,6 +181,22 @@ trace_has(const Cascade__Packet *p, const char *nodeid, uint32_t leg)
 	return 0;
 }
 
+/*
+ * A packet coming up from a child has been held only below it, and only on
+ * its up leg (nothing turned downward climbs again): the first hop of its
+ * trace that says otherwise, or NULL.
+ */
+static const Cascade__Hop *
+trace_foreign(const Cascade__Packet *p, const struct peer *child)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_trace; i++)
+		if (p->trace[i]->leg != 0 || !peer_has_node(child, p->trace[i]->node))
+			return p->trace[i];
+	return NULL;
+}
+
 static void
 hop_append(Cascade__Packet *p, uint32_t leg, int64_t now)
 {
@@ -229,6 +245,7 @@ router_route(Cascade__Packet *p, enum origin from, const struct peer *peer,
     struct jitem *it, char *text, size_t textlen)
 {
 	struct caddr src, dst;
+	const Cascade__Hop *bad;
 	enum cpkt_err e;
 	int64_t now = cnow_ms();
 	uint32_t leg;
@@ -251,12 +268,25 @@ router_route(Cascade__Packet *p, enum origin from, const struct peer *peer,
 			REJECT(REASON(SPOOFED), "src %s is not this client (%s)", p->src, peer->name);
 		if (p->flags & FLAG(DOWN))
 			REJECT(REASON(NOT_ALLOWED), "a client cannot send on the down leg");
+		if (p->kind == KIND(NOTICE) || p->kind == KIND(AUDIT))
+			REJECT(REASON(NOT_ALLOWED), "a client cannot send %s (only nodes do)",
+			    p->kind == KIND(NOTICE) ? "notices" : "audit copies");
+		/* the trace records the nodes that held the packet: none has yet */
+		if (p->n_trace > 0)
+			REJECT(REASON(SPOOFED), "a client's packet carries a hop trace (%zu hops, "
+			    "first %s)", p->n_trace, p->trace[0]->node);
 		break;
 	case FROM_CHILD:
 		if (!peer_has_node(peer, src.node))
 			REJECT(REASON(SPOOFED), "src %s is not below child %s", p->src, peer->name);
 		if (p->flags & FLAG(DOWN))
 			REJECT(REASON(NOT_ALLOWED), "a child cannot send on the down leg");
+		if ((p->kind == KIND(NOTICE) || p->kind == KIND(AUDIT)) && src.client[0] != '\0')
+			REJECT(REASON(NOT_ALLOWED), "%s come only from nodes, not from client %s",
+			    p->kind == KIND(NOTICE) ? "notices" : "audit copies", p->src);
+		if ((bad = trace_foreign(p, peer)) != NULL)
+			REJECT(REASON(SPOOFED), "trace hop %s (%s leg) is not below child %s",
+			    bad->node, bad->leg ? "down" : "up", peer->name);
 		break;
 	case FROM_PARENT:
 		if (!(p->flags & FLAG(DOWN)))
@@ -297,7 +327,7 @@ router_route(Cascade__Packet *p, enum origin from, const struct peer *peer,
 	it->leg = (uint8_t)leg;
 	hop_append(p, leg, now);
 	if (!(p->flags & FLAG(NO_TTL)))
-		it->deadline_ms = now + p->ttl_ms;
+		it->deadline_ms = cpkt_deadline(now, p->ttl_ms);
 	if (turned && !node->master && node->conf->audit_copy && p->kind == KIND(DATA))
 		make_audit_copy(p);
 	/* a cancel ends at the destination's node: it never reaches the application */
@@ -386,18 +416,22 @@ bytes_copy(ProtobufCBinaryData *to, const ProtobufCBinaryData *from)
 	memcpy(to->data, from->data, from->len);
 }
 
-void
-router_notice(const Cascade__Packet *p, uint32_t code, uint32_t reason, const char *text)
+/* A notice about p to address to; down: sent on the down leg from here. */
+static void
+notice_to(const Cascade__Packet *p, const char *to, int down, uint32_t code, uint32_t reason,
+    const char *text)
 {
 	static const char *names[] = { "", "delivered", "expired", "undeliverable",
 	    "rejected", "cancelled", "cancel-too-late" };
 	Cascade__Packet *n;
 	struct caddr a;
 
-	if (p->kind == KIND(NOTICE) || p->kind == KIND(AUDIT) || p->src == NULL ||
-	    caddr_parse(p->src, &a) != CADDR_OK || p->id.len != CID_LEN)
+	if (p->kind == KIND(NOTICE) || p->kind == KIND(AUDIT) || to == NULL ||
+	    caddr_parse(to, &a) != CADDR_OK || p->id.len != CID_LEN)
 		return;                 /* never a notice about a notice */
-	n = packet_new(p->src, KIND(NOTICE), code < 7 ? names[code] : "notice");
+	n = packet_new(to, KIND(NOTICE), code < 7 ? names[code] : "notice");
+	if (down)
+		n->flags |= FLAG(DOWN);
 	bytes_copy(&n->ref_id, &p->id);
 	bytes_copy(&n->reply_to, &p->id);
 	n->notice = code;
@@ -405,6 +439,64 @@ router_notice(const Cascade__Packet *p, uint32_t code, uint32_t reason, const ch
 	if (text != NULL)
 		n->text = strndup(text, CPKT_TEXT_MAX);
 	router_submit_local(n);
+}
+
+void
+router_notice(const Cascade__Packet *p, uint32_t code, uint32_t reason, const char *text)
+{
+	notice_to(p, p->src, 0, code, reason, text);
+}
+
+static void
+reject_notice(const Cascade__Packet *p, const char *to, int down, uint32_t reason,
+    const char *text)
+{
+	if (reason == REASON(UNROUTABLE))
+		notice_to(p, to, down, CASCADE__NOTICE_CODE__NOTICE_UNDELIVERABLE, reason, text);
+	else if (p->flags & FLAG(NOTIFY))
+		notice_to(p, to, down, reason == REASON(EXPIRED) ? CASCADE__NOTICE_CODE__NOTICE_EXPIRED :
+		    CASCADE__NOTICE_CODE__NOTICE_REJECTED, reason, text);
+}
+
+void
+router_rejected_from_client(const Cascade__Packet *p, const struct peer *client,
+    uint32_t reason, const char *text)
+{
+	/* the session's own address: the src it claimed may be someone else's */
+	reject_notice(p, client->name, 0, reason, text);
+}
+
+void
+router_rejected_above(const Cascade__Reject *r)
+{
+	Cascade__Packet *p;
+	struct caddr src;
+	struct jkey k;
+	uint8_t *bytes;
+	size_t len;
+	char idt[CID_TEXT_LEN];
+
+	if (r->id.len != CID_LEN)
+		return;
+	memcpy(k.id, r->id.data, CID_LEN);
+	k.leg = JLEG_UP;                /* the up queue holds up-leg packets only */
+	if (journal_packet_get(node->j, &k, &bytes, &len, NULL) != 0) {
+		log_warnx("router: packet %s rejected above: not in the journal (%s); its source "
+		    "is not told", cid_format(k.id, idt), journal_errmsg(node->j));
+		return;
+	}
+	p = cpkt_decode(bytes, len);
+	free(bytes);
+	if (p == NULL)
+		return;
+	/*
+	 * The src was checked when this node took the packet, so it lies in
+	 * this subtree: a notice down from here reaches it even when nobody
+	 * above can route it (a src the parent refused as spoofed).
+	 */
+	if (caddr_parse(p->src, &src) == CADDR_OK && in_my_subtree(src.node))
+		reject_notice(p, p->src, 1, r->reason, r->text);
+	cpkt_free(p);
 }
 
 static void
@@ -427,12 +519,15 @@ make_audit_copy(const Cascade__Packet *p)
  * overtakes it. Every node on the way removes X if X still waits there (the
  * source hears "cancelled"); the destination's node, finding X delivered
  * already, answers "too late". A node where X is not (it left, or was
- * cancelled upstream) stays silent.
+ * cancelled upstream) stays silent. Only X's source may cancel X: the
+ * cancel's src was checked like any packet's when this node took it, and
+ * the journal compares it with X's (journal_cancel); any other cancel is
+ * refused at every node it passes, logged and journaled as spoofing.
  */
 struct cancel_job {
 	struct jjob job;
 	Cascade__Packet *p;
-	int here, was_queued, known;
+	int here, was_queued, known, refused;
 };
 
 static int
@@ -450,7 +545,9 @@ cancel_run(struct journal *j, struct jjob *job)
 		if (rc == 0) {
 			cj->known = 1;
 			cj->was_queued |= wq;
-		} else if (rc != JOURNAL_NOT_FOUND)
+		} else if (rc == JOURNAL_NOT_YOURS)
+			cj->refused = 1;
+		else if (rc != JOURNAL_NOT_FOUND)
 			return rc;
 	}
 	return 0;
@@ -469,6 +566,13 @@ cancel_done(struct jjob *job)
 	if (job->rc != 0)
 		log_warnx("router: cancel of %s: %s", cid_format(orig.id.data, idt),
 		    journal_strerror(job->rc));
+	else if (cj->refused)
+		/*
+		 * Its sender hears nothing: an answer would tell it that the id
+		 * exists, and the id is all a prober has.
+		 */
+		log_warnx("router: %s: cancel of packet %s refused: spoofed: only the packet's "
+		    "source may cancel it", cj->p->src, cid_format(orig.id.data, idt));
 	else if (cj->was_queued) {
 		log_info("router: packet %s cancelled by %s", cid_format(orig.id.data, idt),
 		    cj->p->src);

@@ -514,13 +514,13 @@ push_done(struct jjob *job)
 			log_warnx("server: %s: packet %s rejected: %s: %s", pj->peer->name,
 			    p->id.len == CID_LEN ? cid_format(p->id.data, idt) : "(no id)",
 			    creason_str(it->reject), it->reject_text ? it->reject_text : "");
-			if (it->reject == CASCADE__REASON__REASON_UNROUTABLE)
-				router_notice(p, CASCADE__NOTICE_CODE__NOTICE_UNDELIVERABLE,
-				    it->reject, it->reject_text);
-			else if (p->flags & CASCADE__PACKET_FLAG__FLAG_NOTIFY)
-				router_notice(p, it->reject == CASCADE__REASON__REASON_EXPIRED ?
-				    CASCADE__NOTICE_CODE__NOTICE_EXPIRED :
-				    CASCADE__NOTICE_CODE__NOTICE_REJECTED, it->reject, it->reject_text);
+			/*
+			 * A child hears of it in rejects[] and tells the source
+			 * itself (router_rejected_above): a src refused here as
+			 * spoofed may be one nobody above it can route.
+			 */
+			if (pj->peer->kind == CASCADE__PEER_KIND__PEER_CLIENT)
+				router_rejected_from_client(p, pj->peer, it->reject, it->reject_text);
 			break;
 		}
 	}

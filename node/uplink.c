@@ -462,11 +462,13 @@ push_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		session_lost(u, 1, "push: malformed reply");
 		return;
 	}
-	for (i = 0; i < pr->n_rejects; i++)
+	for (i = 0; i < pr->n_rejects; i++) {
 		log_warnx("link %s: packet %s (seq %llu) rejected by the parent: %s: %s", u->pc->id,
 		    pr->rejects[i]->id.len == CID_LEN ? cid_format(pr->rejects[i]->id.data, idt) : "?",
 		    (unsigned long long)pr->rejects[i]->seq, creason_str(pr->rejects[i]->reason),
 		    pr->rejects[i]->text);
+		router_rejected_above(pr->rejects[i]);
+	}
 	ack_up_to(u, pr->acked_seq);
 	if (pr->acked_seq < c->last && u->next_send > pr->acked_seq + 1) {
 		/* not stored (overtaken, or refused for now): resend from the mark */

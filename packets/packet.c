@@ -262,6 +262,16 @@ cpkt_reason(enum cpkt_err e)
 	}
 }
 
+int64_t
+cpkt_deadline(int64_t now_ms, int64_t ttl_ms)
+{
+	if (ttl_ms > 0 && now_ms > INT64_MAX - ttl_ms)
+		return INT64_MAX;
+	if (ttl_ms < 0 && now_ms < INT64_MIN - ttl_ms)
+		return INT64_MIN;
+	return now_ms + ttl_ms;
+}
+
 const char *
 creason_str(uint32_t reason)
 {

@@ -123,6 +123,13 @@ const char *creason_str(uint32_t reason);
 int creason_temporary(uint32_t reason);
 
 /*
+ * The absolute deadline of a packet with ttl_ms remaining at now_ms:
+ * now_ms + ttl_ms, saturated at INT64_MAX (a ttl near INT64_MAX must not
+ * wrap into the past and expire at once) and at INT64_MIN.
+ */
+int64_t cpkt_deadline(int64_t now_ms, int64_t ttl_ms);
+
+/*
  * Decodes bytes into a newly allocated packet (free with cpkt_free).
  * Truncated or garbage input returns NULL; it never crashes.
  */

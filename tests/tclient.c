@@ -12,11 +12,17 @@
  *       the src, -r sends each pair of batches in reverse order (the second
  *       overtakes the first). Exits 0 when all COUNT are acked. -I prints
  *       each packet's id; -c ID sends a cancel of packet ID instead (to DST,
- *       the original's destination).
+ *       the original's destination). Hostile packets the SDK never sends:
+ *       -K notice|audit sends that kind instead (-F ID its ref_id, -C CODE
+ *       the notice code, 1 delivered .. 6 too late), -y ID sets reply_to,
+ *       -H NODE[:down],... prefills the hop trace.
  *   tclient recv -u URL -a NODE/CLIENT -s SECRET -n COUNT -o FILE [-W SECONDS]
  *       pulls until COUNT distinct data packets arrived; every packet seen on
  *       the wire is appended to FILE as "epoch seq id src n kind notice trace"
- *       (trace: node:up|down,...). -n 0 listens until the -W deadline.
+ *       (trace: node:up|down,...) then "ref=ID reply=ID" ("-" when absent).
+ *       -n 0 listens until the -W deadline.
+ *   Common: -k logs in as a child node (ADDR is then a node id) instead of
+ *       a client.
  *   tclient auth -u URL -a ADDR -s SECRET [-P]   Hello + Auth, prints the status;
  *       -P replays the Auth afterwards and prints that status too.
  *   tclient raw -u URL -x HEX                    sends raw bytes, prints the reply status
@@ -42,7 +48,8 @@ static const char *url, *addr, *secretfile, *dst, *outfile, *forged_src, *hexbod
 static int count = 1, batch = 64, size = 64, notify, receipt, reverse, replay, waitsec = 120;
 static int interval_ms;
 static int print_ids;
-static const char *cancel_id;
+static const char *cancel_id, *kind_name, *ref_hex, *reply_hex, *hops;
+static int as_node, notice_code = 1;
 static int64_t ttl_ms = -1;
 static uint8_t secret[64];
 static size_t secretlen;
@@ -141,7 +148,7 @@ login(uint32_t *status, int do_replay)
 	*status = 0;
 	h.version = CASCADE_PROTOCOL_VERSION;
 	h.peer = (char *)addr;
-	h.kind = CASCADE__PEER_KIND__PEER_CLIENT;
+	h.kind = as_node ? CASCADE__PEER_KIND__PEER_NODE : CASCADE__PEER_KIND__PEER_CLIENT;
 	h.carrier = CASCADE__CARRIER__CARRIER_TCP;
 	if ((rep = rpc(CASCADE__MSG_TYPE__MSG_HELLO, &h.base, 0)) == NULL)
 		return -1;
@@ -202,6 +209,53 @@ login(uint32_t *status, int do_replay)
 	return mark;
 }
 
+static void
+id_field(ProtobufCBinaryData *f, const char *text)
+{
+	f->data = malloc(CID_LEN);
+	f->len = CID_LEN;
+	if (cid_parse(text, f->data) != 0)
+		die("bad id %s", text);
+}
+
+/* -K, -F, -C, -y, -H: what a hostile peer might put in a packet. */
+static void
+forge(Cascade__Packet *p)
+{
+	char *list, *tok, *save, *leg;
+
+	if (kind_name != NULL) {
+		if (strcmp(kind_name, "notice") == 0) {
+			p->kind = CASCADE__PACKET_KIND__KIND_NOTICE;
+			p->notice = (uint32_t)notice_code;
+		} else if (strcmp(kind_name, "audit") == 0)
+			p->kind = CASCADE__PACKET_KIND__KIND_AUDIT;
+		else if (strcmp(kind_name, "data") != 0)
+			die("bad kind %s", kind_name);
+	}
+	if (ref_hex != NULL)
+		id_field(&p->ref_id, ref_hex);
+	if (reply_hex != NULL)
+		id_field(&p->reply_to, reply_hex);
+	if (hops == NULL)
+		return;
+	list = strdup(hops);
+	for (tok = strtok_r(list, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		Cascade__Hop *h = calloc(1, sizeof(*h));
+
+		cascade__hop__init(h);
+		if ((leg = strchr(tok, ':')) != NULL) {
+			*leg++ = '\0';
+			h->leg = strcmp(leg, "down") == 0;
+		}
+		h->node = strdup(tok);
+		h->arrived_ms = cnow_ms();
+		p->trace = realloc(p->trace, (p->n_trace + 1) * sizeof(*p->trace));
+		p->trace[p->n_trace++] = h;
+	}
+	free(list);
+}
+
 static Cascade__Packet *
 make_packet(int n, uint8_t id[CID_LEN])
 {
@@ -227,6 +281,7 @@ make_packet(int n, uint8_t id[CID_LEN])
 		p->flags |= CASCADE__PACKET_FLAG__FLAG_NOTIFY;
 	if (receipt)
 		p->flags |= CASCADE__PACKET_FLAG__FLAG_RECEIPT;
+	forge(p);
 	return p;
 }
 
@@ -295,10 +350,7 @@ do_send(void)
 			pkts[i]->kind = CASCADE__PACKET_KIND__KIND_CANCEL;
 			pkts[i]->command = "cancel";
 			pkts[i]->payload.len = 0;
-			pkts[i]->ref_id.data = malloc(CID_LEN);
-			pkts[i]->ref_id.len = CID_LEN;
-			if (cid_parse(cancel_id, pkts[i]->ref_id.data) != 0)
-				die("bad id %s", cancel_id);
+			id_field(&pkts[i]->ref_id, cancel_id);
 		}
 		if (print_ids)
 			printf("id %s\n", cid_format(ids[i], idt));
@@ -424,9 +476,15 @@ do_recv(void)
 				snprintf(trace + o, sizeof(trace) - o, "%s%s:%s", k ? "," : "",
 				    p->trace[k]->node, p->trace[k]->leg ? "down" : "up");
 			}
-			fprintf(out, "%016llx %llu %s %s %s %u %u %s\n", (unsigned long long)pr->epoch,
-			    (unsigned long long)pr->seqs[i], idt, p->src, nbuf, p->kind, p->notice,
-			    trace[0] ? trace : "-");
+			char ref[CID_TEXT_LEN] = "-", rto[CID_TEXT_LEN] = "-";
+
+			if (p->ref_id.len == CID_LEN)
+				cid_format(p->ref_id.data, ref);
+			if (p->reply_to.len == CID_LEN)
+				cid_format(p->reply_to.data, rto);
+			fprintf(out, "%016llx %llu %s %s %s %u %u %s ref=%s reply=%s\n",
+			    (unsigned long long)pr->epoch, (unsigned long long)pr->seqs[i], idt, p->src,
+			    nbuf, p->kind, p->notice, trace[0] ? trace : "-", ref, rto);
 			if (p->kind != CASCADE__PACKET_KIND__KIND_DATA)
 				continue;
 			for (k = 0; k < nseen; k++)
@@ -496,7 +554,7 @@ main(int argc, char **argv)
 		die("usage: tclient send|recv|auth|raw [options]");
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRS:rW:o:Px:Ic:i:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRS:rW:o:Px:Ic:i:K:F:C:y:H:k")) != -1) {
 		switch (ch) {
 		case 'u': url = optarg; break;
 		case 'a': addr = optarg; break;
@@ -517,6 +575,12 @@ main(int argc, char **argv)
 		case 'x': hexbody = optarg; break;
 		case 'I': print_ids = 1; break;
 		case 'c': cancel_id = optarg; break;
+		case 'K': kind_name = optarg; break;
+		case 'F': ref_hex = optarg; break;
+		case 'C': notice_code = atoi(optarg); break;
+		case 'y': reply_hex = optarg; break;
+		case 'H': hops = optarg; break;
+		case 'k': as_node = 1; break;
 		default: die("bad option");
 		}
 	}

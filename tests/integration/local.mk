@@ -14,3 +14,8 @@ tests_tcpclient_SOURCES = tests/tcpclient.c
 
 TESTS += tests/integration/proxy.sh
 EXTRA_DIST += tests/integration/lib.sh tests/integration/proxy.sh
+
+# Authorization of what a peer may say: cancel, notices, audit copies, hop
+# traces, replies (the SDK), ttl overflow, rejections told downstream.
+TESTS += tests/integration/authz.sh
+EXTRA_DIST += tests/integration/authz.sh

@@ -868,6 +868,15 @@ TEST_cancel(void)
 
 	memcpy(key.id, t.id, CID_LEN);
 	key.leg = JLEG_UP;
+	/* anyone but the source: refused, nothing removed, REJECTED logged */
+	CHECK_EQ(journal_cancel(j, &key, "county-a/eve", 2, &was), JOURNAL_NOT_YOURS);
+	CHECK_EQ(was, 0);
+	CHECK_EQ(journal_cancel(j, &key, "county-a", 2, &was), JOURNAL_NOT_YOURS);
+	CHECK_EQ(jt_events(j, JEV_REJECTED), 2);
+	CHECK_EQ(jt_events(j, JEV_CANCELLED), 0);
+	RC(journal_queue_info(j, q2, &qi));
+	CHECK_EQ(qi.depth, 1);
+	CHECK_EQ(journal_next_deadline(j), 50000);
 	RC(journal_cancel(j, &key, "county-a/dr-lin", 3, &was));
 	CHECK_EQ(was, 1);
 	RC(journal_queue_info(j, q, &qi));

@@ -1121,6 +1121,23 @@ TEST_envelope_reply(void)
 	    cstatus_str(CASCADE__STATUS__STATUS_INTERNAL)) != 0);
 }
 
+/* A deadline saturates instead of wrapping (UBSan found now + ttl near INT64_MAX). */
+static void
+TEST_pkt_deadline(void)
+{
+	int64_t now = 1764633600000LL;      /* 2025-12-02 */
+
+	CHECK_EQ(cpkt_deadline(now, 60000), now + 60000);
+	CHECK_EQ(cpkt_deadline(now, 0), now);
+	CHECK_EQ(cpkt_deadline(now, -5), now - 5);
+	CHECK_EQ(cpkt_deadline(now, INT64_MAX), INT64_MAX);
+	CHECK_EQ(cpkt_deadline(now, INT64_MAX - now), INT64_MAX);
+	CHECK_EQ(cpkt_deadline(now, INT64_MAX - now + 1), INT64_MAX);
+	CHECK_EQ(cpkt_deadline(now, 9223372036854775000LL), INT64_MAX);
+	CHECK_EQ(cpkt_deadline(-now, INT64_MIN), INT64_MIN);
+	CHECK_EQ(cpkt_deadline(0, INT64_MIN), INT64_MIN);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1137,6 +1154,7 @@ main(int argc, char **argv)
 		CU_TEST(TEST_pkt_roundtrip),
 		CU_TEST(TEST_pkt_truncation),
 		CU_TEST(TEST_pkt_garbage),
+		CU_TEST(TEST_pkt_deadline),
 		CU_TEST(TEST_sha256),
 		CU_TEST(TEST_hmac_rfc4231),
 		CU_TEST(TEST_random),

@@ -797,7 +797,8 @@ TEST_request_correlation(void)
 	struct preq *q;
 	uint8_t a[CID_LEN], b[CID_LEN], c[CID_LEN], d[CID_LEN], other[CID_LEN];
 	Cascade__Packet p = CASCADE__PACKET__INIT;
-	int status, late;
+	int status, late, foreign;
+	char longdst[CADDR_TEXT_MAX + 2];
 
 	cid_next(a);
 	cid_next(b);
@@ -807,34 +808,43 @@ TEST_request_correlation(void)
 	CHECK_RC(reqs_init(&r, 2), cascade_strerror);
 	CHECK_EQ(reqs_next_deadline(&r), INT64_MAX);
 	/* deadlines out of order: the list keeps them sorted */
-	CHECK_RC(reqs_add(&r, a, 300, count_cb, NULL), cascade_strerror);
-	CHECK_RC(reqs_add(&r, b, 100, count_cb, NULL), cascade_strerror);
-	CHECK_RC(reqs_add(&r, c, 200, count_cb, NULL), cascade_strerror);
-	CHECK_RC(reqs_add(&r, d, 400, count_cb, NULL), cascade_strerror);
-	CHECK_EQ(reqs_add(&r, a, 500, count_cb, NULL), CASCADE_EINVAL);    /* pending already */
+	CHECK_RC(reqs_add(&r, a, "n1/bob", 300, count_cb, NULL), cascade_strerror);
+	CHECK_RC(reqs_add(&r, b, "n1/bob", 100, count_cb, NULL), cascade_strerror);
+	CHECK_RC(reqs_add(&r, c, "n1/bob", 200, count_cb, NULL), cascade_strerror);
+	CHECK_RC(reqs_add(&r, d, "n1/bob", 400, count_cb, NULL), cascade_strerror);
+	CHECK_EQ(reqs_add(&r, a, "n1/bob", 500, count_cb, NULL), CASCADE_EINVAL);    /* pending already */
 	CHECK_EQ(reqs_count(&r), 4);
 	CHECK_EQ(reqs_next_deadline(&r), 100);
 
-	/* a reply matches by reply_to */
+	/* a reply matches by reply_to, and only from the request's dst */
 	p.kind = CASCADE__PACKET_KIND__KIND_DATA;
 	p.reply_to.data = c;
 	p.reply_to.len = CID_LEN;
-	q = reqs_match(&r, &p, &status, &late);
+	p.src = "n1/eve";
+	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late, &foreign));
+	CHECK_EQ(foreign, 1);
+	p.src = "n1";
+	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late, &foreign));
+	CHECK_EQ(foreign, 1);
+	CHECK_EQ(reqs_count(&r), 4);                /* still waiting for bob */
+	p.src = "n1/bob";
+	q = reqs_match(&r, &p, &status, &late, &foreign);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
 	CU_ASSERT(memcmp(q->id, c, CID_LEN) == 0);
 	CHECK_EQ(status, CASCADE_OK);
 	CHECK_EQ(late, 0);
+	CHECK_EQ(foreign, 0);
 	free(q);
-	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late));     /* answered once only */
+	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late, &foreign));     /* answered once only */
 	CHECK_EQ(late, 0);
 	/* a packet that answers nothing we asked, or nothing at all */
 	p.reply_to.data = other;
-	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late));
+	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late, &foreign));
 	p.reply_to.len = 0;
-	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late));
+	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late, &foreign));
 	p.reply_to.data = a;
 	p.reply_to.len = 8;                         /* malformed: not an id */
-	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late));
+	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late, &foreign));
 
 	/* a receipt does not end a request; an undeliverable notice does */
 	memset(&p, 0, sizeof(p));
@@ -843,10 +853,10 @@ TEST_request_correlation(void)
 	p.notice = CASCADE__NOTICE_CODE__NOTICE_DELIVERED;
 	p.ref_id.data = a;
 	p.ref_id.len = CID_LEN;
-	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late));
+	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late, &foreign));
 	CHECK_EQ(reqs_count(&r), 3);
 	p.notice = CASCADE__NOTICE_CODE__NOTICE_UNDELIVERABLE;
-	q = reqs_match(&r, &p, &status, &late);
+	q = reqs_match(&r, &p, &status, &late, &foreign);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
 	CU_ASSERT(memcmp(q->id, a, CID_LEN) == 0);
 	CHECK_EQ(status, CASCADE_EUNDELIVERABLE);
@@ -855,6 +865,18 @@ TEST_request_correlation(void)
 	CHECK_EQ(sdk_notice_status(CASCADE__NOTICE_CODE__NOTICE_REJECTED), CASCADE_EREJECTED);
 	CHECK_EQ(sdk_notice_status(CASCADE__NOTICE_CODE__NOTICE_CANCELLED), CASCADE_ECANCELLED);
 	CHECK_EQ(sdk_notice_status(CASCADE__NOTICE_CODE__NOTICE_CANCEL_TOO_LATE), 0);
+	/* notices are believed only from a bare node address */
+	p.src = "n1";
+	CHECK_EQ(sdk_notice_from_node(&p), 1);
+	p.src = "n1/eve";
+	CHECK_EQ(sdk_notice_from_node(&p), 0);
+	p.src = "N1//x";
+	CHECK_EQ(sdk_notice_from_node(&p), 0);
+	p.src = NULL;
+	CHECK_EQ(sdk_notice_from_node(&p), 0);
+	memset(longdst, 'a', sizeof(longdst) - 1);
+	longdst[sizeof(longdst) - 1] = '\0';
+	CHECK_EQ(reqs_add(&r, other, longdst, 1, count_cb, NULL), CASCADE_EINVAL);
 
 	/* timeouts, earliest first; their answers are late */
 	CU_ASSERT_PTR_NULL(reqs_expired(&r, 99));
@@ -869,23 +891,28 @@ TEST_request_correlation(void)
 	p.kind = CASCADE__PACKET_KIND__KIND_DATA;
 	p.reply_to.data = b;
 	p.reply_to.len = CID_LEN;
-	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late));
+	p.src = "n1/eve";                           /* not late: not an answer at all */
+	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late, &foreign));
+	CHECK_EQ(late, 0);
+	CHECK_EQ(foreign, 1);
+	p.src = "n1/bob";
+	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late, &foreign));
 	CHECK_EQ(late, 1);
 	/* the late set is bounded (2 here): the oldest is forgotten */
 	q = reqs_expired(&r, 1000);
 	free(q);
-	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late));
+	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late, &foreign));
 	CHECK_EQ(late, 1);
 	CHECK_EQ(reqs_count(&r), 0);
-	CHECK_RC(reqs_add(&r, a, 10, count_cb, NULL), cascade_strerror);
+	CHECK_RC(reqs_add(&r, a, "n1/bob", 10, count_cb, NULL), cascade_strerror);
 	q = reqs_expired(&r, 10);
 	free(q);
-	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late));
+	CU_ASSERT_PTR_NULL(reqs_match(&r, &p, &status, &late, &foreign));
 	CHECK_EQ(late, 0);                          /* b fell out of the late set */
 
 	/* removal, and pop for close */
-	CHECK_RC(reqs_add(&r, c, 10, count_cb, NULL), cascade_strerror);
-	CHECK_RC(reqs_add(&r, d, 5, count_cb, NULL), cascade_strerror);
+	CHECK_RC(reqs_add(&r, c, "n1/bob", 10, count_cb, NULL), cascade_strerror);
+	CHECK_RC(reqs_add(&r, d, "n1/bob", 5, count_cb, NULL), cascade_strerror);
 	q = reqs_remove(&r, c);
 	CU_ASSERT(q != NULL && memcmp(q->id, c, CID_LEN) == 0);
 	free(q);
@@ -894,7 +921,7 @@ TEST_request_correlation(void)
 	CU_ASSERT(q != NULL && memcmp(q->id, d, CID_LEN) == 0);
 	free(q);
 	CU_ASSERT_PTR_NULL(reqs_pop(&r));
-	CHECK_RC(reqs_add(&r, c, 10, count_cb, NULL), cascade_strerror);
+	CHECK_RC(reqs_add(&r, c, "n1/bob", 10, count_cb, NULL), cascade_strerror);
 	reqs_fini(&r);                              /* frees what is left, calls nobody */
 	CHECK_EQ(cb_hits, 0);
 }
