@@ -83,80 +83,6 @@ type_name(uint32_t type)
 	return "none";
 }
 
-/* ---------------------------------------------------------- wire peeking */
-
-static int
-pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	uint64_t r = 0;
-	int shift;
-
-	for (shift = 0; *p < end && shift < 64; shift += 7) {
-		uint8_t b = *(*p)++;
-
-		r |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*v = r;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/*
- * Finds top-level field `field` of an encoded message without decoding the
- * rest (a pull reply may hold megabytes): a varint into *v, or a
- * length-delimited field into *data / *dlen (either may be NULL). The last
- * occurrence wins, as in protobuf. Returns 0 when found, -1 when absent or
- * the bytes are not a message.
- */
-static int
-pb_field(const uint8_t *buf, size_t len, unsigned field, uint64_t *v,
-    const uint8_t **data, size_t *dlen)
-{
-	const uint8_t *p = buf, *end = buf + len;
-	uint64_t key, n;
-	int found = -1;
-
-	while (p < end) {
-		if (pb_varint(&p, end, &key) != 0)
-			return -1;
-		switch (key & 7) {
-		case 0:
-			if (pb_varint(&p, end, &n) != 0)
-				return -1;
-			if ((key >> 3) == field && v != NULL) {
-				*v = n;
-				found = 0;
-			}
-			break;
-		case 1:
-			if (end - p < 8)
-				return -1;
-			p += 8;
-			break;
-		case 2:
-			if (pb_varint(&p, end, &n) != 0 || n > (uint64_t)(end - p))
-				return -1;
-			if ((key >> 3) == field && data != NULL) {
-				*data = p;
-				*dlen = (size_t)n;
-				found = 0;
-			}
-			p += n;
-			break;
-		case 5:
-			if (end - p < 4)
-				return -1;
-			p += 4;
-			break;
-		default:
-			return -1;
-		}
-	}
-	return found;
-}
-
 /* ================================================================ server */
 
 struct hlisten {
@@ -337,12 +263,12 @@ hs_reply(struct sreq *r, uint8_t *buf, size_t len)
 		return;
 	}
 	evhttp_connection_set_closecb(h->evcon, NULL, NULL);
-	pb_field(buf, len, 3, &status, NULL, NULL);
+	pbw_field(buf, len, 3, &status, NULL, NULL);
 	code = http_status(status, &reason);
 	hdr = evhttp_request_get_output_headers(h->req);
 	evhttp_add_header(hdr, "Content-Type", PROTOBUF_TYPE);
 	if (code != 200) {
-		pb_field(buf, len, 4, NULL, &err, &errlen);
+		pbw_field(buf, len, 4, NULL, &err, &errlen);
 		if (errlen >= sizeof(line))
 			errlen = sizeof(line) - 1;
 		for (i = 0; i < errlen; i++)
@@ -436,7 +362,7 @@ hs_request(struct evhttp_request *req, void *arg)
 	evhttp_connection_set_closecb(evcon, hs_closed, h);
 
 	/* the path names the message: a body of another type is refused */
-	if (pb_field(h->r.buf, len, 2, &type, NULL, NULL) == 0 && type != ep->type) {
+	if (pbw_field(h->r.buf, len, 2, &type, NULL, NULL) == 0 && type != ep->type) {
 		uint8_t *rb;
 		size_t rlen;
 		char msg[128];
@@ -918,7 +844,7 @@ hc_call(void *cp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb cb,
 	hc->req = xmalloc(len ? len : 1);
 	memcpy(hc->req, buf, len);
 	hc->reqlen = len;
-	pb_field(buf, len, 2, &type, NULL, NULL);
+	pbw_field(buf, len, 2, &type, NULL, NULL);
 	xasprintf(&url, "%s/v1/%s", c->base, type_name((uint32_t)type));
 	if ((hc->easy = e = curl_easy_init()) == NULL)
 		fatalx("http: curl_easy_init failed");

@@ -12,5 +12,5 @@ tests_echosrv_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_echosrv_LDADD = $(LIBEVENT_LIBS)
 tests_tcpclient_SOURCES = tests/tcpclient.c
 
-TESTS += tests/integration/proxy.sh
-EXTRA_DIST += tests/integration/lib.sh tests/integration/proxy.sh
+TESTS += tests/integration/proxy.sh tests/integration/limits.sh
+EXTRA_DIST += tests/integration/lib.sh tests/integration/proxy.sh tests/integration/limits.sh
