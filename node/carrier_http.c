@@ -664,6 +664,30 @@ hs_bevcb(struct event_base *base, void *arg)
 	return bev;
 }
 
+/* A handshake we refuse (an alert we send) gets a log line with the address. */
+static void
+hs_tls_info(const SSL *ssl, int where, int ret)
+{
+	static struct hs_limited lim;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "?";
+	long vr;
+
+	if (!(where & SSL_CB_ALERT) || !(where & SSL_CB_WRITE) || (ret >> 8) != SSL3_AL_FATAL)
+		return;
+	if (getpeername(SSL_get_fd(ssl), (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof(ip));
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
+	}
+	vr = SSL_get_verify_result(ssl);
+	hs_warn_limited(&lim, "%s: tls handshake refused: %s%s%s", ip,
+	    SSL_alert_desc_string_long(ret), vr != X509_V_OK ? ": " : "",
+	    vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "");
+}
+
 static SSL_CTX *
 tls_server_ctx(const struct conf *c)
 {
@@ -678,6 +702,19 @@ tls_server_ctx(const struct conf *c)
 		fatalx("http: tls-key %s: %s", c->tls_key, ERR_error_string(ERR_get_error(), NULL));
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		fatalx("http: tls-key %s does not match tls-cert %s", c->tls_key, c->tls_cert);
+	/* with tls-ca, mutual TLS: the name is not compared with the peer id (the secret is) */
+	if (c->tls_ca != NULL) {
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(c->tls_ca);
+
+		if (names == NULL || SSL_CTX_load_verify_locations(ctx, c->tls_ca, NULL) != 1)
+			fatalx("http: tls-ca %s: %s", c->tls_ca,
+			    ERR_error_string(ERR_get_error(), NULL));
+		SSL_CTX_set_client_CA_list(ctx, names);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		log_info("http: https listeners require a client certificate signed by %s",
+		    c->tls_ca);
+	}
+	SSL_CTX_set_info_callback(ctx, hs_tls_info);
 	return ctx;
 }
 
@@ -1153,6 +1190,11 @@ hc_call(void *cp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb cb,
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 		curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+		if (c->pc->cert != NULL) {
+			/* ours, for a parent that asks for one (mutual TLS) */
+			curl_easy_setopt(e, CURLOPT_SSLCERT, c->pc->cert);
+			curl_easy_setopt(e, CURLOPT_SSLKEY, c->pc->key);
+		}
 	}
 	free(url);
 	hc->c = c;
