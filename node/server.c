@@ -1277,6 +1277,10 @@ server_shutdown(void)
 
 	while ((s = TAILQ_FIRST(&sessions)) != NULL)
 		session_end(s, "shutting down");
+	log_info("server: refused since start: %llu pushes over push-rate, %llu requests too "
+	    "large, %llu failed logins", (unsigned long long)node->stat_refused_rate,
+	    (unsigned long long)node->stat_refused_size,
+	    (unsigned long long)node->stat_auth_failed);
 	while ((n = TAILQ_FIRST(&nonces)) != NULL)
 		nonce_free(n);
 	lim_shutdown();
