@@ -1798,6 +1798,8 @@ usage_text(FILE *f)
 	    "  -a NODE/CLIENT    our address\n"
 	    "  -s FILE           our secret file (mode 0600)\n"
 	    "  -c FILE           CA certificate for tls+tcp:// and https://\n"
+	    "  --cert FILE --key FILE\n"
+	    "                    our certificate, for a node that asks for one (mutual TLS)\n"
 	    "  -S DIR            state directory (outbox and delivered ids survive restarts)\n"
 	    "  -j, --json        JSON output\n"
 	    "  -v                the SDK's log on stderr\n"
