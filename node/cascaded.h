@@ -51,6 +51,8 @@ struct peer {
 	double rate_tokens;             /* push-rate bucket (limits.c) */
 	int64_t rate_ms;
 	int64_t rate_logged_ms;
+	uint64_t q_packets, q_bytes;    /* its packets held here (limits.c quotas) */
+	int64_t quota_logged_ms;
 };
 
 struct node {
@@ -65,7 +67,7 @@ struct node {
 	struct uplink *up;              /* NULL on the master */
 	volatile int stopping;
 	uint64_t stat_accepted, stat_rejected, stat_duplicates, stat_delivered;
-	uint64_t stat_refused_rate, stat_refused_size, stat_auth_failed;
+	uint64_t stat_refused_rate, stat_refused_quota, stat_refused_size, stat_auth_failed;
 };
 
 extern struct node *node;
@@ -164,6 +166,19 @@ int64_t lim_auth_locked(const char *peeraddr);
 int lim_auth_failed(const char *peeraddr);
 /* Takes one push from p's push-rate bucket: 0, or -1 when over the rate. */
 int lim_push_rate(struct peer *p);
+/*
+ * Quotas (quota-packets, quota-bytes) of packets held here per peer. check:
+ * whether npk more packets of about bytes fit p's quota (-1 with why set
+ * when not); take: a packet from p was taken into custody (its journal key);
+ * release: these keys left a queue. lim_quota_keys (any thread; the journal
+ * thread before an ack) lists the keys an ack of qid up to upto removes.
+ */
+int lim_quota_on(void);
+int lim_quota_check(const struct peer *p, long npk, size_t bytes, char *why, size_t whylen);
+void lim_quota_take(struct peer *p, const uint8_t id[CID_LEN], uint8_t leg, size_t bytes);
+void lim_quota_release(const struct jkey *k, unsigned n);
+int lim_quota_keys(struct journal *j, uint32_t qid, uint64_t upto, struct jkey **keys,
+    unsigned *n);
 void lim_shutdown(void);
 
 /* ----------------------------------------------------------- server.c */

@@ -117,6 +117,8 @@ static const struct dir dirs[] = {
 	    1, DAY },
 	{ "auth-fail-max", CTX_TOP, 1, 1, 0, 0, "N", d_uint, C(auth_fail_max), 1, 1000000 },
 	{ "push-rate", CTX_TOP, 1, 1, 0, 0, "N", d_uint, C(push_rate), 0, 1000000 },
+	{ "quota-packets", CTX_TOP, 1, 1, 0, 0, "N", d_uint, C(quota_packets), 0, 100000000 },
+	{ "quota-bytes", CTX_TOP, 1, 1, 0, 0, "SIZE", d_size, C(quota_bytes), 0, 1LL << 50 },
 	{ "http-max-conns", CTX_TOP, 1, 1, 0, 0, "N", d_uint, C(http_max_conns), 1, 1000000 },
 	{ "http-max-conns-per-address", CTX_TOP, 1, 1, 0, 0, "N", d_uint,
 	    C(http_max_conns_addr), 1, 1000000 },
@@ -1523,6 +1525,8 @@ conf_load(const char *path, struct conf **confp, struct conf_errors *errs)
 	c->session_idle_ms = CONF_DEF_SESSION_IDLE_MS;
 	c->auth_fail_max = CONF_DEF_AUTH_FAIL_MAX;
 	c->push_rate = CONF_DEF_PUSH_RATE;
+	c->quota_packets = CONF_DEF_QUOTA_PACKETS;
+	c->quota_bytes = CONF_DEF_QUOTA_BYTES;
 	c->http_max_conns = CONF_DEF_HTTP_MAX_CONNS;
 	c->http_max_conns_addr = CONF_DEF_HTTP_MAX_CONNS_ADDR;
 	c->http_request_timeout_ms = CONF_DEF_HTTP_REQUEST_TIMEOUT_MS;

@@ -46,6 +46,8 @@
 #define CONF_DEF_PUSH_WINDOW   4
 #define CONF_DEF_AUTH_FAIL_MAX 10
 #define CONF_DEF_PUSH_RATE     500
+#define CONF_DEF_QUOTA_PACKETS 20000
+#define CONF_DEF_QUOTA_BYTES   (256ULL << 20)
 #define CONF_DEF_HTTP_MAX_CONNS 1024
 #define CONF_DEF_HTTP_MAX_CONNS_ADDR 64
 #define CONF_DEF_HTTP_REQUEST_TIMEOUT_MS 10000
@@ -148,6 +150,8 @@ struct conf {
 	int64_t session_idle_ms;                /* [60s] */
 	unsigned auth_fail_max;                 /* [10] failed logins per address a minute */
 	unsigned push_rate;                     /* [500] pushes a second per peer, 0: none */
+	unsigned quota_packets;                 /* [20000] held here per peer, 0: none */
+	uint64_t quota_bytes;                   /* [256M] held here per peer, 0: none */
 	unsigned http_max_conns;                /* [1024] */
 	unsigned http_max_conns_addr;           /* [64] per source address */
 	int64_t http_request_timeout_ms;        /* [10s] to receive a whole request */

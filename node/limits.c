@@ -5,7 +5,11 @@
  *   (nothing is unpacked before), then unpacking within a memory budget;
  * - pending Hello challenges per source address;
  * - failed logins per source address (a lockout, and its log lines);
- * - pushes per second per peer (a token bucket).
+ * - pushes per second per peer (a token bucket);
+ * - packets and bytes of each peer's held here (quota-packets, quota-bytes):
+ *   a table of the packets taken from a peer, by journal key, until the
+ *   first queue gives them up (acked, expired, cancelled). It starts empty:
+ *   packets held from before a restart do not count.
  * Source addresses are the IP without the port; the table of them is
  * bounded (the least recently seen goes first).
  */
@@ -286,10 +290,129 @@ lim_push_rate(struct peer *p)
 	return 0;
 }
 
+/* ------------------------------------------------------------- quotas */
+
+#define QBUCKETS 16384
+
+struct qent {
+	struct jkey k;
+	struct peer *p;
+	uint32_t bytes;
+	struct qent *next;
+};
+
+static struct qent **qtab;              /* allocated when first used */
+
+static unsigned
+qhash(const struct jkey *k)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < CID_LEN; i++)
+		h = (h ^ k->id[i]) * 16777619u;
+	return (h ^ k->leg) % QBUCKETS;
+}
+
+int
+lim_quota_on(void)
+{
+	return node->conf->quota_packets > 0 || node->conf->quota_bytes > 0;
+}
+
+int
+lim_quota_check(const struct peer *p, long npk, size_t bytes, char *why, size_t whylen)
+{
+	const struct conf *c = node->conf;
+
+	/* nothing held: a push always goes in, however big (it could never fit otherwise) */
+	if (c->quota_packets > 0 && p->q_packets > 0 &&
+	    p->q_packets + (uint64_t)npk > c->quota_packets) {
+		snprintf(why, whylen, "quota: %llu packets held here (quota-packets %u)",
+		    (unsigned long long)p->q_packets, c->quota_packets);
+		return -1;
+	}
+	if (c->quota_bytes > 0 && p->q_packets > 0 && p->q_bytes + bytes > c->quota_bytes) {
+		snprintf(why, whylen, "quota: %llu bytes held here (quota-bytes %llu)",
+		    (unsigned long long)p->q_bytes, (unsigned long long)c->quota_bytes);
+		return -1;
+	}
+	return 0;
+}
+
+void
+lim_quota_take(struct peer *p, const uint8_t id[CID_LEN], uint8_t leg, size_t bytes)
+{
+	struct qent *e;
+	unsigned h;
+
+	if (!lim_quota_on())
+		return;
+	if (qtab == NULL)
+		qtab = xcalloc(QBUCKETS, sizeof(*qtab));
+	e = xcalloc(1, sizeof(*e));
+	memcpy(e->k.id, id, CID_LEN);
+	e->k.leg = leg;
+	e->p = p;
+	e->bytes = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
+	h = qhash(&e->k);
+	e->next = qtab[h];
+	qtab[h] = e;
+	p->q_packets++;
+	p->q_bytes += e->bytes;
+}
+
+void
+lim_quota_release(const struct jkey *k, unsigned n)
+{
+	struct qent **ep, *e;
+	unsigned i;
+
+	for (i = 0; qtab != NULL && i < n; i++)
+		for (ep = &qtab[qhash(&k[i])]; (e = *ep) != NULL; ep = &e->next)
+			if (e->k.leg == k[i].leg && memcmp(e->k.id, k[i].id, CID_LEN) == 0) {
+				*ep = e->next;
+				e->p->q_packets--;
+				e->p->q_bytes -= e->bytes;
+				free(e);
+				break;
+			}
+}
+
+int
+lim_quota_keys(struct journal *j, uint32_t qid, uint64_t upto, struct jkey **keys,
+    unsigned *n)
+{
+	struct jqueue_info qi;
+	uint64_t want;
+	int rc;
+
+	*keys = NULL;
+	*n = 0;
+	if (!lim_quota_on() || (rc = journal_queue_info(j, qid, &qi)) != 0 ||
+	    upto <= qi.acked_seq)
+		return 0;
+	want = upto - qi.acked_seq;
+	if (want > 1000000)
+		want = 1000000;
+	*keys = xcalloc(want, sizeof(**keys));
+	return journal_queue_keys(j, qid, qi.acked_seq + 1, upto, *keys, (unsigned)want, n);
+}
+
 void
 lim_shutdown(void)
 {
 	struct addrent *a;
+	struct qent *e;
+	size_t i;
+
+	for (i = 0; qtab != NULL && i < QBUCKETS; i++)
+		while ((e = qtab[i]) != NULL) {
+			qtab[i] = e->next;
+			free(e);
+		}
+	free(qtab);
+	qtab = NULL;
 
 	while ((a = TAILQ_FIRST(&addrs)) != NULL) {
 		TAILQ_REMOVE(&addrs, a, entry);

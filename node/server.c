@@ -628,6 +628,9 @@ push_done(struct jjob *job)
 		switch (it->result) {
 		case JR_ACCEPTED:
 			node->stat_accepted++;
+			if (it->nqueues > 0)    /* what waits in a queue here */
+				lim_quota_take(pj->peer, p->id.data, it->leg,
+				    protobuf_c_message_get_packed_size(&it->pkt->base));
 			router_accepted(it);
 			break;
 		case JR_DUPLICATE:
@@ -674,31 +677,58 @@ done:
 }
 
 /*
- * A push over the peer's push-rate is refused for now, before anything is
- * unpacked: the reply acks nothing new (the mark as it is) and says why, so
- * the sender keeps its packets and sends them again later.
+ * A push over the peer's push-rate or quota is refused for now, before
+ * anything is unpacked: the reply acks nothing new (the mark as it is) and
+ * says why (reason), so the sender keeps its packets and sends them again
+ * later. Logged once a second per peer and reason.
  */
 static void
-push_refuse_rate(struct sreq *r, struct session *s)
+push_refuse(struct sreq *r, struct session *s, uint32_t reason, const char *why)
 {
 	Cascade__PushReply pr = CASCADE__PUSH_REPLY__INIT;
 	uint64_t epoch = 0, first = 0, mark = 0;
-	int64_t now = cmono_ms();
+	int64_t now = cmono_ms(), *logged;
 
 	pbw_field(r->req->body.data, r->req->body.len, 1, &epoch, NULL, NULL);
 	pbw_field(r->req->body.data, r->req->body.len, 2, &first, NULL, NULL);
 	if (journal_mark_get(node->j, s->peer->name, epoch, &mark) != 0)
 		mark = first > 0 ? first - 1 : 0;
-	node->stat_refused_rate++;
-	if (now - s->peer->rate_logged_ms >= 1000) {
-		log_warnx("server: %s (%s): push refused: rate limit (push-rate %u a second)",
-		    s->peer->name, r->peeraddr, node->conf->push_rate);
-		s->peer->rate_logged_ms = now;
+	if (reason == CASCADE__REASON__REASON_RATE_LIMIT) {
+		node->stat_refused_rate++;
+		logged = &s->peer->rate_logged_ms;
+	} else {
+		node->stat_refused_quota++;
+		logged = &s->peer->quota_logged_ms;
+	}
+	if (now - *logged >= 1000) {
+		log_warnx("server: %s (%s): push refused: %s", s->peer->name, r->peeraddr, why);
+		*logged = now;
 	}
 	pr.acked_seq = mark;
-	pr.refused = CASCADE__REASON__REASON_RATE_LIMIT;
-	pr.text = "rate limit";
+	pr.refused = reason;
+	pr.text = (char *)creason_str(reason);
 	sreply_msg(r, &pr.base);
+}
+
+/* 0, or -1 when the push was refused for the peer's rate or quota. */
+static int
+push_admit(struct sreq *r, struct session *s)
+{
+	char why[160];
+	long npk;
+
+	if (lim_push_rate(s->peer) != 0) {
+		snprintf(why, sizeof(why), "rate limit (push-rate %u a second)",
+		    node->conf->push_rate);
+		push_refuse(r, s, CASCADE__REASON__REASON_RATE_LIMIT, why);
+		return -1;
+	}
+	if (lim_quota_on() && (npk = pbw_count(r->req->body.data, r->req->body.len, 4)) > 0 &&
+	    lim_quota_check(s->peer, npk, r->req->body.len, why, sizeof(why)) != 0) {
+		push_refuse(r, s, CASCADE__REASON__REASON_QUOTA, why);
+		return -1;
+	}
+	return 0;
 }
 
 /* Counts and sizes checked on the encoded Push, then unpacked within a budget. */
@@ -730,10 +760,8 @@ do_push(struct sreq *r, struct session *s)
 	Cascade__Push *push;
 	size_t i;
 
-	if (lim_push_rate(s->peer) != 0) {
-		push_refuse_rate(r, s);
+	if (push_admit(r, s) != 0)
 		return;
-	}
 	if ((push = push_unpack(r)) == NULL)
 		return;
 	if (push->n_seqs != push->n_packets || push->epoch == 0 || push->first_seq == 0 ||
@@ -975,6 +1003,8 @@ struct ack_job {
 	uint64_t from, upto;
 	Cascade__Packet **receipts;
 	size_t nreceipts;
+	struct jkey *keys;              /* what the ack removes, for the quotas */
+	unsigned nkeys;
 	struct timeval wait;            /* the pull's wait starts once the ack is in */
 };
 
@@ -1007,6 +1037,8 @@ ack_run(struct journal *j, struct jjob *job)
 			break;
 		at = e[n - 1].seq + 1;
 	}
+	if ((rc = lim_quota_keys(j, aj->qid, aj->upto, &aj->keys, &aj->nkeys)) != 0)
+		return rc;
 	return journal_ack(j, aj->qid, aj->upto, cnow_ms(), NULL);
 }
 
@@ -1019,6 +1051,9 @@ ack_done(struct jjob *job)
 	if (job->rc != 0)
 		log_warnx("server: %s: ack up to %llu: %s", aj->r->peer->name,
 		    (unsigned long long)aj->upto, journal_strerror(job->rc));
+	else
+		lim_quota_release(aj->keys, aj->nkeys);
+	free(aj->keys);
 	for (i = 0; i < aj->nreceipts; i++) {
 		if (aj->r->peer->kind == CASCADE__PEER_KIND__PEER_CLIENT)
 			router_notice(aj->receipts[i], CASCADE__NOTICE_CODE__NOTICE_DELIVERED, 0,
@@ -1277,8 +1312,10 @@ server_shutdown(void)
 
 	while ((s = TAILQ_FIRST(&sessions)) != NULL)
 		session_end(s, "shutting down");
-	log_info("server: refused since start: %llu pushes over push-rate, %llu requests too "
-	    "large, %llu failed logins", (unsigned long long)node->stat_refused_rate,
+	log_info("server: refused since start: %llu pushes over push-rate, %llu over quota, "
+	    "%llu requests too large, %llu failed logins",
+	    (unsigned long long)node->stat_refused_rate,
+	    (unsigned long long)node->stat_refused_quota,
 	    (unsigned long long)node->stat_refused_size,
 	    (unsigned long long)node->stat_auth_failed);
 	while ((n = TAILQ_FIRST(&nonces)) != NULL)

@@ -13,6 +13,7 @@ tests_echosrv_LDADD = $(LIBEVENT_LIBS)
 tests_tcpclient_SOURCES = tests/tcpclient.c
 
 TESTS += tests/integration/proxy.sh tests/integration/limits.sh tests/integration/mtls.sh \
-	tests/integration/pushrate.sh
+	tests/integration/pushrate.sh tests/integration/quota.sh
 EXTRA_DIST += tests/integration/lib.sh tests/integration/proxy.sh tests/integration/limits.sh \
-	tests/integration/mtls.sh tests/integration/pushrate.sh
+	tests/integration/mtls.sh tests/integration/pushrate.sh \
+	tests/integration/quota.sh
