@@ -48,6 +48,7 @@ typedef void (*carrier_log_fn)(void *arg, int level, const char *msg);
 struct carrier_params {
 	const char *url;
 	const char *ca_file;            /* tls+tcp://, https://: verify the node against it */
+	const char *cert_file, *key_file; /* our certificate for mutual TLS, or NULL */
 	const char *proxy;              /* http: an http:// forward proxy, or NULL */
 	int reconnect_min_ms;           /* dialing backoff */
 	int reconnect_max_ms;

@@ -94,6 +94,7 @@ struct http {
 	struct carrier_params p;
 	char *url;                      /* as given */
 	char *ca_file;                  /* https: verify the node against it */
+	char *cert_file, *key_file;     /* https: ours for mutual TLS, or NULL */
 	char *proxy;                    /* NULL: straight to the node */
 	char *ep_url[NENDPOINTS];       /* url (no trailing '/') + "/v1/" + endpoint */
 	int tls;
@@ -474,6 +475,10 @@ hcall_setup(struct http *t, struct hcall *c, int timeout_ms)
 		SET(CURLOPT_SSL_VERIFYPEER, 1L);
 		SET(CURLOPT_SSL_VERIFYHOST, 2L);
 		SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+		if (t->cert_file != NULL) {
+			SET(CURLOPT_SSLCERT, t->cert_file);
+			SET(CURLOPT_SSLKEY, t->key_file);
+		}
 	}
 #undef SET
 	return rc == 0 ? 0 : CASCADE_ENOMEM;
@@ -630,6 +635,8 @@ http_free(struct http *t)
 		free(t->ep_url[i]);
 	free(t->url);
 	free(t->ca_file);
+	free(t->cert_file);
+	free(t->key_file);
 	free(t->proxy);
 	pthread_mutex_destroy(&t->mu);
 	free(t);
@@ -695,10 +702,14 @@ http_open(const struct carrier_params *p, void **impl, char *err, size_t errlen)
 	t->tls = carrier_url_tls(p->url);
 	if ((t->url = strdup(p->url)) == NULL ||
 	    (t->tls && (t->ca_file = strdup(p->ca_file)) == NULL) ||
+	    (t->tls && p->cert_file != NULL && ((t->cert_file = strdup(p->cert_file)) == NULL ||
+	    (t->key_file = strdup(p->key_file)) == NULL)) ||
 	    (p->proxy != NULL && (t->proxy = strdup(p->proxy)) == NULL))
 		fail = 1;
 	t->p.url = t->url;
 	t->p.ca_file = t->ca_file;
+	t->p.cert_file = t->cert_file;
+	t->p.key_file = t->key_file;
 	t->p.proxy = t->proxy;
 	/* the endpoints below the url's path */
 	n = t->url != NULL ? strlen(t->url) : 0;

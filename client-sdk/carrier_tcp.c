@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <sys/queue.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +261,47 @@ tcp_dial(struct tcp *t, char *err, size_t errlen)
 
 static void tcp_close(void *impl);
 
+/* A whole PEM file, NUL-terminated (malloc'd), or NULL with err set. */
+static char *
+pem_read(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t n = 0;
+
+	if (f == NULL || (buf = calloc(1, 1 << 16)) == NULL ||
+	    (n = fread(buf, 1, (1 << 16) - 1, f)) == 0) {
+		snprintf(err, errlen, "%s: %s", path, f == NULL ? strerror(errno) : "empty");
+		free(buf);
+		buf = NULL;
+	}
+	if (f != NULL)
+		fclose(f);
+	return buf;
+}
+
+/* Our certificate for a node that asks for one (mutual TLS). */
+static int
+tcp_own_cert(nng_tls_config *cfg, const struct carrier_params *p, char *err, size_t errlen)
+{
+	char *cert, *key = NULL;
+	int rc = -1, nrc;
+
+	if ((cert = pem_read(p->cert_file, err, errlen)) != NULL &&
+	    (key = pem_read(p->key_file, err, errlen)) != NULL) {
+		if ((nrc = nng_tls_config_own_cert(cfg, cert, key, NULL)) == 0)
+			rc = 0;
+		else
+			snprintf(err, errlen, "client certificate %s / key %s: %s", p->cert_file,
+			    p->key_file, nng_strerror(nrc));
+	}
+	if (key != NULL)
+		explicit_bzero(key, strlen(key));
+	free(cert);
+	free(key);
+	return rc;
+}
+
 static int
 tcp_open(const struct carrier_params *p, void **impl, char *err, size_t errlen)
 {
@@ -285,6 +327,7 @@ tcp_open(const struct carrier_params *p, void **impl, char *err, size_t errlen)
 	t->p = *p;
 	t->p.url = t->url;
 	t->p.ca_file = NULL;
+	t->p.cert_file = t->p.key_file = NULL;
 	pthread_mutex_init(&t->mu, NULL);
 	TAILQ_INIT(&t->calls);
 	if ((rc = nng_req0_open(&t->sock)) != 0) {
@@ -304,6 +347,10 @@ tcp_open(const struct carrier_params *p, void **impl, char *err, size_t errlen)
 		    (rc = nng_tls_config_server_name(t->tls, host)) != 0 ||
 		    (rc = nng_tls_config_auth_mode(t->tls, NNG_TLS_AUTH_MODE_REQUIRED)) != 0) {
 			snprintf(err, errlen, "tls with CA file %s: %s", p->ca_file, nng_strerror(rc));
+			tcp_close(t);
+			return CASCADE_ECARRIER;
+		}
+		if (p->cert_file != NULL && tcp_own_cert(t->tls, p, err, errlen) != 0) {
 			tcp_close(t);
 			return CASCADE_ECARRIER;
 		}

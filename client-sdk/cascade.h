@@ -316,6 +316,16 @@ int cascade_options_set_secret_file(cascade_options_t *opts, const char *path);
 int cascade_options_set_ca_file(cascade_options_t *opts, const char *path);
 
 /*
+ * Our certificate and its private key (PEM files), presented over
+ * tls+tcp:// and https:// to a node whose listeners ask for one (tls-ca in
+ * its cascade.conf(5): mutual TLS). P-256 or RSA keys (tls+tcp goes through
+ * nng's mbedTLS). Returns CASCADE_OK, CASCADE_EINVAL (NULL or empty) or
+ * CASCADE_ENOMEM.
+ */
+int cascade_options_set_client_cert(cascade_options_t *opts, const char *cert_file,
+    const char *key_file);
+
+/*
  * A forward proxy for http:// and https:// urls: "http://HOST[:PORT]"
  * (port 80 by default); https goes through it in a CONNECT tunnel, still
  * verified against the CA file. url NULL removes it (the default: no

@@ -65,7 +65,7 @@ extern char **environ;
 
 struct cli {
 	/* settings */
-	const char *url, *addr, *secret, *ca, *state;
+	const char *url, *addr, *secret, *ca, *state, *cert, *key;
 	int json, verbose;
 	int64_t timeout_ms;             /* -T in ms; -1 unset; 0 no limit */
 	int64_t deadline;               /* monotonic ms, NEVER without a limit */
@@ -715,6 +715,14 @@ cli_open(cascade_packet_cb pcb)
 		x = fail(EXIT_CONFIG, "CA file %s: %s", C.ca, cascade_strerror(rc));
 		goto done;
 	}
+	if ((C.cert != NULL) != (C.key != NULL)) {
+		x = fail(EXIT_CONFIG, "--cert and --key go together");
+		goto done;
+	}
+	if (C.cert != NULL && (rc = cascade_options_set_client_cert(o, C.cert, C.key)) != 0) {
+		x = fail(EXIT_CONFIG, "client certificate %s: %s", C.cert, cascade_strerror(rc));
+		goto done;
+	}
 	if (C.state != NULL && (rc = cascade_options_set_state_dir(o, C.state)) != 0) {
 		x = fail(EXIT_CONFIG, "state directory %s: %s", C.state, cascade_strerror(rc));
 		goto done;
@@ -854,6 +862,7 @@ rejected_why(const uint8_t *id, char *buf, size_t len)
 /* -------------------------------------------------------------- options */
 
 enum {
+	O_CERT = 200, O_KEY,
 	O_RECEIPT = 256, O_WAIT_REPLY, O_TTL, O_URGENT, O_FILE, O_STDIN, O_COUNT, O_REPLY_WITH,
 };
 
@@ -863,6 +872,8 @@ enum {
 	{ "address", required_argument, NULL, 'a' }, \
 	{ "secret", required_argument, NULL, 's' }, \
 	{ "ca", required_argument, NULL, 'c' }, \
+	{ "cert", required_argument, NULL, O_CERT }, \
+	{ "key", required_argument, NULL, O_KEY }, \
 	{ "state", required_argument, NULL, 'S' }, \
 	{ "json", no_argument, NULL, 'j' }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
@@ -895,6 +906,8 @@ common_opt(int ch, const char *arg)
 	case 'a': C.addr = arg; return 0;
 	case 's': C.secret = arg; return 0;
 	case 'c': C.ca = arg; return 0;
+	case O_CERT: C.cert = arg; return 0;
+	case O_KEY: C.key = arg; return 0;
 	case 'S': C.state = arg; return 0;
 	case 'j': C.json = 1; return 0;
 	case 'v': C.verbose = 1; return 0;
@@ -1785,6 +1798,8 @@ usage_text(FILE *f)
 	    "  -a NODE/CLIENT    our address\n"
 	    "  -s FILE           our secret file (mode 0600)\n"
 	    "  -c FILE           CA certificate for tls+tcp:// and https://\n"
+	    "  --cert FILE --key FILE\n"
+	    "                    our certificate, for a node that asks for one (mutual TLS)\n"
 	    "  -S DIR            state directory (outbox and delivered ids survive restarts)\n"
 	    "  -j, --json        JSON output\n"
 	    "  -v                the SDK's log on stderr\n"

@@ -142,6 +142,8 @@ cascade_options_free(cascade_options_t *o)
 	free(o->client);
 	free(o->secret_file);
 	free(o->ca_file);
+	free(o->cert_file);
+	free(o->key_file);
 	free(o->state_dir);
 	free(o->proxy);
 	free(o);
@@ -200,6 +202,19 @@ cascade_options_set_ca_file(cascade_options_t *o, const char *path)
 	if (o == NULL || !path_ok(path))
 		return CASCADE_EINVAL;
 	return set_str(&o->ca_file, path);
+}
+
+int
+cascade_options_set_client_cert(cascade_options_t *o, const char *cert_file,
+    const char *key_file)
+{
+	int rc;
+
+	if (o == NULL || !path_ok(cert_file) || !path_ok(key_file))
+		return CASCADE_EINVAL;
+	if ((rc = set_str(&o->cert_file, cert_file)) != CASCADE_OK)
+		return rc;
+	return set_str(&o->key_file, key_file);
 }
 
 int

@@ -48,6 +48,7 @@ struct cascade_options {
 	char *client;
 	char *secret_file;
 	char *ca_file;
+	char *cert_file, *key_file;     /* client certificate (mutual TLS), or NULL */
 	char *state_dir;
 	char *proxy;                    /* http carrier: NULL, or an http:// proxy */
 	int carrier;

@@ -79,6 +79,7 @@ struct call {
 struct cascade {
 	/* settings, fixed after open */
 	char *url, *client, *ca_file, *state_dir;
+	char *cert_file, *key_file;
 	char node[CADDR_NODE_MAX + 1];  /* the node our address names */
 	int carrier_kind;               /* CASCADE_CARRIER_TCP / _HTTP */
 	int tls;
@@ -1044,6 +1045,8 @@ handle_free(struct cascade *h)
 	free(h->url);
 	free(h->client);
 	free(h->ca_file);
+	free(h->cert_file);
+	free(h->key_file);
 	free(h->state_dir);
 	free(h);
 }
@@ -1086,6 +1089,8 @@ cascade_open(const cascade_options_t *o, cascade_t **hp)
 	h->url = dup_or_null(o->url, &fail);
 	h->client = dup_or_null(o->client, &fail);
 	h->ca_file = dup_or_null(o->ca_file, &fail);
+	h->cert_file = dup_or_null(o->cert_file, &fail);
+	h->key_file = dup_or_null(o->key_file, &fail);
 	h->state_dir = dup_or_null(o->state_dir, &fail);
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_condattr_init(&ca);
@@ -1141,6 +1146,8 @@ cascade_open(const cascade_options_t *o, cascade_t **hp)
 	memset(&cp, 0, sizeof(cp));
 	cp.url = h->url;
 	cp.ca_file = h->ca_file;
+	cp.cert_file = h->cert_file;    /* they live as long as h, longer than the carrier */
+	cp.key_file = h->key_file;
 	cp.proxy = o->proxy;            /* the carrier copies it */
 	cp.reconnect_min_ms = h->reconnect_min_ms;
 	cp.reconnect_max_ms = h->reconnect_max_ms;

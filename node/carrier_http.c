@@ -19,6 +19,13 @@
  * (and fails); if the connection goes first (evhttp_free at stop), its
  * close callback forgets the request and the server's later reply only
  * frees what is ours.
+ * Every connection is looked at once libevent has made it (hs_bevcb, then
+ * hs_sweep): over http-max-conns or http-max-conns-per-address it is closed
+ * at once; otherwise each request on it must be in whole within
+ * http-request-timeout (libevent's own timeout restarts with every byte),
+ * and a Hello or Auth may announce 64K at most (the per-connection body
+ * limit is set when its headers are in, so libevent answers 413 before
+ * reading the body).
  * An http session is bound to no connection: it ends when no request came
  * for session-idle (server_expire_idle, on a timer here).
  *
@@ -83,80 +90,6 @@ type_name(uint32_t type)
 	return "none";
 }
 
-/* ---------------------------------------------------------- wire peeking */
-
-static int
-pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	uint64_t r = 0;
-	int shift;
-
-	for (shift = 0; *p < end && shift < 64; shift += 7) {
-		uint8_t b = *(*p)++;
-
-		r |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*v = r;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/*
- * Finds top-level field `field` of an encoded message without decoding the
- * rest (a pull reply may hold megabytes): a varint into *v, or a
- * length-delimited field into *data / *dlen (either may be NULL). The last
- * occurrence wins, as in protobuf. Returns 0 when found, -1 when absent or
- * the bytes are not a message.
- */
-static int
-pb_field(const uint8_t *buf, size_t len, unsigned field, uint64_t *v,
-    const uint8_t **data, size_t *dlen)
-{
-	const uint8_t *p = buf, *end = buf + len;
-	uint64_t key, n;
-	int found = -1;
-
-	while (p < end) {
-		if (pb_varint(&p, end, &key) != 0)
-			return -1;
-		switch (key & 7) {
-		case 0:
-			if (pb_varint(&p, end, &n) != 0)
-				return -1;
-			if ((key >> 3) == field && v != NULL) {
-				*v = n;
-				found = 0;
-			}
-			break;
-		case 1:
-			if (end - p < 8)
-				return -1;
-			p += 8;
-			break;
-		case 2:
-			if (pb_varint(&p, end, &n) != 0 || n > (uint64_t)(end - p))
-				return -1;
-			if ((key >> 3) == field && data != NULL) {
-				*data = p;
-				*dlen = (size_t)n;
-				found = 0;
-			}
-			p += n;
-			break;
-		case 5:
-			if (end - p < 4)
-				return -1;
-			p += 4;
-			break;
-		default:
-			return -1;
-		}
-	}
-	return found;
-}
-
 /* ================================================================ server */
 
 struct hlisten {
@@ -170,9 +103,34 @@ struct hlisten {
 struct hreq {
 	struct sreq r;
 	struct evhttp_request *req;     /* NULL once its connection is gone */
-	struct evhttp_connection *evcon;
+	struct hconn *hc;               /* its connection (NULL then too) */
 	const struct endpoint *ep;
 	TAILQ_ENTRY(hreq) entry;
+};
+
+/*
+ * A connection to one of our listeners, from its first request on: counted
+ * against http-max-conns and its address's http-max-conns-per-address, and
+ * the request it is receiving must be in whole within http-request-timeout
+ * (libevent's own timeout restarts with every byte). Its close callback is
+ * ours; it tells the request in hand, if any.
+ */
+struct hconn {
+	struct evhttp_connection *evcon;
+	struct bufferevent *bev;
+	char ip[48];
+	char peer[64];
+	struct event *deadline;
+	struct hreq *h;                 /* the request in hand, or NULL */
+	int in_headers;                 /* hconn_input looks for the end of the headers */
+	size_t scanned;                 /* bytes of them already looked at */
+	TAILQ_ENTRY(hconn) entry;
+};
+
+/* A connection just accepted, until hs_sweep sees its evcon. */
+struct hnew {
+	struct bufferevent *bev;
+	TAILQ_ENTRY(hnew) entry;
 };
 
 static struct hlisten *hls;
@@ -180,7 +138,12 @@ static size_t nhls;
 static SSL_CTX *hs_ssl;
 static struct event *hs_idle_ev;
 static TAILQ_HEAD(, hreq) hs_reqs = TAILQ_HEAD_INITIALIZER(hs_reqs);
+static TAILQ_HEAD(, hconn) hs_conns = TAILQ_HEAD_INITIALIZER(hs_conns);
+static unsigned hs_nconns;
 static int64_t hs_idle_ms;
+static uint64_t hs_body_max;            /* of a request after Auth */
+static TAILQ_HEAD(, hnew) hs_new = TAILQ_HEAD_INITIALIZER(hs_new);
+static struct event *hs_sweep_ev;
 
 static const char *
 method_str(enum evhttp_cmd_type m)
@@ -294,25 +257,231 @@ buf_free_cb(const void *data, size_t len, void *arg)
 	free((void *)(uintptr_t)data);
 }
 
-/* The connection of a request in hand went away (the child gave up on a held pull). */
-static void
-hs_closed(struct evhttp_connection *evcon, void *arg)
-{
-	struct hreq *h = arg;
+/* A log line for a refusal that may come in floods: 5 a second, then a count. */
+struct hs_limited {
+	int64_t window_ms;
+	unsigned n, suppressed;
+};
 
-	if (h->req == NULL)
+static void
+hs_warn_limited(struct hs_limited *l, const char *fmt, ...) PRINTF(2, 3);
+
+static void
+hs_warn_limited(struct hs_limited *l, const char *fmt, ...)
+{
+	char msg[256];
+	int64_t now = cmono_ms();
+	va_list ap;
+
+	if (now - l->window_ms >= 1000) {
+		l->window_ms = now;
+		l->n = 0;
+	}
+	if (l->n++ >= 5) {
+		l->suppressed++;
 		return;
-	/*
-	 * libevent detaches a request it has not answered from a connection that
-	 * failed, and leaves it to us; when the connection goes for another
-	 * reason (evhttp_free) it frees the request itself right after this.
-	 */
-	if (evhttp_request_get_connection(h->req) == NULL)
-		evhttp_request_free(h->req);
-	h->req = NULL;
-	h->evcon = NULL;
-	log_debug("http: %s: connection closed before the %s reply", h->r.peeraddr,
-	    h->ep->name);
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (l->suppressed > 0)
+		log_warnx("http: %s (and %u more like it before)", msg, l->suppressed);
+	else
+		log_warnx("http: %s", msg);
+	l->suppressed = 0;
+}
+
+static struct hconn *
+hconn_find(struct evhttp_connection *evcon)
+{
+	struct hconn *hc;
+
+	TAILQ_FOREACH(hc, &hs_conns, entry)
+		if (hc->evcon == evcon)
+			return hc;
+	return NULL;
+}
+
+static void hconn_input(struct evbuffer *, const struct evbuffer_cb_info *, void *);
+
+static void
+hconn_free(struct hconn *hc)
+{
+	if (hc->bev != NULL)
+		evbuffer_remove_cb(bufferevent_get_input(hc->bev), hconn_input, hc);
+	TAILQ_REMOVE(&hs_conns, hc, entry);
+	hs_nconns--;
+	event_free(hc->deadline);
+	free(hc);
+}
+
+/*
+ * The connection goes (closed, failed, cut, or evhttp_free). The request in
+ * hand, if any, is forgotten: libevent detaches a request it has not
+ * answered from a connection that failed, and leaves it to us; when the
+ * connection goes for another reason (evhttp_free) it frees the request
+ * itself right after this.
+ */
+static void
+hconn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct hconn *hc = arg;
+	struct hreq *h = hc->h;
+
+	if (h != NULL && h->req != NULL) {
+		if (evhttp_request_get_connection(h->req) == NULL)
+			evhttp_request_free(h->req);
+		h->req = NULL;
+		h->hc = NULL;
+		log_debug("http: %s: connection closed before the %s reply", h->r.peeraddr,
+		    h->ep->name);
+	}
+	hconn_free(hc);
+}
+
+static void
+hconn_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	static struct hs_limited lim;
+	struct hconn *hc = arg;
+
+	hs_warn_limited(&lim, "%s: request not received whole within %lld ms "
+	    "(http-request-timeout): connection closed", hc->peer,
+	    (long long)node->conf->http_request_timeout_ms);
+	evhttp_connection_free(hc->evcon);      /* hconn_closed frees hc */
+}
+
+/* A new connection, if the caps allow it; NULL (logged) when they do not. */
+static struct hconn *
+hconn_new(struct evhttp_connection *evcon)
+{
+	static struct hs_limited lim_all, lim_addr;
+	struct hconn *hc, *o;
+	char *host = NULL;
+	ev_uint16_t port = 0;
+	unsigned same = 0;
+
+	evhttp_connection_get_peer(evcon, &host, &port);
+	if (hs_nconns >= node->conf->http_max_conns) {
+		hs_warn_limited(&lim_all, "%s:%u: connection refused: %u open "
+		    "(http-max-conns)", host ? host : "?", port, hs_nconns);
+		return NULL;
+	}
+	TAILQ_FOREACH(o, &hs_conns, entry)
+		same += host != NULL && strcmp(o->ip, host) == 0;
+	if (same >= node->conf->http_max_conns_addr) {
+		hs_warn_limited(&lim_addr, "%s:%u: connection refused: %u open from "
+		    "this address (http-max-conns-per-address)", host ? host : "?", port, same);
+		return NULL;
+	}
+	hc = xcalloc(1, sizeof(*hc));
+	hc->evcon = evcon;
+	snprintf(hc->ip, sizeof(hc->ip), "%s", host ? host : "?");
+	snprintf(hc->peer, sizeof(hc->peer), "%s:%u", host ? host : "?", port);
+	if ((hc->deadline = evtimer_new(node->base, hconn_deadline, hc)) == NULL)
+		fatalx("http: event_new failed");
+	TAILQ_INSERT_TAIL(&hs_conns, hc, entry);
+	hs_nconns++;
+	evhttp_connection_set_closecb(evcon, hconn_closed, hc);
+	return hc;
+}
+
+static void
+hconn_arm(struct hconn *hc, int64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+
+	evtimer_add(hc->deadline, &tv);
+}
+
+/*
+ * The headers of a request are in, its body is not: a Hello or Auth (before
+ * any session) may be 64K at most, and libevent answers a larger
+ * Content-Length with its 413 without reading the body. Other requests take
+ * the full body size.
+ */
+static void
+hconn_headers(struct hconn *hc, const char *hdr, size_t len)
+{
+	static struct hs_limited lim;
+	const char *sp = memchr(hdr, ' ', len), *end, *p;
+	unsigned long long cl = 0;
+	size_t n = 0;
+	int pre;
+
+	if (sp != NULL && (end = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - hdr))) != NULL) {
+		for (p = sp + 1; p < end && *p != '?'; p++)
+			;
+		n = (size_t)(p - sp - 1);
+	}
+	pre = (n >= 9 && strncmp(sp + 1 + n - 9, "/v1/hello", 9) == 0) ||
+	    (n >= 8 && strncmp(sp + 1 + n - 8, "/v1/auth", 8) == 0);
+	evhttp_connection_set_max_body_size(hc->evcon, pre ? LIM_PRESESSION_MAX : hs_body_max);
+	for (p = hdr; pre && (p = memchr(p, '\n', len - (size_t)(p - hdr))) != NULL; p++)
+		if ((size_t)(hdr + len - p) > 16 && strncasecmp(p + 1, "content-length:", 15) == 0)
+			cl = strtoull(p + 16, NULL, 10);
+	if (pre && cl > LIM_PRESESSION_MAX)
+		hs_warn_limited(&lim, "%s: POST %.*s: Content-Length %llu over %u "
+		    "before a session exists: 413", hc->peer, (int)(n < 80 ? n : 80), sp + 1, cl,
+		    LIM_PRESESSION_MAX);
+}
+
+/* Bytes came in on hc: at the end of a request's headers, their look (above). */
+static void
+hconn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct hconn *hc = arg;
+	struct evbuffer_ptr at;
+	size_t len;
+	char *hdr;
+
+	if (!hc->in_headers || info->n_added == 0)
+		return;
+	/* search on from where the last look ended: a trickle costs no more than a burst */
+	if (evbuffer_ptr_set(buf, &at, hc->scanned > 3 ? hc->scanned - 3 : 0,
+	    EVBUFFER_PTR_SET) != 0)
+		return;
+	at = evbuffer_search(buf, "\r\n\r\n", 4, &at);
+	if (at.pos < 0) {
+		hc->scanned = evbuffer_get_length(buf);
+		return;
+	}
+	hc->in_headers = 0;
+	len = (size_t)at.pos + 4 < HTTP_HEADERS_MAX ? (size_t)at.pos + 4 : HTTP_HEADERS_MAX;
+	hdr = xmalloc(len);
+	if (evbuffer_copyout(buf, hdr, len) == (ev_ssize_t)len)
+		hconn_headers(hc, hdr, len);
+	free(hdr);
+}
+
+/*
+ * Connections accepted since the last sweep: libevent made their evcon
+ * (the callback argument of their bufferevent) after hs_bevcb. Each is
+ * counted, or closed when over the caps.
+ */
+static void
+hs_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct hnew *n;
+	struct hconn *hc;
+	void *evcon;
+
+	while ((n = TAILQ_FIRST(&hs_new)) != NULL) {
+		TAILQ_REMOVE(&hs_new, n, entry);
+		evcon = NULL;
+		bufferevent_getcb(n->bev, NULL, NULL, NULL, &evcon);
+		if (evcon != NULL && hconn_find(evcon) == NULL) {
+			if ((hc = hconn_new(evcon)) == NULL) {
+				evhttp_connection_free(evcon);
+			} else {
+				hc->bev = n->bev;
+				hc->in_headers = 1;
+				evbuffer_add_cb(bufferevent_get_input(n->bev), hconn_input, hc);
+				hconn_arm(hc, node->conf->http_request_timeout_ms);
+			}
+		}
+		free(n);
+	}
 }
 
 /* sreq->reply: sends the Reply bytes (ours now) with the HTTP status of their status. */
@@ -336,13 +505,19 @@ hs_reply(struct sreq *r, uint8_t *buf, size_t len)
 		free(h);
 		return;
 	}
-	evhttp_connection_set_closecb(h->evcon, NULL, NULL);
-	pb_field(buf, len, 3, &status, NULL, NULL);
+	if (h->hc != NULL) {
+		/* the next request on the connection: its own deadline, after this reply's time */
+		h->hc->h = NULL;
+		h->hc->in_headers = 1;
+		h->hc->scanned = 0;
+		hconn_arm(h->hc, node->conf->http_request_timeout_ms + (int64_t)(len >> 6));
+	}
+	pbw_field(buf, len, 3, &status, NULL, NULL);
 	code = http_status(status, &reason);
 	hdr = evhttp_request_get_output_headers(h->req);
 	evhttp_add_header(hdr, "Content-Type", PROTOBUF_TYPE);
 	if (code != 200) {
-		pb_field(buf, len, 4, NULL, &err, &errlen);
+		pbw_field(buf, len, 4, NULL, &err, &errlen);
 		if (errlen >= sizeof(line))
 			errlen = sizeof(line) - 1;
 		for (i = 0; i < errlen; i++)
@@ -430,13 +605,16 @@ hs_request(struct evhttp_request *req, void *arg)
 	h->r.reply = hs_reply;
 	h->r.cctx = h;
 	h->req = req;
-	h->evcon = evcon;
 	h->ep = ep;
 	TAILQ_INSERT_TAIL(&hs_reqs, h, entry);
-	evhttp_connection_set_closecb(evcon, hs_closed, h);
+	if ((h->hc = hconn_find(evcon)) != NULL) {
+		/* in whole: an answer may take long (a held pull) */
+		h->hc->h = h;
+		evtimer_del(h->hc->deadline);
+	}
 
 	/* the path names the message: a body of another type is refused */
-	if (pb_field(h->r.buf, len, 2, &type, NULL, NULL) == 0 && type != ep->type) {
+	if (pbw_field(h->r.buf, len, 2, &type, NULL, NULL) == 0 && type != ep->type) {
 		uint8_t *rb;
 		size_t rlen;
 		char msg[128];
@@ -455,25 +633,59 @@ hs_request(struct evhttp_request *req, void *arg)
 	server_request(&h->r);
 }
 
+/* A new connection's bufferevent (TLS on an https listener); hs_sweep looks at it next. */
 static struct bufferevent *
 hs_bevcb(struct event_base *base, void *arg)
 {
+	struct hlisten *hl = arg;
 	struct bufferevent *bev;
+	struct hnew *n;
 	SSL *ssl;
 
-	if ((ssl = SSL_new(hs_ssl)) == NULL) {
-		log_warnx("http: tls: SSL_new: %s", ERR_error_string(ERR_get_error(), NULL));
+	if (hl->tls) {
+		if ((ssl = SSL_new(hs_ssl)) == NULL) {
+			log_warnx("http: tls: SSL_new: %s", ERR_error_string(ERR_get_error(), NULL));
+			return NULL;
+		}
+		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (bev == NULL) {
+			SSL_free(ssl);
+			return NULL;
+		}
+		/* clients that close without close_notify are common; not an error */
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	} else if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL)
 		return NULL;
-	}
-	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		SSL_free(ssl);
-		return NULL;
-	}
-	/* clients that close without close_notify are common; not an error */
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	n = xcalloc(1, sizeof(*n));
+	n->bev = bev;
+	TAILQ_INSERT_TAIL(&hs_new, n, entry);
+	event_active(hs_sweep_ev, 0, 0);
 	return bev;
+}
+
+/* A handshake we refuse (an alert we send) gets a log line with the address. */
+static void
+hs_tls_info(const SSL *ssl, int where, int ret)
+{
+	static struct hs_limited lim;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "?";
+	long vr;
+
+	if (!(where & SSL_CB_ALERT) || !(where & SSL_CB_WRITE) || (ret >> 8) != SSL3_AL_FATAL)
+		return;
+	if (getpeername(SSL_get_fd(ssl), (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof(ip));
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
+	}
+	vr = SSL_get_verify_result(ssl);
+	hs_warn_limited(&lim, "%s: tls handshake refused: %s%s%s", ip,
+	    SSL_alert_desc_string_long(ret), vr != X509_V_OK ? ": " : "",
+	    vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "");
 }
 
 static SSL_CTX *
@@ -490,6 +702,19 @@ tls_server_ctx(const struct conf *c)
 		fatalx("http: tls-key %s: %s", c->tls_key, ERR_error_string(ERR_get_error(), NULL));
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		fatalx("http: tls-key %s does not match tls-cert %s", c->tls_key, c->tls_cert);
+	/* with tls-ca, mutual TLS: the name is not compared with the peer id (the secret is) */
+	if (c->tls_ca != NULL) {
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(c->tls_ca);
+
+		if (names == NULL || SSL_CTX_load_verify_locations(ctx, c->tls_ca, NULL) != 1)
+			fatalx("http: tls-ca %s: %s", c->tls_ca,
+			    ERR_error_string(ERR_get_error(), NULL));
+		SSL_CTX_set_client_CA_list(ctx, names);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		log_info("http: https listeners require a client certificate signed by %s",
+		    c->tls_ca);
+	}
+	SSL_CTX_set_info_callback(ctx, hs_tls_info);
 	return ctx;
 }
 
@@ -514,10 +739,13 @@ https_start(const struct conf *c)
 	if (n == 0)
 		return 0;
 	hls = xcalloc(n, sizeof(*hls));
+	if ((hs_sweep_ev = event_new(node->base, -1, 0, hs_sweep, NULL)) == NULL)
+		fatalx("http: event_new failed");
 	/* a push holds at most max-batch packets of max-packet bytes, and its envelope */
 	body = (uint64_t)c->max_packet * c->max_batch + (64u << 10);
 	if (body > HTTP_BODY_MAX)
 		body = HTTP_BODY_MAX;
+	hs_body_max = body;
 	/*
 	 * No byte for this long ends a connection: a stalled request, an idle
 	 * keep-alive connection. A held pull is not cut: libevent does not read
@@ -552,10 +780,10 @@ https_start(const struct conf *c)
 		    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 		    EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 		evhttp_set_gencb(hl->http, hs_request, hl);
+		evhttp_set_bevcb(hl->http, hs_bevcb, hl);
 		if (u->tls) {
 			if (hs_ssl == NULL)
 				hs_ssl = tls_server_ctx(c);
-			evhttp_set_bevcb(hl->http, hs_bevcb, NULL);
 		} else
 			log_warnx("http: listening on plain %s (allow-plain yes): traffic is "
 			    "authenticated but not encrypted", u->url);
@@ -582,15 +810,26 @@ void
 https_stop(void)
 {
 	struct hreq *h;
+	struct hconn *hc;
+	struct hnew *n;
 	size_t i;
 
 	/* requests still in hand: evhttp_free frees them; a later reply only frees ours */
 	TAILQ_FOREACH(h, &hs_reqs, entry) {
-		if (h->req != NULL)
-			evhttp_connection_set_closecb(h->evcon, NULL, NULL);
 		h->req = NULL;
-		h->evcon = NULL;
+		h->hc = NULL;
 	}
+	while ((hc = TAILQ_FIRST(&hs_conns)) != NULL) {
+		evhttp_connection_set_closecb(hc->evcon, NULL, NULL);
+		hconn_free(hc);
+	}
+	while ((n = TAILQ_FIRST(&hs_new)) != NULL) {
+		TAILQ_REMOVE(&hs_new, n, entry);
+		free(n);
+	}
+	if (hs_sweep_ev != NULL)
+		event_free(hs_sweep_ev);
+	hs_sweep_ev = NULL;
 	for (i = 0; i < nhls; i++)
 		evhttp_free(hls[i].http);
 	free(hls);
@@ -918,7 +1157,7 @@ hc_call(void *cp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb cb,
 	hc->req = xmalloc(len ? len : 1);
 	memcpy(hc->req, buf, len);
 	hc->reqlen = len;
-	pb_field(buf, len, 2, &type, NULL, NULL);
+	pbw_field(buf, len, 2, &type, NULL, NULL);
 	xasprintf(&url, "%s/v1/%s", c->base, type_name((uint32_t)type));
 	if ((hc->easy = e = curl_easy_init()) == NULL)
 		fatalx("http: curl_easy_init failed");
@@ -951,6 +1190,11 @@ hc_call(void *cp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb cb,
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 		curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+		if (c->pc->cert != NULL) {
+			/* ours, for a parent that asks for one (mutual TLS) */
+			curl_easy_setopt(e, CURLOPT_SSLCERT, c->pc->cert);
+			curl_easy_setopt(e, CURLOPT_SSLKEY, c->pc->key);
+		}
 	}
 	free(url);
 	hc->c = c;

@@ -256,7 +256,19 @@ tls_server_config(const struct conf *c)
 	    (rc = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0)
 		fatalx("tcp: tls: %s / %s: %s (nng's mbedTLS takes RSA or P-256 keys)",
 		    c->tls_cert, c->tls_key, nng_strerror(rc));
-	nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_NONE);
+	/*
+	 * With tls-ca the child must present a certificate signed by it (mutual
+	 * TLS); its name is not compared with the peer id: the link secret says
+	 * who the peer is, the certificate only lets it reach the protocol.
+	 */
+	if (c->tls_ca != NULL) {
+		if ((rc = nng_tls_config_ca_file(cfg, c->tls_ca)) != 0)
+			fatalx("tcp: tls-ca %s: %s", c->tls_ca, nng_strerror(rc));
+		nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+		log_info("tcp: tls+tcp listeners require a client certificate signed by %s",
+		    c->tls_ca);
+	} else
+		nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_NONE);
 	explicit_bzero(key, strlen(key));
 	free(cert);
 	free(key);
@@ -497,6 +509,30 @@ tcpc_dial(struct tcpc *t, char *err, size_t errlen)
 
 static void tcpc_close(void *tp);
 
+/* The parent block's cert and key: the child's certificate for mutual TLS. */
+static int
+tcpc_own_cert(struct tcpc *t, const struct conf_parent *pc, char *err, size_t errlen)
+{
+	char *cert, *key = NULL;
+	int rc = -1, nrc;
+
+	if ((cert = file_read(pc->cert, err, errlen)) == NULL ||
+	    (key = file_read(pc->key, err, errlen)) == NULL)
+		goto done;
+	if ((nrc = nng_tls_config_own_cert(t->tls, cert, key, NULL)) != 0) {
+		snprintf(err, errlen, "cert %s / key %s: %s (nng's mbedTLS takes RSA or P-256 "
+		    "keys)", pc->cert, pc->key, nng_strerror(nrc));
+		goto done;
+	}
+	rc = 0;
+done:
+	if (key != NULL)
+		explicit_bzero(key, strlen(key));
+	free(cert);
+	free(key);
+	return rc;
+}
+
 static void *
 tcpc_open(const struct conf_parent *pc, const struct conf_url *url,
     const struct cclient_events *ev, char *err, size_t errlen)
@@ -524,6 +560,8 @@ tcpc_open(const struct conf_parent *pc, const struct conf_url *url,
 			snprintf(err, errlen, "tls with ca %s: %s", pc->ca, nng_strerror(rc));
 			goto fail;
 		}
+		if (pc->cert != NULL && tcpc_own_cert(t, pc, err, errlen) != 0)
+			goto fail;
 	}
 	if (tcpc_dial(t, err, errlen) != 0)
 		goto fail;

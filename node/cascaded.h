@@ -47,6 +47,12 @@ struct peer {
 	char **subtree;                 /* node ids it claimed and may claim (children) */
 	size_t nsubtree;
 	struct session *sess;           /* current session, or NULL */
+	unsigned challenges;            /* Hello challenges pending (limits.c) */
+	double rate_tokens;             /* push-rate bucket (limits.c) */
+	int64_t rate_ms;
+	int64_t rate_logged_ms;
+	uint64_t q_packets, q_bytes;    /* its packets held here (limits.c quotas) */
+	int64_t quota_logged_ms;
 };
 
 struct node {
@@ -61,6 +67,7 @@ struct node {
 	struct uplink *up;              /* NULL on the master */
 	volatile int stopping;
 	uint64_t stat_accepted, stat_rejected, stat_duplicates, stat_delivered;
+	uint64_t stat_refused_rate, stat_refused_quota, stat_refused_size, stat_auth_failed;
 };
 
 extern struct node *node;
@@ -139,6 +146,53 @@ void router_routes_key(const struct peer *p, char *key, size_t len);
 char **router_my_subtree(size_t *n);
 /* Periodic expiry sweep (timer). */
 void router_start_timers(void);
+
+/* ----------------------------------------------------------- limits.c */
+#define LIM_PRESESSION_MAX (64u << 10)  /* a Hello or Auth request, at most */
+#define LIM_HELLO_MAX 1024              /* a Hello body */
+#define LIM_AUTH_STREAMS_MAX 64
+#define LIM_AUTH_SUBTREE_MAX 4096
+#define LIM_PACKET_OVERHEAD (16u << 10) /* a packet's fields beside its payload */
+#define LIM_CHALLENGES_PER_PEER 4       /* a new Hello drops the peer's oldest */
+#define LIM_CHALLENGES_PER_ADDR 256     /* then Hellos from the address are refused */
+/*
+ * Unpacks a message a peer sent within a memory budget (a multiple of its
+ * size). NULL when it does not decode; *exceeded then tells whether it
+ * decoded to more than the budget. Free it with the usual free_unpacked(m, NULL).
+ */
+void *lim_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+    int *exceeded);
+/* The type and session of an encoded Request; -1 when it is not a message. */
+int lim_request_peek(const uint8_t *buf, size_t len, uint32_t *type, uint64_t *session);
+/*
+ * Counts and sizes of an encoded Auth / Push against the limits, before it
+ * is unpacked: 0, or a Status with why set.
+ */
+int lim_auth_check(const uint8_t *body, size_t len, char *why, size_t whylen);
+int lim_push_check(const uint8_t *body, size_t len, char *why, size_t whylen);
+/* A pending challenge for the address of peeraddr: 0, or -1 when it has too many. */
+int lim_challenge_take(const char *peeraddr);
+void lim_challenge_drop(const char *peeraddr);
+/* Milliseconds logins from peeraddr stay refused (auth-fail-max reached), or 0. */
+int64_t lim_auth_locked(const char *peeraddr);
+/* Counts a failed login; 1 when it should be logged one by one, 0 when summed up later. */
+int lim_auth_failed(const char *peeraddr);
+/* Takes one push from p's push-rate bucket: 0, or -1 when over the rate. */
+int lim_push_rate(struct peer *p);
+/*
+ * Quotas (quota-packets, quota-bytes) of packets held here per peer. check:
+ * whether npk more packets of about bytes fit p's quota (-1 with why set
+ * when not); take: a packet from p was taken into custody (its journal key);
+ * release: these keys left a queue. lim_quota_keys (any thread; the journal
+ * thread before an ack) lists the keys an ack of qid up to upto removes.
+ */
+int lim_quota_on(void);
+int lim_quota_check(const struct peer *p, long npk, size_t bytes, char *why, size_t whylen);
+void lim_quota_take(struct peer *p, const uint8_t id[CID_LEN], uint8_t leg, size_t bytes);
+void lim_quota_release(const struct jkey *k, unsigned n);
+int lim_quota_keys(struct journal *j, uint32_t qid, uint64_t upto, struct jkey **keys,
+    unsigned *n);
+void lim_shutdown(void);
 
 /* ----------------------------------------------------------- server.c */
 /* A request as a carrier hands it to the server (parent side). */

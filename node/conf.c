@@ -115,6 +115,15 @@ static const struct dir dirs[] = {
 	    1, DAY },
 	{ "session-idle", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur, C(session_idle_ms),
 	    1, DAY },
+	{ "auth-fail-max", CTX_TOP, 1, 1, 0, 0, "N", d_uint, C(auth_fail_max), 1, 1000000 },
+	{ "push-rate", CTX_TOP, 1, 1, 0, 0, "N", d_uint, C(push_rate), 0, 1000000 },
+	{ "quota-packets", CTX_TOP, 1, 1, 0, 0, "N", d_uint, C(quota_packets), 0, 100000000 },
+	{ "quota-bytes", CTX_TOP, 1, 1, 0, 0, "SIZE", d_size, C(quota_bytes), 0, 1LL << 50 },
+	{ "http-max-conns", CTX_TOP, 1, 1, 0, 0, "N", d_uint, C(http_max_conns), 1, 1000000 },
+	{ "http-max-conns-per-address", CTX_TOP, 1, 1, 0, 0, "N", d_uint,
+	    C(http_max_conns_addr), 1, 1000000 },
+	{ "http-request-timeout", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur,
+	    C(http_request_timeout_ms), 100, DAY },
 	{ "parent", CTX_TOP, 1, 1, 0, 1, "ID {", d_block, 0, 0, 0 },
 	{ "child", CTX_TOP, 1, 1, 1, 1, "ID {", d_block, 0, 0, 0 },
 	{ "client", CTX_TOP, 1, 1, 1, 1, "ID {", d_block, 0, 0, 0 },
@@ -123,6 +132,8 @@ static const struct dir dirs[] = {
 	{ "transport", CTX_PARENT, 1, 1, 0, 0, "tcp|http|auto", d_transport, 0, 0, 0 },
 	{ "secret", CTX_PARENT | CTX_CHILD | CTX_CLIENT, 1, 1, 0, 0, "PATH", d_secret, 0, 0, 0 },
 	{ "ca", CTX_PARENT, 1, 1, 0, 0, "PATH", d_path, P(ca), 1, 0 },
+	{ "cert", CTX_PARENT, 1, 1, 0, 0, "PATH", d_path, P(cert), 1, 0 },
+	{ "key", CTX_PARENT, 1, 1, 0, 0, "PATH", d_path, P(key), 1, 0 },
 	{ "proxy", CTX_PARENT, 1, 1, 0, 0, "URL", d_proxy, 0, 0, 0 },
 	{ "reconnect", CTX_PARENT, 2, 2, 0, 0, "MIN MAX", d_reconnect, 0, 1, DAY },
 	{ "dead-timeout", CTX_PARENT, 1, 1, 0, 0, "DURATION", d_dur, P(dead_timeout_ms),
@@ -1403,6 +1414,9 @@ finish(struct parser *p)
 				    "parent block to verify the parent", pa->urls[i].url);
 			carriers |= pa->urls[i].carrier;
 		}
+		if ((pa->cert == NULL) != (pa->key == NULL))
+			werr(p, &pa->where, "parent %s: \"cert\" and \"key\" (the client "
+			    "certificate for mutual TLS) go together", pa->id);
 		if (pa->nurls && pa->transport == CONF_TRANSPORT_TCP &&
 		    !(carriers & CONF_CARRIER_TCP))
 			werr(p, &pa->where, "parent %s: transport tcp but no tcp:// or tls+tcp:// "
@@ -1509,6 +1523,13 @@ conf_load(const char *path, struct conf **confp, struct conf_errors *errs)
 	c->max_batch = CONF_DEF_MAX_BATCH;
 	c->pull_wait_ms = CONF_DEF_PULL_WAIT_MS;
 	c->session_idle_ms = CONF_DEF_SESSION_IDLE_MS;
+	c->auth_fail_max = CONF_DEF_AUTH_FAIL_MAX;
+	c->push_rate = CONF_DEF_PUSH_RATE;
+	c->quota_packets = CONF_DEF_QUOTA_PACKETS;
+	c->quota_bytes = CONF_DEF_QUOTA_BYTES;
+	c->http_max_conns = CONF_DEF_HTTP_MAX_CONNS;
+	c->http_max_conns_addr = CONF_DEF_HTTP_MAX_CONNS_ADDR;
+	c->http_request_timeout_ms = CONF_DEF_HTTP_REQUEST_TIMEOUT_MS;
 
 	parse_file(&p, path, NULL);
 	p.main_where.file = c->nfiles ? c->files[0] : c->path;
@@ -1562,6 +1583,8 @@ conf_free(struct conf *c)
 		free(c->parent->urls);
 		secret_free(&c->parent->secret);
 		free(c->parent->ca);
+		free(c->parent->cert);
+		free(c->parent->key);
 		free(c->parent->proxy);
 		free(c->parent);
 	}

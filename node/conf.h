@@ -44,6 +44,13 @@
 #define CONF_DEF_RECONNECT_MAX_MS 60000
 #define CONF_DEF_DEAD_TIMEOUT_MS 30000
 #define CONF_DEF_PUSH_WINDOW   4
+#define CONF_DEF_AUTH_FAIL_MAX 10
+#define CONF_DEF_PUSH_RATE     500
+#define CONF_DEF_QUOTA_PACKETS 20000
+#define CONF_DEF_QUOTA_BYTES   (256ULL << 20)
+#define CONF_DEF_HTTP_MAX_CONNS 1024
+#define CONF_DEF_HTTP_MAX_CONNS_ADDR 64
+#define CONF_DEF_HTTP_REQUEST_TIMEOUT_MS 10000
 
 /* Where something was defined; file points into conf->files. */
 struct conf_where {
@@ -94,6 +101,7 @@ struct conf_parent {
 	int64_t reconnect_min_ms, reconnect_max_ms;   /* [1s 60s] */
 	int64_t dead_timeout_ms;                /* [30s] */
 	unsigned push_window;                   /* [4] */
+	char *cert, *key;                       /* client certificate for mutual TLS, or NULL */
 	struct conf_where where;                /* the "parent ID {" line */
 };
 
@@ -140,6 +148,13 @@ struct conf {
 	unsigned max_batch;                     /* [256] */
 	int64_t pull_wait_ms;                   /* [25s] */
 	int64_t session_idle_ms;                /* [60s] */
+	unsigned auth_fail_max;                 /* [10] failed logins per address a minute */
+	unsigned push_rate;                     /* [500] pushes a second per peer, 0: none */
+	unsigned quota_packets;                 /* [20000] held here per peer, 0: none */
+	uint64_t quota_bytes;                   /* [256M] held here per peer, 0: none */
+	unsigned http_max_conns;                /* [1024] */
+	unsigned http_max_conns_addr;           /* [64] per source address */
+	int64_t http_request_timeout_ms;        /* [10s] to receive a whole request */
 
 	struct conf_parent *parent;             /* NULL for the master */
 	struct conf_child *children;

@@ -672,6 +672,50 @@ fail:
 	return 0;
 }
 
+int
+journal_queue_keys(struct journal *j, uint32_t qid, uint64_t from_seq, uint64_t upto_seq,
+    struct jkey *out, unsigned max, unsigned *n)
+{
+	MDB_cursor *c = NULL;
+	MDB_txn *txn;
+	MDB_val k, v;
+	uint8_t qk[JQKEY_LEN];
+	int rc;
+
+	*n = 0;
+	if ((rc = jrd_begin(j, &txn)) != 0)
+		return jfail(j, rc, "queue keys %u: begin", qid);
+	if ((rc = mdb_cursor_open(txn, j->queues, &c)) != 0)
+		goto fail;
+	qkey_pack(qk, qid, from_seq);
+	k.mv_size = sizeof(qk);
+	k.mv_data = qk;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && *n < max;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != JQKEY_LEN || get32(k.mv_data) != qid ||
+		    get64((const uint8_t *)k.mv_data + 4) > upto_seq)
+			break;
+		if (v.mv_size < JQVAL_LEN) {
+			rc = JOURNAL_CORRUPT;
+			goto fail;
+		}
+		memcpy(out[*n].id, v.mv_data, CID_LEN);
+		out[*n].leg = ((const uint8_t *)v.mv_data)[CID_LEN];
+		(*n)++;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+fail:
+	if (c != NULL)
+		mdb_cursor_close(c);
+	jrd_end(j, txn);
+	if (rc) {
+		*n = 0;
+		return jfail(j, rc, "queue keys %u", qid);
+	}
+	return 0;
+}
+
 void
 journal_entries_free(struct jentry *e, unsigned n)
 {

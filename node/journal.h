@@ -162,6 +162,9 @@ struct jentry {
 int journal_peek(struct journal *j, uint32_t qid, uint64_t from_seq, unsigned max,
     size_t max_bytes, struct jentry *out, unsigned *n);
 void journal_entries_free(struct jentry *e, unsigned n);
+/* The keys of up to max entries of qid with from_seq <= seq <= upto_seq. Read-only. */
+int journal_queue_keys(struct journal *j, uint32_t qid, uint64_t from_seq, uint64_t upto_seq,
+    struct jkey *out, unsigned max, unsigned *n);
 
 /*
  * Cumulative ack: removes every entry of qid with seq <= upto and logs one

@@ -23,6 +23,7 @@ node_cascaded_SOURCES = \
 	node/jthread.c \
 	node/router.c \
 	node/server.c \
+	node/limits.c \
 	node/uplink.c \
 	node/carrier_tcp.c \
 	node/carrier_http.c

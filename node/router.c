@@ -563,6 +563,15 @@ cancel_done(struct jjob *job)
 	/* notices about the original: its id, sent to the cancel's source */
 	orig.id = cj->p->ref_id;
 	orig.kind = KIND(DATA);
+	if (job->rc == 0 && cj->was_queued) {
+		struct jkey k[2];
+
+		memcpy(k[0].id, cj->p->ref_id.data, CID_LEN);
+		memcpy(k[1].id, cj->p->ref_id.data, CID_LEN);
+		k[0].leg = 0;
+		k[1].leg = 1;
+		lim_quota_release(k, 2);
+	}
 	if (job->rc != 0)
 		log_warnx("router: cancel of %s: %s", cid_format(orig.id.data, idt),
 		    journal_strerror(job->rc));
@@ -678,6 +687,7 @@ sweep_done(struct jjob *job)
 		Cascade__Packet *p = cpkt_decode(sj->out[i].bytes, sj->out[i].len);
 		char idt[CID_TEXT_LEN];
 
+		lim_quota_release(&sj->out[i].key, 1);
 		if (p != NULL) {
 			log_info("router: packet %s from %s to %s expired",
 			    cid_format(sj->out[i].key.id, idt), p->src, p->dst);

@@ -38,6 +38,7 @@ struct session {
 struct nonce {
 	uint8_t n[CNONCE_LEN];
 	struct peer *peer;
+	char peeraddr[64];              /* counted against its address (limits.c) */
 	int carrier;
 	uint64_t conn;
 	int64_t expires;
@@ -216,16 +217,99 @@ peer_find(const char *name, uint32_t kind)
 /* --------------------------------------------------------------- hello */
 
 static void
+nonce_free(struct nonce *n)
+{
+	TAILQ_REMOVE(&nonces, n, entry);
+	nnonces--;
+	n->peer->challenges--;
+	lim_challenge_drop(n->peeraddr);
+	free(n);
+}
+
+static void
 nonces_expire(int64_t now)
 {
 	struct nonce *n, *t;
 
 	TAILQ_FOREACH_SAFE(n, &nonces, entry, t)
-		if (n->expires <= now || nnonces > NONCES_MAX) {
-			TAILQ_REMOVE(&nonces, n, entry);
-			free(n);
-			nnonces--;
-		}
+		if (n->expires <= now)
+			nonce_free(n);
+}
+
+/*
+ * A new challenge for p, within the bounds: a peer has a few pending (a new
+ * Hello drops its oldest), an address a few hundred, the node NONCES_MAX; a
+ * flood from one place never evicts anyone else's. NULL with r answered
+ * when refused.
+ */
+static struct nonce *
+nonce_new(struct sreq *r, struct peer *p)
+{
+	struct nonce *n;
+
+	nonces_expire(cmono_ms());
+	if (p->challenges >= LIM_CHALLENGES_PER_PEER)
+		TAILQ_FOREACH(n, &nonces, entry)
+			if (n->peer == p) {
+				nonce_free(n);
+				break;
+			}
+	if (nnonces >= NONCES_MAX) {
+		sfail(r, STATUS(BUSY), "%zu Hello challenges pending: try again later", nnonces);
+		return NULL;
+	}
+	if (lim_challenge_take(r->peeraddr) != 0) {
+		sfail(r, STATUS(BUSY), "too many Hello challenges pending for this address "
+		    "(at most %d): try again later", LIM_CHALLENGES_PER_ADDR);
+		return NULL;
+	}
+	n = xcalloc(1, sizeof(*n));
+	if (crandom(n->n, CNONCE_LEN) != 0)
+		fatalx("server: no randomness");
+	n->peer = p;
+	snprintf(n->peeraddr, sizeof(n->peeraddr), "%s", r->peeraddr);
+	n->carrier = r->carrier;
+	n->conn = r->conn;
+	n->expires = cmono_ms() + NONCE_TTL_MS;
+	TAILQ_INSERT_TAIL(&nonces, n, entry);
+	nnonces++;
+	p->challenges++;
+	return n;
+}
+
+/*
+ * A Hello from a name this node does not know gets a challenge like any
+ * other (a random one, kept nowhere), so nobody can probe for peer names:
+ * its Auth fails as a wrong secret would. Logged, a few a minute.
+ */
+static void
+hello_unknown(struct sreq *r, const Cascade__Hello *h)
+{
+	static int64_t window_ms;
+	static unsigned nlogged, suppressed;
+	Cascade__HelloReply hr = CASCADE__HELLO_REPLY__INIT;
+	uint8_t fake[CNONCE_LEN];
+	int64_t now = cmono_ms();
+
+	if (now - window_ms >= 60000) {
+		if (suppressed > 0)
+			log_warnx("server: %u more Hellos from unknown peers in the last minute",
+			    suppressed);
+		window_ms = now;
+		nlogged = suppressed = 0;
+	}
+	if (nlogged++ < 10)
+		log_warnx("server: %s: Hello from unknown %s \"%.80s\" (answered like a known "
+		    "one)", r->peeraddr, h->kind == CASCADE__PEER_KIND__PEER_CLIENT ? "client" :
+		    "child node", h->peer);
+	else
+		suppressed++;
+	if (crandom(fake, sizeof(fake)) != 0)
+		fatalx("server: no randomness");
+	hr.nonce.data = fake;
+	hr.nonce.len = CNONCE_LEN;
+	hr.node = (char *)node->id;
+	sreply_msg(r, &hr.base);
 }
 
 static void
@@ -235,8 +319,15 @@ do_hello(struct sreq *r)
 	Cascade__HelloReply hr = CASCADE__HELLO_REPLY__INIT;
 	struct peer *p;
 	struct nonce *n;
+	int exceeded;
 
-	h = cascade__hello__unpack(NULL, r->req->body.len, r->req->body.data);
+	if (r->req->body.len > LIM_HELLO_MAX) {
+		sfail(r, STATUS(TOO_LARGE), "Hello of %zu bytes (at most %d)", r->req->body.len,
+		    LIM_HELLO_MAX);
+		return;
+	}
+	h = lim_unpack(&cascade__hello__descriptor, r->req->body.data, r->req->body.len,
+	    &exceeded);
 	if (h == NULL) {
 		sfail(r, STATUS(BAD_REQUEST), "undecodable Hello");
 		return;
@@ -247,8 +338,7 @@ do_hello(struct sreq *r)
 		goto done;
 	}
 	if ((p = peer_find(h->peer, h->kind)) == NULL) {
-		sfail(r, STATUS(UNKNOWN_PEER), "unknown %s \"%.80s\"",
-		    h->kind == CASCADE__PEER_KIND__PEER_CLIENT ? "client" : "child node", h->peer);
+		hello_unknown(r, h);
 		goto done;
 	}
 	r->peer = p;
@@ -257,16 +347,8 @@ do_hello(struct sreq *r)
 		    carrier_name(r->carrier), conf_carriers_str(p->carriers), p->name);
 		goto done;
 	}
-	nonces_expire(cmono_ms());
-	n = xcalloc(1, sizeof(*n));
-	if (crandom(n->n, CNONCE_LEN) != 0)
-		fatalx("server: no randomness");
-	n->peer = p;
-	n->carrier = r->carrier;
-	n->conn = r->conn;
-	n->expires = cmono_ms() + NONCE_TTL_MS;
-	TAILQ_INSERT_TAIL(&nonces, n, entry);
-	nnonces++;
+	if ((n = nonce_new(r, p)) == NULL)
+		goto done;
 	hr.nonce.data = n->n;
 	hr.nonce.len = CNONCE_LEN;
 	hr.node = (char *)node->id;
@@ -392,6 +474,52 @@ done:
 	free(aj);
 }
 
+/*
+ * A failed login: counted against its address (limits.c), logged with the
+ * address and the detail here (the first few of a minute one by one), and
+ * answered with no detail, the same for every cause.
+ */
+static void
+auth_refuse(struct sreq *r, const char *name, const char *fmt, ...) PRINTF(3, 4);
+
+static void
+auth_refuse(struct sreq *r, const char *name, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	node->stat_auth_failed++;
+	if (lim_auth_failed(r->peeraddr))
+		log_warnx("server: %.80s (%s): login refused: %s", name, r->peeraddr, msg);
+	else
+		log_debug("server: %.80s (%s): login refused: %s", name, r->peeraddr, msg);
+	sreply(r, STATUS(AUTH_FAILED), "authentication failed", NULL, 0);
+}
+
+/* What an Auth may cost before it is unpacked: its address not locked out, its counts. */
+static int
+auth_precheck(struct sreq *r)
+{
+	char why[160];
+	int64_t locked;
+	int st;
+
+	if ((locked = lim_auth_locked(r->peeraddr)) > 0) {
+		log_debug("server: %s: Auth refused: too many failed logins", r->peeraddr);
+		sreply(r, STATUS(BUSY), "too many failed logins from this address: try again "
+		    "later", NULL, 0);
+		return -1;
+	}
+	if ((st = lim_auth_check(r->req->body.data, r->req->body.len, why, sizeof(why))) != 0) {
+		sfail(r, (uint32_t)st, "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 do_auth(struct sreq *r)
 {
@@ -401,10 +529,15 @@ do_auth(struct sreq *r)
 	struct session *s;
 	struct auth_job *aj;
 	uint8_t mac[CSHA256_LEN];
+	int exceeded;
 
-	a = cascade__auth__unpack(NULL, r->req->body.len, r->req->body.data);
+	if (auth_precheck(r) != 0)
+		return;
+	a = lim_unpack(&cascade__auth__descriptor, r->req->body.data, r->req->body.len,
+	    &exceeded);
 	if (a == NULL) {
-		sfail(r, STATUS(BAD_REQUEST), "undecodable Auth");
+		sfail(r, exceeded ? STATUS(TOO_LARGE) : STATUS(BAD_REQUEST), "%s",
+		    exceeded ? "Auth decodes to more than its budget" : "undecodable Auth");
 		return;
 	}
 	if (a->nonce.len != CNONCE_LEN || a->server_nonce.len != CNONCE_LEN ||
@@ -419,18 +552,16 @@ do_auth(struct sreq *r)
 	/* single use, bound to the peer and the connection of its Hello: a replayed Auth fails */
 	if (n == NULL || strcmp(n->peer->name, a->peer) != 0 || n->carrier != r->carrier ||
 	    (r->carrier == CASCADE__CARRIER__CARRIER_TCP && n->conn != r->conn)) {
-		sfail(r, STATUS(AUTH_FAILED), "Auth for \"%.80s\" without a matching Hello "
-		    "(replayed, expired or from another connection)", a->peer);
+		auth_refuse(r, a->peer, "Auth without a matching Hello (replayed, expired, "
+		    "from another connection, or an unknown peer)");
 		goto fail;
 	}
 	p = n->peer;
 	r->peer = p;
-	TAILQ_REMOVE(&nonces, n, entry);
-	nnonces--;
-	free(n);
+	nonce_free(n);
 	cauth_mac(p->secret, p->secretlen, 'c', p->name, a->server_nonce.data, a->nonce.data, mac);
 	if (cequal(mac, a->mac.data, CSHA256_LEN) != 0) {
-		sfail(r, STATUS(AUTH_FAILED), "wrong secret (proof does not match %s)",
+		auth_refuse(r, p->name, "wrong secret (proof does not match %s)",
 		    p->kind == CASCADE__PEER_KIND__PEER_NODE ? p->child->secret.path :
 		    p->client->secret.path);
 		goto fail;
@@ -497,6 +628,9 @@ push_done(struct jjob *job)
 		switch (it->result) {
 		case JR_ACCEPTED:
 			node->stat_accepted++;
+			if (it->nqueues > 0)    /* what waits in a queue here */
+				lim_quota_take(pj->peer, p->id.data, it->leg,
+				    protobuf_c_message_get_packed_size(&it->pkt->base));
 			router_accepted(it);
 			break;
 		case JR_DUPLICATE:
@@ -542,22 +676,94 @@ done:
 	free(pj);
 }
 
+/*
+ * A push over the peer's push-rate or quota is refused for now, before
+ * anything is unpacked: the reply acks nothing new (the mark as it is) and
+ * says why (reason), so the sender keeps its packets and sends them again
+ * later. Logged once a second per peer and reason.
+ */
+static void
+push_refuse(struct sreq *r, struct session *s, uint32_t reason, const char *why)
+{
+	Cascade__PushReply pr = CASCADE__PUSH_REPLY__INIT;
+	uint64_t epoch = 0, first = 0, mark = 0;
+	int64_t now = cmono_ms(), *logged;
+
+	pbw_field(r->req->body.data, r->req->body.len, 1, &epoch, NULL, NULL);
+	pbw_field(r->req->body.data, r->req->body.len, 2, &first, NULL, NULL);
+	if (journal_mark_get(node->j, s->peer->name, epoch, &mark) != 0)
+		mark = first > 0 ? first - 1 : 0;
+	if (reason == CASCADE__REASON__REASON_RATE_LIMIT) {
+		node->stat_refused_rate++;
+		logged = &s->peer->rate_logged_ms;
+	} else {
+		node->stat_refused_quota++;
+		logged = &s->peer->quota_logged_ms;
+	}
+	if (now - *logged >= 1000) {
+		log_warnx("server: %s (%s): push refused: %s", s->peer->name, r->peeraddr, why);
+		*logged = now;
+	}
+	pr.acked_seq = mark;
+	pr.refused = reason;
+	pr.text = (char *)creason_str(reason);
+	sreply_msg(r, &pr.base);
+}
+
+/* 0, or -1 when the push was refused for the peer's rate or quota. */
+static int
+push_admit(struct sreq *r, struct session *s)
+{
+	char why[160];
+	long npk;
+
+	if (lim_push_rate(s->peer) != 0) {
+		snprintf(why, sizeof(why), "rate limit (push-rate %u a second)",
+		    node->conf->push_rate);
+		push_refuse(r, s, CASCADE__REASON__REASON_RATE_LIMIT, why);
+		return -1;
+	}
+	if (lim_quota_on() && (npk = pbw_count(r->req->body.data, r->req->body.len, 4)) > 0 &&
+	    lim_quota_check(s->peer, npk, r->req->body.len, why, sizeof(why)) != 0) {
+		push_refuse(r, s, CASCADE__REASON__REASON_QUOTA, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Counts and sizes checked on the encoded Push, then unpacked within a budget. */
+static Cascade__Push *
+push_unpack(struct sreq *r)
+{
+	Cascade__Push *push;
+	char why[192];
+	int st, exceeded;
+
+	if ((st = lim_push_check(r->req->body.data, r->req->body.len, why, sizeof(why))) != 0) {
+		node->stat_refused_size++;
+		sfail(r, (uint32_t)st, "%s", why);
+		return NULL;
+	}
+	push = lim_unpack(&cascade__push__descriptor, r->req->body.data, r->req->body.len,
+	    &exceeded);
+	if (push == NULL) {
+		node->stat_refused_size += exceeded;
+		sfail(r, exceeded ? STATUS(TOO_LARGE) : STATUS(BAD_REQUEST), "%s",
+		    exceeded ? "Push decodes to more than its budget" : "undecodable Push");
+	}
+	return push;
+}
+
 static void
 do_push(struct sreq *r, struct session *s)
 {
 	Cascade__Push *push;
 	size_t i;
 
-	push = cascade__push__unpack(NULL, r->req->body.len, r->req->body.data);
-	if (push == NULL) {
-		sfail(r, STATUS(BAD_REQUEST), "undecodable Push");
+	if (push_admit(r, s) != 0)
 		return;
-	}
-	if (push->n_packets > node->conf->max_batch) {
-		sfail(r, STATUS(TOO_LARGE), "batch of %zu packets (max-batch is %u)",
-		    push->n_packets, node->conf->max_batch);
-		goto fail;
-	}
+	if ((push = push_unpack(r)) == NULL)
+		return;
 	if (push->n_seqs != push->n_packets || push->epoch == 0 || push->first_seq == 0 ||
 	    push->last_seq + 1 < push->first_seq) {
 		sfail(r, STATUS(BAD_REQUEST), "inconsistent Push (epoch, sequence range)");
@@ -797,6 +1003,8 @@ struct ack_job {
 	uint64_t from, upto;
 	Cascade__Packet **receipts;
 	size_t nreceipts;
+	struct jkey *keys;              /* what the ack removes, for the quotas */
+	unsigned nkeys;
 	struct timeval wait;            /* the pull's wait starts once the ack is in */
 };
 
@@ -829,6 +1037,8 @@ ack_run(struct journal *j, struct jjob *job)
 			break;
 		at = e[n - 1].seq + 1;
 	}
+	if ((rc = lim_quota_keys(j, aj->qid, aj->upto, &aj->keys, &aj->nkeys)) != 0)
+		return rc;
 	return journal_ack(j, aj->qid, aj->upto, cnow_ms(), NULL);
 }
 
@@ -841,6 +1051,9 @@ ack_done(struct jjob *job)
 	if (job->rc != 0)
 		log_warnx("server: %s: ack up to %llu: %s", aj->r->peer->name,
 		    (unsigned long long)aj->upto, journal_strerror(job->rc));
+	else
+		lim_quota_release(aj->keys, aj->nkeys);
+	free(aj->keys);
 	for (i = 0; i < aj->nreceipts; i++) {
 		if (aj->r->peer->kind == CASCADE__PEER_KIND__PEER_CLIENT)
 			router_notice(aj->receipts[i], CASCADE__NOTICE_CODE__NOTICE_DELIVERED, 0,
@@ -861,9 +1074,10 @@ do_pull(struct sreq *r, struct session *s)
 	struct jqueue_info qi;
 	struct timeval tv = { 0, 0 };
 	int64_t wait;
-	int rc;
+	int rc, exceeded;
 
-	pl = cascade__pull__unpack(NULL, r->req->body.len, r->req->body.data);
+	pl = lim_unpack(&cascade__pull__descriptor, r->req->body.data, r->req->body.len,
+	    &exceeded);
 	if (pl == NULL) {
 		sfail(r, STATUS(BAD_REQUEST), "undecodable Pull");
 		return;
@@ -957,12 +1171,18 @@ do_routes(struct sreq *r, struct session *s)
 	struct routes_job *rj;
 	char **refused = NULL;
 	size_t nrefused = 0, i;
+	int exceeded;
 
 	if (s->peer->kind != CASCADE__PEER_KIND__PEER_NODE) {
 		sfail(r, STATUS(NOT_ALLOWED), "a client has no subtree");
 		return;
 	}
-	rt = cascade__routes__unpack(NULL, r->req->body.len, r->req->body.data);
+	if (pbw_count(r->req->body.data, r->req->body.len, 1) > LIM_AUTH_SUBTREE_MAX) {
+		sfail(r, STATUS(TOO_LARGE), "Routes with more than %d ids", LIM_AUTH_SUBTREE_MAX);
+		return;
+	}
+	rt = lim_unpack(&cascade__routes__descriptor, r->req->body.data, r->req->body.len,
+	    &exceeded);
 	if (rt == NULL) {
 		sfail(r, STATUS(BAD_REQUEST), "undecodable Routes");
 		return;
@@ -985,14 +1205,48 @@ do_routes(struct sreq *r, struct session *s)
 
 /* ------------------------------------------------------------ dispatch */
 
+/*
+ * Before anything is unpacked: a Hello or Auth (no session yet) is small,
+ * and a larger request is looked at only when it names a live session.
+ */
+static int
+request_precheck(struct sreq *r)
+{
+	uint32_t type;
+	uint64_t sid;
+
+	if (lim_request_peek(r->buf, r->len, &type, &sid) != 0) {
+		sfail(r, STATUS(BAD_REQUEST), "undecodable request (%zu bytes)", r->len);
+		return -1;
+	}
+	if (r->len <= LIM_PRESESSION_MAX)
+		return 0;
+	if (type == MSG(HELLO) || type == MSG(AUTH)) {
+		node->stat_refused_size++;
+		sfail(r, STATUS(TOO_LARGE), "%s of %zu bytes before a session exists (at most %u)",
+		    type == MSG(HELLO) ? "Hello" : "Auth", r->len, LIM_PRESESSION_MAX);
+		return -1;
+	}
+	if (session_find(sid) == NULL) {
+		sreply(r, STATUS(NO_SESSION), "no such session", NULL, 0);
+		return -1;
+	}
+	return 0;
+}
+
 void
 server_request(struct sreq *r)
 {
 	struct session *s;
+	int exceeded;
 
-	r->req = cascade__request__unpack(NULL, r->len, r->buf);
+	if (request_precheck(r) != 0)
+		return;
+	r->req = lim_unpack(&cascade__request__descriptor, r->buf, r->len, &exceeded);
 	if (r->req == NULL) {
-		sfail(r, STATUS(BAD_REQUEST), "undecodable request (%zu bytes)", r->len);
+		sfail(r, exceeded ? STATUS(TOO_LARGE) : STATUS(BAD_REQUEST), exceeded ?
+		    "request decodes to more than its budget (%zu bytes)" :
+		    "undecodable request (%zu bytes)", r->len);
 		return;
 	}
 	if (r->req->version != CASCADE_PROTOCOL_VERSION) {
@@ -1058,9 +1312,13 @@ server_shutdown(void)
 
 	while ((s = TAILQ_FIRST(&sessions)) != NULL)
 		session_end(s, "shutting down");
-	while ((n = TAILQ_FIRST(&nonces)) != NULL) {
-		TAILQ_REMOVE(&nonces, n, entry);
-		free(n);
-	}
-	nnonces = 0;
+	log_info("server: refused since start: %llu pushes over push-rate, %llu over quota, "
+	    "%llu requests too large, %llu failed logins",
+	    (unsigned long long)node->stat_refused_rate,
+	    (unsigned long long)node->stat_refused_quota,
+	    (unsigned long long)node->stat_refused_size,
+	    (unsigned long long)node->stat_auth_failed);
+	while ((n = TAILQ_FIRST(&nonces)) != NULL)
+		nonce_free(n);
+	lim_shutdown();
 }

@@ -331,13 +331,18 @@ struct upack_job {
 	struct jjob job;
 	uint32_t qid;
 	uint64_t upto;
+	struct jkey *keys;              /* what the ack removes, for the quotas */
+	unsigned nkeys;
 };
 
 static int
 upack_run(struct journal *j, struct jjob *job)
 {
 	struct upack_job *aj = (struct upack_job *)job;
+	int rc;
 
+	if ((rc = lim_quota_keys(j, aj->qid, aj->upto, &aj->keys, &aj->nkeys)) != 0)
+		return rc;
 	return journal_ack(j, aj->qid, aj->upto, cnow_ms(), NULL);
 }
 
@@ -349,6 +354,9 @@ upack_done(struct jjob *job)
 	if (job->rc != 0 && job->rc != JOURNAL_RANGE)
 		log_warnx("link: ack up to %llu: %s", (unsigned long long)aj->upto,
 		    journal_strerror(job->rc));
+	if (job->rc == 0)
+		lim_quota_release(aj->keys, aj->nkeys);
+	free(aj->keys);
 	free(aj);
 }
 

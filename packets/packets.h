@@ -183,6 +183,47 @@ int csecret_load(const char *path, uint8_t *out, size_t outlen, char *msg, size_
 /* Writes a new random secret of len bytes as hex into hex (2*len+1 bytes). */
 int csecret_generate(size_t len, char *hex, size_t hexlen);
 
+/* ---------------------------------------------------------------- wire.c */
+
+/*
+ * A walk over the top-level fields of an encoded message, allocating
+ * nothing: for checking sizes and counts before anything is unpacked.
+ */
+struct pbw {
+	const uint8_t *p, *end;
+};
+/* Reads a varint at *p (advanced). 0, or -1 when truncated or too long. */
+int pbw_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
+/*
+ * The next field: its number, a varint's (or fixed64's, fixed32's) value in *v,
+ * or a length-delimited field's bytes in *data / *dlen (*data NULL for the
+ * other wire types).
+ * Returns 1, 0 at the end, -1 when the bytes are not a message.
+ */
+int pbw_next(struct pbw *w, unsigned *field, uint64_t *v, const uint8_t **data, size_t *dlen);
+/*
+ * Top-level field `field`: a varint or fixed value into *v, or a length-delimited field into
+ * *data / *dlen (either may be NULL). The last occurrence wins, as in
+ * protobuf. Returns 0 when found, -1 when absent or not a message.
+ */
+int pbw_field(const uint8_t *buf, size_t len, unsigned field, uint64_t *v,
+    const uint8_t **data, size_t *dlen);
+/* How many times top-level field `field` occurs, or -1 when not a message. */
+long pbw_count(const uint8_t *buf, size_t len, unsigned field);
+
+/*
+ * An allocator for protobuf-c's unpack that fails (the unpack returns NULL,
+ * exceeded set) once more than limit bytes were handed out, malloc's own
+ * overhead counted. Its blocks are plain malloc'd: what it unpacked is freed
+ * with the usual free_unpacked(m, NULL).
+ */
+struct pbw_budget {
+	ProtobufCAllocator a;
+	size_t limit, used;
+	int exceeded;
+};
+ProtobufCAllocator *pbw_budget_init(struct pbw_budget *b, size_t limit);
+
 /* ------------------------------------------------------------ envelope.c */
 
 /*

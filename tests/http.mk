@@ -15,7 +15,8 @@ HTTP_TESTS = \
 	tests/integration/http_fallback.sh \
 	tests/integration/http_endpoints.sh \
 	tests/integration/http_tls.sh \
-	tests/integration/http_proxy.sh
+	tests/integration/http_proxy.sh \
+	tests/integration/http_limits.sh
 TESTS += $(HTTP_TESTS)
 EXTRA_DIST += $(HTTP_TESTS) tests/bench/chain_http.sh
 CLEANFILES += tests/bench/results-chain-http.txt tests/bench/results-chain-http-tcp.txt \

@@ -25,7 +25,18 @@
  *       a client.
  *   tclient auth -u URL -a ADDR -s SECRET [-P]   Hello + Auth, prints the status;
  *       -P replays the Auth afterwards and prints that status too.
+ *       -D MS waits that long between the Hello and the Auth (a slow link).
  *   tclient raw -u URL -x HEX                    sends raw bytes, prints the reply status
+ *   tclient bomb -u URL -B KIND -z BYTES [-a ADDR -s SECRET]
+ *       one hostile request of about BYTES bytes that is cheap to send and
+ *       costly to unpack, then prints "bomb KIND STATUS: ERROR (N ms)":
+ *       hello (a Hello padded with unknown fields), envelope (a Request
+ *       envelope padded with unknown fields), auth (an Auth of empty
+ *       streams entries, no Hello needed), push (after a login: a Push of
+ *       empty packets), hops (after a login: one packet of empty hops).
+ *   tclient hflood -u URL -a ADDR -n COUNT
+ *       COUNT Hellos as ADDR (each answered, none followed by an Auth);
+ *       prints "hellos N ok K refused R (N ms)".
  *
  * Payload of data packets: "n=<i> src=<addr>" padded to -z bytes.
  */
@@ -47,7 +58,8 @@
 static const char *url, *addr, *secretfile, *dst, *outfile, *forged_src, *hexbody;
 static int count = 1, batch = 64, size = 64, notify, receipt, reverse, replay, waitsec = 120;
 static int interval_ms;
-static int print_ids;
+static int print_ids, auth_delay_ms;
+static const char *bomb_kind;
 static const char *cancel_id, *kind_name, *ref_hex, *reply_hex, *hops;
 static int as_node, notice_code = 1;
 static int64_t ttl_ms = -1;
@@ -163,6 +175,8 @@ login(uint32_t *status, int do_replay)
 		die("bad hello reply");
 	memcpy(sn, hr->nonce.data, CNONCE_LEN);
 	cascade__hello_reply__free_unpacked(hr, NULL);
+	if (auth_delay_ms > 0)
+		usleep((useconds_t)auth_delay_ms * 1000);
 	crandom(cn, sizeof(cn));
 	cauth_mac(secret, secretlen, 'c', addr, sn, cn, mac);
 	a.peer = (char *)addr;
@@ -543,6 +557,129 @@ do_raw(void)
 	return 0;
 }
 
+/* n bytes of the same two-byte field, tag then a zero varint or length */
+static size_t
+pad_pairs(uint8_t *buf, size_t n, uint8_t tag)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2) {
+		buf[i] = tag;
+		buf[i + 1] = 0;
+	}
+	return i;
+}
+
+/* A varint-length-prefixed field header: tag, then len as a varint. */
+static size_t
+ld_header(uint8_t *buf, uint8_t tag, uint64_t len)
+{
+	size_t i = 0;
+
+	buf[i++] = tag;
+	do {
+		buf[i++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+		len >>= 7;
+	} while (len > 0);
+	return i;
+}
+
+static int
+do_bomb(void)
+{
+	size_t z = (size_t)size, blen = 0, len, rlen;
+	uint8_t *body = calloc(1, z + 256), *buf, *rbuf;
+	uint32_t type, status;
+	int keyed = 0, rc;
+	int64_t t0;
+	Cascade__Reply *rep;
+
+	if (body == NULL)
+		die("out of memory");
+	if (strcmp(bomb_kind, "hello") == 0 || strcmp(bomb_kind, "envelope") == 0) {
+		Cascade__Hello h = CASCADE__HELLO__INIT;
+
+		h.version = CASCADE_PROTOCOL_VERSION;
+		h.peer = (char *)(addr ? addr : "x/y");
+		h.kind = CASCADE__PEER_KIND__PEER_CLIENT;
+		blen = protobuf_c_message_pack(&h.base, body);
+		if (bomb_kind[0] == 'h')
+			blen += pad_pairs(body + blen, z, 0x78);        /* field 15, varint 0 */
+		type = CASCADE__MSG_TYPE__MSG_HELLO;
+	} else if (strcmp(bomb_kind, "auth") == 0) {
+		blen = pad_pairs(body, z, 0x2a);                        /* field 5: empty StreamPos */
+		type = CASCADE__MSG_TYPE__MSG_AUTH;
+	} else if (strcmp(bomb_kind, "push") == 0 || strcmp(bomb_kind, "hops") == 0) {
+		Cascade__Push push = CASCADE__PUSH__INIT;
+		uint64_t one = 1;
+
+		if (login(&status, 0) < 0)
+			die("login: %s", cstatus_str(status));
+		push.epoch = up_epoch;
+		push.first_seq = 1;
+		push.last_seq = 1;
+		push.seqs = &one;
+		push.n_seqs = 1;
+		blen = protobuf_c_message_pack(&push.base, body);
+		if (bomb_kind[1] == 'u') {
+			blen += pad_pairs(body + blen, z, 0x22);        /* field 4: empty Packet */
+		} else {
+			size_t n = z - z % 2;
+
+			blen += ld_header(body + blen, 0x22, n);        /* one Packet of ... */
+			blen += pad_pairs(body + blen, n, 0x52);        /* field 10: empty Hops */
+		}
+		type = CASCADE__MSG_TYPE__MSG_PUSH;
+		keyed = 1;
+	} else
+		die("unknown bomb %s", bomb_kind);
+	buf = cenv_request_pack(type, session, body, blen, keyed ? skey : NULL, &len);
+	free(body);
+	if (strcmp(bomb_kind, "envelope") == 0) {
+		buf = realloc(buf, len + z);
+		len += pad_pairs(buf + len, z, 0x78);
+	}
+	t0 = cmono_ms();
+	if ((rc = nng_send(sock, buf, len, 0)) != 0)
+		die("send: %s", nng_strerror(rc));
+	free(buf);
+	if ((rc = nng_recv(sock, &rbuf, &rlen, NNG_FLAG_ALLOC)) != 0) {
+		printf("bomb %s no reply: %s (%lld ms)\n", bomb_kind, nng_strerror(rc),
+		    (long long)(cmono_ms() - t0));
+		return 1;
+	}
+	rep = cascade__reply__unpack(NULL, rlen, rbuf);
+	printf("bomb %s %s: %s (%lld ms)\n", bomb_kind, rep ? cstatus_str(rep->status) :
+	    "undecodable", rep ? rep->error : "", (long long)(cmono_ms() - t0));
+	return 0;
+}
+
+static int
+do_hflood(void)
+{
+	Cascade__Hello h = CASCADE__HELLO__INIT;
+	Cascade__Reply *rep;
+	int i, ok = 0, refused = 0;
+	int64_t t0 = cmono_ms();
+
+	h.version = CASCADE_PROTOCOL_VERSION;
+	h.peer = (char *)addr;
+	h.kind = CASCADE__PEER_KIND__PEER_CLIENT;
+	h.carrier = CASCADE__CARRIER__CARRIER_TCP;
+	for (i = 0; i < count; i++) {
+		if ((rep = rpc(CASCADE__MSG_TYPE__MSG_HELLO, &h.base, 0)) == NULL)
+			break;
+		if (rep->status == 0)
+			ok++;
+		else
+			refused++;
+		cascade__reply__free_unpacked(rep, NULL);
+	}
+	printf("hellos %d ok %d refused %d (%lld ms)\n", i, ok, refused,
+	    (long long)(cmono_ms() - t0));
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -554,7 +691,7 @@ main(int argc, char **argv)
 		die("usage: tclient send|recv|auth|raw [options]");
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRS:rW:o:Px:Ic:i:K:F:C:y:H:k")) != -1) {
+	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRS:rW:o:Px:Ic:i:K:F:C:y:H:kD:B:")) != -1) {
 		switch (ch) {
 		case 'u': url = optarg; break;
 		case 'a': addr = optarg; break;
@@ -581,6 +718,8 @@ main(int argc, char **argv)
 		case 'y': reply_hex = optarg; break;
 		case 'H': hops = optarg; break;
 		case 'k': as_node = 1; break;
+		case 'D': auth_delay_ms = atoi(optarg); break;
+		case 'B': bomb_kind = optarg; break;
 		default: die("bad option");
 		}
 	}
@@ -590,6 +729,11 @@ main(int argc, char **argv)
 	sock_open();
 	if (strcmp(mode, "raw") == 0)
 		return do_raw();
+	if (strcmp(mode, "bomb") == 0 && bomb_kind != NULL && strcmp(bomb_kind, "push") != 0 &&
+	    strcmp(bomb_kind, "hops") != 0)
+		return do_bomb();
+	if (strcmp(mode, "hflood") == 0 && addr != NULL)
+		return do_hflood();
 	if (addr == NULL || secretfile == NULL)
 		die("-a and -s are required");
 	if ((r = csecret_load(secretfile, secret, sizeof(secret), msg, sizeof(msg))) < 0)
@@ -605,6 +749,8 @@ main(int argc, char **argv)
 			die("-o FILE is required");
 		return do_recv();
 	}
+	if (strcmp(mode, "bomb") == 0 && bomb_kind != NULL)
+		return do_bomb();
 	if (strcmp(mode, "auth") == 0) {
 		uint32_t status;
 		int64_t m = login(&status, replay);

@@ -17,6 +17,18 @@
  * a prefix of the bytes sent (what an echo returns).  -o writes the bytes
  * received to FILE.  Exits 0 once connected, whatever the end; 1 if the
  * connect failed; 2 on a usage error.
+ *
+ *	tcpclient -c CONNS -d MS [-s STRING] [-b ADDR] [-t MS] PORT
+ *
+ * Trickle: opens CONNS connections from ADDR (default 127.0.0.1) and sends
+ * STRING (default an unfinished http request) on each, one byte every -d
+ * MS, for -t MS.  Then prints
+ *
+ *	conns=N refused=N cut=N open=N last_cut_ms=N
+ *
+ * refused: closed by the server within 500 ms of the connect (or the
+ * connect failed); cut: closed later, the latest at last_cut_ms after the
+ * start; open: still open at the end.
  */
 #include "config.h"
 
@@ -53,6 +65,76 @@ usage(void)
 	exit(2);
 }
 
+static int
+trickle(int conns, long drip, const char *str, const char *from, int port, long timeout)
+{
+	struct sockaddr_in	 sin, src;
+	struct pollfd		*pfd = calloc((size_t)conns, sizeof(*pfd));
+	long long		*opened = calloc((size_t)conns, sizeof(long long));
+	size_t			*sent = calloc((size_t)conns, sizeof(size_t));
+	long long		 start = now_ms(), next = start, last_cut = 0, t;
+	int			 i, refused = 0, cut = 0, open = 0;
+	char			 buf[4096];
+
+	if (pfd == NULL || opened == NULL || sent == NULL)
+		return 1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(&src, 0, sizeof(src));
+	src.sin_family = AF_INET;
+	if (inet_pton(AF_INET, from, &src.sin_addr) != 1)
+		usage();
+	for (i = 0; i < conns; i++) {
+		pfd[i].fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (pfd[i].fd == -1 || bind(pfd[i].fd, (struct sockaddr *)&src, sizeof(src)) == -1 ||
+		    connect(pfd[i].fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+			if (pfd[i].fd != -1)
+				close(pfd[i].fd);
+			pfd[i].fd = -1;
+			refused++;
+			continue;
+		}
+		opened[i] = now_ms();
+		pfd[i].events = POLLIN;
+	}
+	while ((t = now_ms()) < start + timeout) {
+		if (t >= next) {
+			for (i = 0; i < conns; i++)
+				if (pfd[i].fd != -1 && sent[i] < strlen(str) &&
+				    send(pfd[i].fd, str + sent[i], 1, MSG_NOSIGNAL) == 1)
+					sent[i]++;
+			next = t + drip;
+		}
+		if (poll(pfd, (nfds_t)conns, (int)(next - t > 0 ? next - t : 1)) == -1 &&
+		    errno != EINTR)
+			return 1;
+		for (i = 0; i < conns; i++) {
+			if (pfd[i].fd == -1 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (recv(pfd[i].fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+				continue;       /* an answer: the close follows */
+			if (now_ms() - opened[i] < 500) {
+				refused++;
+			} else {
+				cut++;
+				last_cut = now_ms() - start;
+			}
+			close(pfd[i].fd);
+			pfd[i].fd = -1;
+		}
+	}
+	for (i = 0; i < conns; i++)
+		if (pfd[i].fd != -1) {
+			open++;
+			close(pfd[i].fd);
+		}
+	printf("conns=%d refused=%d cut=%d open=%d last_cut_ms=%lld\n", conns, refused, cut,
+	    open, last_cut);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -66,10 +148,21 @@ main(int argc, char *argv[])
 	size_t			 len = 0, sent = 0, recvd = 0, i;
 	ssize_t			 n;
 	FILE			*out = NULL;
-	int			 ch, fd, port, match = 1;
+	int			 ch, fd, port, match = 1, conns = 0;
+	long			 drip = 0;
+	const char		*from = "127.0.0.1";
 
-	while ((ch = getopt(argc, argv, "s:n:e:t:w:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:n:e:t:w:o:c:d:b:")) != -1) {
 		switch (ch) {
+		case 'c':
+			conns = atoi(optarg);
+			break;
+		case 'd':
+			drip = atol(optarg);
+			break;
+		case 'b':
+			from = optarg;
+			break;
 		case 's':
 			str = optarg;
 			break;
@@ -98,6 +191,10 @@ main(int argc, char *argv[])
 	port = atoi(argv[optind]);
 	if (port <= 0 || port > 65535)
 		usage();
+	if (conns > 0)
+		return trickle(conns, drip > 0 ? drip : 500, str ? str :
+		    "POST /v1/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+		    "Content-Length: 100000\r\n\r\n", from, port, timeout);
 
 	if (str) {
 		len = strlen(str);

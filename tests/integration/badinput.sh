@@ -37,12 +37,12 @@ t_check "oversized batch refused: too large" grep -q "push-status too large" <<<
 t_check "logged: batch of 300" grep -q "fj-xm-a/alice (127.0.0.1:[0-9]*): batch of 300 packets (max-batch is 256)" "$T_DIR/ca.log"
 
 out=$("$T_TCLIENT" auth -u "$(n_url ca)" -a fj-xm-a/nobody -s "$T_DIR/alice.secret")
-t_eq "unknown peer refused" "auth unknown peer" "$out"
-t_check "logged: unknown client" grep -q 'unknown client "fj-xm-a/nobody"' "$T_DIR/ca.log"
+t_eq "unknown peer refused like a wrong secret" "auth authentication failed" "$out"
+t_check "logged: unknown client" grep -q 'Hello from unknown client "fj-xm-a/nobody"' "$T_DIR/ca.log"
 
 out=$("$T_TCLIENT" auth -u "$(n_url ca)" -a fj-xm-a/alice -s "$T_DIR/bob.secret")
 t_eq "wrong secret refused" "auth authentication failed" "$out"
-t_check "logged: wrong secret" grep -q "fj-xm-a/alice (127.0.0.1:[0-9]*): wrong secret" "$T_DIR/ca.log"
+t_check "logged: wrong secret" grep -q "fj-xm-a/alice (127.0.0.1:[0-9]*): login refused: wrong secret" "$T_DIR/ca.log"
 
 out=$("$T_TCLIENT" auth -u "$(n_url ca)" -a fj-xm-a/alice -s "$T_DIR/alice.secret" -P)
 t_eq "replayed Auth refused" "replay authentication failed

@@ -67,7 +67,8 @@ t_check "Auth: a session over http (carrier 2) ($r)" grep -Eq '^type=auth status
 SESS=$(t_kv "$r" session)
 t_check "the master logs the http session" logged "fj/carol: session $SESS up over http from 127.0.0.1:"
 t_eq "the same Auth again (replayed): 403" 403 "$(post auth "$T_DIR/auth.bin")"
-t_check "... with the reason in X-Cascade-Error" grep -q "without a matching Hello" <<<"$(header X-Cascade-Error)"
+t_check "... with the reason in X-Cascade-Error" grep -q "authentication failed" <<<"$(header X-Cascade-Error)"
+t_check "... the detail only in the node's log" logged "fj/carol (127.0.0.1:[0-9]*): login refused: Auth without a matching Hello"
 t_check "... and a protobuf Reply saying so" grep -q "status=authentication failed" <<<"$(decode)"
 
 echo "# --- keep-alive"

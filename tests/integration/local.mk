@@ -12,8 +12,11 @@ tests_echosrv_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_echosrv_LDADD = $(LIBEVENT_LIBS)
 tests_tcpclient_SOURCES = tests/tcpclient.c
 
-TESTS += tests/integration/proxy.sh
-EXTRA_DIST += tests/integration/lib.sh tests/integration/proxy.sh
+TESTS += tests/integration/proxy.sh tests/integration/limits.sh tests/integration/mtls.sh \
+	tests/integration/pushrate.sh tests/integration/quota.sh
+EXTRA_DIST += tests/integration/lib.sh tests/integration/proxy.sh tests/integration/limits.sh \
+	tests/integration/mtls.sh tests/integration/pushrate.sh \
+	tests/integration/quota.sh
 
 # Authorization of what a peer may say: cancel, notices, audit copies, hop
 # traces, replies (the SDK), ttl overflow, rejections told downstream.

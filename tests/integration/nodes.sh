@@ -23,7 +23,8 @@
 # The config is written when the node starts (n_start), so links and clients
 # can be added in any order.
 T_TCLIENT=$top_builddir/tests/tclient
-CASCADED=$top_builddir/node/cascaded
+# CASCADED from the environment runs another build of the daemon (e.g. one without a fix)
+CASCADED=${CASCADED:-$top_builddir/node/cascaded}
 declare -gA N_ID=() N_ROLE=() N_PARENT=() N_PARENT_PORT=() N_EXTRA=() N_CHILDREN=() N_CLIENTS=()
 declare -gA N_TRANSPORT=() N_PARENT_HPORT=() N_HTTP=() N_PARENT_EXTRA=() N_PULLWAIT=()
 

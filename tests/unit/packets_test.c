@@ -1138,6 +1138,73 @@ TEST_pkt_deadline(void)
 	CHECK_EQ(cpkt_deadline(0, INT64_MIN), INT64_MIN);
 }
 
+/* ------------------------------------------------------------------ wire */
+
+static void
+TEST_wire_walk(void)
+{
+	Cascade__Push push = CASCADE__PUSH__INIT;
+	Cascade__Packet pk[3], *pkts[3];
+	Cascade__Hop hop = CASCADE__HOP__INIT, *hops[2] = { &hop, &hop };
+	uint64_t seqs[3] = { 5, 6, 300 }, v = 0;
+	uint8_t buf[1024];
+	const uint8_t *d = NULL;
+	size_t len, dl = 0, i;
+
+	for (i = 0; i < 3; i++) {
+		cascade__packet__init(&pk[i]);
+		pk[i].command = "x";
+		pkts[i] = &pk[i];
+	}
+	hop.node = "fj";
+	pk[1].trace = hops;
+	pk[1].n_trace = 2;
+	push.epoch = 0x0102030405060708ULL;
+	push.first_seq = 5;
+	push.packets = pkts;
+	push.n_packets = 3;
+	push.seqs = seqs;
+	push.n_seqs = 3;
+	len = cascade__push__pack(&push, buf);
+	CHECK_EQ(pbw_count(buf, len, 4), 3);
+	CHECK_EQ(pbw_field(buf, len, 1, &v, NULL, NULL), 0);    /* fixed64 */
+	CU_ASSERT(v == 0x0102030405060708ULL);
+	CHECK_EQ(pbw_field(buf, len, 2, &v, NULL, NULL), 0);
+	CHECK_EQ(v, 5);
+	CHECK_EQ(pbw_field(buf, len, 9, &v, NULL, NULL), -1);   /* absent */
+	/* the last packet field is pk[2]; the second holds two hops */
+	CHECK_EQ(pbw_field(buf, len, 4, NULL, &d, &dl), 0);
+	CHECK_EQ(pbw_count(d, dl, 10), 0);
+	CHECK_EQ(pbw_count(buf, 3, 4), -1);                     /* truncated */
+	buf[0] = 0x07;                                          /* wire type 7 */
+	CHECK_EQ(pbw_count(buf, len, 4), -1);
+}
+
+static void
+TEST_wire_budget(void)
+{
+	static uint8_t bomb[200000];
+	struct pbw_budget b;
+	Cascade__Auth *a;
+	size_t i;
+
+	/* 100 000 empty streams entries: 200 KB on the wire, megabytes unpacked */
+	for (i = 0; i < sizeof(bomb); i += 2) {
+		bomb[i] = 0x2a;
+		bomb[i + 1] = 0;
+	}
+	a = cascade__auth__unpack(pbw_budget_init(&b, 16 * sizeof(bomb)), sizeof(bomb), bomb);
+	CU_ASSERT(a == NULL);
+	CU_ASSERT(b.exceeded);
+	CU_ASSERT(b.used <= b.limit);
+	/* within a generous budget it decodes, and frees as usual */
+	a = cascade__auth__unpack(pbw_budget_init(&b, 64u << 20), sizeof(bomb), bomb);
+	CU_ASSERT_FATAL(a != NULL);
+	CHECK_EQ(a->n_streams, 100000);
+	CU_ASSERT(!b.exceeded);
+	cascade__auth__free_unpacked(a, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1162,6 +1229,8 @@ main(int argc, char **argv)
 		CU_TEST(TEST_secret_files),
 		CU_TEST(TEST_envelope_request),
 		CU_TEST(TEST_envelope_reply),
+		CU_TEST(TEST_wire_walk),
+		CU_TEST(TEST_wire_budget),
 		CU_END,
 	};
 
