@@ -14,3 +14,13 @@ tests_tcpclient_SOURCES = tests/tcpclient.c
 
 TESTS += tests/integration/proxy.sh
 EXTRA_DIST += tests/integration/lib.sh tests/integration/proxy.sh
+
+# linkmitm: a man in the middle on a plain tcp link that rewrites the
+# parent's replies (the link-protocol attack tests)
+check_PROGRAMS += tests/linkmitm
+tests_linkmitm_SOURCES = tests/linkmitm.c
+tests_linkmitm_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
+tests_linkmitm_LDADD = packets/libpackets.la $(PTHREAD_LIBS)
+
+TESTS += tests/integration/mitm_auth.sh
+EXTRA_DIST += tests/integration/mitm_auth.sh
