@@ -24,3 +24,5 @@ tests_linkmitm_LDADD = packets/libpackets.la $(PTHREAD_LIBS)
 
 TESTS += tests/integration/mitm_auth.sh
 EXTRA_DIST += tests/integration/mitm_auth.sh
+TESTS += tests/integration/http_replay.sh
+EXTRA_DIST += tests/integration/http_replay.sh
