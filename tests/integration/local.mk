@@ -26,3 +26,5 @@ TESTS += tests/integration/mitm_auth.sh
 EXTRA_DIST += tests/integration/mitm_auth.sh
 TESTS += tests/integration/http_replay.sh
 EXTRA_DIST += tests/integration/http_replay.sh
+TESTS += tests/integration/mitm_errors.sh
+EXTRA_DIST += tests/integration/mitm_errors.sh
