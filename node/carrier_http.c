@@ -269,6 +269,7 @@ http_status(uint64_t status, const char **reason)
 		return 400;
 	case STATUS(NO_SESSION):
 	case STATUS(BAD_MAC):
+	case STATUS(REPLAYED):
 		*reason = "Unauthorized";
 		return 401;
 	case STATUS(UNKNOWN_PEER):
@@ -446,8 +447,8 @@ hs_request(struct evhttp_request *req, void *arg)
 		log_warnx("http: %s: %s", peer, msg);
 		free(h->r.buf);
 		h->r.buf = NULL;
-		if ((rb = cenv_reply_pack((uint32_t)type, STATUS(BAD_REQUEST), msg, NULL, 0, NULL,
-		    &rlen)) == NULL)
+		if ((rb = cenv_reply_pack((uint32_t)type, STATUS(BAD_REQUEST), msg, 0, 0, NULL, 0,
+		    NULL, &rlen)) == NULL)
 			fatalx("http: out of memory packing a reply");
 		hs_reply(&h->r, rb, rlen);
 		return;

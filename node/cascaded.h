@@ -47,6 +47,10 @@ struct peer {
 	char **subtree;                 /* node ids it claimed and may claim (children) */
 	size_t nsubtree;
 	struct session *sess;           /* current session, or NULL */
+	/* the session a newer one took over: its "no session" replies are
+	 * signed with its key, so its owner can tell a takeover from a forgery */
+	uint64_t old_sess;
+	uint8_t old_key[SESSION_KEY_LEN];
 };
 
 struct node {
