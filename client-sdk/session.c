@@ -57,6 +57,7 @@
 #define TAKEOVER_MAX_MS 60000
 #define REFUSED_MIN_MS 5000
 #define UNAUTH_REFUSALS 3               /* unsigned refusals in a row taken as one */
+#define NAG_TLS_MS 3000                 /* no tls connection this long: find out why */
 #define STABLE_MS 60000                 /* a session this old resets the takeover backoff */
 #define PRUNE_EVERY_MS (3600LL * 1000)
 #define SEND_FLAGS (CASCADE_FLAG_RECEIPT | CASCADE_FLAG_NO_TTL | CASCADE_FLAG_URGENT | \
@@ -136,6 +137,7 @@ struct cascade {
 	int64_t up_since;
 	int64_t prune_at;
 	int64_t nag_at;                 /* when to say again that no connection comes up */
+	char tls_said[512];             /* why tls does not come up, as last told */
 	int connected;
 };
 
@@ -945,18 +947,46 @@ prune(struct cascade *h)
 		    cascade_strerror(rc));
 }
 
-/* No connection for a while: say why it may be (the carrier keeps dialing). */
+/* A tls failure is there at once: ask why soon (the first handshake with OpenSSL). */
+static int64_t
+first_nag_ms(const struct cascade *h)
+{
+	return h->tls && h->dead_ms > NAG_TLS_MS ? NAG_TLS_MS : h->dead_ms;
+}
+
+/*
+ * No connection for a while: say why (the carrier keeps dialing). nng's tls
+ * does not tell why a handshake fails, so one handshake with OpenSSL finds
+ * out (blocking this thread, which has nothing else to do without a
+ * connection, for at most a few seconds), and the state callback hears the
+ * reason once per new reason.
+ */
 static void
 nag(struct cascade *h)
 {
+	char host[256], msg[512];
+	int port, state;
+
 	h->nag_at = now_ms() + 4 * (int64_t)h->dead_ms;
-	if (h->tls)
-		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: no tls connection to %s yet: the node is "
-		    "unreachable, or its certificate does not verify against CA file %s",
-		    h->client, h->url, h->ca_file);
-	else
+	if (!h->tls) {
 		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: no connection to %s yet: the node is "
 		    "unreachable", h->client, h->url);
+		return;
+	}
+	if (sdk_url_check(h->url, host, sizeof(host), &port) != CASCADE_OK ||
+	    ctls_probe(host, (unsigned)port, h->ca_file, h->dead_ms < 3000 ? h->dead_ms : 3000,
+	    msg, sizeof(msg)) == 0)
+		snprintf(msg, sizeof(msg), "no tls connection to %s yet, though a handshake with "
+		    "OpenSSL verifies against CA file %s", h->url, h->ca_file);
+	if (strcmp(msg, h->tls_said) == 0)
+		return;
+	snprintf(h->tls_said, sizeof(h->tls_said), "%s", msg);
+	sdk_log(h, CASCADE_LOG_WARN, "cascade %s: %s: %s", h->client, h->url, msg);
+	pthread_mutex_lock(&h->mu);
+	state = h->pub_state;
+	pthread_mutex_unlock(&h->mu);
+	if (h->state_cb != NULL)
+		h->state_cb(h->state_arg, h, state, msg);
 }
 
 static struct timespec
@@ -1014,12 +1044,13 @@ sdk_main(void *arg)
 
 		if (went_down) {
 			h->connected = 0;
-			h->nag_at = now_ms() + h->dead_ms;
-			if (h->ps != P_DOWN)
+			h->nag_at = now_ms() + first_nag_ms(h);
+					if (h->ps != P_DOWN)
 				session_lost(h, 0, "connection to %s closed", h->url);
 		}
 		if (up && !h->connected) {
 			h->connected = 1;
+			h->tls_said[0] = '\0';
 			sdk_log(h, CASCADE_LOG_DEBUG, "cascade %s: connected to %s", h->client, h->url);
 			if (h->ps == P_DOWN && h->timer_at == NEVER)
 				hello(h);
@@ -1152,7 +1183,6 @@ cascade_open(const cascade_options_t *o, cascade_t **hp)
 	h->takeover_ms = TAKEOVER_MIN_MS;
 	h->timer_at = NEVER;
 	h->prune_at = NEVER;
-	h->nag_at = now_ms() + h->dead_ms;
 	h->max_batch = DEF_MAX_BATCH;
 	h->window = 1;
 	h->pub_state = 0;               /* the SDK thread says CONNECTING first */
@@ -1164,6 +1194,7 @@ cascade_open(const cascade_options_t *o, cascade_t **hp)
 	}
 	h->carrier_kind = rc;
 	h->tls = carrier_url_tls(h->url);
+	h->nag_at = now_ms() + first_nag_ms(h);
 	if ((n = csecret_load(o->secret_file, h->secret, sizeof(h->secret), err, sizeof(err))) < 0) {
 		sdk_log(h, CASCADE_LOG_ERROR, "cascade: %s", err);
 		handle_free(h);

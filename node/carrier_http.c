@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netdb.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,6 +457,8 @@ hs_request(struct evhttp_request *req, void *arg)
 	server_request(&h->r);
 }
 
+static const char *hs_cert;            /* tls-cert, for log lines */
+
 static struct bufferevent *
 hs_bevcb(struct event_base *base, void *arg)
 {
@@ -477,6 +480,28 @@ hs_bevcb(struct event_base *base, void *arg)
 	return bev;
 }
 
+/*
+ * A client that refuses our certificate says so in a fatal alert during
+ * the handshake ("unknown CA", "bad certificate"); evhttp just drops the
+ * connection, so the alert is logged here, with the client's address.
+ */
+static void
+tls_info_cb(const SSL *ssl, int where, int ret)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char addr[INET6_ADDRSTRLEN] = "?";
+	int fd;
+
+	if (!(where & SSL_CB_READ_ALERT) || (ret >> 8) != 2 /* fatal */ ||
+	    SSL_is_init_finished(ssl))
+		return;
+	if ((fd = SSL_get_fd(ssl)) >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		getnameinfo((struct sockaddr *)&ss, sl, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST);
+	log_warnx("http: tls handshake from %s failed: it sent the alert \"%s\" (it does not "
+	    "accept our certificate %s?)", addr, SSL_alert_desc_string_long(ret), hs_cert);
+}
+
 static SSL_CTX *
 tls_server_ctx(const struct conf *c)
 {
@@ -491,6 +516,8 @@ tls_server_ctx(const struct conf *c)
 		fatalx("http: tls-key %s: %s", c->tls_key, ERR_error_string(ERR_get_error(), NULL));
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		fatalx("http: tls-key %s does not match tls-cert %s", c->tls_key, c->tls_cert);
+	hs_cert = c->tls_cert;
+	SSL_CTX_set_info_callback(ctx, tls_info_cb);
 	return ctx;
 }
 

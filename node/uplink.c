@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,21 @@ struct uplink {
 	int unconnected_fires;          /* timer fires in a row without a connection */
 	int64_t backoff_ms;
 	char last_error[256];
+	struct tls_probe *tp;           /* a probe running, or NULL */
+	struct event *tp_done;
+	char tp_said[512];              /* what the last probe said (logged once) */
+};
+
+/*
+ * Why a tls link does not come up: nng does not say, so a thread makes one
+ * handshake with OpenSSL (ctls_probe) and the loop logs what it found.
+ */
+struct tls_probe {
+	char host[256], ca[4096];
+	unsigned port;
+	int timeout_ms, rc;
+	char msg[512];
+	struct event *done;
 };
 
 static void hello(struct uplink *u);
@@ -128,6 +144,63 @@ session_lost(struct uplink *u, int redial, const char *fmt, ...)
 		carrier_failed(u);
 }
 
+static void *
+tls_probe_run(void *arg)
+{
+	struct tls_probe *tp = arg;
+
+	tp->rc = ctls_probe(tp->host, tp->port, tp->ca[0] ? tp->ca : NULL, tp->timeout_ms,
+	    tp->msg, sizeof(tp->msg));
+	event_active(tp->done, EV_READ, 0);
+	return NULL;
+}
+
+static void
+tls_probe_start(struct uplink *u)
+{
+	struct tls_probe *tp;
+	pthread_t t;
+
+	if (u->tp != NULL)
+		return;
+	tp = xcalloc(1, sizeof(*tp));
+	snprintf(tp->host, sizeof(tp->host), "%s", u->url->host);
+	snprintf(tp->ca, sizeof(tp->ca), "%s", u->pc->ca != NULL ? u->pc->ca : "");
+	tp->port = u->url->port;
+	tp->timeout_ms = (int)(u->pc->dead_timeout_ms < 5000 ? u->pc->dead_timeout_ms : 5000);
+	tp->done = u->tp_done;
+	u->tp = tp;
+	if (pthread_create(&t, NULL, tls_probe_run, tp) != 0) {
+		u->tp = NULL;
+		free(tp);
+		return;
+	}
+	pthread_detach(t);
+}
+
+static void
+tls_probe_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+	struct tls_probe *tp = u->tp;
+
+	if (tp == NULL)
+		return;
+	u->tp = NULL;
+	if (!u->connected && u->url->tls && strcmp(tp->msg, u->tp_said) != 0) {
+		/* each new reason once, not at every retry */
+		if (tp->rc == 0)
+			log_warnx("link %s: %s: no tls connection yet, though %s with ca %s: nng's "
+			    "tls (mbedTLS) refuses it without saying why", u->pc->id, u->url->url,
+			    tp->msg, u->pc->ca);
+		else
+			log_warnx("link %s: %s: no tls connection: %s", u->pc->id, u->url->url,
+			    tp->msg);
+		snprintf(u->tp_said, sizeof(u->tp_said), "%s", tp->msg);
+	}
+	free(tp);
+}
+
 static void
 timer_fire(evutil_socket_t fd, short what, void *arg)
 {
@@ -141,9 +214,7 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 		if (u->unconnected_fires++ == 0 && u->backoff_ms < u->pc->dead_timeout_ms)
 			;
 		else if (u->url->tls)
-			log_warnx("link %s: no tls connection to %s yet: the parent is unreachable, "
-			    "or its certificate does not verify against ca %s for host %s", u->pc->id,
-			    u->url->url, u->pc->ca, u->url->host);
+			tls_probe_start(u);     /* it says why, once per reason */
 		else
 			log_warnx("link %s: no connection to %s yet: the parent is unreachable",
 			    u->pc->id, u->url->url);
@@ -772,6 +843,7 @@ connected(void *arg)
 
 	u->connected = 1;
 	u->unconnected_fires = 0;
+	u->tp_said[0] = '\0';
 	log_debug("link %s: connected to %s", u->pc->id, u->url->url);
 	if (u->state == UL_DOWN)
 		hello(u);
@@ -911,6 +983,7 @@ uplink_new(const struct conf_parent *pc)
 	u->backoff_ms = pc->reconnect_min_ms;
 	u->timer = evtimer_new(node->base, timer_fire, u);
 	u->probe_timer = evtimer_new(node->base, probe_fire, u);
+	u->tp_done = event_new(node->base, -1, 0, tls_probe_done, u);
 	return u;
 }
 

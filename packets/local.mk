@@ -6,7 +6,8 @@ packets_libpackets_la_SOURCES = \
 	packets/addr.c \
 	packets/packet.c \
 	packets/crypto.c \
-	packets/envelope.c
+	packets/envelope.c \
+	packets/tlsprobe.c
 nodist_packets_libpackets_la_SOURCES = packets/cascade.pb-c.c packets/cascade.pb-c.h
 packets_libpackets_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS)
 packets_libpackets_la_LIBADD = $(PROTOBUF_C_LIBS) $(OPENSSL_LIBS) $(PTHREAD_LIBS)

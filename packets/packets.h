@@ -210,6 +210,18 @@ char *csession_short(uint64_t session, char buf[CSESSION_SHORT_LEN]);
 /* A fixed English name for a Status, e.g. "no session". */
 const char *cstatus_str(uint32_t status);
 
+/* ------------------------------------------------------------ tlsprobe.c */
+
+/*
+ * One tls handshake with OpenSSL to host:port, verifying the certificate
+ * against cafile for host, to say why a tls link does not come up (nng does
+ * not). Blocking, each step bounded by timeout_ms. Returns 0 when it
+ * verifies, else -1; msg says what was found either way, e.g. "the
+ * certificate is for localhost, the url names 127.0.0.1".
+ */
+int ctls_probe(const char *host, unsigned port, const char *cafile, int timeout_ms,
+    char *msg, size_t msglen);
+
 /* Little helpers for the time base used everywhere: wall-clock ms. */
 int64_t cnow_ms(void);
 /* Monotonic ms, for timeouts and durations inside one process. */

@@ -28,3 +28,5 @@ TESTS += tests/integration/http_replay.sh
 EXTRA_DIST += tests/integration/http_replay.sh
 TESTS += tests/integration/mitm_errors.sh
 EXTRA_DIST += tests/integration/mitm_errors.sh
+TESTS += tests/integration/tls_why.sh
+EXTRA_DIST += tests/integration/tls_why.sh
