@@ -30,3 +30,5 @@ TESTS += tests/integration/mitm_errors.sh
 EXTRA_DIST += tests/integration/mitm_errors.sh
 TESTS += tests/integration/tls_why.sh
 EXTRA_DIST += tests/integration/tls_why.sh
+TESTS += tests/integration/auth_refusal.sh
+EXTRA_DIST += tests/integration/auth_refusal.sh
