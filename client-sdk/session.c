@@ -382,12 +382,10 @@ unauthenticated(struct cascade *h, const char *what, const Cascade__Reply *rep)
 	    "secret" : cstatus_str(rep->status);
 
 	if (++h->unauth_refusals >= UNAUTH_REFUSALS) {
-		refused(h, "node at %s: %s: %s%s%s (not authenticated, %d times in a row)", h->url,
-		    what, rep->status == STATUS(AUTH_FAILED) ? "refused our credentials: " : "",
-		    said, rep->error != NULL && rep->error[0] ? ": " : "",
-		    h->unauth_refusals);
-		/* the field refused() reports is free text; keep the node's words too */
-		sdk_log(h, CASCADE_LOG_DEBUG, "cascade %s: %s", h->client, rep->error ? rep->error : "");
+		refused(h, "node at %s: %s: %s%s%s%.100s (not authenticated, %d times in a row)",
+		    h->url, what, rep->status == STATUS(AUTH_FAILED) ? "refused our credentials: " :
+		    "", said, rep->error != NULL && rep->error[0] ? ": " : "",
+		    rep->error != NULL ? rep->error : "", h->unauth_refusals);
 		return;
 	}
 	sdk_log(h, CASCADE_LOG_WARN, "cascade %s: %s: \"%s\" from %s is not authenticated (%.100s); "

@@ -19,6 +19,7 @@
 #define NONCES_MAX 4096
 #define PUSH_HOLD_MS 50                 /* an early push waits this long for its predecessor */
 #define PUSH_HOLD_MAX 16
+#define SEQ_WINDOW 256                  /* request counters remembered per session */
 
 struct session {
 	uint64_t id;
@@ -33,8 +34,8 @@ struct session {
 	unsigned nheld_pushes;
 	struct event *push_timer;
 	int64_t last_ms;
-	uint64_t seq_top, seq_seen;     /* request counters seen: the highest, and a
-					 * bit for each of the 64 below it (bit 0: top) */
+	uint64_t seq_top;               /* the highest request counter seen */
+	uint64_t seq_seen[SEQ_WINDOW / 64]; /* and which of the SEQ_WINDOW below it */
 	TAILQ_ENTRY(session) entry;
 };
 
@@ -452,12 +453,11 @@ do_auth(struct sreq *r)
 	if (cequal(mac, a->mac.data, CSHA256_LEN) != 0) {
 		char why[PATH_MAX + 64];
 
-		/* signed with the key our secret gives: a peer holding the same
-		 * secret could check it (one with another secret cannot, and says so) */
-		csession_key(p->secret, p->secretlen, p->name, a->server_nonce.data,
-		    a->nonce.data, r->key);
-		r->keyed = 1;
-		/* the path is for our log, not for an unauthenticated peer */
+		/*
+		 * Not signed: the proof may have been altered on the way, and a
+		 * signed refusal would look final to the peer. The path is for
+		 * our log, not for an unauthenticated peer.
+		 */
 		snprintf(why, sizeof(why), "proof does not match %s",
 		    p->kind == CASCADE__PEER_KIND__PEER_NODE ? p->child->secret.path :
 		    p->client->secret.path);
@@ -1016,27 +1016,28 @@ do_routes(struct sreq *r, struct session *s)
 
 /*
  * Records a request counter: 0 when it is new, -1 for one seen before or
- * older than the 64 below the highest (requests in flight together can
- * arrive out of order, never that far apart). Counters start at 1.
+ * SEQ_WINDOW or more below the highest (requests in flight together, at
+ * most push-window 64 + a pull + routes, can arrive out of order, never
+ * that far apart). Counters start at 1. seq_seen is a ring: bit n % W.
  */
 static int
 seq_fresh(struct session *s, uint64_t seq)
 {
-	uint64_t d;
+	uint64_t n;
 
-	if (seq == 0)
+	if (seq == 0 || (s->seq_top >= SEQ_WINDOW && seq <= s->seq_top - SEQ_WINDOW))
 		return -1;
 	if (seq > s->seq_top) {
-		d = seq - s->seq_top;
-		s->seq_seen = d >= 64 ? 0 : s->seq_seen << d;
-		s->seq_seen |= 1;
+		/* forget what the ring held for the counters we skip to */
+		if (seq - s->seq_top >= SEQ_WINDOW)
+			memset(s->seq_seen, 0, sizeof(s->seq_seen));
+		else
+			for (n = s->seq_top + 1; n < seq; n++)
+				s->seq_seen[n % SEQ_WINDOW / 64] &= ~(1ULL << (n % 64));
 		s->seq_top = seq;
-		return 0;
-	}
-	d = s->seq_top - seq;
-	if (d >= 64 || (s->seq_seen >> d & 1))
+	} else if (s->seq_seen[seq % SEQ_WINDOW / 64] & (1ULL << (seq % 64)))
 		return -1;
-	s->seq_seen |= 1ULL << d;
+	s->seq_seen[seq % SEQ_WINDOW / 64] |= 1ULL << (seq % 64);
 	return 0;
 }
 
@@ -1115,7 +1116,7 @@ server_request(struct sreq *r)
 		}
 	}
 	if (seq_fresh(s, r->req->seq) != 0) {
-		sfail(r, STATUS(REPLAYED), "replayed request (counter %llu already seen or too old)",
+		sfail(r, STATUS(REPLAYED), "replayed request (counter %llu seen before, or too old)",
 		    (unsigned long long)r->req->seq);
 		return;
 	}
