@@ -509,7 +509,7 @@ hello_reply(struct cascade *h, struct call *c)
 		session_lost(h, 0, "no randomness for the client nonce");
 		goto done;
 	}
-	cauth_mac(h->secret, h->secretlen, 'c', h->client, h->snonce, h->cnonce, mac);
+	cauth_mac(h->secret, h->secretlen, h->client, h->snonce, h->cnonce, mac);
 	store_counters(h->st, NULL, &acked);
 	a.peer = h->client;
 	a.nonce.data = h->cnonce;

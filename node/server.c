@@ -449,7 +449,7 @@ do_auth(struct sreq *r)
 	TAILQ_REMOVE(&nonces, n, entry);
 	nnonces--;
 	free(n);
-	cauth_mac(p->secret, p->secretlen, 'c', p->name, a->server_nonce.data, a->nonce.data, mac);
+	cauth_mac(p->secret, p->secretlen, p->name, a->server_nonce.data, a->nonce.data, mac);
 	if (cequal(mac, a->mac.data, CSHA256_LEN) != 0) {
 		char why[PATH_MAX + 64];
 

@@ -354,7 +354,7 @@ hello_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	if (journal_queue_info(node->j, node->q_up, &qi) != 0)
 		fatalx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
 	u->epoch = qi.epoch;
-	cauth_mac(u->pc->secret.key, u->pc->secret.len, 'c', node->id, u->snonce, u->cnonce, mac);
+	cauth_mac(u->pc->secret.key, u->pc->secret.len, node->id, u->snonce, u->cnonce, mac);
 	a.peer = (char *)node->id;
 	a.nonce.data = u->cnonce;
 	a.nonce.len = CNONCE_LEN;

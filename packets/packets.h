@@ -158,11 +158,11 @@ uint64_t crandom64(void);
 int cequal(const void *a, const void *b, size_t len);
 
 /*
- * The Auth proof: HMAC-SHA256(secret, "cascade-auth-v1" 0 peer 0 server_nonce client_nonce).
- * The parent answers with who = 's' ("cascade-auth-server-v1" ...) so the child
- * knows the parent holds the secret too; the child's proof uses who = 'c'.
+ * The child's Auth proof: HMAC-SHA256(secret, "cascade-auth-v1" 0 peer 0
+ * server_nonce client_nonce). The parent's proof is its Auth reply's envelope
+ * mac under the session key, which covers the whole reply (envelope.c).
  */
-void cauth_mac(const uint8_t *secret, size_t secretlen, char who, const char *peer,
+void cauth_mac(const uint8_t *secret, size_t secretlen, const char *peer,
     const uint8_t server_nonce[CNONCE_LEN], const uint8_t client_nonce[CNONCE_LEN],
     uint8_t out[CSHA256_LEN]);
 /* The session key both sides derive after Auth (HMAC under the secret). */

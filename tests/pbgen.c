@@ -126,7 +126,7 @@ gen(const char *what)
 		Cascade__Auth a = CASCADE__AUTH__INIT;
 		Cascade__StreamPos sp = CASCADE__STREAM_POS__INIT, *spp = &sp;
 
-		cauth_mac(secret, secretlen, 'c', addr, sn, cn, mac);
+		cauth_mac(secret, secretlen, addr, sn, cn, mac);
 		a.peer = (char *)addr;
 		a.nonce.data = cn;
 		a.nonce.len = CNONCE_LEN;

@@ -158,7 +158,7 @@ login(uint32_t *status, int do_replay)
 	memcpy(sn, hr->nonce.data, CNONCE_LEN);
 	cascade__hello_reply__free_unpacked(hr, NULL);
 	crandom(cn, sizeof(cn));
-	cauth_mac(secret, secretlen, 'c', addr, sn, cn, mac);
+	cauth_mac(secret, secretlen, addr, sn, cn, mac);
 	a.peer = (char *)addr;
 	a.nonce.data = cn;
 	a.nonce.len = CNONCE_LEN;

@@ -270,7 +270,7 @@ login(uint64_t lowest_unacked)
 	cascade__hello_reply__free_unpacked(hr, NULL);
 	if (crandom(cn, sizeof(cn)) != 0)
 		die("no randomness");
-	cauth_mac(secret, secretlen, 'c', addr, sn, cn, mac);
+	cauth_mac(secret, secretlen, addr, sn, cn, mac);
 	a.peer = (char *)addr;
 	a.nonce.data = cn;
 	a.nonce.len = CNONCE_LEN;
