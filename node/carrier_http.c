@@ -483,21 +483,36 @@ hs_bevcb(struct event_base *base, void *arg)
 /*
  * A client that refuses our certificate says so in a fatal alert during
  * the handshake ("unknown CA", "bad certificate"); evhttp just drops the
- * connection, so the alert is logged here, with the client's address.
+ * connection, so the alert is logged here, with the client's address
+ * (taken when the handshake starts: by the alert the client may be gone).
  */
+static int hs_addr_idx = -1;
+
+static void
+hs_addr_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	free(ptr);
+}
+
 static void
 tls_info_cb(const SSL *ssl, int where, int ret)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	char addr[INET6_ADDRSTRLEN] = "?";
+	const char *addr;
+	char buf[INET6_ADDRSTRLEN + 8];
 	int fd;
 
+	if ((where & SSL_CB_HANDSHAKE_START) && SSL_get_ex_data(ssl, hs_addr_idx) == NULL &&
+	    (fd = SSL_get_fd(ssl)) >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, sl, buf, sizeof(buf), NULL, 0,
+	    NI_NUMERICHOST) == 0)
+		SSL_set_ex_data((SSL *)ssl, hs_addr_idx, xstrdup(buf));
 	if (!(where & SSL_CB_READ_ALERT) || (ret >> 8) != 2 /* fatal */ ||
 	    SSL_is_init_finished(ssl))
 		return;
-	if ((fd = SSL_get_fd(ssl)) >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-		getnameinfo((struct sockaddr *)&ss, sl, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST);
+	if ((addr = SSL_get_ex_data(ssl, hs_addr_idx)) == NULL)
+		addr = "an unknown address";
 	log_warnx("http: tls handshake from %s failed: it sent the alert \"%s\" (it does not "
 	    "accept our certificate %s?)", addr, SSL_alert_desc_string_long(ret), hs_cert);
 }
@@ -517,6 +532,7 @@ tls_server_ctx(const struct conf *c)
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		fatalx("http: tls-key %s does not match tls-cert %s", c->tls_key, c->tls_cert);
 	hs_cert = c->tls_cert;
+	hs_addr_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, hs_addr_free);
 	SSL_CTX_set_info_callback(ctx, tls_info_cb);
 	return ctx;
 }
