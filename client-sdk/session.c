@@ -56,6 +56,8 @@
 #define TAKEOVER_MIN_MS 1000
 #define TAKEOVER_MAX_MS 60000
 #define REFUSED_MIN_MS 5000
+#define UNAUTH_REFUSALS 3               /* unsigned refusals in a row taken as one */
+#define NAG_TLS_MS 3000                 /* no tls connection this long: find out why */
 #define STABLE_MS 60000                 /* a session this old resets the takeover backoff */
 #define PRUNE_EVERY_MS (3600LL * 1000)
 #define SEND_FLAGS (CASCADE_FLAG_RECEIPT | CASCADE_FLAG_NO_TTL | CASCADE_FLAG_URGENT | \
@@ -69,6 +71,8 @@ struct call {
 	uint64_t gen;                   /* session generation */
 	uint32_t type;
 	uint64_t first, last;           /* push range */
+	uint64_t session, seq;          /* what the reply's mac must name */
+	int authentic;                  /* the reply is the node's: its mac, or tls */
 	int err;
 	uint8_t *buf;
 	size_t len;
@@ -118,6 +122,8 @@ struct cascade {
 	uint64_t gen;
 	uint64_t session;
 	uint64_t sess_conn;             /* the connection the session lives on */
+	uint64_t seq;                   /* the session's last request counter */
+	int unauth_refusals;            /* refusals in a row nobody signed */
 	uint8_t key[CSHA256_LEN];
 	int keyed;
 	uint8_t snonce[CNONCE_LEN], cnonce[CNONCE_LEN];
@@ -132,6 +138,7 @@ struct cascade {
 	int64_t up_since;
 	int64_t prune_at;
 	int64_t nag_at;                 /* when to say again that no connection comes up */
+	char tls_said[512];             /* why tls does not come up, as last told */
 	int connected;
 };
 
@@ -260,7 +267,10 @@ call(struct cascade *h, uint32_t type, const ProtobufCMessage *m, int timeout_ms
 		return CASCADE_ENOMEM;
 	}
 	protobuf_c_message_pack(m, body);
-	buf = cenv_request_pack(type, h->session, body, blen, h->keyed ? h->key : NULL, &len);
+	c->session = h->session;
+	c->seq = h->session != 0 ? ++h->seq : 0;
+	buf = cenv_request_pack(type, c->session, c->seq, body, blen, h->keyed ? h->key : NULL,
+	    &len);
 	free(body);
 	if (buf == NULL) {
 		free(c);
@@ -360,6 +370,30 @@ refused(struct cascade *h, const char *fmt, ...)
 	timer_arm(h, wait);
 }
 
+/*
+ * A reply the node did not sign: an error (or an Auth reply) that anyone on
+ * a plain path could have written. It only makes us start over; only when
+ * the node says the same UNAUTH_REFUSALS times in a row (a wrong secret
+ * cannot check the node's signature either) do we take it as a refusal.
+ */
+static void
+unauthenticated(struct cascade *h, const char *what, const Cascade__Reply *rep)
+{
+	const char *said = rep->status == STATUS(OK) ? "an Auth reply that does not prove our "
+	    "secret" : cstatus_str(rep->status);
+
+	if (++h->unauth_refusals >= UNAUTH_REFUSALS) {
+		refused(h, "node at %s: %s: %s%s%s%.100s (not authenticated, %d times in a row)",
+		    h->url, what, rep->status == STATUS(AUTH_FAILED) ? "refused our credentials: " :
+		    "", said, rep->error != NULL && rep->error[0] ? ": " : "",
+		    rep->error != NULL ? rep->error : "", h->unauth_refusals);
+		return;
+	}
+	sdk_log(h, CASCADE_LOG_WARN, "cascade %s: %s: \"%s\" from %s is not authenticated (%.100s); "
+	    "starting over", h->client, what, said, h->url, rep->error ? rep->error : "");
+	session_lost(h, 0, "%s: unauthenticated %s", what, said);
+}
+
 /* Common checks of a reply: the decoded envelope, or NULL (the session was dealt with). */
 static Cascade__Reply *
 reply_open(struct cascade *h, struct call *c, const char *what)
@@ -376,6 +410,25 @@ reply_open(struct cascade *h, struct call *c, const char *what)
 	if ((rep = cascade__reply__unpack(NULL, c->len, c->buf)) == NULL) {
 		session_lost(h, 1, "%s: undecodable reply (%zu bytes)", what, c->len);
 		return NULL;
+	}
+	/*
+	 * tls vouches for the node; on a plain carrier only the mac does. The
+	 * Auth reply comes under the key the nonces and our secret give.
+	 */
+	c->authentic = h->tls;
+	if (c->type == MSG(AUTH)) {
+		csession_key(h->secret, h->secretlen, h->client, h->snonce, h->cnonce, h->key);
+		c->authentic = cenv_reply_verify(rep, 0, 0, h->key) == 0;
+	} else if (h->keyed) {
+		c->authentic = cenv_reply_verify(rep, c->session, c->seq, h->key) == 0;
+		if (!c->authentic && rep->status == STATUS(OK)) {
+			session_lost(h, 1, "%s: reply mac does not match the session key", what);
+			goto fail;
+		}
+	}
+	if (!c->authentic && (rep->status != STATUS(OK) || c->type == MSG(AUTH))) {
+		unauthenticated(h, what, rep);
+		goto fail;
 	}
 	if (rep->status == STATUS(NO_SESSION) && c->type != MSG(HELLO) && c->type != MSG(AUTH)) {
 		/* on the connection our session lives on, only a newer session ends it */
@@ -407,11 +460,6 @@ reply_open(struct cascade *h, struct call *c, const char *what)
 		}
 		goto fail;
 	}
-	if (h->keyed && c->type != MSG(HELLO) && c->type != MSG(AUTH) &&
-	    cenv_reply_verify(rep, h->key) != 0) {
-		session_lost(h, 1, "%s: reply mac does not match the session key", what);
-		goto fail;
-	}
 	return rep;
 fail:
 	cascade__reply__free_unpacked(rep, NULL);
@@ -425,6 +473,7 @@ hello(struct cascade *h)
 
 	h->ps = P_HELLO;
 	h->session = 0;
+	h->seq = 0;
 	h->keyed = 0;
 	m.version = CASCADE_PROTOCOL_VERSION;
 	m.peer = h->client;
@@ -461,7 +510,7 @@ hello_reply(struct cascade *h, struct call *c)
 		session_lost(h, 0, "no randomness for the client nonce");
 		goto done;
 	}
-	cauth_mac(h->secret, h->secretlen, 'c', h->client, h->snonce, h->cnonce, mac);
+	cauth_mac(h->secret, h->secretlen, h->client, h->snonce, h->cnonce, mac);
 	store_counters(h->st, NULL, &acked);
 	a.peer = h->client;
 	a.nonce.data = h->cnonce;
@@ -506,7 +555,7 @@ auth_reply(struct cascade *h, struct call *c)
 {
 	Cascade__Reply *rep;
 	Cascade__AuthReply *ar;
-	uint8_t mac[CSHA256_LEN];
+	char sid[CSESSION_SHORT_LEN];
 	uint64_t mark = 0, last;
 	size_t i;
 
@@ -518,17 +567,19 @@ auth_reply(struct cascade *h, struct call *c)
 		session_lost(h, 1, "auth: malformed reply");
 		return;
 	}
-	cauth_mac(h->secret, h->secretlen, 's', h->client, h->snonce, h->cnonce, mac);
-	if (ar->mac.len != CSHA256_LEN || cequal(mac, ar->mac.data, CSHA256_LEN) != 0) {
-		refused(h, "%s could not prove it holds our secret: not our node", h->url);
-		goto done;
-	}
 	for (i = 0; i < ar->n_marks; i++)
 		if (ar->marks[i] != NULL && ar->marks[i]->epoch == h->st->epoch)
 			mark = ar->marks[i]->seq;
+	store_counters(h->st, &last, NULL);
+	if (mark > last || mark == UINT64_MAX) {
+		/* acking it would drop packets the node never had (a restored outbox?) */
+		refused(h, "the node's mark %llu is beyond our last sequence %llu: refused",
+		    (unsigned long long)mark, (unsigned long long)last);
+		goto done;
+	}
 	h->session = ar->session;
 	h->sess_conn = c->conn;
-	csession_key(h->secret, h->secretlen, h->client, h->snonce, h->cnonce, h->key);
+	h->unauth_refusals = 0;
 	h->keyed = !h->tls;
 	h->max_batch = DEF_MAX_BATCH;
 	h->window = 4;
@@ -553,22 +604,14 @@ auth_reply(struct cascade *h, struct call *c)
 	    CASCADE__CARRIER__CARRIER_HTTP : CASCADE__CARRIER__CARRIER_TCP))
 		sdk_log(h, CASCADE_LOG_INFO, "cascade %s: the node prefers carrier %u; staying on %s",
 		    h->client, ar->carrier, carrier_name(h->car));
-	store_counters(h->st, &last, NULL);
-	if (mark > last) {
-		/* the node holds more of our stream than we ever numbered: continue after it */
-		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: the node's mark %llu is beyond our last "
-		    "sequence %llu; numbering continues after it", h->client,
-		    (unsigned long long)mark, (unsigned long long)last);
-		store_skip(h->st, mark + 1);
-	}
 	ack_up_to(h, mark);
 	h->next_send = mark + 1;
 	h->ps = P_UP;
 	h->backoff_ms = h->reconnect_min_ms;
 	h->up_since = now_ms();
 	h->hold_until = 0;
-	set_state(h, CASCADE_STATE_UP, "session %016llx up with node %s over %s; resuming at %llu",
-	    (unsigned long long)h->session, h->node, carrier_name(h->car),
+	set_state(h, CASCADE_STATE_UP, "session %s up with node %s over %s; resuming at %llu",
+	    csession_short(h->session, sid), h->node, carrier_name(h->car),
 	    (unsigned long long)h->next_send);
 	push_more(h);
 	pull(h);
@@ -584,6 +627,7 @@ push_reply(struct cascade *h, struct call *c)
 	Cascade__Reply *rep;
 	Cascade__PushReply *pr;
 	char idt[CID_TEXT_LEN];
+	uint64_t last;
 	size_t i;
 
 	h->inflight--;
@@ -593,6 +637,13 @@ push_reply(struct cascade *h, struct call *c)
 	cascade__reply__free_unpacked(rep, NULL);
 	if (pr == NULL) {
 		session_lost(h, 1, "push: malformed reply");
+		return;
+	}
+	store_counters(h->st, &last, NULL);
+	if (pr->acked_seq > last) {
+		session_lost(h, 1, "push: the node acks %llu, beyond our last sequence %llu",
+		    (unsigned long long)pr->acked_seq, (unsigned long long)last);
+		cascade__push_reply__free_unpacked(pr, NULL);
 		return;
 	}
 	for (i = 0; i < pr->n_rejects; i++)
@@ -906,18 +957,46 @@ prune(struct cascade *h)
 		    cascade_strerror(rc));
 }
 
-/* No connection for a while: say why it may be (the carrier keeps dialing). */
+/* A tls failure is there at once: ask why soon (the first handshake with OpenSSL). */
+static int64_t
+first_nag_ms(const struct cascade *h)
+{
+	return h->tls && h->dead_ms > NAG_TLS_MS ? NAG_TLS_MS : h->dead_ms;
+}
+
+/*
+ * No connection for a while: say why (the carrier keeps dialing). nng's tls
+ * does not tell why a handshake fails, so one handshake with OpenSSL finds
+ * out (blocking this thread, which has nothing else to do without a
+ * connection, for at most a few seconds), and the state callback hears the
+ * reason once per new reason.
+ */
 static void
 nag(struct cascade *h)
 {
+	char host[256], msg[512];
+	int port, state;
+
 	h->nag_at = now_ms() + 4 * (int64_t)h->dead_ms;
-	if (h->tls)
-		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: no tls connection to %s yet: the node is "
-		    "unreachable, or its certificate does not verify against CA file %s",
-		    h->client, h->url, h->ca_file);
-	else
+	if (!h->tls) {
 		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: no connection to %s yet: the node is "
 		    "unreachable", h->client, h->url);
+		return;
+	}
+	if (sdk_url_check(h->url, host, sizeof(host), &port) != CASCADE_OK ||
+	    ctls_probe(host, (unsigned)port, h->ca_file, h->dead_ms < 3000 ? h->dead_ms : 3000,
+	    msg, sizeof(msg)) == 0)
+		snprintf(msg, sizeof(msg), "no tls connection to %s yet, though a handshake with "
+		    "OpenSSL verifies against CA file %s", h->url, h->ca_file);
+	if (strcmp(msg, h->tls_said) == 0)
+		return;
+	snprintf(h->tls_said, sizeof(h->tls_said), "%s", msg);
+	sdk_log(h, CASCADE_LOG_WARN, "cascade %s: %s: %s", h->client, h->url, msg);
+	pthread_mutex_lock(&h->mu);
+	state = h->pub_state;
+	pthread_mutex_unlock(&h->mu);
+	if (h->state_cb != NULL)
+		h->state_cb(h->state_arg, h, state, msg);
 }
 
 static struct timespec
@@ -975,12 +1054,13 @@ sdk_main(void *arg)
 
 		if (went_down) {
 			h->connected = 0;
-			h->nag_at = now_ms() + h->dead_ms;
-			if (h->ps != P_DOWN)
+			h->nag_at = now_ms() + first_nag_ms(h);
+					if (h->ps != P_DOWN)
 				session_lost(h, 0, "connection to %s closed", h->url);
 		}
 		if (up && !h->connected) {
 			h->connected = 1;
+			h->tls_said[0] = '\0';
 			sdk_log(h, CASCADE_LOG_DEBUG, "cascade %s: connected to %s", h->client, h->url);
 			if (h->ps == P_DOWN && h->timer_at == NEVER)
 				hello(h);
@@ -1117,7 +1197,6 @@ cascade_open(const cascade_options_t *o, cascade_t **hp)
 	h->takeover_ms = TAKEOVER_MIN_MS;
 	h->timer_at = NEVER;
 	h->prune_at = NEVER;
-	h->nag_at = now_ms() + h->dead_ms;
 	h->max_batch = DEF_MAX_BATCH;
 	h->window = 1;
 	h->pub_state = 0;               /* the SDK thread says CONNECTING first */
@@ -1129,6 +1208,7 @@ cascade_open(const cascade_options_t *o, cascade_t **hp)
 	}
 	h->carrier_kind = rc;
 	h->tls = carrier_url_tls(h->url);
+	h->nag_at = now_ms() + first_nag_ms(h);
 	if ((n = csecret_load(o->secret_file, h->secret, sizeof(h->secret), err, sizeof(err))) < 0) {
 		sdk_log(h, CASCADE_LOG_ERROR, "cascade: %s", err);
 		handle_free(h);
@@ -1238,7 +1318,7 @@ enqueue(struct cascade *h, const struct out *o, uint8_t id[CID_LEN], uint8_t *id
 		return CASCADE_EINTERNAL;
 	if (id_out != NULL)
 		memcpy(id_out, id, CID_LEN);
-	p.version = CASCADE_PROTOCOL_VERSION;
+	p.version = CPKT_VERSION;
 	p.id.data = id;
 	p.id.len = CID_LEN;
 	p.src = h->client;

@@ -40,6 +40,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netdb.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,7 @@ http_status(uint64_t status, const char **reason)
 		return 400;
 	case STATUS(NO_SESSION):
 	case STATUS(BAD_MAC):
+	case STATUS(REPLAYED):
 		*reason = "Unauthorized";
 		return 401;
 	case STATUS(UNKNOWN_PEER):
@@ -624,14 +626,16 @@ hs_request(struct evhttp_request *req, void *arg)
 		log_warnx("http: %s: %s", peer, msg);
 		free(h->r.buf);
 		h->r.buf = NULL;
-		if ((rb = cenv_reply_pack((uint32_t)type, STATUS(BAD_REQUEST), msg, NULL, 0, NULL,
-		    &rlen)) == NULL)
+		if ((rb = cenv_reply_pack((uint32_t)type, STATUS(BAD_REQUEST), msg, 0, 0, NULL, 0,
+		    NULL, &rlen)) == NULL)
 			fatalx("http: out of memory packing a reply");
 		hs_reply(&h->r, rb, rlen);
 		return;
 	}
 	server_request(&h->r);
 }
+
+static const char *hs_cert;            /* tls-cert, for log lines */
 
 /* A new connection's bufferevent (TLS on an https listener); hs_sweep looks at it next. */
 static struct bufferevent *
@@ -664,28 +668,50 @@ hs_bevcb(struct event_base *base, void *arg)
 	return bev;
 }
 
-/* A handshake we refuse (an alert we send) gets a log line with the address. */
+/*
+ * A failed https handshake gets a log line with the client's address (taken
+ * when the handshake starts: by the alert the client may be gone), since
+ * evhttp just drops the connection: one we refuse (the alert we send, e.g.
+ * no client certificate under tls-ca), and one the client refuses (the
+ * alert it sends, "unknown CA": it does not accept our certificate).
+ */
+static int hs_addr_idx = -1;
+
+static void
+hs_addr_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	free(ptr);
+}
+
 static void
 hs_tls_info(const SSL *ssl, int where, int ret)
 {
 	static struct hs_limited lim;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	char ip[INET6_ADDRSTRLEN] = "?";
+	const char *addr;
+	char buf[INET6_ADDRSTRLEN + 8];
 	long vr;
+	int fd;
 
-	if (!(where & SSL_CB_ALERT) || !(where & SSL_CB_WRITE) || (ret >> 8) != SSL3_AL_FATAL)
+	if ((where & SSL_CB_HANDSHAKE_START) && SSL_get_ex_data(ssl, hs_addr_idx) == NULL &&
+	    (fd = SSL_get_fd(ssl)) >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, sl, buf, sizeof(buf), NULL, 0,
+	    NI_NUMERICHOST) == 0)
+		SSL_set_ex_data((SSL *)ssl, hs_addr_idx, xstrdup(buf));
+	if (!(where & SSL_CB_ALERT) || (ret >> 8) != SSL3_AL_FATAL || SSL_is_init_finished(ssl))
 		return;
-	if (getpeername(SSL_get_fd(ssl), (struct sockaddr *)&ss, &sl) == 0) {
-		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof(ip));
-		else if (ss.ss_family == AF_INET6)
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
-	}
-	vr = SSL_get_verify_result(ssl);
-	hs_warn_limited(&lim, "%s: tls handshake refused: %s%s%s", ip,
-	    SSL_alert_desc_string_long(ret), vr != X509_V_OK ? ": " : "",
-	    vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "");
+	if ((addr = SSL_get_ex_data(ssl, hs_addr_idx)) == NULL)
+		addr = "an unknown address";
+	if (where & SSL_CB_WRITE) {
+		vr = SSL_get_verify_result(ssl);
+		hs_warn_limited(&lim, "%s: tls handshake refused: %s%s%s", addr,
+		    SSL_alert_desc_string_long(ret), vr != X509_V_OK ? ": " : "",
+		    vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "");
+	} else
+		hs_warn_limited(&lim, "tls handshake from %s failed: it sent the alert \"%s\" "
+		    "(it does not accept our certificate %s?)", addr,
+		    SSL_alert_desc_string_long(ret), hs_cert);
 }
 
 static SSL_CTX *
@@ -714,6 +740,8 @@ tls_server_ctx(const struct conf *c)
 		log_info("http: https listeners require a client certificate signed by %s",
 		    c->tls_ca);
 	}
+	hs_cert = c->tls_cert;
+	hs_addr_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, hs_addr_free);
 	SSL_CTX_set_info_callback(ctx, hs_tls_info);
 	return ctx;
 }

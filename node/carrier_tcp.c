@@ -96,6 +96,69 @@ static nng_tls_config *tcps_tls;
 
 static int tcps_tls_ids[16], tcps_ntls;
 
+/*
+ * A tls listener's failed handshakes: nng 1.5.2 (mbedTLS) has no event and
+ * no reason for them, only the listener's error counters, which a timer
+ * reads (TLS_WATCH_MS) and logs when they grow.
+ */
+#define TLS_WATCH_MS 5000
+#define TLS_SAY_MS 60000                /* at most one line a minute per listener */
+static struct tls_watch {
+	nng_listener l;
+	const char *url;
+	uint64_t failed;                /* the counters' sum when last logged */
+	int64_t said_ms;
+} tcps_watch[16];
+static struct event *tcps_watch_timer;
+
+static uint64_t
+stat_value(nng_stat *parent, const char *name)
+{
+	nng_stat *st;
+
+	for (st = nng_stat_child(parent); st != NULL; st = nng_stat_next(st))
+		if (strcmp(nng_stat_name(st), name) == 0)
+			return nng_stat_value(st);
+	return 0;
+}
+
+static void
+tls_watch_fire(evutil_socket_t fd, short what, void *arg)
+{
+	static const char *names[] = { "auth", "proto", "timeout", "other" };
+	struct timeval tv = { TLS_WATCH_MS / 1000, 0 };
+	nng_stat *all, *ls;
+	int i, k;
+
+	if (nng_stats_get(&all) != 0)
+		goto again;
+	for (i = 0; i < tcps_ntls; i++) {
+		struct tls_watch *w = &tcps_watch[i];
+		uint64_t sum = 0, v;
+		char detail[128] = "";
+		size_t off = 0;
+
+		if ((ls = nng_stat_find_listener(all, w->l)) == NULL)
+			continue;
+		for (k = 0; k < 4; k++) {
+			sum += v = stat_value(ls, names[k]);
+			if (v > 0 && off < sizeof(detail))
+				off += (size_t)snprintf(detail + off, sizeof(detail) - off, "%s%s %llu",
+				    off ? ", " : "", names[k], (unsigned long long)v);
+		}
+		if (sum > w->failed && (w->said_ms == 0 || cmono_ms() - w->said_ms >= TLS_SAY_MS)) {
+			log_warnx("tcp: %s: %llu tls handshake(s) or connection set-up(s) failed "
+			    "(nng's counters: %s); nng's tls does not say why or from where: the "
+			    "child's log does", w->url, (unsigned long long)(sum - w->failed), detail);
+			w->failed = sum;
+			w->said_ms = cmono_ms();
+		}
+	}
+	nng_stats_free(all);
+again:
+	evtimer_add(tcps_watch_timer, &tv);
+}
+
 static void tctx_loop(void *arg);
 
 static int
@@ -303,8 +366,11 @@ tcps_start(const struct conf *c)
 			if (tcps_tls == NULL)
 				tcps_tls = tls_server_config(c);
 			nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tcps_tls);
-			if (tcps_ntls < 16)
+			if (tcps_ntls < 16) {
+				tcps_watch[tcps_ntls].l = l;
+				tcps_watch[tcps_ntls].url = u->url;
 				tcps_tls_ids[tcps_ntls++] = nng_listener_id(l);
+			}
 		} else
 			log_warnx("tcp: listening on plain %s (allow-plain yes): traffic is "
 			    "authenticated but not encrypted", u->url);
@@ -315,6 +381,10 @@ tcps_start(const struct conf *c)
 	}
 	for (i = 0; i < TCPS_IDLE_MIN; i++)
 		tctx_new();
+	if (tcps_ntls > 0) {
+		tcps_watch_timer = evtimer_new(node->base, tls_watch_fire, NULL);
+		tls_watch_fire(-1, 0, NULL);
+	}
 	return 0;
 }
 
@@ -326,6 +396,10 @@ tcps_stop(void)
 	if (!tcps_open)
 		return;
 	tcps_open = 0;
+	if (tcps_watch_timer != NULL) {
+		event_free(tcps_watch_timer);
+		tcps_watch_timer = NULL;
+	}
 	if (!cnng_close_bounded(tcps_sock, TCP_STOP_WAIT_MS, NULL, NULL)) {
 		/* a wedged nng: leave its contexts to it, the process is ending */
 		log_warnx("tcp: closing the listening socket took longer than %d ms "

@@ -53,6 +53,10 @@ struct peer {
 	int64_t rate_logged_ms;
 	uint64_t q_packets, q_bytes;    /* its packets held here (limits.c quotas) */
 	int64_t quota_logged_ms;
+	/* the session a newer one took over: its "no session" replies are
+	 * signed with its key, so its owner can tell a takeover from a forgery */
+	uint64_t old_sess;
+	uint8_t old_key[SESSION_KEY_LEN];
 };
 
 struct node {

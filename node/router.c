@@ -395,7 +395,7 @@ packet_new(const char *dst, uint32_t kind, const char *command)
 	Cascade__Packet *n = xcalloc(1, sizeof(*n));
 
 	cascade__packet__init(n);
-	n->version = CASCADE_PROTOCOL_VERSION;
+	n->version = CPKT_VERSION;
 	n->id.data = xmalloc(CID_LEN);
 	n->id.len = CID_LEN;
 	if (cid_next(n->id.data) != 0)

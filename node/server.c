@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #define NONCES_MAX 4096
 #define PUSH_HOLD_MS 50                 /* an early push waits this long for its predecessor */
 #define PUSH_HOLD_MAX 16
+#define SEQ_WINDOW 256                  /* request counters remembered per session */
 
 struct session {
 	uint64_t id;
@@ -32,6 +34,8 @@ struct session {
 	unsigned nheld_pushes;
 	struct event *push_timer;
 	int64_t last_ms;
+	uint64_t seq_top;               /* the highest request counter seen */
+	uint64_t seq_seen[SEQ_WINDOW / 64]; /* and which of the SEQ_WINDOW below it */
 	TAILQ_ENTRY(session) entry;
 };
 
@@ -83,10 +87,13 @@ static void
 sreply(struct sreq *r, uint32_t status, const char *error, const uint8_t *body, size_t bodylen)
 {
 	uint32_t type = r->req != NULL ? r->req->type : 0;
+	uint64_t session = r->req != NULL ? r->req->session : 0, seq = r->req != NULL ? r->req->seq : 0;
 	uint8_t *buf;
 	size_t len;
 
-	buf = cenv_reply_pack(type, status, error, body, bodylen, r->keyed ? r->key : NULL, &len);
+	buf = cenv_reply_pack(type, status, error, session, seq, body, bodylen,
+	    r->keyed ? r->key : NULL, &len);
+	explicit_bzero(r->key, sizeof(r->key));
 	if (buf == NULL)
 		fatalx("server: out of memory packing a reply");
 	sreq_free_state(r);
@@ -139,8 +146,10 @@ static void push_release(struct session *, int);
 static void
 session_end(struct session *s, const char *why)
 {
-	log_info("server: %s: session %016llx ended: %s", s->peer->name,
-	    (unsigned long long)s->id, why);
+	char sid[CSESSION_SHORT_LEN];
+
+	log_info("server: %s: session %s ended: %s", s->peer->name, csession_short(s->id, sid),
+	    why);
 	if (s->held != NULL) {
 		struct sreq *r = s->held;
 
@@ -402,17 +411,25 @@ auth_done(struct jjob *job)
 	Cascade__Limits lim = CASCADE__LIMITS__INIT;
 	Cascade__StreamPos *sp, **spp;
 	char **urls = NULL;
-	uint8_t smac[CSHA256_LEN];
+	char sid[CSESSION_SHORT_LEN];
 	size_t i, nurls = 0;
 
+	/* every reply to Auth, this one too, travels under the new session key:
+	 * it is the parent's proof and covers the whole reply (marks, carrier, ...) */
+	memcpy(r->key, s->key, sizeof(r->key));
+	r->keyed = 1;
 	if (job->rc != 0) {
 		sfail(r, STATUS(BUSY), "journal: %s", journal_strerror(job->rc));
+		explicit_bzero(s->key, sizeof(s->key));
 		free(s);
 		goto done;
 	}
 	/* a new Auth from the same peer takes over its session */
-	if (p->sess != NULL)
+	if (p->sess != NULL) {
+		p->old_sess = p->sess->id;
+		memcpy(p->old_key, p->sess->key, sizeof(p->old_key));
 		session_end(p->sess, "taken over by a new session");
+	}
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	p->sess = s;
 
@@ -447,19 +464,14 @@ auth_done(struct jjob *job)
 	}
 	ar.marks = spp;
 	ar.n_marks = aj->a->n_streams;
-	cauth_mac(p->secret, p->secretlen, 's', p->name, aj->a->server_nonce.data,
-	    aj->a->nonce.data, smac);
-	ar.mac.data = smac;
-	ar.mac.len = sizeof(smac);
 	ar.refused_subtree = aj->refused;
 	ar.n_refused_subtree = aj->nrefused;
-	log_info("server: %s: session %016llx up over %s from %s%s", p->name,
-	    (unsigned long long)s->id, carrier_name(r->carrier), r->peeraddr,
+	log_info("server: %s: session %s up over %s from %s%s", p->name,
+	    csession_short(s->id, sid), carrier_name(r->carrier), r->peeraddr,
 	    r->tls ? " (tls)" : "");
 	for (i = 0; i < aj->nrefused; i++)
 		log_warnx("server: %s: claims node id %s, which its child block does not allow",
 		    p->name, aj->refused[i]);
-	/* the reply to Auth is not yet under the session key: the child derives it from it */
 	sreply_msg(r, &ar.base);
 	free(spp);
 	free(sp);
@@ -559,8 +571,13 @@ do_auth(struct sreq *r)
 	p = n->peer;
 	r->peer = p;
 	nonce_free(n);
-	cauth_mac(p->secret, p->secretlen, 'c', p->name, a->server_nonce.data, a->nonce.data, mac);
+	cauth_mac(p->secret, p->secretlen, p->name, a->server_nonce.data, a->nonce.data, mac);
 	if (cequal(mac, a->mac.data, CSHA256_LEN) != 0) {
+		/*
+		 * Not signed (sreply without a session key): the proof may have
+		 * been altered on the way, and a signed refusal would look final
+		 * to the peer. The path is for our log only.
+		 */
 		auth_refuse(r, p->name, "wrong secret (proof does not match %s)",
 		    p->kind == CASCADE__PEER_KIND__PEER_NODE ? p->child->secret.path :
 		    p->client->secret.path);
@@ -1234,6 +1251,53 @@ request_precheck(struct sreq *r)
 	return 0;
 }
 
+
+/*
+ * Records a request counter: 0 when it is new, -1 for one seen before or
+ * SEQ_WINDOW or more below the highest (requests in flight together, at
+ * most push-window 64 + a pull + routes, can arrive out of order, never
+ * that far apart). Counters start at 1. seq_seen is a ring: bit n % W.
+ */
+static int
+seq_fresh(struct session *s, uint64_t seq)
+{
+	uint64_t n;
+
+	if (seq == 0 || (s->seq_top >= SEQ_WINDOW && seq <= s->seq_top - SEQ_WINDOW))
+		return -1;
+	if (seq > s->seq_top) {
+		/* forget what the ring held for the counters we skip to */
+		if (seq - s->seq_top >= SEQ_WINDOW)
+			memset(s->seq_seen, 0, sizeof(s->seq_seen));
+		else
+			for (n = s->seq_top + 1; n < seq; n++)
+				s->seq_seen[n % SEQ_WINDOW / 64] &= ~(1ULL << (n % 64));
+		s->seq_top = seq;
+	} else if (s->seq_seen[seq % SEQ_WINDOW / 64] & (1ULL << (seq % 64)))
+		return -1;
+	s->seq_seen[seq % SEQ_WINDOW / 64] |= 1ULL << (seq % 64);
+	return 0;
+}
+
+/*
+ * The child starts over with Hello. A session a newer one took over answers
+ * under its own key, so its owner can trust that it was taken over.
+ */
+static void
+no_session(struct sreq *r)
+{
+	size_t i;
+
+	for (i = 0; i < node->npeers && r->req->session != 0; i++)
+		if (node->peers[i].old_sess == r->req->session) {
+			memcpy(r->key, node->peers[i].old_key, sizeof(r->key));
+			r->keyed = 1;
+			sreply(r, STATUS(NO_SESSION), "taken over by a newer session", NULL, 0);
+			return;
+		}
+	sreply(r, STATUS(NO_SESSION), "no such session", NULL, 0);
+}
+
 void
 server_request(struct sreq *r)
 {
@@ -1272,18 +1336,32 @@ server_request(struct sreq *r)
 	s = session_find(r->req->session);
 	if (s == NULL || s->carrier != r->carrier ||
 	    (r->carrier == CASCADE__CARRIER__CARRIER_TCP && s->conn != r->conn)) {
-		/* the child starts over with Hello */
-		sreply(r, STATUS(NO_SESSION), "no such session", NULL, 0);
+		no_session(r);
 		return;
 	}
 	r->peer = s->peer;
-	if (!s->tls) {
+	if (s->tls != r->tls) {
+		/* an https session's id must not open the plain listener, where no mac
+		 * is asked for a session made over tls, nor the other way round */
+		char sid[CSESSION_SHORT_LEN];
+
+		sfail(r, STATUS(NO_SESSION), "session %s is bound to %s; this request came over %s",
+		    csession_short(s->id, sid), s->tls ? "https" : "plain http",
+		    r->tls ? "https" : "plain http");
+		return;
+	}
+	if (!r->tls) {
 		memcpy(r->key, s->key, sizeof(r->key));
 		r->keyed = 1;
 		if (cenv_request_verify(r->req, s->key) != 0) {
 			sfail(r, STATUS(BAD_MAC), "request mac does not match the session key");
 			return;
 		}
+	}
+	if (seq_fresh(s, r->req->seq) != 0) {
+		sfail(r, STATUS(REPLAYED), "replayed request (counter %llu seen before, or too old)",
+		    (unsigned long long)r->req->seq);
+		return;
 	}
 	s->last_ms = cmono_ms();
 	switch (r->req->type) {

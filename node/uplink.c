@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ struct uplink {
 	uint64_t gen;                   /* session generation */
 	int connected;
 	uint64_t session;
+	uint64_t seq;                   /* the session's last request counter */
 	uint8_t key[SESSION_KEY_LEN];
 	int keyed;                      /* plain carrier: requests carry a mac */
 	uint8_t snonce[CNONCE_LEN], cnonce[CNONCE_LEN];
@@ -56,6 +58,21 @@ struct uplink {
 	int unconnected_fires;          /* timer fires in a row without a connection */
 	int64_t backoff_ms;
 	char last_error[256];
+	struct tls_probe *tp;           /* a probe running, or NULL */
+	struct event *tp_done;
+	char tp_said[512];              /* what the last probe said (logged once) */
+};
+
+/*
+ * Why a tls link does not come up: nng does not say, so a thread makes one
+ * handshake with OpenSSL (ctls_probe) and the loop logs what it found.
+ */
+struct tls_probe {
+	char host[256], ca[4096];
+	unsigned port;
+	int timeout_ms, rc;
+	char msg[512];
+	struct event *done;
 };
 
 static void hello(struct uplink *u);
@@ -70,6 +87,9 @@ struct ucall {
 	struct uplink *u;
 	uint64_t gen;
 	uint64_t first, last;           /* push range */
+	uint32_t type;
+	uint64_t session, seq;          /* what the reply's mac must name */
+	int authentic;                  /* the reply is the parent's: mac or tls */
 };
 
 static struct ucall *
@@ -142,6 +162,63 @@ session_lost(struct uplink *u, int redial, const char *fmt, ...)
 		carrier_failed(u);
 }
 
+static void *
+tls_probe_run(void *arg)
+{
+	struct tls_probe *tp = arg;
+
+	tp->rc = ctls_probe(tp->host, tp->port, tp->ca[0] ? tp->ca : NULL, tp->timeout_ms,
+	    tp->msg, sizeof(tp->msg));
+	event_active(tp->done, EV_READ, 0);
+	return NULL;
+}
+
+static void
+tls_probe_start(struct uplink *u)
+{
+	struct tls_probe *tp;
+	pthread_t t;
+
+	if (u->tp != NULL)
+		return;
+	tp = xcalloc(1, sizeof(*tp));
+	snprintf(tp->host, sizeof(tp->host), "%s", u->url->host);
+	snprintf(tp->ca, sizeof(tp->ca), "%s", u->pc->ca != NULL ? u->pc->ca : "");
+	tp->port = u->url->port;
+	tp->timeout_ms = (int)(u->pc->dead_timeout_ms < 5000 ? u->pc->dead_timeout_ms : 5000);
+	tp->done = u->tp_done;
+	u->tp = tp;
+	if (pthread_create(&t, NULL, tls_probe_run, tp) != 0) {
+		u->tp = NULL;
+		free(tp);
+		return;
+	}
+	pthread_detach(t);
+}
+
+static void
+tls_probe_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+	struct tls_probe *tp = u->tp;
+
+	if (tp == NULL)
+		return;
+	u->tp = NULL;
+	if (!u->connected && u->url->tls && strcmp(tp->msg, u->tp_said) != 0) {
+		/* each new reason once, not at every retry */
+		if (tp->rc == 0)
+			log_warnx("link %s: %s: no tls connection yet, though %s with ca %s: nng's "
+			    "tls (mbedTLS) refuses it without saying why", u->pc->id, u->url->url,
+			    tp->msg, u->pc->ca);
+		else
+			log_warnx("link %s: %s: no tls connection: %s", u->pc->id, u->url->url,
+			    tp->msg);
+		snprintf(u->tp_said, sizeof(u->tp_said), "%s", tp->msg);
+	}
+	free(tp);
+}
+
 static void
 timer_fire(evutil_socket_t fd, short what, void *arg)
 {
@@ -155,9 +232,7 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 		if (u->unconnected_fires++ == 0 && u->backoff_ms < u->pc->dead_timeout_ms)
 			;
 		else if (u->url->tls)
-			log_warnx("link %s: no tls connection to %s yet: the parent is unreachable, "
-			    "or its certificate does not verify against ca %s for host %s", u->pc->id,
-			    u->url->url, u->pc->ca, u->url->host);
+			tls_probe_start(u);     /* it says why, once per reason */
 		else
 			log_warnx("link %s: no connection to %s yet: the parent is unreachable",
 			    u->pc->id, u->url->url);
@@ -192,11 +267,15 @@ call_done(void *arg, int err, uint8_t *buf, size_t len)
 			session_lost(u, 1, "undecodable reply from the parent (%zu bytes)", len);
 			goto done;
 		}
-		if (u->keyed && rep->type != CASCADE__MSG_TYPE__MSG_HELLO &&
-		    rep->type != CASCADE__MSG_TYPE__MSG_AUTH && rep->status == STATUS(OK) &&
-		    cenv_reply_verify(rep, u->key) != 0) {
-			session_lost(u, 1, "reply mac does not match the session key");
-			goto done;
+		/* tls vouches for the parent; on a plain carrier only the mac does
+		 * (auth_reply checks an Auth reply under the key it derives) */
+		c->authentic = u->url->tls;
+		if (u->keyed && c->type != CASCADE__MSG_TYPE__MSG_AUTH) {
+			c->authentic = cenv_reply_verify(rep, c->session, c->seq, u->key) == 0;
+			if (!c->authentic && rep->status == STATUS(OK)) {
+				session_lost(u, 1, "reply mac does not match the session key");
+				goto done;
+			}
 		}
 	}
 	p->cb(u, c, err, rep);
@@ -216,7 +295,11 @@ call(struct uplink *u, struct ucall *c, uint32_t type, const ProtobufCMessage *m
 	uint8_t *body = xmalloc(blen ? blen : 1), *buf;
 
 	protobuf_c_message_pack(m, body);
-	buf = cenv_request_pack(type, u->session, body, blen, u->keyed ? u->key : NULL, &len);
+	c->type = type;
+	c->session = u->session;
+	c->seq = u->session != 0 ? ++u->seq : 0;
+	buf = cenv_request_pack(type, c->session, c->seq, body, blen, u->keyed ? u->key : NULL,
+	    &len);
 	free(body);
 	if (buf == NULL)
 		fatalx("link %s: out of memory", u->pc->id);
@@ -226,13 +309,22 @@ call(struct uplink *u, struct ucall *c, uint32_t type, const ProtobufCMessage *m
 	free(buf);
 }
 
-/* Common checks of a reply: 0 when it is an OK reply to work with. */
+/*
+ * Common checks of a reply: 0 when it is an OK reply to work with. An error
+ * the parent did not sign may come from anyone on the path: it only makes
+ * us start over, whatever it says.
+ */
 static int
-reply_ok(struct uplink *u, const char *what, int err, Cascade__Reply *rep)
+reply_ok(struct uplink *u, struct ucall *c, const char *what, int err, Cascade__Reply *rep)
 {
 	if (err != 0) {
 		session_lost(u, 1, "%s: no reply from %s (%s)", what, u->url->url,
 		    !u->connected ? "not connected" : "timed out or connection lost");
+		return -1;
+	}
+	if (rep->status != STATUS(OK) && !c->authentic) {
+		session_lost(u, 0, "%s: \"%s\" from %s is not authenticated (%.100s); starting over",
+		    what, cstatus_str(rep->status), u->url->url, rep->error);
 		return -1;
 	}
 	if (rep->status == STATUS(NO_SESSION)) {
@@ -262,7 +354,7 @@ hello_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	char **subtree;
 	size_t nsubtree;
 
-	if (reply_ok(u, "hello", err, rep) != 0)
+	if (reply_ok(u, c, "hello", err, rep) != 0)
 		return;
 	hr = cascade__hello_reply__unpack(NULL, rep->body.len, rep->body.data);
 	if (hr == NULL || hr->nonce.len != CNONCE_LEN) {
@@ -280,7 +372,7 @@ hello_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	if (journal_queue_info(node->j, node->q_up, &qi) != 0)
 		fatalx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
 	u->epoch = qi.epoch;
-	cauth_mac(u->pc->secret.key, u->pc->secret.len, 'c', node->id, u->snonce, u->cnonce, mac);
+	cauth_mac(u->pc->secret.key, u->pc->secret.len, node->id, u->snonce, u->cnonce, mac);
 	a.peer = (char *)node->id;
 	a.nonce.data = u->cnonce;
 	a.nonce.len = CNONCE_LEN;
@@ -318,6 +410,7 @@ hello(struct uplink *u)
 
 	u->state = UL_HELLO;
 	u->session = 0;
+	u->seq = 0;
 	u->keyed = 0;
 	h.version = CASCADE_PROTOCOL_VERSION;
 	h.peer = (char *)node->id;
@@ -377,27 +470,55 @@ ack_up_to(struct uplink *u, uint64_t seq)
 	jthread_submit(&aj->job);
 }
 
+/*
+ * The parent cannot hold more of our stream than we ever numbered: a mark
+ * beyond that (or one whose + 1 wraps) would make us drop packets it never
+ * had. Refuses the session then; 1 if so.
+ */
+static int
+mark_beyond(struct uplink *u, const char *what, uint64_t mark, const struct jqueue_info *qi)
+{
+	if (mark < qi->next_seq && mark != UINT64_MAX)
+		return 0;
+	session_lost(u, 1, "%s: the parent's mark %llu is beyond the last sequence we numbered "
+	    "(%llu): refused", what, (unsigned long long)mark,
+	    (unsigned long long)(qi->next_seq - 1));
+	return 1;
+}
+
 static void
 auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 {
+	char sid[CSESSION_SHORT_LEN];
 	Cascade__AuthReply *ar;
-	uint8_t mac[CSHA256_LEN];
+	struct jqueue_info qi;
 	uint64_t mark = 0;
 	size_t i;
 
-	if (reply_ok(u, "auth", err, rep) != 0)
+	/* the whole reply travels under the session key: the parent's proof */
+	csession_key(u->pc->secret.key, u->pc->secret.len, node->id, u->snonce, u->cnonce, u->key);
+	if (err == 0)
+		c->authentic = cenv_reply_verify(rep, 0, 0, u->key) == 0;
+	if (reply_ok(u, c, "auth", err, rep) != 0)
 		return;
+	if (!c->authentic) {
+		session_lost(u, 1, "auth: the reply from %s is not authenticated (its mac does not "
+		    "match the key secret %s gives): a man in the middle, or not our parent",
+		    u->url->url, u->pc->secret.path);
+		return;
+	}
 	ar = cascade__auth_reply__unpack(NULL, rep->body.len, rep->body.data);
 	if (ar == NULL) {
 		session_lost(u, 1, "auth: malformed reply");
 		return;
 	}
-	cauth_mac(u->pc->secret.key, u->pc->secret.len, 's', node->id, u->snonce, u->cnonce, mac);
-	if (ar->mac.len != CSHA256_LEN || cequal(mac, ar->mac.data, CSHA256_LEN) != 0) {
-		session_lost(u, 1, "auth: %s could not prove it holds the secret %s: not our parent",
-		    u->url->url, u->pc->secret.path);
+	for (i = 0; i < ar->n_marks; i++)
+		if (ar->marks[i]->epoch == u->epoch)
+			mark = ar->marks[i]->seq;
+	if (journal_queue_info(node->j, node->q_up, &qi) != 0)
+		fatalx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
+	if (mark_beyond(u, "auth", mark, &qi))
 		goto done;
-	}
 	if (ar->carrier != 0 && ar->carrier != (uint32_t)u->ops->carrier) {
 		const struct conf_url *other = ar->carrier == CASCADE__CARRIER__CARRIER_HTTP ?
 		    u->http_url : u->tcp_url;
@@ -412,14 +533,10 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		    other == NULL ? "this link has no url for it" : "the transport is set",
 		    u->pc->where.file, u->pc->where.line, u->ops->name);
 	}
-	for (i = 0; i < ar->n_marks; i++)
-		if (ar->marks[i]->epoch == u->epoch)
-			mark = ar->marks[i]->seq;
 	for (i = 0; i < ar->n_refused_subtree; i++)
 		log_warnx("link %s: the parent refuses our claim of node id %s (its child block "
 		    "does not allow it)", u->pc->id, ar->refused_subtree[i]);
 	u->session = ar->session;
-	csession_key(u->pc->secret.key, u->pc->secret.len, node->id, u->snonce, u->cnonce, u->key);
 	u->keyed = !u->url->tls;
 	if (ar->limits != NULL && ar->limits->max_batch > 0)
 		u->max_batch = ar->limits->max_batch;
@@ -442,8 +559,8 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		    (unsigned long long)u->acked);
 	ack_up_to(u, mark);
 	u->next_send = mark + 1;
-	log_info("link %s: session %016llx up over %s to %s; resuming up stream at %llu",
-	    u->pc->id, (unsigned long long)u->session, u->ops->name, u->url->url,
+	log_info("link %s: session %s up over %s to %s; resuming up stream at %llu",
+	    u->pc->id, csession_short(u->session, sid), u->ops->name, u->url->url,
 	    (unsigned long long)u->next_send);
 	push_more(u);
 	pull(u);
@@ -459,15 +576,22 @@ static void
 push_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 {
 	Cascade__PushReply *pr;
+	struct jqueue_info qi;
 	char idt[CID_TEXT_LEN];
 	size_t i;
 
 	u->inflight--;
-	if (reply_ok(u, "push", err, rep) != 0)
+	if (reply_ok(u, c, "push", err, rep) != 0)
 		return;
 	pr = cascade__push_reply__unpack(NULL, rep->body.len, rep->body.data);
 	if (pr == NULL) {
 		session_lost(u, 1, "push: malformed reply");
+		return;
+	}
+	if (journal_queue_info(node->j, node->q_up, &qi) != 0)
+		fatalx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
+	if (mark_beyond(u, "push", pr->acked_seq, &qi)) {
+		cascade__push_reply__free_unpacked(pr, NULL);
 		return;
 	}
 	for (i = 0; i < pr->n_rejects; i++) {
@@ -639,7 +763,7 @@ pull_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	struct down_job *dj;
 	size_t i;
 
-	if (reply_ok(u, "pull", err, rep) != 0)
+	if (reply_ok(u, c, "pull", err, rep) != 0)
 		return;
 	pr = cascade__pull_reply__unpack(NULL, rep->body.len, rep->body.data);
 	if (pr == NULL || pr->n_seqs != pr->n_packets || pr->epoch == 0) {
@@ -706,7 +830,7 @@ routes_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	size_t i;
 
 	u->routes_inflight = 0;
-	if (reply_ok(u, "routes", err, rep) != 0)
+	if (reply_ok(u, c, "routes", err, rep) != 0)
 		return;
 	if ((rr = cascade__routes_reply__unpack(NULL, rep->body.len, rep->body.data)) != NULL) {
 		for (i = 0; i < rr->n_refused; i++)
@@ -754,6 +878,7 @@ connected(void *arg)
 	u->connected = 1;
 	u->unconnected_fires = 0;
 	watchdog_arm(u);
+	u->tp_said[0] = '\0';
 	log_debug("link %s: connected to %s", u->pc->id, u->url->url);
 	if (u->state == UL_DOWN)
 		hello(u);
@@ -920,6 +1045,7 @@ uplink_new(const struct conf_parent *pc)
 	u->timer = evtimer_new(node->base, timer_fire, u);
 	u->watchdog = evtimer_new(node->base, watchdog_fire, u);
 	u->probe_timer = evtimer_new(node->base, probe_fire, u);
+	u->tp_done = event_new(node->base, -1, 0, tls_probe_done, u);
 	return u;
 }
 

@@ -131,12 +131,11 @@ mac_labelled(const uint8_t *secret, size_t secretlen, const char *label, const c
 }
 
 void
-cauth_mac(const uint8_t *secret, size_t secretlen, char who, const char *peer,
+cauth_mac(const uint8_t *secret, size_t secretlen, const char *peer,
     const uint8_t server_nonce[CNONCE_LEN], const uint8_t client_nonce[CNONCE_LEN],
     uint8_t out[CSHA256_LEN])
 {
-	mac_labelled(secret, secretlen, who == 's' ? "cascade-auth-server-v1" : "cascade-auth-v1",
-	    peer, server_nonce, client_nonce, out);
+	mac_labelled(secret, secretlen, "cascade-auth-v1", peer, server_nonce, client_nonce, out);
 }
 
 void

@@ -8,7 +8,8 @@ packets_libpackets_la_SOURCES = \
 	packets/crypto.c \
 	packets/envelope.c \
 	packets/nngclose.c \
-	packets/wire.c
+	packets/wire.c \
+	packets/tlsprobe.c
 nodist_packets_libpackets_la_SOURCES = packets/cascade.pb-c.c packets/cascade.pb-c.h
 packets_libpackets_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS)
 packets_libpackets_la_LIBADD = $(PROTOBUF_C_LIBS) $(OPENSSL_LIBS) $(NNG_LIBS) $(PTHREAD_LIBS)

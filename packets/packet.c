@@ -151,9 +151,9 @@ cpkt_validate(const Cascade__Packet *p, size_t max_payload, char *msg, size_t ms
 	if (max_payload == 0)
 		max_payload = CPKT_DEFAULT_MAX_PAYLOAD;
 
-	if (p->version != CASCADE_PROTOCOL_VERSION)
+	if (p->version != CPKT_VERSION)
 		return fault(CPKT_BAD_VERSION, msg, msglen, "version %u: not protocol version %d",
-		    (unsigned)p->version, CASCADE_PROTOCOL_VERSION);
+		    (unsigned)p->version, CPKT_VERSION);
 	if (p->id.len != CID_LEN)
 		return fault(CPKT_BAD_ID, msg, msglen, "id: %zu bytes, not %d", p->id.len, CID_LEN);
 	if ((e = check_addr(CPKT_BAD_SRC, "src", p->src, msg, msglen)) != CPKT_OK)

@@ -19,7 +19,13 @@
 
 #include "cascade.pb-c.h"
 
-#define CASCADE_PROTOCOL_VERSION 1
+/*
+ * The link protocol (envelope, Hello): 2 since requests carry a counter and
+ * replies are tied to their request. Packets have a format of their own,
+ * unchanged, so journals and outboxes of version 1 still read.
+ */
+#define CASCADE_PROTOCOL_VERSION 2
+#define CPKT_VERSION 1
 
 /* ------------------------------------------------------------------ id.c */
 
@@ -88,7 +94,7 @@ const char *caddr_strerror(enum caddr_err e);
 
 enum cpkt_err {
 	CPKT_OK = 0,
-	CPKT_BAD_VERSION,        /* version is not CASCADE_PROTOCOL_VERSION */
+	CPKT_BAD_VERSION,        /* version is not CPKT_VERSION */
 	CPKT_BAD_ID,             /* id is not 16 bytes */
 	CPKT_BAD_SRC,            /* src missing or not a valid address */
 	CPKT_BAD_DST,            /* dst missing or not a valid address */
@@ -161,11 +167,11 @@ uint64_t crandom64(void);
 int cequal(const void *a, const void *b, size_t len);
 
 /*
- * The Auth proof: HMAC-SHA256(secret, "cascade-auth-v1" 0 peer 0 server_nonce client_nonce).
- * The parent answers with who = 's' ("cascade-auth-server-v1" ...) so the child
- * knows the parent holds the secret too; the child's proof uses who = 'c'.
+ * The child's Auth proof: HMAC-SHA256(secret, "cascade-auth-v1" 0 peer 0
+ * server_nonce client_nonce). The parent's proof is its Auth reply's envelope
+ * mac under the session key, which covers the whole reply (envelope.c).
  */
-void cauth_mac(const uint8_t *secret, size_t secretlen, char who, const char *peer,
+void cauth_mac(const uint8_t *secret, size_t secretlen, const char *peer,
     const uint8_t server_nonce[CNONCE_LEN], const uint8_t client_nonce[CNONCE_LEN],
     uint8_t out[CSHA256_LEN]);
 /* The session key both sides derive after Auth (HMAC under the secret). */
@@ -227,24 +233,44 @@ ProtobufCAllocator *pbw_budget_init(struct pbw_budget *b, size_t limit);
 /* ------------------------------------------------------------ envelope.c */
 
 /*
- * Packs a request envelope around an already encoded body. When key (the
- * CSHA256_LEN-byte session key) is not NULL the envelope carries
- * mac = HMAC-SHA256(key, type (4 bytes BE) || session (8 bytes BE) || body).
+ * Packs a request envelope around an already encoded body. seq is the
+ * session's request counter (from 1; 0 for Hello and Auth). When key (the
+ * CSHA256_LEN-byte session key) is not NULL the envelope carries a mac over
+ * type, session, seq and body (envelope.c has the layout).
  * Returns a malloc'd buffer (size in *len) or NULL when out of memory.
  */
-uint8_t *cenv_request_pack(uint32_t type, uint64_t session, const uint8_t *body,
-    size_t bodylen, const uint8_t *key, size_t *len);
+uint8_t *cenv_request_pack(uint32_t type, uint64_t session, uint64_t seq,
+    const uint8_t *body, size_t bodylen, const uint8_t *key, size_t *len);
 /*
- * Same for a reply; error may be NULL. A reply has no session: its mac is
- * HMAC-SHA256(key, type || status as 8 bytes || body), so the status is covered.
+ * Same for a reply; error may be NULL. session and seq are those of the
+ * request answered: the mac (over type, status, error, body and them) ties
+ * the reply to its request.
  */
 uint8_t *cenv_reply_pack(uint32_t type, uint32_t status, const char *error,
-    const uint8_t *body, size_t bodylen, const uint8_t *key, size_t *len);
+    uint64_t session, uint64_t seq, const uint8_t *body, size_t bodylen,
+    const uint8_t *key, size_t *len);
 /* Checks an envelope's mac: 0 if it matches, -1 if not (or missing, or key is NULL). */
 int cenv_request_verify(const Cascade__Request *r, const uint8_t *key);
-int cenv_reply_verify(const Cascade__Reply *r, const uint8_t *key);
+/* A reply's, given the session and seq of the request it answers. */
+int cenv_reply_verify(const Cascade__Reply *r, uint64_t session, uint64_t seq,
+    const uint8_t *key);
+/* A session id for logs: its first 4 hex digits only ("3f2a..."); returns buf. */
+#define CSESSION_SHORT_LEN 8
+char *csession_short(uint64_t session, char buf[CSESSION_SHORT_LEN]);
 /* A fixed English name for a Status, e.g. "no session". */
 const char *cstatus_str(uint32_t status);
+
+/* ------------------------------------------------------------ tlsprobe.c */
+
+/*
+ * One tls handshake with OpenSSL to host:port, verifying the certificate
+ * against cafile for host, to say why a tls link does not come up (nng does
+ * not). Blocking, each step bounded by timeout_ms. Returns 0 when it
+ * verifies, else -1; msg says what was found either way, e.g. "the
+ * certificate is for localhost, the url names 127.0.0.1".
+ */
+int ctls_probe(const char *host, unsigned port, const char *cafile, int timeout_ms,
+    char *msg, size_t msglen);
 
 /* Little helpers for the time base used everywhere: wall-clock ms. */
 int64_t cnow_ms(void);

@@ -146,7 +146,8 @@ pwrite64(int fd, const void *buf, size_t len, off_t off)
 }
 
 /* An nng message on the wire: 8-byte length, 4-byte request id, then the
- * Reply envelope: 08 01 (version 1) 10 03 (type MSG_PUSH). */
+ * Reply envelope: 08 02 (version 2) 10 03 (type MSG_PUSH). */
+#define LINK_VERSION 2          /* CASCADE_PROTOCOL_VERSION of packets/packets.h */
 static int
 is_push_reply(const struct iovec *iov, int n)
 {
@@ -160,7 +161,7 @@ is_push_reply(const struct iovec *iov, int n)
 		memcpy(head + got, iov[i].iov_base, take);
 		got += take;
 	}
-	return got >= 16 && head[12] == 0x08 && head[13] == 0x01 && head[14] == 0x10 &&
+	return got >= 16 && head[12] == 0x08 && head[13] == LINK_VERSION && head[14] == 0x10 &&
 	    head[15] == 0x03;
 }
 

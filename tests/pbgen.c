@@ -11,7 +11,8 @@
  *       write the encoded Request envelope to stdout. Nonces are 64 hex
  *       digits (CNONCE is ours, chosen by the test; SNONCE comes from the
  *       Hello reply); SESSION is 16 hex digits; requests after Auth carry
- *       the mac under the session key. -M leaves the mac out.
+ *       the mac under the session key and the request counter -q SEQ
+ *       (default 1). -M leaves the mac out.
  *   pbgen decode [FILE]
  *       decodes a Reply (stdin by default) and prints one line:
  *       "type=T status=S" then, for an OK reply, the fields of its body
@@ -31,7 +32,7 @@
 #include "packets.h"
 
 static const char *addr, *secretfile, *snonce_hex, *cnonce_hex, *dst;
-static uint64_t session, epoch, first = 1, acked;
+static uint64_t session, epoch, first = 1, acked, reqseq = 1;
 static int count = 1, waitms = 0, maxn = 256, nomac, client_kind;
 
 static void
@@ -74,7 +75,7 @@ emit(uint32_t type, const ProtobufCMessage *m, const uint8_t *key)
 	if (body == NULL)
 		die("out of memory", NULL);
 	protobuf_c_message_pack(m, body);
-	buf = cenv_request_pack(type, session, body, blen, key, &len);
+	buf = cenv_request_pack(type, session, session != 0 ? reqseq : 0, body, blen, key, &len);
 	if (buf == NULL || fwrite(buf, 1, len, stdout) != len)
 		die("cannot write the request", NULL);
 	free(body);
@@ -125,7 +126,7 @@ gen(const char *what)
 		Cascade__Auth a = CASCADE__AUTH__INIT;
 		Cascade__StreamPos sp = CASCADE__STREAM_POS__INIT, *spp = &sp;
 
-		cauth_mac(secret, secretlen, 'c', addr, sn, cn, mac);
+		cauth_mac(secret, secretlen, addr, sn, cn, mac);
 		a.peer = (char *)addr;
 		a.nonce.data = cn;
 		a.nonce.len = CNONCE_LEN;
@@ -163,7 +164,7 @@ gen(const char *what)
 		for (i = 0; i < count; i++) {
 			cascade__packet__init(&pk[i]);
 			cid_next(ids[i]);
-			pk[i].version = CASCADE_PROTOCOL_VERSION;
+			pk[i].version = CPKT_VERSION;
 			pk[i].id.data = ids[i];
 			pk[i].id.len = CID_LEN;
 			pk[i].src = (char *)addr;
@@ -294,7 +295,7 @@ main(int argc, char **argv)
 		die("usage: pbgen hello|auth|push|pull|decode [options]", NULL);
 	what = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "a:s:N:C:i:e:f:n:t:k:w:m:MK:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:s:N:C:i:e:f:n:t:k:w:m:MK:q:")) != -1) {
 		switch (ch) {
 		case 'a': addr = optarg; break;
 		case 's': secretfile = optarg; break;
@@ -309,6 +310,7 @@ main(int argc, char **argv)
 		case 'w': waitms = atoi(optarg); break;
 		case 'm': maxn = atoi(optarg); break;
 		case 'M': nomac = 1; break;
+		case 'q': reqseq = strtoull(optarg, NULL, 10); break;
 		case 'K': client_kind = strcmp(optarg, "client") == 0; break;
 		default: die("bad option", NULL);
 		}

@@ -66,7 +66,7 @@ static int64_t ttl_ms = -1;
 static uint8_t secret[64];
 static size_t secretlen;
 static nng_socket sock;
-static uint64_t session;
+static uint64_t session, reqseq;
 static uint8_t skey[CSHA256_LEN];
 
 static void
@@ -121,7 +121,8 @@ rpc(uint32_t type, const ProtobufCMessage *m, int keyed)
 	int rc;
 
 	protobuf_c_message_pack(m, body);
-	buf = cenv_request_pack(type, session, body, blen, keyed ? skey : NULL, &len);
+	reqseq = session != 0 ? reqseq + 1 : 0;
+	buf = cenv_request_pack(type, session, reqseq, body, blen, keyed ? skey : NULL, &len);
 	free(body);
 	rc = nng_send(sock, buf, len, 0);
 	free(buf);
@@ -137,6 +138,8 @@ rpc(uint32_t type, const ProtobufCMessage *m, int keyed)
 	nng_free(rbuf, rlen);
 	if (rep == NULL)
 		note("undecodable reply");
+	else if (keyed && rep->status == 0 && cenv_reply_verify(rep, session, reqseq, skey) != 0)
+		die("reply mac does not match the session key");
 	return rep;
 }
 
@@ -157,6 +160,7 @@ login(uint32_t *status, int do_replay)
 	size_t i;
 
 	session = 0;
+	reqseq = 0;
 	*status = 0;
 	h.version = CASCADE_PROTOCOL_VERSION;
 	h.peer = (char *)addr;
@@ -178,7 +182,7 @@ login(uint32_t *status, int do_replay)
 	if (auth_delay_ms > 0)
 		usleep((useconds_t)auth_delay_ms * 1000);
 	crandom(cn, sizeof(cn));
-	cauth_mac(secret, secretlen, 'c', addr, sn, cn, mac);
+	cauth_mac(secret, secretlen, addr, sn, cn, mac);
 	a.peer = (char *)addr;
 	a.nonce.data = cn;
 	a.nonce.len = CNONCE_LEN;
@@ -192,6 +196,10 @@ login(uint32_t *status, int do_replay)
 	a.n_streams = 1;
 	if ((rep = rpc(CASCADE__MSG_TYPE__MSG_AUTH, &a.base, 0)) == NULL)
 		return -1;
+	/* the Auth reply comes under the session key: the node's proof */
+	csession_key(secret, secretlen, addr, sn, cn, skey);
+	if (rep->status == 0 && cenv_reply_verify(rep, 0, 0, skey) != 0)
+		die("the node did not prove the secret");
 	if ((*status = rep->status) != 0) {
 		note("auth: %s: %s", cstatus_str(rep->status), rep->error);
 		cascade__reply__free_unpacked(rep, NULL);
@@ -201,15 +209,11 @@ login(uint32_t *status, int do_replay)
 	cascade__reply__free_unpacked(rep, NULL);
 	if (ar == NULL)
 		die("bad auth reply");
-	cauth_mac(secret, secretlen, 's', addr, sn, cn, mac);
-	if (ar->mac.len != CSHA256_LEN || cequal(mac, ar->mac.data, CSHA256_LEN) != 0)
-		die("the node did not prove the secret");
 	session = ar->session;
 	for (i = 0; i < ar->n_marks; i++)
 		if (ar->marks[i]->epoch == up_epoch)
 			mark = (int64_t)ar->marks[i]->seq;
 	cascade__auth_reply__free_unpacked(ar, NULL);
-	csession_key(secret, secretlen, addr, sn, cn, skey);
 	if (do_replay) {
 		uint64_t keep = session;
 
@@ -277,7 +281,7 @@ make_packet(int n, uint8_t id[CID_LEN])
 	char *pl;
 
 	cascade__packet__init(p);
-	p->version = CASCADE_PROTOCOL_VERSION;
+	p->version = CPKT_VERSION;
 	p->id.data = id;
 	p->id.len = CID_LEN;
 	p->src = (char *)(forged_src ? forged_src : addr);

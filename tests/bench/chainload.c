@@ -165,9 +165,12 @@ sock_open(void)
 		die("dial %s: %s", url, nng_strerror(rc));
 }
 
-/* Packs a request envelope around m into a new nng message. */
+static uint64_t reqseq;                 /* the session's last request counter */
+static pthread_mutex_t seq_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Packs a request envelope around m into a new nng message; *seq gets its counter. */
 static nng_msg *
-request_msg(uint32_t type, const ProtobufCMessage *m, int keyed)
+request_msg(uint32_t type, const ProtobufCMessage *m, int keyed, uint64_t *seq)
 {
 	size_t blen = protobuf_c_message_get_packed_size(m), len;
 	uint8_t *body = malloc(blen + 1), *buf;
@@ -177,7 +180,10 @@ request_msg(uint32_t type, const ProtobufCMessage *m, int keyed)
 	if (body == NULL)
 		die("out of memory");
 	protobuf_c_message_pack(m, body);
-	buf = cenv_request_pack(type, session, body, blen, keyed ? skey : NULL, &len);
+	pthread_mutex_lock(&seq_lock);
+	*seq = session != 0 ? ++reqseq : 0;
+	pthread_mutex_unlock(&seq_lock);
+	buf = cenv_request_pack(type, session, *seq, body, blen, keyed ? skey : NULL, &len);
 	free(body);
 	if (buf == NULL)
 		die("out of memory");
@@ -187,9 +193,9 @@ request_msg(uint32_t type, const ProtobufCMessage *m, int keyed)
 	return msg;
 }
 
-/* Decodes a reply and checks its mac when keyed; NULL if undecodable. */
+/* Decodes a reply to request seq and checks its mac when keyed; NULL if undecodable. */
 static Cascade__Reply *
-reply_decode(nng_msg *msg, int keyed)
+reply_decode(nng_msg *msg, int keyed, uint64_t seq)
 {
 	Cascade__Reply *rep;
 
@@ -199,7 +205,7 @@ reply_decode(nng_msg *msg, int keyed)
 		note("undecodable reply");
 		return NULL;
 	}
-	if (keyed && rep->status == STATUS(OK) && cenv_reply_verify(rep, skey) != 0)
+	if (keyed && rep->status == STATUS(OK) && cenv_reply_verify(rep, session, seq, skey) != 0)
 		die("reply mac does not match the session key");
 	return rep;
 }
@@ -208,7 +214,8 @@ reply_decode(nng_msg *msg, int keyed)
 static Cascade__Reply *
 rpc(uint32_t type, const ProtobufCMessage *m, int keyed)
 {
-	nng_msg *msg = request_msg(type, m, keyed);
+	uint64_t seq;
+	nng_msg *msg = request_msg(type, m, keyed, &seq);
 	int rc;
 
 	if ((rc = nng_sendmsg(sock, msg, 0)) != 0) {
@@ -220,7 +227,7 @@ rpc(uint32_t type, const ProtobufCMessage *m, int keyed)
 		note("receive: %s", nng_strerror(rc));
 		return NULL;
 	}
-	return reply_decode(msg, keyed);
+	return reply_decode(msg, keyed, seq);
 }
 
 /*
@@ -241,6 +248,7 @@ login(uint64_t lowest_unacked)
 	size_t i;
 
 	session = 0;
+	reqseq = 0;
 	h.version = CASCADE_PROTOCOL_VERSION;
 	h.peer = (char *)addr;
 	h.kind = CASCADE__PEER_KIND__PEER_CLIENT;
@@ -262,7 +270,7 @@ login(uint64_t lowest_unacked)
 	cascade__hello_reply__free_unpacked(hr, NULL);
 	if (crandom(cn, sizeof(cn)) != 0)
 		die("no randomness");
-	cauth_mac(secret, secretlen, 'c', addr, sn, cn, mac);
+	cauth_mac(secret, secretlen, addr, sn, cn, mac);
 	a.peer = (char *)addr;
 	a.nonce.data = cn;
 	a.nonce.len = CNONCE_LEN;
@@ -279,6 +287,10 @@ login(uint64_t lowest_unacked)
 	}
 	if ((rep = rpc(CASCADE__MSG_TYPE__MSG_AUTH, &a.base, 0)) == NULL)
 		return -1;
+	/* the Auth reply comes under the session key: the node's proof */
+	csession_key(secret, secretlen, addr, sn, cn, skey);
+	if (cenv_reply_verify(rep, 0, 0, skey) != 0)
+		die("the node's Auth reply is not signed with our session key");
 	if (rep->status != STATUS(OK)) {
 		if (rep->status == STATUS(UNKNOWN_PEER) || rep->status == STATUS(AUTH_FAILED))
 			die("auth: %s: %s", cstatus_str(rep->status), rep->error);
@@ -290,15 +302,11 @@ login(uint64_t lowest_unacked)
 	cascade__reply__free_unpacked(rep, NULL);
 	if (ar == NULL)
 		die("bad auth reply");
-	cauth_mac(secret, secretlen, 's', addr, sn, cn, mac);
-	if (ar->mac.len != CSHA256_LEN || cequal(mac, ar->mac.data, CSHA256_LEN) != 0)
-		die("the node did not prove the secret");
 	session = ar->session;
 	for (i = 0; i < ar->n_marks; i++)
 		if (ar->marks[i]->epoch == up_epoch)
 			mark = (int64_t)ar->marks[i]->seq;
 	cascade__auth_reply__free_unpacked(ar, NULL);
-	csession_key(secret, secretlen, addr, sn, cn, skey);
 	return mark;
 }
 
@@ -327,6 +335,7 @@ struct slot {
 	nng_aio *aio;
 	int busy, sent, rc;
 	uint64_t first, last;           /* the stream range it covers */
+	uint64_t reqseq;                /* its request counter */
 	nng_msg *reply;
 	struct slot *next_done;
 };
@@ -391,7 +400,7 @@ push_start(struct slot *s, uint64_t first, uint64_t last)
 		put64(p + 4, (uint64_t)k);
 		put64(p + 12, (uint64_t)stamps[k]);
 		cascade__packet__init(&pk[i]);
-		pk[i].version = CASCADE_PROTOCOL_VERSION;
+		pk[i].version = CPKT_VERSION;
 		pk[i].id.data = ids[k];
 		pk[i].id.len = CID_LEN;
 		pk[i].src = (char *)addr;
@@ -410,7 +419,7 @@ push_start(struct slot *s, uint64_t first, uint64_t last)
 	push.n_packets = n;
 	push.seqs = seqs;
 	push.n_seqs = n;
-	msg = request_msg(CASCADE__MSG_TYPE__MSG_PUSH, &push.base, 1);
+	msg = request_msg(CASCADE__MSG_TYPE__MSG_PUSH, &push.base, 1, &s->reqseq);
 	free(pk);
 	free(pkp);
 	free(seqs);
@@ -492,7 +501,7 @@ do_produce(void)
 				relogin = 1;
 				continue;
 			}
-			if ((rep = reply_decode(done->reply, 1)) == NULL) {
+			if ((rep = reply_decode(done->reply, 1, done->reqseq)) == NULL) {
 				relogin = 1;
 				continue;
 			}

@@ -29,7 +29,7 @@ out=$("$T_TCLIENT" raw -u "$(n_url ca)" -x ffffffff0102)
 t_eq "malformed protobuf: bad request" "status bad request: undecodable request (6 bytes)" "$out"
 t_check "logged with the peer address" grep -q "server: 127.0.0.1:[0-9]*: undecodable request" "$T_DIR/ca.log"
 
-out=$("$T_TCLIENT" raw -u "$(n_url ca)" -x 08011003)
+out=$("$T_TCLIENT" raw -u "$(n_url ca)" -x 08021003)
 t_eq "push without a session: no session" "status no session: no such session" "$out"
 
 out=$(tc_send ca alice fj-xm-b/bob 300 -b 300)

@@ -22,3 +22,21 @@ EXTRA_DIST += tests/integration/lib.sh tests/integration/proxy.sh tests/integrat
 # traces, replies (the SDK), ttl overflow, rejections told downstream.
 TESTS += tests/integration/authz.sh
 EXTRA_DIST += tests/integration/authz.sh
+
+# linkmitm: a man in the middle on a plain tcp link that rewrites the
+# parent's replies (the link-protocol attack tests)
+check_PROGRAMS += tests/linkmitm
+tests_linkmitm_SOURCES = tests/linkmitm.c
+tests_linkmitm_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
+tests_linkmitm_LDADD = packets/libpackets.la $(PTHREAD_LIBS)
+
+TESTS += tests/integration/mitm_auth.sh
+EXTRA_DIST += tests/integration/mitm_auth.sh
+TESTS += tests/integration/http_replay.sh
+EXTRA_DIST += tests/integration/http_replay.sh
+TESTS += tests/integration/mitm_errors.sh
+EXTRA_DIST += tests/integration/mitm_errors.sh
+TESTS += tests/integration/tls_why.sh
+EXTRA_DIST += tests/integration/tls_why.sh
+TESTS += tests/integration/auth_refusal.sh
+EXTRA_DIST += tests/integration/auth_refusal.sh

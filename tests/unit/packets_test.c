@@ -94,7 +94,7 @@ fixture_init(struct fixture *f)
 		f->hopp[i] = &f->hops[i];
 	}
 	CU_ASSERT_FATAL(cid_next(f->id) == 0);
-	f->p.version = CASCADE_PROTOCOL_VERSION;
+	f->p.version = CPKT_VERSION;
 	f->p.id.data = f->id;
 	f->p.id.len = CID_LEN;
 	f->p.src = (char *)"fj-xm-siming/dr-lin";
@@ -867,29 +867,27 @@ TEST_auth_mac(void)
 {
 	static const uint8_t secret[] = "0123456789abcdef0123456789abcdef";
 	uint8_t sn[CNONCE_LEN], cn[CNONCE_LEN], c1[CSHA256_LEN], c2[CSHA256_LEN];
-	uint8_t s1[CSHA256_LEN], other[CSHA256_LEN], key[CSHA256_LEN];
+	uint8_t other[CSHA256_LEN], key[CSHA256_LEN];
 
 	memset(sn, 1, sizeof(sn));
 	memset(cn, 2, sizeof(cn));
-	cauth_mac(secret, 32, 'c', "fj-xm", sn, cn, c1);
-	cauth_mac(secret, 32, 'c', "fj-xm", sn, cn, c2);
+	cauth_mac(secret, 32, "fj-xm", sn, cn, c1);
+	cauth_mac(secret, 32, "fj-xm", sn, cn, c2);
 	CU_ASSERT(memcmp(c1, c2, CSHA256_LEN) == 0);
-	cauth_mac(secret, 32, 's', "fj-xm", sn, cn, s1);
-	CU_ASSERT(memcmp(c1, s1, CSHA256_LEN) != 0);
 	cn[31] ^= 1;
-	cauth_mac(secret, 32, 'c', "fj-xm", sn, cn, other);
+	cauth_mac(secret, 32, "fj-xm", sn, cn, other);
 	CU_ASSERT(memcmp(c1, other, CSHA256_LEN) != 0);
 	cn[31] ^= 1;
 	sn[0] ^= 1;
-	cauth_mac(secret, 32, 'c', "fj-xm", sn, cn, other);
+	cauth_mac(secret, 32, "fj-xm", sn, cn, other);
 	CU_ASSERT(memcmp(c1, other, CSHA256_LEN) != 0);
 	sn[0] ^= 1;
-	cauth_mac(secret, 32, 'c', "fj-xn", sn, cn, other);
+	cauth_mac(secret, 32, "fj-xn", sn, cn, other);
 	CU_ASSERT(memcmp(c1, other, CSHA256_LEN) != 0);
-	cauth_mac(secret, 31, 'c', "fj-xm", sn, cn, other);
+	cauth_mac(secret, 31, "fj-xm", sn, cn, other);
 	CU_ASSERT(memcmp(c1, other, CSHA256_LEN) != 0);
 	csession_key(secret, 32, "fj-xm", sn, cn, key);
-	CU_ASSERT(memcmp(key, c1, CSHA256_LEN) != 0 && memcmp(key, s1, CSHA256_LEN) != 0);
+	CU_ASSERT(memcmp(key, c1, CSHA256_LEN) != 0);
 }
 
 static void
@@ -998,7 +996,7 @@ TEST_envelope_request(void)
 	memset(wrong, 0x5a, sizeof(wrong));
 	wrong[0] ^= 0x80;
 
-	buf = cenv_request_pack(CASCADE__MSG_TYPE__MSG_PUSH, 0x0102030405060708ULL, body,
+	buf = cenv_request_pack(CASCADE__MSG_TYPE__MSG_PUSH, 0x0102030405060708ULL, 9, body,
 	    sizeof(body), key, &len);
 	CU_ASSERT_FATAL(buf != NULL);
 	r = cascade__request__unpack(NULL, len, buf);
@@ -1006,6 +1004,7 @@ TEST_envelope_request(void)
 	CHECK_EQ(r->version, CASCADE_PROTOCOL_VERSION);
 	CHECK_EQ(r->type, CASCADE__MSG_TYPE__MSG_PUSH);
 	CU_ASSERT(r->session == 0x0102030405060708ULL);
+	CU_ASSERT(r->seq == 9);
 	CU_ASSERT(r->body.len == sizeof(body) && memcmp(r->body.data, body, sizeof(body)) == 0);
 	CHECK_EQ(r->mac.len, CSHA256_LEN);
 	CHECK_EQ(cenv_request_verify(r, key), 0);
@@ -1017,6 +1016,9 @@ TEST_envelope_request(void)
 	r->session ^= 1;                            /* replayed into another session */
 	CHECK_EQ(cenv_request_verify(r, key), -1);
 	r->session ^= 1;
+	r->seq = 10;                                /* replayed under another counter */
+	CHECK_EQ(cenv_request_verify(r, key), -1);
+	r->seq = 9;
 	r->type = CASCADE__MSG_TYPE__MSG_PULL;      /* replayed as another message */
 	CHECK_EQ(cenv_request_verify(r, key), -1);
 	r->type = CASCADE__MSG_TYPE__MSG_PUSH;
@@ -1030,14 +1032,15 @@ TEST_envelope_request(void)
 	cascade__request__free_unpacked(r, NULL);
 	free(buf);
 
-	/* The mac is the documented HMAC over type || session || body. */
+	/* The mac is the documented HMAC over 'Q' type status session seq errlen || body. */
 	{
-		uint8_t in[12 + sizeof(body)], want[CSHA256_LEN];
+		uint8_t in[29 + sizeof(body)], want[CSHA256_LEN];
 
-		memcpy(in, "\x00\x00\x00\x03\x01\x02\x03\x04\x05\x06\x07\x08", 12);
-		memcpy(in + 12, body, sizeof(body));
+		memcpy(in, "Q\x00\x00\x00\x03\x00\x00\x00\x00\x01\x02\x03\x04\x05\x06\x07\x08"
+		    "\x00\x00\x00\x00\x00\x00\x00\x09\x00\x00\x00\x00", 29);
+		memcpy(in + 29, body, sizeof(body));
 		chmac_sha256(key, sizeof(key), in, sizeof(in), want);
-		buf = cenv_request_pack(3, 0x0102030405060708ULL, body, sizeof(body), key, &len);
+		buf = cenv_request_pack(3, 0x0102030405060708ULL, 9, body, sizeof(body), key, &len);
 		r = cascade__request__unpack(NULL, len, buf);
 		CU_ASSERT_FATAL(r != NULL);
 		CU_ASSERT(r->mac.len == CSHA256_LEN && memcmp(r->mac.data, want, CSHA256_LEN) == 0);
@@ -1046,7 +1049,7 @@ TEST_envelope_request(void)
 	}
 
 	/* Without a key: no mac, and verification fails. */
-	buf = cenv_request_pack(CASCADE__MSG_TYPE__MSG_HELLO, 0, body, sizeof(body), NULL, &len);
+	buf = cenv_request_pack(CASCADE__MSG_TYPE__MSG_HELLO, 0, 0, body, sizeof(body), NULL, &len);
 	CU_ASSERT_FATAL(buf != NULL);
 	r = cascade__request__unpack(NULL, len, buf);
 	CU_ASSERT_FATAL(r != NULL);
@@ -1058,7 +1061,7 @@ TEST_envelope_request(void)
 	free(buf);
 
 	/* An empty body is fine. */
-	buf = cenv_request_pack(CASCADE__MSG_TYPE__MSG_PULL, 7, NULL, 0, key, &len);
+	buf = cenv_request_pack(CASCADE__MSG_TYPE__MSG_PULL, 7, 1, NULL, 0, key, &len);
 	CU_ASSERT_FATAL(buf != NULL);
 	r = cascade__request__unpack(NULL, len, buf);
 	CU_ASSERT_FATAL(r != NULL);
@@ -1081,7 +1084,7 @@ TEST_envelope_reply(void)
 	wrong[31] ^= 1;
 
 	buf = cenv_reply_pack(CASCADE__MSG_TYPE__MSG_PUSH, CASCADE__STATUS__STATUS_OK, NULL,
-	    body, sizeof(body), key, &len);
+	    0x77, 5, body, sizeof(body), key, &len);
 	CU_ASSERT_FATAL(buf != NULL);
 	r = cascade__reply__unpack(NULL, len, buf);
 	CU_ASSERT_FATAL(r != NULL);
@@ -1090,31 +1093,65 @@ TEST_envelope_reply(void)
 	CHECK_EQ(r->status, CASCADE__STATUS__STATUS_OK);
 	CU_ASSERT_STRING_EQUAL(r->error, "");
 	CU_ASSERT(r->body.len == sizeof(body) && memcmp(r->body.data, body, sizeof(body)) == 0);
-	CHECK_EQ(cenv_reply_verify(r, key), 0);
-	CHECK_EQ(cenv_reply_verify(r, wrong), -1);
+	CHECK_EQ(cenv_reply_verify(r, 0x77, 5, key), 0);
+	CHECK_EQ(cenv_reply_verify(r, 0x77, 5, wrong), -1);
+	CHECK_EQ(cenv_reply_verify(r, 0x77, 4, key), -1);   /* the reply to another request */
+	CHECK_EQ(cenv_reply_verify(r, 0x78, 5, key), -1);   /* ... of another session */
 	r->body.data[0] ^= 0x20;
-	CHECK_EQ(cenv_reply_verify(r, key), -1);
+	CHECK_EQ(cenv_reply_verify(r, 0x77, 5, key), -1);
 	r->body.data[0] ^= 0x20;
 	r->status = CASCADE__STATUS__STATUS_BUSY;   /* the status is covered too */
-	CHECK_EQ(cenv_reply_verify(r, key), -1);
+	CHECK_EQ(cenv_reply_verify(r, 0x77, 5, key), -1);
 	r->status = CASCADE__STATUS__STATUS_OK;
-	CHECK_EQ(cenv_reply_verify(r, key), 0);
+	CHECK_EQ(cenv_reply_verify(r, 0x77, 5, key), 0);
 	cascade__reply__free_unpacked(r, NULL);
 	free(buf);
 
+	/* an error reply is covered, its text too */
+	buf = cenv_reply_pack(CASCADE__MSG_TYPE__MSG_PULL, CASCADE__STATUS__STATUS_NO_SESSION,
+	    "no such session", 0x77, 6, NULL, 0, key, &len);
+	r = cascade__reply__unpack(NULL, len, buf);
+	CU_ASSERT_FATAL(r != NULL);
+	CHECK_EQ(cenv_reply_verify(r, 0x77, 6, key), 0);
+	r->error[0] = 'N';
+	CHECK_EQ(cenv_reply_verify(r, 0x77, 6, key), -1);
+	cascade__reply__free_unpacked(r, NULL);
+	free(buf);
+
+	/* a request's mac never passes as a reply's (the direction byte) */
+	{
+		Cascade__Request *q;
+
+		buf = cenv_request_pack(CASCADE__MSG_TYPE__MSG_PULL, 0x77, 6, body, sizeof(body), key,
+		    &len);
+		q = cascade__request__unpack(NULL, len, buf);
+		CU_ASSERT_FATAL(q != NULL);
+		{
+			Cascade__Reply fake = CASCADE__REPLY__INIT;
+
+			fake.type = q->type;
+			fake.body = q->body;
+			fake.mac = q->mac;
+			CHECK_EQ(cenv_reply_verify(&fake, 0x77, 6, key), -1);
+		}
+		cascade__request__free_unpacked(q, NULL);
+		free(buf);
+	}
+
 	buf = cenv_reply_pack(CASCADE__MSG_TYPE__MSG_AUTH, CASCADE__STATUS__STATUS_AUTH_FAILED,
-	    "auth: bad proof for fj-xm", NULL, 0, NULL, &len);
+	    "auth: bad proof for fj-xm", 0, 0, NULL, 0, NULL, &len);
 	CU_ASSERT_FATAL(buf != NULL);
 	r = cascade__reply__unpack(NULL, len, buf);
 	CU_ASSERT_FATAL(r != NULL);
 	CHECK_EQ(r->status, CASCADE__STATUS__STATUS_AUTH_FAILED);
 	CU_ASSERT_STRING_EQUAL(r->error, "auth: bad proof for fj-xm");
 	CHECK_EQ(r->mac.len, 0);
-	CHECK_EQ(cenv_reply_verify(r, key), -1);
+	CHECK_EQ(cenv_reply_verify(r, 0, 0, key), -1);
 	cascade__reply__free_unpacked(r, NULL);
 	free(buf);
 
 	CU_ASSERT_STRING_EQUAL(cstatus_str(CASCADE__STATUS__STATUS_NO_SESSION), "no session");
+	CU_ASSERT_STRING_EQUAL(cstatus_str(CASCADE__STATUS__STATUS_REPLAYED), "replayed request");
 	CU_ASSERT_STRING_EQUAL(cstatus_str(CASCADE__STATUS__STATUS_OK), "ok");
 	CU_ASSERT(strstr(cstatus_str(999), "unknown") != NULL);
 	CU_ASSERT(strcmp(cstatus_str(CASCADE__STATUS__STATUS_BUSY),

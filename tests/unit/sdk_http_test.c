@@ -492,7 +492,7 @@ request(uint32_t type, size_t len, int c, size_t *outlen)
 
 	CU_ASSERT_FATAL(body != NULL);
 	memset(body, c, len);
-	r = cenv_request_pack(type, 0x1122334455667788ull, body, len, NULL, outlen);
+	r = cenv_request_pack(type, 0x1122334455667788ull, 1, body, len, NULL, outlen);
 	free(body);
 	CU_ASSERT_FATAL(r != NULL);
 	return r;
