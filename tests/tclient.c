@@ -637,7 +637,8 @@ do_bomb(void)
 		keyed = 1;
 	} else
 		die("unknown bomb %s", bomb_kind);
-	buf = cenv_request_pack(type, session, body, blen, keyed ? skey : NULL, &len);
+	reqseq = session != 0 ? reqseq + 1 : 0;
+	buf = cenv_request_pack(type, session, reqseq, body, blen, keyed ? skey : NULL, &len);
 	free(body);
 	if (strcmp(bomb_kind, "envelope") == 0) {
 		buf = realloc(buf, len + z);
