@@ -140,6 +140,11 @@ struct cascade {
 	int64_t nag_at;                 /* when to say again that no connection comes up */
 	char tls_said[512];             /* why tls does not come up, as last told */
 	int connected;
+	int64_t unconnected_since;      /* no connection since (0: connected) */
+	int rebuilds;                   /* carrier rebuilds in this outage */
+	struct carrier_params cp;       /* what the carrier was opened with, to rebuild it */
+	int carrier_pref;
+	char *proxy;
 };
 
 /* ------------------------------------------------------------- logging */
@@ -282,11 +287,13 @@ call(struct cascade *h, uint32_t type, const ProtobufCMessage *m, int timeout_ms
 	c->type = type;
 	c->first = first;
 	c->last = last;
-	rc = carrier_call(h->car, buf, len, timeout_ms, call_answered, c);
+	rc = h->car != NULL ? carrier_call(h->car, buf, len, timeout_ms, call_answered, c) :
+	    CASCADE_ECARRIER;
 	free(buf);
 	if (rc != 0) {
 		free(c);
-		session_lost(h, 0, "%s carrier: %s", carrier_name(h->car), cascade_strerror(rc));
+		session_lost(h, 0, "%s carrier: %s", h->car != NULL ? carrier_name(h->car) : "no",
+		    cascade_strerror(rc));
 		return rc;
 	}
 	return CASCADE_OK;
@@ -316,7 +323,8 @@ session_lost(struct cascade *h, int redial, const char *fmt, ...)
 	h->pulling = 0;
 	if (redial) {
 		/* a dead or wedged connection: drop it, the carrier dials again */
-		carrier_reset(h->car);
+		if (h->car != NULL)
+			carrier_reset(h->car);
 		h->connected = 0;
 	}
 	timer_arm(h, h->backoff_ms);
@@ -607,6 +615,10 @@ auth_reply(struct cascade *h, struct call *c)
 	ack_up_to(h, mark);
 	h->next_send = mark + 1;
 	h->ps = P_UP;
+	if (h->rebuilds > 0)
+		sdk_log(h, CASCADE_LOG_INFO, "cascade %s: up again after %d carrier rebuild%s",
+		    h->client, h->rebuilds, h->rebuilds == 1 ? "" : "s");
+	h->rebuilds = 0;
 	h->backoff_ms = h->reconnect_min_ms;
 	h->up_since = now_ms();
 	h->hold_until = 0;
@@ -1009,6 +1021,52 @@ abs_time(int64_t mono_ms)
 	return ts;
 }
 
+/* How long no connection may last before the carrier is rebuilt. */
+static int64_t
+rebuild_after_ms(const struct cascade *h)
+{
+	return (int64_t)h->reconnect_max_ms + h->dead_ms;
+}
+
+/*
+ * No connection for reconnect max + dead timeout, although the carrier
+ * redials within reconnect max: nng 1.5.2 as Debian ships it can stop
+ * redialing for good (cascade issue 17). A new carrier, said once per
+ * outage; the line that says the session is up again counts them. Calls
+ * in flight on the old one end with ECLOSED and, being of an earlier
+ * generation, are dropped.
+ */
+static void
+carrier_rebuild(struct cascade *h)
+{
+	char err[512];
+	int rc;
+
+	if (h->rebuilds++ == 0)
+		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: no connection to %s for %lld ms (reconnect "
+		    "max + dead timeout): rebuilding the carrier", h->client, h->url,
+		    (long long)rebuild_after_ms(h));
+	h->gen++;
+	h->ps = P_DOWN;
+	h->session = 0;
+	h->sess_conn = 0;
+	h->keyed = 0;
+	h->inflight = 0;
+	h->pulling = 0;
+	carrier_close(h->car);
+	h->car = NULL;
+	pthread_mutex_lock(&h->mu);
+	h->conn_up = 0;
+	h->conn_down_seen = 0;
+	pthread_mutex_unlock(&h->mu);
+	h->unconnected_since = now_ms();
+	if ((rc = carrier_open(&h->cp, h->carrier_pref, &h->car, err, sizeof(err))) != 0) {
+		sdk_log(h, CASCADE_LOG_ERROR, "cascade %s: rebuilding the carrier: %s; trying "
+		    "again in %lld ms", h->client, err, (long long)rebuild_after_ms(h));
+		h->car = NULL;
+	}
+}
+
 static void *
 sdk_main(void *arg)
 {
@@ -1031,6 +1089,9 @@ sdk_main(void *arg)
 				next = h->prune_at;
 			if (!h->connected && h->nag_at < next)
 				next = h->nag_at;
+			if (!h->connected && h->unconnected_since != 0 &&
+			    h->unconnected_since + rebuild_after_ms(h) < next)
+				next = h->unconnected_since + rebuild_after_ms(h);
 			if (next <= now_ms())
 				break;
 			if (next == NEVER)
@@ -1053,6 +1114,8 @@ sdk_main(void *arg)
 		pthread_mutex_unlock(&h->mu);
 
 		if (went_down) {
+			if (h->connected || h->unconnected_since == 0)
+				h->unconnected_since = now_ms();
 			h->connected = 0;
 			h->nag_at = now_ms() + first_nag_ms(h);
 					if (h->ps != P_DOWN)
@@ -1060,12 +1123,16 @@ sdk_main(void *arg)
 		}
 		if (up && !h->connected) {
 			h->connected = 1;
+			h->unconnected_since = 0;
 			h->tls_said[0] = '\0';
 			sdk_log(h, CASCADE_LOG_DEBUG, "cascade %s: connected to %s", h->client, h->url);
 			if (h->ps == P_DOWN && h->timer_at == NEVER)
 				hello(h);
-		} else if (!up)
+		} else if (!up) {
+			if (h->connected)
+				h->unconnected_since = now_ms();
 			h->connected = 0;
+		}
 		while ((c = evs) != NULL) {
 			evs = c->next;
 			handle_event(h, c);
@@ -1081,6 +1148,9 @@ sdk_main(void *arg)
 			prune(h);
 		if (!h->connected && h->nag_at <= now_ms())
 			nag(h);
+		if (!h->connected && h->unconnected_since != 0 &&
+		    now_ms() - h->unconnected_since >= rebuild_after_ms(h))
+			carrier_rebuild(h);
 		pthread_mutex_lock(&h->mu);
 	}
 	pthread_mutex_unlock(&h->mu);
@@ -1128,6 +1198,7 @@ handle_free(struct cascade *h)
 	free(h->cert_file);
 	free(h->key_file);
 	free(h->state_dir);
+	free(h->proxy);
 	free(h);
 }
 
@@ -1172,6 +1243,7 @@ cascade_open(const cascade_options_t *o, cascade_t **hp)
 	h->cert_file = dup_or_null(o->cert_file, &fail);
 	h->key_file = dup_or_null(o->key_file, &fail);
 	h->state_dir = dup_or_null(o->state_dir, &fail);
+	h->proxy = dup_or_null(o->proxy, &fail);
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1228,13 +1300,16 @@ cascade_open(const cascade_options_t *o, cascade_t **hp)
 	cp.ca_file = h->ca_file;
 	cp.cert_file = h->cert_file;    /* they live as long as h, longer than the carrier */
 	cp.key_file = h->key_file;
-	cp.proxy = o->proxy;            /* the carrier copies it */
+	cp.proxy = h->proxy;
 	cp.reconnect_min_ms = h->reconnect_min_ms;
 	cp.reconnect_max_ms = h->reconnect_max_ms;
 	cp.max_reply = MAX_REPLY;
 	cp.state_fn = conn_event;
 	cp.log_fn = carrier_log;
 	cp.arg = h;
+	h->cp = cp;                     /* to rebuild it (carrier_rebuild) */
+	h->carrier_pref = o->carrier;
+	h->unconnected_since = now_ms();
 	if ((rc = carrier_open(&cp, o->carrier, &h->car, err, sizeof(err))) != 0) {
 		sdk_log(h, CASCADE_LOG_ERROR, "cascade: %s", err);
 		handle_free(h);

@@ -7,5 +7,6 @@ tests_sdk_sdkpeer_LDADD = client-sdk/libcascade.la $(PTHREAD_LIBS)
 
 SDK_TESTS = tests/integration/sdk.sh
 SDK_TESTS += tests/integration/sdk_http.sh
+SDK_TESTS += tests/integration/sdk_stall.sh
 TESTS += $(SDK_TESTS)
 EXTRA_DIST += $(SDK_TESTS)
