@@ -90,6 +90,14 @@ main(int argc, char **argv)
 	int verify = 0, rc, ch;
 
 
+	for (ch = 1; ch < argc && strcmp(argv[ch], "--") != 0; ch++)
+		if (strcmp(argv[ch], "--help") == 0 || strcmp(argv[ch], "-h") == 0) {
+			printf("usage: cascade-audit [-v] [-i ID] JOURNAL_DIR\n"
+			    "  -v      verify the event log's hash chain\n"
+			    "  -i ID   only the events of packet ID\n"
+			    "  -h      this help\n");
+			return 0;
+		}
 	while ((ch = getopt(argc, argv, "vi:")) != -1) {
 		switch (ch) {
 		case 'v':

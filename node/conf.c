@@ -197,10 +197,27 @@ errs_add(struct conf_errors *e, const char *file, int line, const char *msg)
 	er->line = line;
 	if (line > 0)
 		snprintf(er->text, len, "%s:%d: %s", file, line, msg);
+	else if (strncmp(msg, file, strlen(file)) == 0 && msg[strlen(file)] == ':')
+		snprintf(er->text, len, "%s", msg);    /* it names the file already */
 	else
 		snprintf(er->text, len, "%s: %s", file, msg);
 	e->n++;
 	return 0;
+}
+
+/* By file, then line, then the order they were found in (qsort is not stable). */
+static int
+cmp_error(const void *a, const void *b)
+{
+	const struct conf_error *x = *(const struct conf_error * const *)a;
+	const struct conf_error *y = *(const struct conf_error * const *)b;
+	int c = strcmp(x->file, y->file);
+
+	if (c != 0)
+		return c;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x < y ? -1 : x > y;
 }
 
 static void perr(struct parser *, const char *, int, const char *, ...)
@@ -238,10 +255,20 @@ conf_errors_free(struct conf_errors *e)
 void
 conf_errors_print(const struct conf_errors *e, FILE *f)
 {
+	const struct conf_error **sorted;
 	size_t i;
 
-	for (i = 0; i < e->n; i++)
-		fprintf(f, "%s\n", e->v[i].text);
+	if ((sorted = calloc(e->n + 1, sizeof(*sorted))) == NULL) {
+		for (i = 0; i < e->n; i++)
+			fprintf(f, "%s\n", e->v[i].text);
+	} else {
+		for (i = 0; i < e->n; i++)
+			sorted[i] = &e->v[i];
+		qsort(sorted, e->n, sizeof(*sorted), cmp_error);
+		for (i = 0; i < e->n; i++)
+			fprintf(f, "%s\n", sorted[i]->text);
+		free(sorted);
+	}
 	if (e->dropped)
 		fprintf(f, "(%zu more errors not shown)\n", e->dropped);
 }

@@ -20,19 +20,22 @@
 
 struct node *node;
 
+static void usage(FILE *f, int status) __attribute__((noreturn));
+
 static void
-usage(void)
+usage(FILE *f, int status)
 {
-	fprintf(stderr,
-	    "usage: cascaded [-dnv] [-f file]\n"
+	fprintf(f,
+	    "usage: cascaded [-dhnv] [-f file]\n"
 	    "       cascaded [-f file] -g id [-k child|client] [-o dir]\n"
 	    "  -f file   configuration (default " SYSCONFDIR "/cascade/cascade.conf)\n"
 	    "  -n        check the configuration and exit\n"
 	    "  -d        stay in the foreground, log to stderr\n"
 	    "  -v        verbose (debug) logging\n"
 	    "  -g id     generate a secret for child node (or client, with -k client) id\n"
-	    "            into dir (default .) and print the config lines for both sides\n");
-	exit(2);
+	    "            into dir (default .) and print the config lines for both sides\n"
+	    "  -h        this help; the manual is cascaded(8)\n");
+	exit(status);
 }
 
 /* 2 000 clients need more than the usual 1 024 descriptors. */
@@ -230,7 +233,10 @@ main(int argc, char **argv)
 	int ch, check = 0, foreground = 0, verbose = 0, i;
 	char err[512];
 
-	while ((ch = getopt(argc, argv, "dnvf:g:k:o:")) != -1) {
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0)
+			usage(stdout, 0);
+	while ((ch = getopt(argc, argv, "dnvhf:g:k:o:")) != -1) {
 		switch (ch) {
 		case 'd': foreground = 1; break;
 		case 'n': check = 1; break;
@@ -239,11 +245,12 @@ main(int argc, char **argv)
 		case 'g': genid = optarg; break;
 		case 'k': genkind = optarg; break;
 		case 'o': gendir = optarg; break;
-		default: usage();
+		case 'h': usage(stdout, 0);
+		default: usage(stderr, 2);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr, 2);
 	log_init(1, verbose, "cascaded");
 
 	if (genid != NULL) {
