@@ -301,6 +301,19 @@ call(struct cascade *h, uint32_t type, const ProtobufCMessage *m, int timeout_ms
 
 /* --------------------------------------------------------------- session */
 
+/* The session is gone: replies still coming for it are of an earlier generation. */
+static void
+session_drop(struct cascade *h)
+{
+	h->gen++;
+	h->ps = P_DOWN;
+	h->session = 0;
+	h->sess_conn = 0;
+	h->keyed = 0;
+	h->inflight = 0;
+	h->pulling = 0;
+}
+
 static void
 session_lost(struct cascade *h, int redial, const char *fmt, ...)
 {
@@ -314,13 +327,7 @@ session_lost(struct cascade *h, int redial, const char *fmt, ...)
 		set_state(h, CASCADE_STATE_DOWN, "session lost: %s", why);
 	else
 		sdk_log(h, CASCADE_LOG_INFO, "cascade %s: %s", h->client, why);
-	h->gen++;
-	h->ps = P_DOWN;
-	h->session = 0;
-	h->sess_conn = 0;
-	h->keyed = 0;
-	h->inflight = 0;
-	h->pulling = 0;
+	session_drop(h);
 	if (redial) {
 		/* a dead or wedged connection: drop it, the carrier dials again */
 		if (h->car != NULL)
@@ -1046,13 +1053,7 @@ carrier_rebuild(struct cascade *h)
 		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: no connection to %s for %lld ms (reconnect "
 		    "max + dead timeout): rebuilding the carrier", h->client, h->url,
 		    (long long)rebuild_after_ms(h));
-	h->gen++;
-	h->ps = P_DOWN;
-	h->session = 0;
-	h->sess_conn = 0;
-	h->keyed = 0;
-	h->inflight = 0;
-	h->pulling = 0;
+	session_drop(h);
 	carrier_close(h->car);
 	h->car = NULL;
 	pthread_mutex_lock(&h->mu);
