@@ -666,6 +666,7 @@ open_fail(int rc)
 	case CASCADE_ESECRET:
 		return open_say(EXIT_CONFIG, "secret file", C.secret, rc);
 	case CASCADE_ESTATE:
+	case CASCADE_EBUSY:
 		return open_say(EXIT_CONFIG, "state directory", C.state, rc);
 	case CASCADE_ECARRIER:
 		if (C.ca == NULL && (strncmp(C.url, "tls+", 4) == 0 ||

@@ -57,6 +57,9 @@ struct peer {
 	 * signed with its key, so its owner can tell a takeover from a forgery */
 	uint64_t old_sess;
 	uint8_t old_key[SESSION_KEY_LEN];
+	/* the highest sequence of its inbox (stream handed_epoch) put in a pull
+	 * reply since this daemon started: what a newer session may get again */
+	uint64_t handed_epoch, handed_seq;
 };
 
 struct node {
