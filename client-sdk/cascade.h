@@ -67,7 +67,8 @@
  *   CASCADE_FLAG_REDELIVERY. cascade_close() acknowledges what it delivered,
  *   so a clean close never causes a redelivery; without a state directory
  *   a program that crashed may see packets again that it had taken but not
- *   yet acknowledged.
+ *   yet acknowledged, flagged CASCADE_FLAG_REDELIVERY unless the node
+ *   restarted meanwhile.
  * - One session per client address: a second program (or a restarted one)
  *   opening the same address takes the session over; the first one is told
  *   through the connection-state callback (CASCADE_STATE_TAKEN_OVER) and

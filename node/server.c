@@ -36,7 +36,8 @@ struct session {
 	int64_t last_ms;
 	uint64_t seq_top;               /* the highest request counter seen */
 	uint64_t seq_seen[SEQ_WINDOW / 64]; /* and which of the SEQ_WINDOW below it */
-	uint64_t handed_epoch, handed_before; /* its peer's handed_* when it began */
+	uint64_t up_epoch;              /* its first upward stream: who it is */
+	uint64_t handed_epoch, handed_before; /* what others were handed before it began */
 	TAILQ_ENTRY(session) entry;
 };
 
@@ -433,8 +434,14 @@ auth_done(struct jjob *job)
 	}
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	p->sess = s;
+	/*
+	 * Packets handed to a session from other state (another program, or one
+	 * without its state directory) may have reached that application; a
+	 * session from the same state knows itself what it delivered.
+	 */
+	s->up_epoch = aj->a->n_streams > 0 ? aj->a->streams[0]->epoch : 0;
 	s->handed_epoch = p->handed_epoch;
-	s->handed_before = p->handed_seq;
+	s->handed_before = p->handed_owner != s->up_epoch ? p->handed_seq : 0;
 
 	ar.session = s->id;
 	ar.carrier = r->carrier;
@@ -1001,6 +1008,8 @@ pull_continue(struct sreq *r)
 		p->handed_epoch = qi.epoch;
 		p->handed_seq = e[n - 1].seq;
 	}
+	if (n > 0)
+		p->handed_owner = p->sess->up_epoch;
 	if (p->sess->held == r)
 		p->sess->held = NULL;
 	sreply_msg(r, &pr.base);
