@@ -622,7 +622,8 @@ state_cb(void *arg, cascade_t *h, int state, const char *detail)
 	first_takeover = state == CASCADE_STATE_TAKEN_OVER && C.last_state != state;
 	C.last_state = state;
 	snprintf(C.last_detail, sizeof(C.last_detail), "%s", detail);
-	if (state == CASCADE_STATE_REFUSED && !C.refused) {
+	/* a handle taken over never reconnects: waiting on would wait for nothing */
+	if ((state == CASCADE_STATE_REFUSED || state == CASCADE_STATE_TAKEN_OVER) && !C.refused) {
 		C.refused = 1;
 		snprintf(C.refused_why, sizeof(C.refused_why), "%s", detail);
 	}

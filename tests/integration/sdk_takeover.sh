@@ -5,7 +5,8 @@
 # taken over does not take the session back; a clean close acknowledges
 # what it delivered, so the next session of the address gets none of it
 # again; a request's ttl apart from its timeout ends in CASCADE_EEXPIRED;
-# a state directory in use says by which process.
+# a state directory in use says by which process; cascade(1) taken over
+# ends with exit 3.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init sdk_takeover
@@ -86,5 +87,19 @@ t_check "it is told the directory is in use, and by which pid" \
 	grep -q "in use by process $(t_pid holder)" "$T_DIR/busy.out"
 t_check "and the error says in use, not unusable" grep -q "open hq/rx: state directory in use" "$T_DIR/busy.out"
 t_kill holder TERM
+
+# 5. the command-line client taken over ends (exit 3, saying why) instead of
+# listening for nothing
+CLI=$top_builddir/client-sdk/cascade
+ups=$(sessions_up cl)
+more_ups() { [ "$(sessions_up cl)" -gt "$ups" ]; }
+t_bg cli1 "$CLI" -u "$(n_url hq)" -a hq/cl -s "$T_DIR/cl.secret" listen -T 30
+t_wait_for "the first listen is up" 10 more_ups
+t_bg cli2 "$CLI" -u "$(n_url hq)" -a hq/cl -s "$T_DIR/cl.secret" listen -T 8
+t_check "the listen taken over ends" t_wait cli1 10
+t_eq "with exit 3" 3 "$T_STATUS"
+t_check "saying another program took the session" grep -q "took over the session" "$T_DIR/cli1.log"
+t_check "the second listen keeps the session until its -T" t_alive cli2
+t_kill cli2 TERM
 
 t_done
