@@ -27,7 +27,13 @@
  * batch does the next Pull acknowledge it to the node. An id found
  * DELIVERED is a duplicate and is skipped; one found HANDING was being
  * handed over when the program died, and is handed over again with
- * CASCADE_FLAG_REDELIVERY.
+ * CASCADE_FLAG_REDELIVERY. So is one at or below the pull reply's
+ * handed_upto: the node had handed it to an earlier session from other
+ * state (a program we took over from), which may have given it out.
+ * cascade_close() acks what was delivered with one last Pull (close_ack).
+ *
+ * Taken over (a "no session" signed under our key): we stop for good
+ * (P_TAKEN) rather than take the session back and forth with the other.
  */
 #include "config.h"
 
