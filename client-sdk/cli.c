@@ -1102,11 +1102,15 @@ send_run(void)
 	pthread_mutex_lock(&C.mu);
 	S.t0 = mono_ms();
 	if (S.wait_reply) {
-		int64_t t = S.ttl_ms >= 0 ? S.ttl_ms : C.timeout_ms > 0 ? C.timeout_ms :
+		/* the wait is -T, the ttl --ttl (by default -T): a shorter ttl ends in
+		 * the expired notice, within the wait */
+		int64_t t = C.timeout_ms > 0 ? C.timeout_ms : S.ttl_ms > 0 ? S.ttl_ms :
 		    DEFAULT_TIMEOUT_MS;
 
-		rc = cascade_request(C.h, S.dst, S.command, S.pl.buf, S.pl.len,
-		    t > INT32_MAX ? INT32_MAX : (int32_t)t, send_request_cb, NULL, S.id);
+		if (t > INT32_MAX)
+			t = INT32_MAX;
+		rc = cascade_request_ttl(C.h, S.dst, S.command, S.pl.buf, S.pl.len, (int32_t)t,
+		    S.ttl_ms >= 0 ? S.ttl_ms : t, send_request_cb, NULL, S.id);
 	} else
 		rc = cascade_send(C.h, S.dst, S.command, S.pl.buf, S.pl.len,
 		    S.ttl_ms > 0 ? S.ttl_ms : 0, flags, S.id);

@@ -76,6 +76,10 @@ t_eq "C and D got all 10 between them" 10 "$(distinct "$T_DIR/c.txt" "$T_DIR/d.t
 # notice ends the request, well within its timeout
 t_check "a request with ttl 500 ms and timeout 8 s ends CASCADE_EEXPIRED" \
 	peer request tx -t hq/away -n 1 -T 8000 -e 500 -Y -W 20
+t_eq "cascade request --ttl 500 -T 8 ends expired: exit 5" 5 \
+	"$("$top_builddir/client-sdk/cascade" -u "$(n_url hq)" -a hq/tx -s "$T_DIR/tx.secret" -T 8 \
+	request --ttl 500 hq/away test.ask hello >/dev/null 2>"$T_DIR/cli_ttl.err"; echo $?)"
+t_check "saying so" grep -q "expired before delivery" "$T_DIR/cli_ttl.err"
 
 # 4. a state directory in use: the second program is told by whom
 peer_bg holder recv rx -n 1000 -S "$T_DIR/stH" -o "$T_DIR/h.txt" -W 30
