@@ -13,7 +13,8 @@ t_init sdk_takeover
 PEER=${SDKPEER:-$top_builddir/tests/sdk/sdkpeer}
 
 n_node hq hq master
-for c in tx rx cl away; do n_client hq $c; done
+for c in tx rx rxh cl away; do n_client hq $c; done
+n_http hq
 n_start hq
 
 peer() {
@@ -36,28 +37,37 @@ unflagged_twice() {
 in_both() { comm -12 <(awk '$5 == 0 { print $1 }' "$1" | sort -u) <(awk '$5 == 0 { print $1 }' "$2" | sort -u) | wc -l; }
 sessions_up() { grep -c "hq/$1: session .* up" "$T_DIR/hq.log"; }
 
-# 1. takeover in the middle of a batch. 400 packets wait for rx; program A
-# (its own state directory) takes them slowly, 10 ms each; program B (its
-# own state directory) attaches as the same address while A is inside a batch
-# and stays (it waits for one packet more than there are).
-t_check "400 packets for rx are in the node's custody" peer send tx -t hq/rx -n 400 -W 30
-peer_bg progA recv rx -n 400 -D 10 -S "$T_DIR/stA" -o "$T_DIR/a.txt" -W 40
-t_wait_for "A is taking packets" 10 at_least 10 "$T_DIR/a.txt"
-peer_bg progB recv rx -n 401 -D 2 -S "$T_DIR/stB" -o "$T_DIR/b.txt" -W 60
-t_wait_for "every packet reached one of the programs" 30 \
-	at_least 400 "$T_DIR/a.txt" "$T_DIR/b.txt"
-t_wait_for "A is told it was taken over" 20 grep -q "state 4:" "$T_DIR/progA.log"
-# a ping-pong would show within its first pause (1 s, then 2 s, 4 s)
-sleep 4
-t_eq "no packet reached both programs unflagged" 0 "$(unflagged_twice "$T_DIR/a.txt" "$T_DIR/b.txt")"
-t_check "B got the batch A was handed, flagged as a possible redelivery" \
-	test "$(awk '$5 == 0 && $4 ~ /R/' "$T_DIR/b.txt" | wc -l)" -ge 1
-t_eq "only two sessions of rx came up (A's, then B's): no ping-pong" 2 "$(sessions_up rx)"
-t_eq "A did not come up again after it was taken over" 0 \
-	"$(sed -n '/state 4:/,$p' "$T_DIR/progA.log" | grep -c 'state 2:')"
-t_check "B keeps its session: it still runs" t_alive progB
-t_kill progA TERM
-t_kill progB TERM
+# 1. takeover in the middle of a batch, over tcp:// and http://. 400
+# packets wait for CLIENT; program A (its own state directory) takes them
+# slowly, 10 ms each; program B (its own state directory) attaches as the
+# same address while A is inside a batch and stays (it waits for one packet
+# more than there are).
+# takeover_case TAG URL CLIENT
+takeover_case() {
+	local tag=$1 url=$2 c=$3 a=$T_DIR/$1-a.txt b=$T_DIR/$1-b.txt
+	t_check "$tag: 400 packets for $c are in the node's custody" peer send tx -t "hq/$c" -n 400 -W 30
+	t_bg "${tag}A" "$PEER" recv -u "$url" -a "hq/$c" -s "$T_DIR/$c.secret" -n 400 -D 10 \
+		-S "$T_DIR/$tag-stA" -o "$a" -W 40
+	t_wait_for "$tag: A is taking packets" 10 at_least 10 "$a"
+	t_bg "${tag}B" "$PEER" recv -u "$url" -a "hq/$c" -s "$T_DIR/$c.secret" -n 401 -D 2 \
+		-S "$T_DIR/$tag-stB" -o "$b" -W 60
+	t_wait_for "$tag: every packet reached one of the programs" 30 at_least 400 "$a" "$b"
+	t_wait_for "$tag: A is told it was taken over" 20 grep -q "state 4:" "$T_DIR/${tag}A.log"
+	# a ping-pong would show within its first pause (1 s, then 2 s, 4 s)
+	sleep 4
+	t_eq "$tag: no packet reached both programs unflagged" 0 "$(unflagged_twice "$a" "$b")"
+	t_check "$tag: B got the batch A was handed, flagged as a possible redelivery" \
+		test "$(awk '$5 == 0 && $4 ~ /R/' "$b" | wc -l)" -ge 1
+	t_eq "$tag: only two sessions of $c came up (A's, then B's): no ping-pong" 2 \
+		"$(sessions_up "$c")"
+	t_eq "$tag: A did not come up again after it was taken over" 0 \
+		"$(sed -n '/state 4:/,$p' "$T_DIR/${tag}A.log" | grep -c 'state 2:')"
+	t_check "$tag: B keeps its session: it still runs" t_alive "${tag}B"
+	t_kill "${tag}A" TERM
+	t_kill "${tag}B" TERM
+}
+takeover_case tcp "$(n_url hq)" rx
+takeover_case http "$(n_http_url hq)" rxh
 
 # 2. a clean close acknowledges what it delivered. C (no state directory)
 # takes 3 of 10 packets in one batch, slowly, and closes at once; D (no
