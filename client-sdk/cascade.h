@@ -64,12 +64,18 @@
  *   before the node hears the acknowledgement. Only a crash inside the
  *   callback, before the SDK recorded the packet as delivered, makes the
  *   SDK hand that packet over again after the restart, flagged
- *   CASCADE_FLAG_REDELIVERY. Without a state directory a restarted program
- *   may see packets again that it had taken but not yet acknowledged.
+ *   CASCADE_FLAG_REDELIVERY. cascade_close() acknowledges what it delivered,
+ *   so a clean close never causes a redelivery; without a state directory
+ *   a program that crashed may see packets again that it had taken but not
+ *   yet acknowledged, flagged CASCADE_FLAG_REDELIVERY unless the node
+ *   restarted meanwhile.
  * - One session per client address: a second program (or a restarted one)
  *   opening the same address takes the session over; the first one is told
  *   through the connection-state callback (CASCADE_STATE_TAKEN_OVER) and
- *   retries only after a growing pause instead of fighting back.
+ *   does not reconnect: it stays taken over until it is closed. Packets the
+ *   node had handed to the first program that it had not acknowledged yet
+ *   reach the second one flagged CASCADE_FLAG_REDELIVERY (the first may
+ *   have taken them): never as new.
  * - Node restarts, lost connections and dead links are handled inside:
  *   the handle reconnects with backoff and resumes where the node's
  *   custody stopped, without losing or duplicating a packet.
@@ -124,6 +130,7 @@ enum cascade_err {
 	CASCADE_EEXPIRED = -16,     /* the packet's ttl ran out before delivery */
 	CASCADE_EREJECTED = -17,    /* a node refused the packet for good (see the notice's reason) */
 	CASCADE_ECANCELLED = -18,   /* the packet was cancelled before delivery */
+	CASCADE_EBUSY = -19,        /* the state directory is in use by another process or handle */
 };
 
 /* Carriers (cascade_options_set_carrier). */
@@ -143,7 +150,8 @@ enum cascade_carrier {
 #define CASCADE_FLAG_URGENT     0x08u  /* priority over routine flows */
 #define CASCADE_FLAG_NOTIFY     0x10u  /* ask for EXPIRED / REJECTED notices (UNDELIVERABLE always comes) */
 #define CASCADE_FLAG_LATE       0x20u  /* (read) a reply or notice for a request that had timed out */
-#define CASCADE_FLAG_REDELIVERY 0x40u  /* (read) handed over again after a crash inside the callback */
+#define CASCADE_FLAG_REDELIVERY 0x40u  /* (read) maybe handed over before: after a crash inside the
+                                          callback, or to a program this one took over from */
 
 /* Packet kinds the application sees. */
 enum cascade_kind {
@@ -167,7 +175,7 @@ enum cascade_state {
 	CASCADE_STATE_CONNECTING = 1,   /* dialing the node, or signing in */
 	CASCADE_STATE_UP = 2,           /* a session is up: packets flow */
 	CASCADE_STATE_DOWN = 3,         /* the session or connection was lost; reconnecting */
-	CASCADE_STATE_TAKEN_OVER = 4,   /* another program took this address's session; retrying later */
+	CASCADE_STATE_TAKEN_OVER = 4,   /* another program took this address's session; no reconnecting */
 	CASCADE_STATE_REFUSED = 5,      /* the node refused us (unknown client, wrong secret, carrier); retrying slowly */
 	CASCADE_STATE_CLOSED = 6,       /* cascade_close() ran: the last state callback */
 };
@@ -368,8 +376,8 @@ int cascade_options_set_log_cb(cascade_options_t *opts, cascade_log_cb cb, void 
  * an LMDB environment with the outbox, this client's upward stream epoch
  * and numbering, and the ids of packets handed to the application, so sends
  * survive a crash and nothing is delivered twice. One handle at a time may
- * use a directory: cascade_open() fails with CASCADE_ESTATE while another
- * process (or handle) has it open.
+ * use a directory: cascade_open() fails with CASCADE_EBUSY while another
+ * process (or handle) has it open, and logs that process's pid.
  * Returns CASCADE_OK, CASCADE_EINVAL (NULL or empty) or CASCADE_ENOMEM.
  */
 int cascade_options_set_state_dir(cascade_options_t *opts, const char *path);
@@ -432,9 +440,10 @@ int cascade_options_set_dead_timeout(cascade_options_t *opts, int32_t ms);
  *                      for does not match the url, or tls+tcp:// or
  *                      https:// without a CA file (for https://, also one
  *                      that cannot be read)
- *   CASCADE_ESTATE     the state directory cannot be created, opened, is in
- *                      use by another handle, or was written by a newer
- *                      libcascade
+ *   CASCADE_ESTATE     the state directory cannot be created or opened, or
+ *                      was written by a newer libcascade
+ *   CASCADE_EBUSY      the state directory is in use by another handle or
+ *                      process (the log line names its pid)
  * The log callback, if set, gets the reason of a failure on this thread.
  */
 int cascade_open(const cascade_options_t *opts, cascade_t **h);
@@ -442,11 +451,16 @@ int cascade_open(const cascade_options_t *opts, cascade_t **h);
 /*
  * Closes h: stops the SDK thread (waiting for a callback in progress to
  * return), closes the connection and the state directory, and frees h.
- * It sends nothing more: packets still in a memory outbox are lost (call
- * cascade_flush() first); those in a state directory stay there for the
- * next cascade_open(). Before it returns, on the SDK thread, every pending
+ * When packets were delivered since the last acknowledgement, it first
+ * acknowledges them to the node (one last Pull that asks for nothing new,
+ * waiting at most 2 s or the dead timeout, whichever is shorter), so the
+ * next session of this address is not handed them again. It sends nothing
+ * else: packets still in a memory outbox are lost (call cascade_flush()
+ * first); those in a state directory stay there for the next
+ * cascade_open(). Before it returns, on the SDK thread, every pending
  * request's callback runs with CASCADE_ECLOSED, then the state callback
- * with CASCADE_STATE_CLOSED. It blocks only as long as a callback runs.
+ * with CASCADE_STATE_CLOSED. It blocks as long as a callback runs, and
+ * that last acknowledgement.
  * No other thread may use h during or after cascade_close().
  * Returns CASCADE_OK, CASCADE_EINVAL (h NULL) or CASCADE_ECALLBACK (called
  * from one of h's callbacks: nothing is done).
@@ -505,7 +519,8 @@ int cascade_flush(cascade_t *h, int32_t timeout_ms);
  * whose reply_to is the request's id, or a notice that it cannot be
  * delivered, or a timeout (see cascade_request_cb). The request carries
  * CASCADE_FLAG_NOTIFY and a ttl of timeout_ms (0: the default from
- * cascade_options_set_timeout()). Pending requests live in memory only: a
+ * cascade_options_set_timeout()), so its timeout ends it before an EXPIRED
+ * notice could: cascade_request_ttl() sets the two apart. Pending requests live in memory only: a
  * reply that arrives after a restart reaches the packet callback.
  * id_out (may be NULL) gets the request's id as with cascade_send(): before
  * the request can leave.
@@ -519,6 +534,28 @@ int cascade_flush(cascade_t *h, int32_t timeout_ms);
 int cascade_request(cascade_t *h, const char *dst, const char *command, const void *payload,
     size_t len, int32_t timeout_ms, cascade_request_cb cb, void *arg,
     uint8_t id_out[CASCADE_ID_LEN]);
+
+/*
+ * As cascade_request(), with a ttl of the request's own: ttl_ms is how
+ * long the request may travel and wait for its destination (0: never
+ * expires), timeout_ms how long cb waits for an outcome (0: the default).
+ * Which outcome cb gets:
+ *   ttl_ms < timeout_ms   a request nobody took within its ttl ends with
+ *                         CASCADE_EEXPIRED and the EXPIRED notice, once the
+ *                         notice is back (within the timeout unless the way
+ *                         back is slow); CASCADE_ETIMEDOUT only if neither a
+ *                         reply nor the notice came by then.
+ *   ttl_ms >= timeout_ms  (cascade_request() itself: ttl = timeout) the
+ *                         timeout comes first: CASCADE_ETIMEDOUT, and the
+ *                         EXPIRED notice, if any, reaches the packet
+ *                         callback later, flagged CASCADE_FLAG_LATE.
+ * A reply always wins over both if it comes first.
+ * Returns what cascade_request() returns; CASCADE_EINVAL also when ttl_ms
+ * is negative.
+ */
+int cascade_request_ttl(cascade_t *h, const char *dst, const char *command,
+    const void *payload, size_t len, int32_t timeout_ms, int64_t ttl_ms,
+    cascade_request_cb cb, void *arg, uint8_t id_out[CASCADE_ID_LEN]);
 
 /*
  * Answers received: sends command/payload to its src with reply_to set to

@@ -622,7 +622,8 @@ state_cb(void *arg, cascade_t *h, int state, const char *detail)
 	first_takeover = state == CASCADE_STATE_TAKEN_OVER && C.last_state != state;
 	C.last_state = state;
 	snprintf(C.last_detail, sizeof(C.last_detail), "%s", detail);
-	if (state == CASCADE_STATE_REFUSED && !C.refused) {
+	/* a handle taken over never reconnects: waiting on would wait for nothing */
+	if ((state == CASCADE_STATE_REFUSED || state == CASCADE_STATE_TAKEN_OVER) && !C.refused) {
 		C.refused = 1;
 		snprintf(C.refused_why, sizeof(C.refused_why), "%s", detail);
 	}
@@ -666,6 +667,7 @@ open_fail(int rc)
 	case CASCADE_ESECRET:
 		return open_say(EXIT_CONFIG, "secret file", C.secret, rc);
 	case CASCADE_ESTATE:
+	case CASCADE_EBUSY:
 		return open_say(EXIT_CONFIG, "state directory", C.state, rc);
 	case CASCADE_ECARRIER:
 		if (C.ca == NULL && (strncmp(C.url, "tls+", 4) == 0 ||
@@ -1100,11 +1102,15 @@ send_run(void)
 	pthread_mutex_lock(&C.mu);
 	S.t0 = mono_ms();
 	if (S.wait_reply) {
-		int64_t t = S.ttl_ms >= 0 ? S.ttl_ms : C.timeout_ms > 0 ? C.timeout_ms :
+		/* the wait is -T, the ttl --ttl (by default -T): a shorter ttl ends in
+		 * the expired notice, within the wait */
+		int64_t t = C.timeout_ms > 0 ? C.timeout_ms : S.ttl_ms > 0 ? S.ttl_ms :
 		    DEFAULT_TIMEOUT_MS;
 
-		rc = cascade_request(C.h, S.dst, S.command, S.pl.buf, S.pl.len,
-		    t > INT32_MAX ? INT32_MAX : (int32_t)t, send_request_cb, NULL, S.id);
+		if (t > INT32_MAX)
+			t = INT32_MAX;
+		rc = cascade_request_ttl(C.h, S.dst, S.command, S.pl.buf, S.pl.len, (int32_t)t,
+		    S.ttl_ms >= 0 ? S.ttl_ms : t, send_request_cb, NULL, S.id);
 	} else
 		rc = cascade_send(C.h, S.dst, S.command, S.pl.buf, S.pl.len,
 		    S.ttl_ms > 0 ? S.ttl_ms : 0, flags, S.id);

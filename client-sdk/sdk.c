@@ -34,6 +34,7 @@ cascade_strerror(int code)
 	case CASCADE_EEXPIRED: return "expired before delivery";
 	case CASCADE_EREJECTED: return "rejected by a node";
 	case CASCADE_ECANCELLED: return "cancelled before delivery";
+	case CASCADE_EBUSY: return "state directory in use by another process or handle";
 	}
 	return "unknown error";
 }

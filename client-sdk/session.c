@@ -27,7 +27,13 @@
  * batch does the next Pull acknowledge it to the node. An id found
  * DELIVERED is a duplicate and is skipped; one found HANDING was being
  * handed over when the program died, and is handed over again with
- * CASCADE_FLAG_REDELIVERY.
+ * CASCADE_FLAG_REDELIVERY. So is one at or below the pull reply's
+ * handed_upto: the node had handed it to an earlier session from other
+ * state (a program we took over from), which may have given it out.
+ * cascade_close() acks what was delivered with one last Pull (close_ack).
+ *
+ * Taken over (a "no session" signed under our key): we stop for good
+ * (P_TAKEN) rather than take the session back and forth with the other.
  */
 #include "config.h"
 
@@ -53,17 +59,16 @@
 #define DEF_MAX_BATCH 64
 #define MAX_BATCH 1024
 #define MAX_WINDOW 16
-#define TAKEOVER_MIN_MS 1000
-#define TAKEOVER_MAX_MS 60000
 #define REFUSED_MIN_MS 5000
+#define CLOSE_ACK_MS 2000               /* the longest cascade_close() waits for its last ack */
 #define UNAUTH_REFUSALS 3               /* unsigned refusals in a row taken as one */
 #define NAG_TLS_MS 3000                 /* no tls connection this long: find out why */
-#define STABLE_MS 60000                 /* a session this old resets the takeover backoff */
 #define PRUNE_EVERY_MS (3600LL * 1000)
 #define SEND_FLAGS (CASCADE_FLAG_RECEIPT | CASCADE_FLAG_NO_TTL | CASCADE_FLAG_URGENT | \
 	CASCADE_FLAG_NOTIFY)
 
-enum pstate { P_DOWN, P_HELLO, P_AUTH, P_UP };
+/* P_TAKEN: another program took our session; we do not dial again */
+enum pstate { P_DOWN, P_HELLO, P_AUTH, P_UP, P_TAKEN };
 
 /* A request to the node in flight; it becomes an event when answered. */
 struct call {
@@ -132,10 +137,10 @@ struct cascade {
 	uint32_t pull_wait_ms;
 	int64_t hold_until;
 	uint64_t down_epoch, down_acked;
+	uint64_t down_acked_up;         /* down_acked when the session came up */
 	int pulling;
 	int64_t timer_at;
-	int64_t backoff_ms, takeover_ms;
-	int64_t up_since;
+	int64_t backoff_ms;
 	int64_t prune_at;
 	int64_t nag_at;                 /* when to say again that no connection comes up */
 	char tls_said[512];             /* why tls does not come up, as last told */
@@ -340,25 +345,26 @@ session_lost(struct cascade *h, int redial, const char *fmt, ...)
 		h->backoff_ms = h->reconnect_max_ms;
 }
 
-/* Another program took our session: step back for a while instead of fighting. */
+/*
+ * Another program took our session. We step back for good instead of
+ * fighting (two programs taking the session from each other would each see
+ * part of the inbox): the handle stays TAKEN_OVER until the application
+ * closes it; sends still go to the outbox, for whoever opens it next.
+ */
 static void
 taken_over(struct cascade *h)
 {
-	if (h->up_since != 0 && now_ms() - h->up_since >= STABLE_MS)
-		h->takeover_ms = TAKEOVER_MIN_MS;
-	set_state(h, CASCADE_STATE_TAKEN_OVER, "another session for %s took over; retrying in "
-	    "%lld ms", h->client, (long long)h->takeover_ms);
+	set_state(h, CASCADE_STATE_TAKEN_OVER, "another program attached as %s took over the "
+	    "session; not reconnecting (close this handle; a new one takes the session back)",
+	    h->client);
 	h->gen++;
-	h->ps = P_DOWN;
+	h->ps = P_TAKEN;
 	h->session = 0;
 	h->sess_conn = 0;
 	h->keyed = 0;
 	h->inflight = 0;
 	h->pulling = 0;
-	timer_arm(h, h->takeover_ms);
-	h->takeover_ms *= 2;
-	if (h->takeover_ms > TAKEOVER_MAX_MS)
-		h->takeover_ms = TAKEOVER_MAX_MS;
+	h->timer_at = NEVER;
 }
 
 /* The node refused us for good (as far as we can tell): retry slowly. */
@@ -446,8 +452,12 @@ reply_open(struct cascade *h, struct call *c, const char *what)
 		goto fail;
 	}
 	if (rep->status == STATUS(NO_SESSION) && c->type != MSG(HELLO) && c->type != MSG(AUTH)) {
-		/* on the connection our session lives on, only a newer session ends it */
-		if (h->sess_conn != 0 && c->conn == h->sess_conn && h->connected)
+		/*
+		 * Only the node can sign under our session key, and it does so only
+		 * when a newer session took ours over; any other "no session" (an
+		 * http session that idled out, a restarted node) means start over.
+		 */
+		if (c->session != 0 && cenv_reply_verify(rep, c->session, c->seq, h->key) == 0)
 			taken_over(h);
 		else
 			session_lost(h, 0, "%s: the node no longer knows the session", what);
@@ -627,7 +637,7 @@ auth_reply(struct cascade *h, struct call *c)
 		    h->client, h->rebuilds, h->rebuilds == 1 ? "" : "s");
 	h->rebuilds = 0;
 	h->backoff_ms = h->reconnect_min_ms;
-	h->up_since = now_ms();
+	h->down_acked_up = h->down_acked;
 	h->hold_until = 0;
 	set_state(h, CASCADE_STATE_UP, "session %s up with node %s over %s; resuming at %llu",
 	    csession_short(h->session, sid), h->node, carrier_name(h->car),
@@ -784,12 +794,14 @@ closing(struct cascade *h)
 /*
  * Hands one packet to the application. handing is the id of the packet
  * handed over before, still to be recorded DELIVERED (or NULL): that and
- * HANDING for this packet go in one commit. Returns 0 (handed over), 1 (a
+ * HANDING for this packet go in one commit. handed_before: the node says an
+ * earlier session of our address was handed this packet (it goes out
+ * flagged as a possible redelivery). Returns 0 (handed over), 1 (a
  * duplicate: nothing done) or a CASCADE_* error (nothing handed over, and
  * handing not recorded).
  */
 static int
-deliver(struct cascade *h, Cascade__Packet *p, const uint8_t *handing)
+deliver(struct cascade *h, Cascade__Packet *p, const uint8_t *handing, int handed_before)
 {
 	struct cascade_packet pk;
 	struct preq *q;
@@ -803,7 +815,9 @@ deliver(struct cascade *h, Cascade__Packet *p, const uint8_t *handing)
 	if ((rc = store_seen_put(h->st, handing, p->id.data, cnow_ms())) != 0)
 		return rc;
 	pk.p = p;
-	pk.local_flags = state == SEEN_HANDING ? CASCADE_FLAG_REDELIVERY : 0;
+	/* HANDING: we died handing it over; handed_before: an earlier session
+	 * (another program, maybe) was handed it and may have given it out */
+	pk.local_flags = state == SEEN_HANDING || handed_before ? CASCADE_FLAG_REDELIVERY : 0;
 	pthread_mutex_lock(&h->mu);
 	q = reqs_match(&h->reqs, p, &status, &late, &foreign);
 	pthread_mutex_unlock(&h->mu);
@@ -870,7 +884,7 @@ pull_reply(struct cascade *h, struct call *c)
 			    (unsigned long long)pr->seqs[i]);
 			continue;
 		}
-		rc = deliver(h, p, handing);
+		rc = deliver(h, p, handing, pr->seqs[i] <= pr->handed_upto);
 		if (rc == 0) {
 			handing = p->id.data;
 			handing_i = i;
@@ -1068,6 +1082,58 @@ carrier_rebuild(struct cascade *h)
 	}
 }
 
+/*
+ * cascade_close() on an up session: packets handed to the application since
+ * the last Pull are not acknowledged yet, and the node would hand them to
+ * the next session of our address. One last Pull (wait 0) carries the ack;
+ * its answer means the node committed it. Bounded by CLOSE_ACK_MS.
+ */
+static void
+close_ack(struct cascade *h)
+{
+	Cascade__Pull p = CASCADE__PULL__INIT;
+	struct call *evs, *c;
+	int64_t deadline;
+	int32_t wait = h->dead_ms < CLOSE_ACK_MS ? h->dead_ms : CLOSE_ACK_MS;
+	uint64_t seq;
+	int done = 0;
+
+	if (h->ps != P_UP || h->packet_cb == NULL || h->down_acked <= h->down_acked_up)
+		return;
+	p.epoch = h->down_epoch;
+	p.acked_seq = h->down_acked;
+	p.wait_ms = 0;
+	p.max = 1;                      /* what it brings back stays with the node */
+	if (call(h, MSG(PULL), &p.base, wait, 0, 0) != 0)
+		return;
+	seq = h->seq;
+	deadline = now_ms() + wait;
+	pthread_mutex_lock(&h->mu);
+	while (!done && now_ms() < deadline) {
+		struct timespec ts = abs_time(deadline);
+
+		if (h->ev_head == NULL)
+			pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+		evs = h->ev_head;
+		h->ev_head = h->ev_tail = NULL;
+		while ((c = evs) != NULL) {
+			evs = c->next;
+			if (c->gen == h->gen && c->type == MSG(PULL) && c->seq == seq)
+				done = c->err == 0 ? 1 : -1;
+			free(c->buf);
+			free(c);
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	if (done == 1)
+		sdk_log(h, CASCADE_LOG_DEBUG, "cascade %s: close: acknowledged up to %llu", h->client,
+		    (unsigned long long)h->down_acked);
+	else
+		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: close: the node did not confirm the ack "
+		    "of the last packets delivered (up to %llu) within %d ms; it may hand them to "
+		    "the next session again", h->client, (unsigned long long)h->down_acked, wait);
+}
+
 static void *
 sdk_main(void *arg)
 {
@@ -1090,7 +1156,7 @@ sdk_main(void *arg)
 				next = h->prune_at;
 			if (!h->connected && h->nag_at < next)
 				next = h->nag_at;
-			if (!h->connected && h->unconnected_since != 0 &&
+			if (!h->connected && h->unconnected_since != 0 && h->ps != P_TAKEN &&
 			    h->unconnected_since + rebuild_after_ms(h) < next)
 				next = h->unconnected_since + rebuild_after_ms(h);
 			if (next <= now_ms())
@@ -1119,7 +1185,7 @@ sdk_main(void *arg)
 				h->unconnected_since = now_ms();
 			h->connected = 0;
 			h->nag_at = now_ms() + first_nag_ms(h);
-					if (h->ps != P_DOWN)
+					if (h->ps != P_DOWN && h->ps != P_TAKEN)
 				session_lost(h, 0, "connection to %s closed", h->url);
 		}
 		if (up && !h->connected) {
@@ -1149,13 +1215,15 @@ sdk_main(void *arg)
 			prune(h);
 		if (!h->connected && h->nag_at <= now_ms())
 			nag(h);
-		if (!h->connected && h->unconnected_since != 0 &&
+		/* taken over: we stay down on purpose, and a rebuild would dial */
+		if (!h->connected && h->unconnected_since != 0 && h->ps != P_TAKEN &&
 		    now_ms() - h->unconnected_since >= rebuild_after_ms(h))
 			carrier_rebuild(h);
 		pthread_mutex_lock(&h->mu);
 	}
 	pthread_mutex_unlock(&h->mu);
 
+	close_ack(h);
 	/* closing: no more calls; the carrier answers what is in flight with ECLOSED */
 	carrier_close(h->car);
 	h->car = NULL;
@@ -1267,7 +1335,6 @@ cascade_open(const cascade_options_t *o, cascade_t **hp)
 	h->dead_ms = o->dead_ms;
 	h->max_packet = CPKT_DEFAULT_MAX_PAYLOAD;
 	h->backoff_ms = h->reconnect_min_ms;
-	h->takeover_ms = TAKEOVER_MIN_MS;
 	h->timer_at = NEVER;
 	h->prune_at = NEVER;
 	h->max_batch = DEF_MAX_BATCH;
@@ -1478,11 +1545,23 @@ cascade_request(cascade_t *h, const char *dst, const char *command, const void *
     size_t len, int32_t timeout_ms, cascade_request_cb cb, void *arg,
     uint8_t id_out[CASCADE_ID_LEN])
 {
+	if (h == NULL || timeout_ms < 0)
+		return CASCADE_EINVAL;
+	/* the ttl is the timeout: the timeout ends the request, an EXPIRED notice comes late */
+	return cascade_request_ttl(h, dst, command, payload, len, timeout_ms,
+	    timeout_ms > 0 ? timeout_ms : h->timeout_ms, cb, arg, id_out);
+}
+
+int
+cascade_request_ttl(cascade_t *h, const char *dst, const char *command, const void *payload,
+    size_t len, int32_t timeout_ms, int64_t ttl_ms, cascade_request_cb cb, void *arg,
+    uint8_t id_out[CASCADE_ID_LEN])
+{
 	struct out o;
 	uint8_t id[CID_LEN];
 
 	if (h == NULL || dst == NULL || command == NULL || (payload == NULL && len > 0) ||
-	    cb == NULL || timeout_ms < 0 || h->packet_cb == NULL)
+	    cb == NULL || timeout_ms < 0 || ttl_ms < 0 || h->packet_cb == NULL)
 		return CASCADE_EINVAL;
 	memset(&o, 0, sizeof(o));
 	o.kind = KIND(DATA);
@@ -1491,7 +1570,7 @@ cascade_request(cascade_t *h, const char *dst, const char *command, const void *
 	o.payload = payload;
 	o.len = len;
 	o.timeout_ms = timeout_ms > 0 ? timeout_ms : h->timeout_ms;
-	o.ttl_ms = o.timeout_ms;
+	o.ttl_ms = ttl_ms;              /* 0: never expires (enqueue sets FLAG_NO_TTL) */
 	o.flags = FLAG(NOTIFY);
 	o.cb = cb;
 	o.arg = arg;

@@ -17,6 +17,7 @@
  *
  * A lock file (flock) keeps a second handle, in this process or another,
  * out of the directory: two outboxes on one stream would break custody.
+ * The holder writes its pid into it, so the one refused can say who has it.
  */
 #include "config.h"
 
@@ -206,9 +207,32 @@ lmdb_open(struct store *s, const char *dir, uint64_t mapsize, char *err, size_t 
 		goto fail;
 	}
 	if (flock(l->lockfd, LOCK_EX | LOCK_NB) == -1) {
-		snprintf(err, errlen, "state directory %s is in use by another handle or process",
-		    dir);
-		goto fail;
+		char pid[24];
+		ssize_t n = errno == EWOULDBLOCK ? pread(l->lockfd, pid, sizeof(pid) - 1, 0) : -1;
+		long holder = 0;
+
+		if (n > 0) {
+			pid[n] = '\0';
+			holder = strtol(pid, NULL, 10);
+		}
+		if (holder == (long)getpid())
+			snprintf(err, errlen, "state directory %s is in use by another handle in this "
+			    "process (%ld)", dir, holder);
+		else if (holder > 0)
+			snprintf(err, errlen, "state directory %s is in use by process %ld", dir, holder);
+		else
+			snprintf(err, errlen, "state directory %s is in use by another process (%s)", dir,
+			    errno == EWOULDBLOCK ? "its pid unknown" : strerror(errno));
+		lmdb_close(s);
+		return CASCADE_EBUSY;
+	}
+	/* who holds it, for the next one refused (the lock, not this, is what counts) */
+	if (ftruncate(l->lockfd, 0) == 0) {
+		char pid[24];
+		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+		if (pwrite(l->lockfd, pid, (size_t)n, 0) != n)
+			(void)0;        /* only a hint */
 	}
 	if ((rc = mdb_env_create(&l->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(l->env, 4)) != 0 ||

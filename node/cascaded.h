@@ -57,6 +57,11 @@ struct peer {
 	 * signed with its key, so its owner can tell a takeover from a forgery */
 	uint64_t old_sess;
 	uint8_t old_key[SESSION_KEY_LEN];
+	/* the highest sequence of its inbox (stream handed_epoch) put in a pull
+	 * reply since this daemon started, and the upward stream epoch of the
+	 * session it went to (which names that session's SDK state): what a
+	 * newer session from other state may get again */
+	uint64_t handed_epoch, handed_seq, handed_owner;
 };
 
 struct node {

@@ -36,6 +36,8 @@ struct session {
 	int64_t last_ms;
 	uint64_t seq_top;               /* the highest request counter seen */
 	uint64_t seq_seen[SEQ_WINDOW / 64]; /* and which of the SEQ_WINDOW below it */
+	uint64_t up_epoch;              /* its first upward stream: who it is */
+	uint64_t handed_epoch, handed_before; /* what others were handed before it began */
 	TAILQ_ENTRY(session) entry;
 };
 
@@ -432,6 +434,14 @@ auth_done(struct jjob *job)
 	}
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	p->sess = s;
+	/*
+	 * Packets handed to a session from other state (another program, or one
+	 * without its state directory) may have reached that application; a
+	 * session from the same state knows itself what it delivered.
+	 */
+	s->up_epoch = aj->a->n_streams > 0 ? aj->a->streams[0]->epoch : 0;
+	s->handed_epoch = p->handed_epoch;
+	s->handed_before = p->handed_owner != s->up_epoch ? p->handed_seq : 0;
 
 	ar.session = s->id;
 	ar.carrier = r->carrier;
@@ -932,6 +942,13 @@ pull_continue(struct sreq *r)
 	int64_t now = cnow_ms();
 	int rc;
 
+	if (p->sess == NULL || p->sess->id != r->req->session) {
+		/* its session was taken over (or ended) while its ack was being
+		 * committed: the ack counts, but what is queued belongs to the newer
+		 * session now */
+		pull_reply_empty(r);
+		return;
+	}
 	if ((rc = journal_queue_info(node->j, p->qid, &qi)) != 0) {
 		sfail(r, STATUS(INTERNAL), "journal: %s", journal_strerror(rc));
 		return;
@@ -980,7 +997,20 @@ pull_continue(struct sreq *r)
 	pr.n_packets = k;
 	pr.seqs = seqs;
 	pr.n_seqs = k;
-	if (p->sess != NULL && p->sess->held == r)
+	/*
+	 * What an earlier session was handed may have reached its application
+	 * before this one took over (its ack never came): say so, so the new
+	 * session's SDK flags it as a possible redelivery, not as new.
+	 */
+	if (p->sess->handed_epoch == qi.epoch && p->sess->handed_before >= pr.first_seq)
+		pr.handed_upto = p->sess->handed_before;
+	if (n > 0 && (p->handed_epoch != qi.epoch || p->handed_seq < e[n - 1].seq)) {
+		p->handed_epoch = qi.epoch;
+		p->handed_seq = e[n - 1].seq;
+	}
+	if (n > 0)
+		p->handed_owner = p->sess->up_epoch;
+	if (p->sess->held == r)
 		p->sess->held = NULL;
 	sreply_msg(r, &pr.base);
 	for (i = 0; i < k; i++)

@@ -8,5 +8,7 @@ tests_sdk_sdkpeer_LDADD = client-sdk/libcascade.la $(PTHREAD_LIBS)
 SDK_TESTS = tests/integration/sdk.sh
 SDK_TESTS += tests/integration/sdk_http.sh
 SDK_TESTS += tests/integration/sdk_stall.sh
+# takeover, close and request ttl as two real programs see them (issue 15)
+SDK_TESTS += tests/integration/sdk_takeover.sh
 TESTS += $(SDK_TESTS)
 EXTRA_DIST += $(SDK_TESTS)

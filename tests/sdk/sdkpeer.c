@@ -8,20 +8,26 @@
  *       "sent ID n" per packet. Exits 0 once the node has custody of all
  *       (and, with -R, all receipts came).
  *   sdkpeer recv    -u URL -a ADDR -s SECRET -n N -o FILE [-S DIR] [-K K] [-E]
+ *                   [-D MS] [-Q]
  *       appends "ID SRC n FLAGS KIND NOTICE" for every packet the callback
  *       gets (FLAGS: R redelivery, L late, - none), until FILE holds N
  *       distinct data ids (counting lines from earlier runs). -K K dies by
  *       SIGKILL inside the callback of the K-th data packet of this run,
- *       after writing its line. -E answers each data packet (echo).
+ *       after writing its line. -E answers each data packet (echo). -D MS
+ *       sleeps in the callback after writing each line (a slow application).
+ *       -Q closes the handle at once when done (no pause to let the SDK
+ *       acknowledge first), as a program that exits right away does.
  *   sdkpeer echo    -u URL -a ADDR -s SECRET -n N [-D MS]
  *       answers N requests with their payload (command "echo.reply"),
  *       sleeping -D MS in the callback first; then waits 1 s and exits 0.
- *   sdkpeer request -u URL -a ADDR -s SECRET -t DST -n N [-T MS] [-L | -X]
+ *   sdkpeer request -u URL -a ADDR -s SECRET -t DST -n N [-T MS] [-e MS] [-L | -X | -Y]
  *       sends N requests one after the other and checks each reply (its
  *       reply_to, its payload); prints "replies R timeouts T late L other O".
  *       Exits 0 when all N were answered in time; with -L when all timed out
  *       and all N answers came later, flagged late; with -X when all N ended
- *       CASCADE_EUNDELIVERABLE (dst unknown to the network).
+ *       CASCADE_EUNDELIVERABLE (dst unknown to the network); with -Y when all
+ *       N ended CASCADE_EEXPIRED (an EXPIRED notice about the request). -e MS
+ *       gives the requests a ttl of their own (cascade_request_ttl()).
  *   sdkpeer swarm   -u URL -N NODE -d SECRETDIR -c COUNT -n N
  *       opens COUNT handles NODE/c001.. (secrets DIR/c001.secret ...); each
  *       sends N packets to the next one and must receive N from the previous.
@@ -58,7 +64,8 @@
 static const char *url, *addr, *secret, *dst, *outfile, *statedir, *node, *secretdir, *cafile,
     *proxy;
 static int count = 1, interval_ms, receipts, crash_at, echo, delay_ms, timeout_ms = 5000,
-    expect_late, expect_undeliverable, nclients = 10, waitsec = 60, verbose;
+    expect_late, expect_undeliverable, expect_expired, nclients = 10, waitsec = 60, verbose, quick_close;
+static int64_t req_ttl_ms = -1;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -274,6 +281,8 @@ recv_pkt_cb(void *arg, cascade_t *h, const cascade_packet_t *p)
 		die("write: %s", strerror(errno));
 	if (cascade_packet_kind(p) != CASCADE_KIND_DATA)
 		return;
+	if (delay_ms > 0)
+		usleep((useconds_t)delay_ms * 1000);
 	if (echo) {
 		size_t len;
 		const void *pl = cascade_packet_payload(p, &len);
@@ -321,7 +330,8 @@ do_recv(void)
 	ok = (int)seen.n >= count;
 	pthread_mutex_unlock(&mu);
 	/* give the SDK a moment to acknowledge the last batch to the node */
-	usleep(300000);
+	if (!quick_close)
+		usleep(300000);
 	if (echo)
 		cascade_flush(h, 5000);
 	cascade_close(h);
@@ -385,7 +395,7 @@ struct rq {
 	char payload[128];
 };
 
-static int replies, timeouts, lates, others, undeliverables;
+static int replies, timeouts, lates, others, undeliverables, expireds;
 
 static void
 req_cb(void *arg, cascade_t *h, int status, const uint8_t id[CASCADE_ID_LEN],
@@ -416,6 +426,10 @@ req_cb(void *arg, cascade_t *h, int status, const uint8_t id[CASCADE_ID_LEN],
 	    cascade_packet_notice(reply) == CASCADE_NOTICE_UNDELIVERABLE &&
 	    memcmp(cascade_packet_ref_id(reply), r->id, CASCADE_ID_LEN) == 0)
 		undeliverables++;
+	else if (status == CASCADE_EEXPIRED && reply != NULL &&
+	    cascade_packet_notice(reply) == CASCADE_NOTICE_EXPIRED &&
+	    memcmp(cascade_packet_ref_id(reply), r->id, CASCADE_ID_LEN) == 0)
+		expireds++;
 	else {
 		fprintf(stderr, "sdkpeer: request %d: %s\n", r->n, cascade_strerror(status));
 		others++;
@@ -467,8 +481,12 @@ do_request(void)
 		t0 = mono_ms();
 		/* hold the lock: the callback must not run before r->id is set */
 		pthread_mutex_lock(&mu);
-		rc = cascade_request(h, dst, "echo.ask", r->payload, strlen(r->payload), timeout_ms,
-		    req_cb, r, r->id);
+		if (req_ttl_ms >= 0)
+			rc = cascade_request_ttl(h, dst, "echo.ask", r->payload, strlen(r->payload),
+			    timeout_ms, req_ttl_ms, req_cb, r, r->id);
+		else
+			rc = cascade_request(h, dst, "echo.ask", r->payload, strlen(r->payload),
+			    timeout_ms, req_cb, r, r->id);
 		if (rc != 0) {
 			pthread_mutex_unlock(&mu);
 			fprintf(stderr, "sdkpeer: request: %s\n", cascade_strerror(rc));
@@ -496,9 +514,12 @@ do_request(void)
 		pthread_mutex_unlock(&mu);
 	}
 	cascade_close(h);
-	printf("replies %d timeouts %d late %d undeliverable %d other %d mean_ms %lld\n", replies,
-	    timeouts, lates, undeliverables, others, (long long)(count ? sum / count : 0));
-	if (expect_undeliverable)
+	printf("replies %d timeouts %d late %d undeliverable %d expired %d other %d mean_ms %lld\n",
+	    replies, timeouts, lates, undeliverables, expireds, others,
+	    (long long)(count ? sum / count : 0));
+	if (expect_expired)
+		ok = expireds == count && others == 0;
+	else if (expect_undeliverable)
 		ok = undeliverables == count && others == 0;
 	else if (expect_late)
 		ok = timeouts == count && lates == count && others == 0;
@@ -793,7 +814,7 @@ main(int argc, char **argv)
 		die("usage: sdkpeer send|recv|echo|request|swarm|takeover|cancel|refused [options]");
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "u:a:s:t:n:S:i:Ro:K:ED:T:LXN:d:c:C:P:W:v")) != -1) {
+	while ((ch = getopt(argc, argv, "u:a:s:t:n:S:i:Ro:K:ED:T:LXN:d:c:C:P:W:vQe:Y")) != -1) {
 		switch (ch) {
 		case 'u': url = optarg; break;
 		case 'a': addr = optarg; break;
@@ -817,6 +838,9 @@ main(int argc, char **argv)
 		case 'P': proxy = optarg; break;
 		case 'W': waitsec = atoi(optarg); break;
 		case 'v': verbose = 1; break;
+		case 'Q': quick_close = 1; break;
+		case 'e': req_ttl_ms = atoll(optarg); break;
+		case 'Y': expect_expired = 1; break;
 		default: die("bad option");
 		}
 	}

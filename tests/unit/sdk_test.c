@@ -86,7 +86,7 @@ TEST_strerror_every_code(void)
 	    CASCADE_EADDRESS, CASCADE_EQUEUE_FULL, CASCADE_ETIMEDOUT, CASCADE_ECLOSED,
 	    CASCADE_ESECRET, CASCADE_EAUTH, CASCADE_ECARRIER, CASCADE_ESTATE, CASCADE_ETOOBIG,
 	    CASCADE_EINTERNAL, CASCADE_ECALLBACK, CASCADE_ENOTFOUND, CASCADE_EUNDELIVERABLE,
-	    CASCADE_EEXPIRED, CASCADE_EREJECTED, CASCADE_ECANCELLED };
+	    CASCADE_EEXPIRED, CASCADE_EREJECTED, CASCADE_ECANCELLED, CASCADE_EBUSY };
 	size_t n = sizeof(codes) / sizeof(codes[0]), i, k;
 
 	/* the codes are 0, -1, -2, ... without holes, and each has its own text */
@@ -268,7 +268,7 @@ TEST_open_errors(void)
 	CHECK_EQ(cascade_open(o, &h), CASCADE_ESTATE);      /* a file, not a directory */
 	CHECK_RC(cascade_options_set_state_dir(o, state), cascade_strerror);
 	CHECK_RC(cascade_open(o, &h), cascade_strerror);
-	CHECK_EQ(cascade_open(o, &h2), CASCADE_ESTATE);     /* in use by the first handle */
+	CHECK_EQ(cascade_open(o, &h2), CASCADE_EBUSY);      /* in use by the first handle */
 	CHECK_EQ(cascade_state(h), CASCADE_STATE_CONNECTING);   /* nobody listens */
 	CHECK_RC(cascade_close(h), cascade_strerror);
 	CHECK_RC(cascade_open(o, &h2), cascade_strerror);   /* free again */
@@ -729,8 +729,8 @@ TEST_state_dir_roundtrip(void)
 	CU_ASSERT(a->epoch != b->epoch);
 	store_close(b);
 	/* one user at a time */
-	CHECK_EQ(store_open(&b, dir, 1u << 20, 100, err, sizeof(err)), CASCADE_ESTATE);
-	CU_ASSERT(strstr(err, "in use") != NULL);
+	CHECK_EQ(store_open(&b, dir, 1u << 20, 100, err, sizeof(err)), CASCADE_EBUSY);
+	CU_ASSERT(strstr(err, "in use by another handle in this process") != NULL);
 	store_close(a);
 	free(dir);
 	free(dir2);
