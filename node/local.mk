@@ -26,7 +26,9 @@ node_cascaded_SOURCES = \
 	node/limits.c \
 	node/uplink.c \
 	node/carrier_tcp.c \
-	node/carrier_http.c
+	node/carrier_http.c \
+	node/snapshot.c \
+	node/control.c
 node_cascaded_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
 node_cascaded_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(CURL_CFLAGS)
