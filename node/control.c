@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -335,7 +336,7 @@ cancel_done(struct jjob *job)
 		    cc->orig->src);
 		router_notice(cc->orig, CASCADE__NOTICE_CODE__NOTICE_CANCELLED, 0,
 		    "cancelled by the operator of the node");
-		snprintf(text, sizeof(text), "packet %s cancelled; %s is told", idt, cc->orig->src);
+		snprintf(text, sizeof(text), "packet %s cancelled; a \"cancelled\" notice goes to %s", idt, cc->orig->src);
 		reply_set(cc->rep, CTL(OK), NULL, text);
 	}
 	cpkt_free(cc->orig);
@@ -466,6 +467,7 @@ control_start(const struct conf *c)
 {
 	nng_listener l;
 	char url[1100];
+	mode_t old;
 	int rc;
 
 	snprintf(ctl_path, sizeof(ctl_path), "%s", c->control);
@@ -473,11 +475,14 @@ control_start(const struct conf *c)
 	if ((rc = nng_rep0_open(&ctl_sock)) != 0)
 		fatalx("control: %s", nng_strerror(rc));
 	nng_socket_set_size(ctl_sock, NNG_OPT_RECVMAXSZ, CTL_RECV_MAX);
+	/* nng binds, then chmods: the umask closes the socket in between */
+	old = umask(077);
 	if ((rc = nng_listener_create(&l, ctl_sock, url)) != 0 ||
 	    (rc = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600)) != 0 ||
 	    (rc = nng_listener_start(l, 0)) != 0)
 		fatalx("control: %s: %s%s", c->control, nng_strerror(rc), rc == NNG_EADDRINUSE ?
 		    " (another cascaded runs with this control socket?)" : "");
+	umask(old);
 	if ((rc = nng_aio_alloc(&ctl_aio, ctl_aio_cb, NULL)) != 0 ||
 	    (rc = nng_ctx_open(&ctl_ctx, ctl_sock)) != 0)
 		fatalx("control: %s", nng_strerror(rc));

@@ -82,6 +82,8 @@ t_check "show: src, dst, payload size and hash, no payload" jq_is \
 t_check "status: packets out counted" test "$(j ca status .packets_out)" -ge 100
 
 # 3. pause: nothing moves, nothing is lost; resume delivers all, once
+tc_recv_bg alice ca alice 0 -W 120
+t_wait_for "clients: alice online" 10 jq_is true '.[0].online' ca clients
 t_check "pause fj-xm" ca pause fj-xm
 t_check "links: paused" jq_is paused '.[0].state' ca links
 ids=$(tc_send ca alice fj-xm-b/bob 50 -I | awk '/^id / { print $2 }')
@@ -90,6 +92,7 @@ t_check "links: 50 queued on the paused link" jq_is 50 '.[0].depth' ca links
 qid=$(echo "$ids" | sed -n 7p)
 t_check "show: a queued packet waits in up" jq_is "up queued" '.[0].places[0] | "\(.queue) \(.place)"' ca show "$qid"
 t_check "cancel it" ca cancel "$qid"
+t_check "the log says who cancelled it" grep -q "control: packet $qid (from fj-xm-a/alice) cancelled by the operator" "$T_DIR/ca.log"
 t_check "show: it is cancelled" jq_is "up cancelled" '.[0].places[0] | "\(.queue) \(.place)"' ca show "$qid"
 t_eq "cancel again: it failed (exit 1)" 1 "$(rc ca cancel "$qid")"
 sleep 3
@@ -99,6 +102,8 @@ t_check "the proxy saw no new connection" t_not grep -q "link fj-xm: session .* 
 t_eq "pause again: exit 1" 1 "$(rc ca pause fj-xm)"
 t_check "resume fj-xm" ca resume fj-xm
 t_wait_for "bob gets the other 49" 20 received_is bob 149
+# notices go by the master like every packet: it went once the link was back
+t_wait_for "alice hears 'cancelled'" 10 grep -q " 1 5 " "$T_DIR/alice.txt"
 t_check "exactly once, in order, none lost" check_exactly_once_ids "$T_DIR/bob.txt"
 t_check "the cancelled one never arrived" t_not grep -q "$qid" "$T_DIR/bob.txt"
 t_check "links: up again" jq_is up '.[0].state' ca links
