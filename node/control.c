@@ -336,7 +336,8 @@ cancel_done(struct jjob *job)
 		    cc->orig->src);
 		router_notice(cc->orig, CASCADE__NOTICE_CODE__NOTICE_CANCELLED, 0,
 		    "cancelled by the operator of the node");
-		snprintf(text, sizeof(text), "packet %s cancelled; a \"cancelled\" notice goes to %s", idt, cc->orig->src);
+		snprintf(text, sizeof(text), "packet %s cancelled; a \"cancelled\" notice goes to %s",
+		    idt, cc->orig->src);
 		reply_set(cc->rep, CTL(OK), NULL, text);
 	}
 	cpkt_free(cc->orig);

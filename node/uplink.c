@@ -990,7 +990,7 @@ probe_connected(void *arg)
 {
 	struct uplink *u = arg;
 
-	if (!u->fallen_back)
+	if (!u->fallen_back || u->paused)
 		return;
 	probe_stop(u);
 	u->fallen_back = 0;
