@@ -203,6 +203,8 @@ ask(const char *path, uint32_t cmd, const char *arg)
 		    "%u, cascaded speaks %u%s%s", PACKAGE_VERSION,
 		    CASCADE__CTL_VERSION__CTL_VERSION_CURRENT, rep->version,
 		    rep->error[0] ? ": " : "", rep->error);
+	if (rep->result == CTL(DENIED))
+		die(EX_PERMISSION, "%s: %s", path, rep->error);
 	if (rep->result != CTL(OK))
 		die(EX_FAILED, "%s", rep->error);
 	return rep;

@@ -1,7 +1,7 @@
 /*
  * control.c — the control socket cascadectl(8) talks to: nng rep0 on
  * ipc://<control> (cascade.conf(5)), mode 0600, so only the daemon's user
- * (and root) can drive the node.
+ * (and root) can drive the node; each request's peer uid is checked too.
  *
  * One context answers one request at a time: nng's callbacks only post to
  * the loop, which decodes the CtlRequest, reads the state (snapshot.c, no
@@ -365,13 +365,45 @@ do_cancel(const char *arg, Cascade__CtlReply *rep)
 
 /* -------------------------------------------------------------- dispatch */
 
+/*
+ * Only cascaded's own user and root may drive the node. The socket's mode
+ * says so already; this holds when the socket was opened up by mistake
+ * (after smtpd's control.c, which checks the peer's euid per command).
+ */
+static int
+peer_allowed(nng_msg *m, char *why, size_t len)
+{
+	uint64_t uid = 0, pid = 0;
+	nng_pipe p = nng_msg_get_pipe(m);
+
+	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &uid) != 0) {
+		snprintf(why, len, "refused: the asking process's uid is unknown");
+		log_warnx("control: request refused: the peer's uid is unknown");
+		return 0;
+	}
+	if (uid == 0 || uid == (uint64_t)geteuid())
+		return 1;
+	nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid);
+	snprintf(why, len, "refused: uid %llu is not cascaded's user (uid %u) or root",
+	    (unsigned long long)uid, (unsigned)geteuid());
+	log_warnx("control: request from uid %llu (pid %llu) refused: only uid %u and root "
+	    "may drive this node (the socket %s should be mode 0600)", (unsigned long long)uid,
+	    (unsigned long long)pid, (unsigned)geteuid(), ctl_path);
+	return 0;
+}
+
 static void
 ctl_request(nng_msg *m)
 {
 	Cascade__CtlReply *rep = reply_new();
-	Cascade__CtlRequest *req;
+	Cascade__CtlRequest *req = NULL;
 	char why[256];
 
+	if (!peer_allowed(m, why, sizeof(why))) {
+		nng_msg_free(m);
+		reply_set(rep, CTL(DENIED), why, NULL);
+		goto send;
+	}
 	req = cascade__ctl_request__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
 	nng_msg_free(m);
 	if (req == NULL) {

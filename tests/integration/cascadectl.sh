@@ -157,6 +157,16 @@ t_eq "the socket is mode 0600" 600 "$(stat -c %a "$T_DIR/ctl/ca.sock")"
 t_eq "another user: exit 4" 4 "$(rc setpriv --reuid=65534 --regid=65534 --clear-groups \
 	"$CTL" -s "$T_DIR/ctl/ca.sock" status)"
 t_check "... saying permission denied" grep -q "permission denied (mode 0600, owner root)" "$T_DIR/err"
+# a socket opened to everyone by mistake: the daemon checks who asks too
+chmod 666 "$T_DIR/ctl/ca.sock"
+t_eq "another user, the socket chmod 666: still exit 4" 4 "$(rc setpriv --reuid=65534 \
+	--regid=65534 --clear-groups "$CTL" -s "$T_DIR/ctl/ca.sock" status)"
+t_check "... the daemon refused it" grep -q "refused: uid 65534 is not cascaded's user" "$T_DIR/err"
+t_check "... and logged it" grep -q "control: request from uid 65534 (pid [0-9]*) refused" "$T_DIR/ca.log"
+t_check "... and pause from that user did nothing" bash -c "setpriv --reuid=65534 --regid=65534 \
+	--clear-groups '$CTL' -s '$T_DIR/ctl/ca.sock' pause fj-xm; '$CTL' -f '$T_DIR/ca.conf' --json links |
+	jq -e '.[0].state == \"up\"' >/dev/null"
+chmod 600 "$T_DIR/ctl/ca.sock"
 t_eq "another protocol version: exit 5" 5 "$(rc env CASCADECTL_PROTOCOL=9 "$CTL" -f "$T_DIR/ca.conf" status)"
 t_check "... saying so" grep -q "version mismatch" "$T_DIR/err"
 t_check "the daemon logged the refusal" grep -q "control: request refused: control protocol version 9" "$T_DIR/ca.log"
