@@ -143,6 +143,13 @@ for cmd in status links clients "show $id"; do
 	echo "# $cmd: $dt ms"
 	[ "$dt" -lt 1000 ] || slow=1
 done
+for cmd in status links clients; do      # the city holds its children's pulls
+	t0=$(t_now_ms)
+	city $cmd >/dev/null || slow=1
+	dt=$(($(t_now_ms) - t0))
+	echo "# city $cmd: $dt ms"
+	[ "$dt" -lt 1000 ] || slow=1
+done
 t_check "every answer within 1 s" test "$slow" -eq 0
 t_check "links: thousands waiting, the oldest aged" bash -c \
 	"'$CTL' -f '$T_DIR/ca.conf' --json links | jq -e '.[0].depth >= 3000 and .[0].oldest_age_ms > 0' >/dev/null"
@@ -177,7 +184,13 @@ t_eq "unknown command: exit 2" 2 "$(rc "$CTL" -f "$T_DIR/ca.conf" frobnicate)"
 t_eq "not an id: exit 1" 1 "$(rc "$CTL" -f "$T_DIR/ca.conf" show nonsense)"
 t_eq "--help: exit 0" 0 "$(rc "$CTL" --help)"
 t_check "the daemon still serves" jq_is fj-xm-a .node ca status
+n_kill9 cb
+t_eq "a killed daemon (its socket left behind): exit 3" 3 "$(rc "$CTL" -f "$T_DIR/cb.conf" status)"
+t_check "... saying nobody listens" grep -q "nobody listens: cascaded is not running" "$T_DIR/err"
+n_start cb
+t_check "restarted over the stale socket: it answers" jq_is fj-xm-b .node cb status
 n_stop cb
+t_check "a stopped daemon removes its socket" test ! -e "$T_DIR/cb/control.sock"
 t_eq "a stopped daemon: exit 3" 3 "$(rc "$CTL" -f "$T_DIR/cb.conf" status)"
 t_check "... saying not running" grep -q "cascaded is not running" "$T_DIR/err"
 t_done
