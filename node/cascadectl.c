@@ -29,6 +29,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "conf.h"
+#include "journal.h"
 #include "log.h"
 #include "packets.h"
 
@@ -212,21 +213,26 @@ ask(const char *path, uint32_t cmd, const char *arg)
 
 /* ---------------------------------------------------------------- JSON */
 
+#define STATE(x) CASCADE__CTL_LINK_STATE__CTL_LINK_##x
+#define PLACE(x) CASCADE__CTL_PLACE__CTL_PLACE_##x
+
 static const char *
 state_name(uint32_t s)
 {
-	static const char *names[] = { "?", "up", "connecting", "down", "paused" };
+	static const char *names[] = { [STATE(UP)] = "up", [STATE(CONNECTING)] = "connecting",
+	    [STATE(DOWN)] = "down", [STATE(PAUSED)] = "paused" };
 
-	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+	return s < sizeof(names) / sizeof(names[0]) && names[s] != NULL ? names[s] : "?";
 }
 
 static const char *
 place_name(uint32_t p)
 {
-	static const char *names[] = { "?", "queued", "forwarded", "delivered", "expired",
-	    "cancelled" };
+	static const char *names[] = { [PLACE(QUEUED)] = "queued",
+	    [PLACE(FORWARDED)] = "forwarded", [PLACE(DELIVERED)] = "delivered",
+	    [PLACE(EXPIRED)] = "expired", [PLACE(CANCELLED)] = "cancelled" };
 
-	return p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
+	return p < sizeof(names) / sizeof(names[0]) && names[p] != NULL ? names[p] : "?";
 }
 
 static void
@@ -442,7 +448,7 @@ print_packet(const Cascade__CtlPacket *p)
 	char a[64], b[32], h[2 * CSHA256_LEN + 1];
 	size_t i;
 
-	printf("packet    %s (%s leg)\n", p->id, p->leg == 0 ? "up" : "down");
+	printf("packet    %s (%s leg)\n", p->id, p->leg == JLEG_UP ? "up" : "down");
 	if (p->pruned)
 		printf("          body pruned after delivery: src, dst, size no longer known\n");
 	else {
