@@ -461,7 +461,14 @@ tcall_loop(void *arg)
 		memcpy(buf, nng_msg_body(m), len);
 		nng_msg_free(m);
 	}
-	nng_ctx_close(c->ctx);
+	/*
+	 * A closed client's socket is being closed on another thread, which
+	 * closes its contexts: closing one here at the same time panics
+	 * nng 1.5.2 (pthread_mutex_unlock: Invalid argument), as a carrier
+	 * rebuilt while a call was in flight showed (cascadectl retry).
+	 */
+	if (!c->t->closed)
+		nng_ctx_close(c->ctx);
 	nng_aio_free(c->aio);
 	c->cb(c->arg, c->rc, buf, len);
 	free(buf);

@@ -62,6 +62,7 @@ struct peer {
 	 * session it went to (which names that session's SDK state): what a
 	 * newer session from other state may get again */
 	uint64_t handed_epoch, handed_seq, handed_owner;
+	int64_t seen_ms;                /* wall clock of its last request, 0: none yet */
 };
 
 struct node {
@@ -76,6 +77,7 @@ struct node {
 	struct uplink *up;              /* NULL on the master */
 	volatile int stopping;
 	uint64_t stat_accepted, stat_rejected, stat_duplicates, stat_delivered;
+	uint64_t stat_sent;             /* packets acked by the next hop or client */
 	uint64_t stat_refused_rate, stat_refused_quota, stat_refused_size, stat_auth_failed;
 };
 
@@ -233,6 +235,8 @@ void server_expire_idle(int carrier, int64_t idle_ms);
 /* Queue qid has new packets: answer a held pull waiting on it. */
 void server_wake(uint32_t qid);
 void server_shutdown(void);
+/* The carrier name of p's session ("tcp", "http"), or NULL when it has none. */
+const char *server_peer_carrier(const struct peer *p);
 
 /* ---------------------------------------------------------- uplink.c */
 struct uplink;
@@ -241,6 +245,42 @@ void uplink_start(struct uplink *u);
 void uplink_wake(struct uplink *u);             /* the up queue has new packets */
 void uplink_routes_changed(struct uplink *u);
 void uplink_stop(struct uplink *u);
+/*
+ * The operator's hands on the link (control.c): pause closes the connection
+ * and stops every timer until resume; retry redials now with a new carrier
+ * and the backoff reset. -1 when already paused / not paused / paused.
+ */
+int uplink_pause(struct uplink *u);
+int uplink_resume(struct uplink *u);
+int uplink_retry(struct uplink *u);
+enum uplink_state { UPLINK_UP = 1, UPLINK_CONNECTING, UPLINK_DOWN, UPLINK_PAUSED };
+/* What the link is doing; the strings live as long as the link. */
+struct uplink_info {
+	const char *id;
+	enum uplink_state state;        /* DOWN: failed since it was last up */
+	const char *carrier, *why, *url, *last_error;
+	int64_t last_error_ms;          /* wall clock, 0: never */
+	uint64_t reconnects;            /* sessions up after the first */
+	uint64_t rebuilds;              /* carriers rebuilt (watchdog, retry, fallback) */
+};
+void uplink_info(const struct uplink *u, struct uplink_info *out);
+
+/* ---------------------------------------------------------- control.c */
+/* The control socket (cascadectl): nng rep0 on ipc://<control>, mode 0600. */
+int control_start(const struct conf *c);
+void control_stop(void);
+
+/* --------------------------------------------------------- snapshot.c */
+/*
+ * The node's state, read on the loop thread without waiting on anything:
+ * journal counts come from queue states and LMDB's own statistics (no
+ * scans), so they answer at once with a large backlog or a held pull.
+ * Everything is malloc'd, as protobuf_c_message_free_unpacked(m, NULL) frees it.
+ */
+Cascade__CtlStatus *snapshot_status(void);
+void snapshot_links(Cascade__CtlLink ***out, size_t *n);
+void snapshot_clients(Cascade__CtlClient ***out, size_t *n);
+extern int64_t node_started_ms;         /* main.c: wall clock at start */
 
 /* ----------------------------------------------------- carrier_tcp.c */
 /* Server side: nng rep0 on the tcp:// and tls+tcp:// listen urls. */

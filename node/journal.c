@@ -1379,6 +1379,59 @@ journal_packet_get(struct journal *j, const struct jkey *kk, uint8_t **bytes, si
 	return 0;
 }
 
+int
+journal_packet_where(struct journal *j, const struct jkey *kk, struct jwhere *out)
+{
+	uint8_t pkey[JKEY_LEN], qk[JQKEY_LEN];
+	MDB_txn *txn;
+	MDB_val k, v;
+	struct jrec r;
+	unsigned i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	jkey_pack(pkey, kk->id, kk->leg);
+	if ((rc = jrd_begin(j, &txn)) != 0)
+		return jfail(j, rc, "where: begin");
+	if ((rc = rec_get(j, txn, pkey, &r)) != 0)
+		goto done;
+	out->accepted_ms = r.accepted_ms;
+	out->deadline_ms = r.deadline_ms;
+	memcpy(out->sha, r.sha, CSHA256_LEN);
+	out->pruned = (r.flags & JREC_PRUNED) != 0;
+	if (!out->pruned && r.bodylen > 0) {
+		if ((out->body = malloc(r.bodylen)) == NULL) {
+			rc = ENOMEM;
+			goto done;
+		}
+		memcpy(out->body, r.body, r.bodylen);
+		out->bodylen = r.bodylen;
+	}
+	out->nq = r.nq;
+	for (i = 0; i < r.nq; i++) {
+		out->qid[i] = r.qid[i];
+		out->qseq[i] = r.qseq[i];
+		qkey_pack(qk, r.qid[i], r.qseq[i]);
+		k.mv_size = sizeof(qk);
+		k.mv_data = qk;
+		rc = mdb_get(txn, j->queues, &k, &v);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			goto done;
+		out->waiting[i] = rc == 0;
+		rc = 0;
+	}
+done:
+	jrd_end(j, txn);
+	if (rc != 0) {
+		free(out->body);
+		out->body = NULL;
+		if (rc == JOURNAL_NOT_FOUND)
+			return rc;      /* not an error worth a message */
+		return jfail(j, rc, "where");
+	}
+	return 0;
+}
+
 /* Whether the stored packet r names src as its source. -1: unknown (no body). */
 static int
 rec_src_is(const struct jrec *r, const char *src)

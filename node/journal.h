@@ -259,6 +259,24 @@ int journal_packet_get(struct journal *j, const struct jkey *k, uint8_t **bytes,
     int64_t *accepted_ms);
 
 /*
+ * Where stored packet k stands here, for the control socket: its record
+ * header and, per queue it was put in, whether it still waits there.
+ * body is a malloc'd copy of the stored packet (NULL when pruned). Read-only.
+ */
+struct jwhere {
+	int64_t accepted_ms, deadline_ms;
+	uint8_t sha[CSHA256_LEN];
+	int pruned;
+	uint8_t *body;
+	size_t bodylen;
+	unsigned nq;
+	uint32_t qid[JMAX_QUEUES];
+	uint64_t qseq[JMAX_QUEUES];
+	int waiting[JMAX_QUEUES];
+};
+int journal_packet_where(struct journal *j, const struct jkey *k, struct jwhere *out);
+
+/*
  * A cancel from src (the cancel packet's own source, "node/client" or
  * "node"): removes packet k from every queue it still waits in and logs
  * CANCELLED. *was_queued gets 1 if it was still waiting anywhere, 0

@@ -301,6 +301,7 @@ main(int argc, char **argv)
 		fatalx("libevent: event_base_new failed");
 	loop_init(node->base);
 
+	node_started_ms = cnow_ms();
 	journal_start();
 	if (!node->master)
 		node->q_up = queue_or_die("up", JQ_LINK);
@@ -315,6 +316,7 @@ main(int argc, char **argv)
 		uplink_start(node->up);
 	}
 	router_start_timers();
+	control_start(c);
 
 	sigs[0] = evsignal_new(node->base, SIGTERM, on_signal, NULL);
 	sigs[1] = evsignal_new(node->base, SIGINT, on_signal, NULL);
@@ -326,6 +328,7 @@ main(int argc, char **argv)
 
 	event_base_dispatch(node->base);
 
+	control_stop();
 	uplink_stop(node->up);
 	tcps_stop();
 	https_stop();

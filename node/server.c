@@ -601,6 +601,7 @@ do_auth(struct sreq *r)
 	s->conn = r->conn;
 	s->tls = r->tls;
 	s->last_ms = cmono_ms();
+	s->peer->seen_ms = cnow_ms();
 	csession_key(p->secret, p->secretlen, p->name, a->server_nonce.data, a->nonce.data, s->key);
 
 	aj = xcalloc(1, sizeof(*aj));
@@ -1051,7 +1052,7 @@ struct ack_job {
 	Cascade__Packet **receipts;
 	size_t nreceipts;
 	struct jkey *keys;              /* what the ack removes, for the quotas */
-	unsigned nkeys;
+	unsigned nkeys, nacked;
 	struct timeval wait;            /* the pull's wait starts once the ack is in */
 };
 
@@ -1086,7 +1087,7 @@ ack_run(struct journal *j, struct jjob *job)
 	}
 	if ((rc = lim_quota_keys(j, aj->qid, aj->upto, &aj->keys, &aj->nkeys)) != 0)
 		return rc;
-	return journal_ack(j, aj->qid, aj->upto, cnow_ms(), NULL);
+	return journal_ack(j, aj->qid, aj->upto, cnow_ms(), &aj->nacked);
 }
 
 static void
@@ -1098,8 +1099,10 @@ ack_done(struct jjob *job)
 	if (job->rc != 0)
 		log_warnx("server: %s: ack up to %llu: %s", aj->r->peer->name,
 		    (unsigned long long)aj->upto, journal_strerror(job->rc));
-	else
+	else {
 		lim_quota_release(aj->keys, aj->nkeys);
+		node->stat_sent += aj->nacked;
+	}
 	free(aj->keys);
 	for (i = 0; i < aj->nreceipts; i++) {
 		if (aj->r->peer->kind == CASCADE__PEER_KIND__PEER_CLIENT)
@@ -1394,6 +1397,7 @@ server_request(struct sreq *r)
 		return;
 	}
 	s->last_ms = cmono_ms();
+	s->peer->seen_ms = cnow_ms();
 	switch (r->req->type) {
 	case CASCADE__MSG_TYPE__MSG_PUSH:
 		do_push(r, s);
@@ -1429,4 +1433,10 @@ server_shutdown(void)
 	while ((n = TAILQ_FIRST(&nonces)) != NULL)
 		nonce_free(n);
 	lim_shutdown();
+}
+
+const char *
+server_peer_carrier(const struct peer *p)
+{
+	return p->sess != NULL ? carrier_name(p->sess->carrier) : NULL;
 }

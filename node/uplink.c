@@ -58,6 +58,10 @@ struct uplink {
 	int unconnected_fires;          /* timer fires in a row without a connection */
 	int64_t backoff_ms;
 	char last_error[256];
+	int64_t last_error_ms;          /* wall clock */
+	const char *why;                /* why this carrier (a literal) */
+	int paused;                     /* by the operator: no connection, no timers */
+	uint64_t ups, rebuilds_total;   /* sessions up, carrier rebuilds, since start */
 	struct tls_probe *tp;           /* a probe running, or NULL */
 	struct event *tp_done;
 	char tp_said[512];              /* what the last probe said (logged once) */
@@ -138,6 +142,7 @@ session_lost(struct uplink *u, int redial, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(u->last_error, sizeof(u->last_error), fmt, ap);
 	va_end(ap);
+	u->last_error_ms = cnow_ms();
 	if (u->state == UL_UP)
 		log_warnx("link %s: session lost: %s", u->pc->id, u->last_error);
 	else
@@ -224,6 +229,8 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct uplink *u = arg;
 
+	if (u->paused)
+		return;
 	if (u->state == UL_DOWN && u->connected)
 		hello(u);
 	else if (u->state == UL_DOWN) {
@@ -425,7 +432,7 @@ struct upack_job {
 	uint32_t qid;
 	uint64_t upto;
 	struct jkey *keys;              /* what the ack removes, for the quotas */
-	unsigned nkeys;
+	unsigned nkeys, nacked;
 };
 
 static int
@@ -436,7 +443,7 @@ upack_run(struct journal *j, struct jjob *job)
 
 	if ((rc = lim_quota_keys(j, aj->qid, aj->upto, &aj->keys, &aj->nkeys)) != 0)
 		return rc;
-	return journal_ack(j, aj->qid, aj->upto, cnow_ms(), NULL);
+	return journal_ack(j, aj->qid, aj->upto, cnow_ms(), &aj->nacked);
 }
 
 static void
@@ -447,8 +454,10 @@ upack_done(struct jjob *job)
 	if (job->rc != 0 && job->rc != JOURNAL_RANGE)
 		log_warnx("link: ack up to %llu: %s", (unsigned long long)aj->upto,
 		    journal_strerror(job->rc));
-	if (job->rc == 0)
+	if (job->rc == 0) {
 		lim_quota_release(aj->keys, aj->nkeys);
+		node->stat_sent += aj->nacked;
+	}
 	free(aj->keys);
 	free(aj);
 }
@@ -543,6 +552,7 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	if (u->max_batch > node->conf->max_batch)
 		u->max_batch = node->conf->max_batch;
 	u->state = UL_UP;
+	u->ups++;
 	evtimer_del(u->watchdog);
 	if (u->rebuilds > 0)
 		log_info("link %s: up again after %d carrier rebuild%s", u->pc->id, u->rebuilds,
@@ -875,6 +885,8 @@ connected(void *arg)
 {
 	struct uplink *u = arg;
 
+	if (u->paused)                  /* posted before the carrier closed */
+		return;
 	u->connected = 1;
 	u->unconnected_fires = 0;
 	watchdog_arm(u);
@@ -924,6 +936,8 @@ carrier_use(struct uplink *u, const struct conf_url *url, const char *why)
 	u->routes_inflight = 0;
 	u->ops = ops_for(url);
 	u->url = url;
+	u->why = why;
+	u->rebuilds_total++;
 	if ((u->cc = u->ops->open(u->pc, url, &ev, err, sizeof(err))) == NULL)
 		fatalx("%s:%d: parent %s: %s", url->where.file, url->where.line, u->pc->id, err);
 	if (!url->tls)
@@ -947,7 +961,7 @@ watchdog_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct uplink *u = arg;
 
-	if (u->state == UL_UP)
+	if (u->state == UL_UP || u->paused)
 		return;
 	if (u->rebuilds++ == 0)
 		log_warnx("link %s: no word from the %s carrier for %lld ms (reconnect max + "
@@ -976,7 +990,7 @@ probe_connected(void *arg)
 {
 	struct uplink *u = arg;
 
-	if (!u->fallen_back)
+	if (!u->fallen_back || u->paused)
 		return;
 	probe_stop(u);
 	u->fallen_back = 0;
@@ -999,7 +1013,7 @@ probe_fire(evutil_socket_t fd, short what, void *arg)
 	    PROBE_MIN_MS;
 	char err[256];
 
-	if (!u->fallen_back)
+	if (!u->fallen_back || u->paused)
 		return;
 	if (u->probe != NULL)
 		tcp_client_ops.close(u->probe);
@@ -1032,6 +1046,7 @@ uplink_new(const struct conf_parent *pc)
 	size_t i;
 
 	u->pc = pc;
+	u->rebuilds_total = (uint64_t)-1;       /* the first carrier_use is no rebuild */
 	for (i = 0; i < pc->nurls; i++) {
 		if (pc->urls[i].carrier == CONF_CARRIER_TCP && u->tcp_url == NULL)
 			u->tcp_url = &pc->urls[i];
@@ -1096,6 +1111,85 @@ uplink_stop(struct uplink *u)
 	u->state = UL_DOWN;
 	evtimer_del(u->watchdog);
 	probe_stop(u);
+	if (u->cc != NULL)
+		u->ops->close(u->cc);
+	u->cc = NULL;
+}
+
+/* ------------------------------------------------------------ operator */
+
+/*
+ * Pause drops the connection and stops every timer: nothing is sent or
+ * pulled. Custody does not move: unacked pushes are sent again and the
+ * parent keeps what it has not seen us ack, so resume (a fresh carrier and
+ * Hello, resuming at the marks) loses and repeats nothing.
+ */
+int
+uplink_pause(struct uplink *u)
+{
+	if (u->paused)
+		return -1;
+	u->paused = 1;
+	u->gen++;
+	u->state = UL_DOWN;
+	u->connected = 0;
+	u->inflight = 0;
+	u->pulling = 0;
+	u->routes_inflight = 0;
+	evtimer_del(u->timer);
+	evtimer_del(u->watchdog);
+	probe_stop(u);
 	u->ops->close(u->cc);
 	u->cc = NULL;
+	log_info("link %s: paused by the operator: nothing is sent or pulled until "
+	    "cascadectl resume %s", u->pc->id, u->pc->id);
+	return 0;
+}
+
+int
+uplink_resume(struct uplink *u)
+{
+	if (!u->paused)
+		return -1;
+	u->paused = 0;
+	u->backoff_ms = u->pc->reconnect_min_ms;
+	u->rebuilds_total--;            /* a resume is no rebuild either */
+	log_info("link %s: resumed by the operator", u->pc->id);
+	carrier_use(u, u->url, "resumed by the operator");
+	return 0;
+}
+
+/* Redial now with a new carrier (the watchdog's rebuild), the backoff reset. */
+int
+uplink_retry(struct uplink *u)
+{
+	if (u->paused)
+		return -1;
+	u->backoff_ms = u->pc->reconnect_min_ms;
+	u->rebuilds = 0;
+	log_info("link %s: retry by the operator: redialing %s now", u->pc->id, u->url->url);
+	carrier_use(u, u->url, "redialed by the operator");
+	return 0;
+}
+
+void
+uplink_info(const struct uplink *u, struct uplink_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = u->pc->id;
+	if (u->paused)
+		out->state = UPLINK_PAUSED;
+	else if (u->state == UL_UP)
+		out->state = UPLINK_UP;
+	else if (u->last_error[0] != '\0')
+		out->state = UPLINK_DOWN;       /* it failed since it was last up */
+	else
+		out->state = UPLINK_CONNECTING;
+	out->carrier = u->ops != NULL ? u->ops->name : "";
+	out->why = u->why != NULL ? u->why : "";
+	out->url = u->url != NULL ? u->url->url : "";
+	out->last_error = u->last_error;
+	out->last_error_ms = u->last_error_ms;
+	out->reconnects = u->ups > 0 ? u->ups - 1 : 0;
+	out->rebuilds = u->rebuilds_total;
 }

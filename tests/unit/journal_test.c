@@ -905,6 +905,71 @@ TEST_cancel(void)
 	free(dir);
 }
 
+/* journal_packet_where: the record and, per queue, whether it still waits (cascadectl show). */
+static void
+TEST_packet_where(void)
+{
+	char *dir = cu_tmpdir("journal");
+	struct tpkt t;
+	struct jitem it;
+	struct jbatch b;
+	struct journal *j;
+	struct jwhere w;
+	struct jkey key;
+	Cascade__Packet *p;
+	uint32_t q, q2;
+
+	j = jt_open(dir);
+	RC(journal_queue(j, "up", JQ_LINK, &q));
+	RC(journal_queue(j, "client:x/y", JQ_CLIENT, &q2));
+	RC(jt_insert(j, q, 1, 10, 1, 0, NULL));
+	tpkt_init(&t, "county-a/dr-lin", "city-b/dr-wang", 30);
+	memset(&it, 0, sizeof(it));
+	it.pkt = &t.p;
+	it.deadline_ms = 50000;
+	it.queues[0] = q;
+	it.queues[1] = q2;
+	it.nqueues = 2;
+	memset(&b, 0, sizeof(b));
+	b.peer = "";
+	b.items = &it;
+	b.n = 1;
+	RC(journal_commit_batch(j, &b));
+
+	memcpy(key.id, t.id, CID_LEN);
+	key.leg = JLEG_UP;
+	RC(journal_packet_where(j, &key, &w));
+	CHECK_EQ(w.nq, 2);
+	CHECK_EQ(w.qid[0], q);
+	CHECK_EQ(w.qseq[0], 2);
+	CHECK_EQ(w.qid[1], q2);
+	CHECK_EQ(w.qseq[1], 1);
+	CHECK_EQ(w.waiting[0], 1);
+	CHECK_EQ(w.waiting[1], 1);
+	CHECK_EQ(w.deadline_ms, 50000);
+	CHECK_EQ(w.pruned, 0);
+	p = cpkt_decode(w.body, w.bodylen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_STRING_EQUAL(p->src, "county-a/dr-lin");
+	cpkt_free(p);
+	free(w.body);
+
+	/* the client acked it: gone from its inbox, still waiting up */
+	RC(journal_ack(j, q2, 1, 5, NULL));
+	RC(journal_packet_where(j, &key, &w));
+	CHECK_EQ(w.waiting[0], 1);
+	CHECK_EQ(w.waiting[1], 0);
+	free(w.body);
+
+	key.leg = JLEG_DOWN;
+	CHECK_EQ(journal_packet_where(j, &key, &w), JOURNAL_NOT_FOUND);
+	CU_ASSERT_PTR_NULL(w.body);
+	tpkt_free(&t);
+	journal_close(j);
+	cu_rmtree(dir);
+	free(dir);
+}
+
 static void
 TEST_expiry(void)
 {
@@ -1223,6 +1288,7 @@ static const struct cu_test tests[] = {
 	CU_TEST(TEST_peek),
 	CU_TEST(TEST_ack),
 	CU_TEST(TEST_cancel),
+	CU_TEST(TEST_packet_where),
 	CU_TEST(TEST_expiry),
 	CU_TEST(TEST_prune),
 	CU_TEST(TEST_meta),
