@@ -86,7 +86,7 @@ t_wait_for "city a and county z are up" 20 eval 'up ca fj-p && up cz fj-p-b'
 [ "$T_FAIL" -eq 0 ] || exit 1		# no tree, no chaos
 
 # --- traffic
-PER=$((PACKETS / 6))
+PER=$(((PACKETS + 5) / 6))
 BATCH=4
 # paced so the senders finish about when the faults stop, outages included
 IVAL=$((SECONDS_RUN * 1000 * BATCH * 7 / 10 / PER))
