@@ -193,7 +193,55 @@ jwtx_abort(struct wtx *w)
 	w->txn = NULL;
 }
 
-/* Commits (the disk sync happens here when sync is on), then re-evaluates the map. */
+/*
+ * Whether a failed commit failed for want of disk: ENOSPC, or EIO, which
+ * LMDB returns for a short write (mdb_page_flush) when the data file could
+ * only partly grow. Another file can fill the disk under a map that still
+ * had room; that is a full journal (refuse new packets, keep serving), not
+ * an error. An EIO with room on the disk stays an I/O error.
+ */
+static uint64_t
+disk_avail(struct journal *j)
+{
+	struct statvfs sv;
+
+	if (statvfs(j->dir, &sv) == -1)
+		return 0;
+	return (uint64_t)sv.f_bavail * sv.f_frsize;
+}
+
+/* Room beyond the floor for a few commits (a commit that reuses free pages needs none). */
+static int
+disk_has_room(struct journal *j)
+{
+	uint64_t avail = disk_avail(j);
+
+	return avail > j->disk_floor && avail >= 64 * (uint64_t)j->psize;
+}
+
+static int
+commit_disk_full(struct journal *j, int rc)
+{
+	uint64_t avail;
+
+	if (rc != ENOSPC && rc != EDQUOT && rc != EIO)
+		return 0;
+	if (rc == EIO && disk_has_room(j))
+		return 0;
+	avail = disk_avail(j);
+	if (!j->disk_full)
+		log_warnx("journal %s: the disk is full (%s, %llu KiB free): refusing new "
+		    "packets until there is room", j->dir, mdb_strerror(rc),
+		    (unsigned long long)(avail / 1024));
+	j->disk_full = 1;
+	return 1;
+}
+
+/*
+ * Commits (the disk sync happens here when sync is on), then re-evaluates
+ * the map. A disk that is full reports MDB_MAP_FULL: the callers' careful
+ * retries for a full map apply, down to "journal full" for new packets.
+ */
 int
 jwtx_commit(struct wtx *w)
 {
@@ -203,7 +251,11 @@ jwtx_commit(struct wtx *w)
 	rc = mdb_txn_commit(w->txn);
 	w->txn = NULL;
 	if (rc)
-		return rc;
+		return commit_disk_full(j, rc) ? MDB_MAP_FULL : rc;
+	if (j->disk_full && disk_has_room(j)) {
+		log_info("journal %s: the disk has room again", j->dir);
+		j->disk_full = 0;
+	}
 	j->ev_seq = w->ev_seq;
 	memcpy(j->ev_hash, w->ev_hash, CSHA256_LEN);
 	usage_check(j, 0);

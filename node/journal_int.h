@@ -37,6 +37,7 @@ struct journal {
 	uint64_t used_pages;
 	unsigned since_count;           /* commits since that count */
 	int full;
+	int disk_full;                  /* the last commit failed for want of disk */
 	uint64_t grows, body_prunes;
 	uint8_t prune_next[JKEY_LEN];   /* where the next body prune starts */
 	int prune_has_next;

@@ -20,6 +20,7 @@ include tests/unit/conf.mk
 include tests/unit/sdk.mk
 include tests/unit/sdk_http.mk
 include tests/integration/local.mk
+include tests/chaos/local.mk
 include tests/node.mk
 include tests/sdk/local.mk
 include tests/cli.mk

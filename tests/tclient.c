@@ -5,10 +5,10 @@
  *
  *   tclient send -u URL -a NODE/CLIENT -s SECRET -t DST -n COUNT [-b BATCH]
  *                [-z BYTES] [-T TTL_MS] [-N] [-R] [-S SRC] [-r] [-W SECONDS]
- *                [-i MS]
+ *                [-i MS] [-U]
  *       keeps every packet until the node acks it; reconnects and resumes at
  *       the node's mark + 1. -i MS pauses MS ms after each acked batch (a
- *       steady stream instead of a burst). -N asks for notices, -R for receipts, -S forges
+ *       steady stream instead of a burst). -N asks for notices, -R for receipts, -U marks them urgent, -S forges
  *       the src, -r sends each pair of batches in reverse order (the second
  *       overtakes the first). Exits 0 when all COUNT are acked. -I prints
  *       each packet's id; -c ID sends a cancel of packet ID instead (to DST,
@@ -56,7 +56,7 @@
 #include "packets.h"
 
 static const char *url, *addr, *secretfile, *dst, *outfile, *forged_src, *hexbody;
-static int count = 1, batch = 64, size = 64, notify, receipt, reverse, replay, waitsec = 120;
+static int count = 1, batch = 64, size = 64, notify, receipt, urgent, reverse, replay, waitsec = 120;
 static int interval_ms;
 static int print_ids, auth_delay_ms;
 static const char *bomb_kind;
@@ -299,6 +299,8 @@ make_packet(int n, uint8_t id[CID_LEN])
 		p->flags |= CASCADE__PACKET_FLAG__FLAG_NOTIFY;
 	if (receipt)
 		p->flags |= CASCADE__PACKET_FLAG__FLAG_RECEIPT;
+	if (urgent)
+		p->flags |= CASCADE__PACKET_FLAG__FLAG_URGENT;
 	forge(p);
 	return p;
 }
@@ -696,7 +698,7 @@ main(int argc, char **argv)
 		die("usage: tclient send|recv|auth|raw [options]");
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRS:rW:o:Px:Ic:i:K:F:C:y:H:kD:B:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRUS:rW:o:Px:Ic:i:K:F:C:y:H:kD:B:")) != -1) {
 		switch (ch) {
 		case 'u': url = optarg; break;
 		case 'a': addr = optarg; break;
@@ -708,6 +710,7 @@ main(int argc, char **argv)
 		case 'T': ttl_ms = atoll(optarg); break;
 		case 'N': notify = 1; break;
 		case 'R': receipt = 1; break;
+		case 'U': urgent = 1; break;
 		case 'S': forged_src = optarg; break;
 		case 'r': reverse = 1; break;
 		case 'W': waitsec = atoi(optarg); break;

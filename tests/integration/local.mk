@@ -40,3 +40,8 @@ TESTS += tests/integration/tls_why.sh
 EXTRA_DIST += tests/integration/tls_why.sh
 TESTS += tests/integration/auth_refusal.sh
 EXTRA_DIST += tests/integration/auth_refusal.sh
+
+# Disk full for real: a county's data-dir on a tmpfs (root only; skipped
+# otherwise), its journal's limit and the filesystem itself full
+TESTS += tests/integration/diskfull.sh
+EXTRA_DIST += tests/integration/diskfull.sh

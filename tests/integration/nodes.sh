@@ -16,6 +16,11 @@
 #	n_http NAME                  NAME listens on http://127.0.0.1:HPORT_NAME too
 #	n_http_url NAME              http://127.0.0.1:HPORT_NAME
 #	n_parent_set CHILD LINE...   adds lines to CHILD's parent block
+#	n_tls NAME PKI               NAME also listens on tls+tcp://127.0.0.1:TPORT_NAME and
+#	                             https://127.0.0.1:SPORT_NAME/cascade with PKI's node
+#	                             certificate (conf/testpki.sh PKI); a child of NAME
+#	                             then links with n_transport CHILD tls|https [PORT]
+#	                             (through PORT, e.g. a proxy's), verifying PKI's CA
 #	N_PULLWAIT[NAME]=DURATION    NAME's pull-wait (default 2s)
 #	N_LINK_TRANSPORT=tcp|http|auto   (environment) every n_link gets this
 #	                             transport, e.g. to run a test with http links
@@ -27,6 +32,7 @@ T_TCLIENT=$top_builddir/tests/tclient
 CASCADED=${CASCADED:-$top_builddir/node/cascaded}
 declare -gA N_ID=() N_ROLE=() N_PARENT=() N_PARENT_PORT=() N_EXTRA=() N_CHILDREN=() N_CLIENTS=()
 declare -gA N_TRANSPORT=() N_PARENT_HPORT=() N_HTTP=() N_PARENT_EXTRA=() N_PULLWAIT=()
+declare -gA N_TLS=()
 
 _n_secret() {
 	local f=$T_DIR/$1.secret
@@ -76,6 +82,12 @@ n_transport() {
 
 n_http() { N_HTTP[$1]=1; }
 
+n_tls() {
+	N_TLS[$1]=$2
+	eval "TPORT_$1=$(t_free_port)"
+	eval "SPORT_$1=$(t_free_port)"
+}
+
 n_http_url() {
 	local v=HPORT_$1
 	echo "http://127.0.0.1:${!v}"
@@ -113,6 +125,14 @@ _n_write_conf() {
 			pv=HPORT_$name
 			echo "listen http://127.0.0.1:${!pv}"
 		fi
+		if [ -n "${N_TLS[$name]:-}" ]; then
+			pv=TPORT_$name
+			echo "listen tls+tcp://127.0.0.1:${!pv}"
+			pv=SPORT_$name
+			echo "listen https://127.0.0.1:${!pv}/cascade"
+			echo "tls-cert ${N_TLS[$name]}/node.crt"
+			echo "tls-key ${N_TLS[$name]}/node.key"
+		fi
 		echo "pull-wait ${N_PULLWAIT[$name]:-2s}"
 		printf '%s' "${N_EXTRA[$name]}"
 		p=${N_PARENT[$name]:-}
@@ -120,8 +140,20 @@ _n_write_conf() {
 			pv=PORT_$p
 			port=${N_PARENT_PORT[$name]:-${!pv}}
 			echo "parent ${N_ID[$p]} {"
-			[ "${N_TRANSPORT[$name]:-}" = http ] || echo "    url tcp://127.0.0.1:$port"
-			if [ -n "${N_TRANSPORT[$name]:-}" ]; then
+			case ${N_TRANSPORT[$name]:-} in
+			tls)
+				pv=TPORT_$p
+				echo "    url tls+tcp://localhost:${N_PARENT_HPORT[$name]:-${!pv}}"
+				echo "    ca ${N_TLS[$p]}/ca.crt" ;;
+			https)
+				pv=SPORT_$p
+				echo "    url https://localhost:${N_PARENT_HPORT[$name]:-${!pv}}/cascade/"
+				echo "    transport http"
+				echo "    ca ${N_TLS[$p]}/ca.crt" ;;
+			http) ;;
+			*) echo "    url tcp://127.0.0.1:$port" ;;
+			esac
+			if [ "${N_TRANSPORT[$name]:-tls}" != tls ] && [ "${N_TRANSPORT[$name]}" != https ]; then
 				pv=HPORT_$p
 				[ "${N_TRANSPORT[$name]}" = tcp ] ||
 					echo "    url http://127.0.0.1:${N_PARENT_HPORT[$name]:-${!pv}}"
