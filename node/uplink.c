@@ -940,10 +940,14 @@ carrier_use(struct uplink *u, const struct conf_url *url, const char *why)
 	u->rebuilds_total++;
 	if ((u->cc = u->ops->open(u->pc, url, &ev, err, sizeof(err))) == NULL)
 		fatalx("%s:%d: parent %s: %s", url->where.file, url->where.line, u->pc->id, err);
-	if (!url->tls)
-		log_warnx("link %s: plain %s (allow-plain yes): authenticated, not encrypted",
-		    u->pc->id, url->url);
-	log_info("link %s: carrier %s, %s (%s)", u->pc->id, u->ops->name, url->url, why);
+	if (u->rebuilds > 1)            /* the watchdog again in one outage: said once */
+		log_debug("link %s: carrier %s, %s (%s)", u->pc->id, u->ops->name, url->url, why);
+	else {
+		if (!url->tls)
+			log_warnx("link %s: plain %s (allow-plain yes): authenticated, not encrypted",
+			    u->pc->id, url->url);
+		log_info("link %s: carrier %s, %s (%s)", u->pc->id, u->ops->name, url->url, why);
+	}
 	u->unconnected_fires = 1;
 	timer_arm(u, u->pc->dead_timeout_ms);
 	watchdog_arm(u);
@@ -964,14 +968,15 @@ watchdog_fire(evutil_socket_t fd, short what, void *arg)
 	if (u->state == UL_UP || u->paused)
 		return;
 	if (u->rebuilds++ == 0)
-		log_warnx("link %s: no word from the %s carrier for %lld ms (reconnect max + "
-		    "dead timeout) while the link is down: rebuilding it with a new connection",
+		log_warnx("link %s: no connection and no word from the %s carrier for %lld ms "
+		    "(reconnect max + dead timeout; the parent unreachable, or the carrier "
+		    "wedged) while the link is down: rebuilding it with a new connection",
 		    u->pc->id, u->ops->name,
 		    (long long)(u->pc->reconnect_max_ms + u->pc->dead_timeout_ms));
 	else
 		log_debug("link %s: rebuilding the %s carrier again (%d in this outage)",
 		    u->pc->id, u->ops->name, u->rebuilds);
-	carrier_use(u, u->url, "rebuilt: the carrier was silent");
+	carrier_use(u, u->url, "rebuilt: no connection came");
 }
 
 static void
