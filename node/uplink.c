@@ -55,6 +55,7 @@ struct uplink {
 	struct event *timer;
 	struct event *watchdog;         /* armed while the link is not up: see watchdog_fire */
 	int rebuilds;                   /* carrier rebuilds in this outage */
+	int rebuilding;                 /* carrier_use called by the watchdog */
 	int unconnected_fires;          /* timer fires in a row without a connection */
 	int64_t backoff_ms;
 	char last_error[256];
@@ -940,7 +941,7 @@ carrier_use(struct uplink *u, const struct conf_url *url, const char *why)
 	u->rebuilds_total++;
 	if ((u->cc = u->ops->open(u->pc, url, &ev, err, sizeof(err))) == NULL)
 		fatalx("%s:%d: parent %s: %s", url->where.file, url->where.line, u->pc->id, err);
-	if (u->rebuilds > 1)            /* the watchdog again in one outage: said once */
+	if (u->rebuilding && u->rebuilds > 1)   /* the watchdog again in one outage: said once */
 		log_debug("link %s: carrier %s, %s (%s)", u->pc->id, u->ops->name, url->url, why);
 	else {
 		if (!url->tls)
@@ -976,7 +977,9 @@ watchdog_fire(evutil_socket_t fd, short what, void *arg)
 	else
 		log_debug("link %s: rebuilding the %s carrier again (%d in this outage)",
 		    u->pc->id, u->ops->name, u->rebuilds);
+	u->rebuilding = 1;
 	carrier_use(u, u->url, "rebuilt: no connection came");
+	u->rebuilding = 0;
 }
 
 static void
