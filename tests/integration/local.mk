@@ -40,3 +40,7 @@ TESTS += tests/integration/tls_why.sh
 EXTRA_DIST += tests/integration/tls_why.sh
 TESTS += tests/integration/auth_refusal.sh
 EXTRA_DIST += tests/integration/auth_refusal.sh
+
+# Private keys readable by others are refused (tls-key, parent key, SDK --key).
+TESTS += tests/integration/tlskeymode.sh
+EXTRA_DIST += tests/integration/tlskeymode.sh
