@@ -204,6 +204,8 @@ int csecret_generate(size_t len, char *hex, size_t hexlen);
 struct pbw {
 	const uint8_t *p, *end;
 };
+/* A walk over len bytes at buf (buf may be NULL when len is 0: an absent bytes field). */
+void pbw_start(struct pbw *w, const uint8_t *buf, size_t len);
 /* Reads a varint at *p (advanced). 0, or -1 when truncated or too long. */
 int pbw_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
 /*
