@@ -179,7 +179,9 @@ t_bg() {
 		echo "t_bg: $name is already running (pid ${T_PIDS[$name]})" >&2
 		return 1
 	fi
-	echo "=== $(date '+%H:%M:%S') start: $*" >>"$T_DIR/$name.log"
+	# printf, not date(1): a shim test's LD_PRELOAD (t_preload) reaches
+	# whatever this function runs, and date leaks under LeakSanitizer
+	printf '=== %(%H:%M:%S)T start: %s\n' -1 "$*" >>"$T_DIR/$name.log"
 	"$@" >>"$T_DIR/$name.log" 2>&1 &
 	T_PIDS[$name]=$!
 	unset "T_REAPED[$name]"
