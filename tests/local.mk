@@ -9,10 +9,12 @@ EXTRA_DIST += tests/summary.sh tests/lsan.supp
 
 # --enable-sanitizers: a finding fails the test; leaks inside libraries only
 # are suppressed (tests/lsan.supp); lib.sh's t_preload puts the ASan runtime
-# first in LD_PRELOAD for the shim tests.
+# first in LD_PRELOAD for the shim tests. A small quarantine: the tests that
+# bound a daemon's memory growth measure its RSS, and ASan's default keeps
+# 256 MB of freed blocks.
 if SANITIZERS
 SAN_TESTS_ENVIRONMENT = CASCADE_SANITIZERS=yes; SAN_RUNTIME='$(SAN_RUNTIME)'; \
-	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:exitcode=86:detect_stack_use_after_return=0; \
+	ASAN_OPTIONS=detect_leaks=1:exitcode=86:quarantine_size_mb=16; \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87; \
 	LSAN_OPTIONS=suppressions='$(abs_top_srcdir)/tests/lsan.supp':print_suppressions=0; \
 	export CASCADE_SANITIZERS SAN_RUNTIME ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS;
