@@ -186,6 +186,11 @@ gen(const char *what)
 		push.seqs = seqs;
 		push.n_seqs = (size_t)count;
 		emit(CASCADE__MSG_TYPE__MSG_PUSH, &push.base, nomac ? NULL : key);
+		free(pk);
+		free(pkts);
+		free(seqs);
+		free(ids);
+		free(pl);
 		return 0;
 	}
 	if (strcmp(what, "pull") == 0) {

@@ -692,6 +692,9 @@ do_bomb(void)
 	rep = cascade__reply__unpack(NULL, rlen, rbuf);
 	printf("bomb %s %s: %s (%lld ms)\n", bomb_kind, rep ? cstatus_str(rep->status) :
 	    "undecodable", rep ? rep->error : "", (long long)(cmono_ms() - t0));
+	if (rep != NULL)
+		cascade__reply__free_unpacked(rep, NULL);
+	nng_free(rbuf, rlen);
 	return 0;
 }
 
