@@ -4,6 +4,8 @@
 # tests/fuzz/work/<target>/, not into the source tree); a crash stops make
 # fuzz and leaves its input as tests/fuzz/work/crash-* — fix the product and
 # commit that input into the target's corpus.
+# Its output goes to tests/fuzz/work/<target>.out (not .log: tests/summary.sh
+# reads every .log under tests/ for a RESULT line).
 FUZZ_TARGETS = fuzz_packet fuzz_request fuzz_reply fuzz_conf
 FUZZ_SECONDS = 30
 FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
@@ -35,10 +37,10 @@ fuzz: $(FUZZ_TARGETS:%=tests/fuzz/%.fuzzer)
 	    echo "fuzz $$t: $(FUZZ_SECONDS) s from $(top_srcdir)/tests/fuzz/$$t/"; \
 	    if tests/fuzz/$$t.fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	        -artifact_prefix=tests/fuzz/work/ tests/fuzz/work/$$t $(top_srcdir)/tests/fuzz/$$t \
-	        >tests/fuzz/work/$$t.log 2>&1; then \
-	        echo "fuzz $$t: ok ($$(grep -a -o 'Done [0-9]* runs' tests/fuzz/work/$$t.log))"; \
+	        >tests/fuzz/work/$$t.out 2>&1; then \
+	        echo "fuzz $$t: ok ($$(grep -a -o 'Done [0-9]* runs' tests/fuzz/work/$$t.out))"; \
 	    else \
-	        echo "fuzz $$t: FAILED (tests/fuzz/work/$$t.log)"; tail -n 40 tests/fuzz/work/$$t.log; \
+	        echo "fuzz $$t: FAILED (tests/fuzz/work/$$t.out)"; tail -n 40 tests/fuzz/work/$$t.out; \
 	        exit 1; \
 	    fi; \
 	done
