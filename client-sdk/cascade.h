@@ -118,7 +118,8 @@ enum cascade_err {
 	CASCADE_EQUEUE_FULL = -4,   /* the bounded memory queue (or the state directory) is full */
 	CASCADE_ETIMEDOUT = -5,     /* the wait ended before the condition was met */
 	CASCADE_ECLOSED = -6,       /* the handle is closing or closed */
-	CASCADE_ESECRET = -7,       /* the secret file is missing, malformed or readable by others */
+	CASCADE_ESECRET = -7,       /* the secret file is missing, malformed or readable by others
+	                             * (or the client certificate's key is readable by others) */
 	CASCADE_EAUTH = -8,         /* the node refused our credentials */
 	CASCADE_ECARRIER = -9,      /* no carrier for this url, or the node refused it */
 	CASCADE_ESTATE = -10,       /* the state directory could not be opened or written */

@@ -1355,6 +1355,11 @@ cascade_open(const cascade_options_t *o, cascade_t **hp)
 		return CASCADE_ESECRET;
 	}
 	h->secretlen = (size_t)n;
+	if (h->key_file != NULL && cfile_private(h->key_file, err, sizeof(err)) != 0) {
+		sdk_log(h, CASCADE_LOG_ERROR, "cascade: client certificate key %s", err);
+		handle_free(h);
+		return CASCADE_ESECRET;
+	}
 	if ((rc = store_open(&h->st, h->state_dir, o->state_size, o->queue_max, err,
 	    sizeof(err))) != 0) {
 		sdk_log(h, CASCADE_LOG_ERROR, "cascade: %s", err);

@@ -236,12 +236,15 @@ tctx_loop(void *arg)
 	nng_sockaddr sa;
 	int rc = nng_aio_result(t->aio);
 
+	if (t->sending && rc != 0) {
+		/* a reply nng could not send is still ours, also once we are closing */
+		nng_msg_free(nng_aio_get_msg(t->aio));
+		nng_aio_set_msg(t->aio, NULL);
+	}
 	if (!tcps_open)
 		return;
 	if (t->sending) {
 		/* the reply went out (or its pipe is gone: nothing to do then) */
-		if (rc != 0)
-			nng_msg_free(nng_aio_get_msg(t->aio));
 		t->sending = 0;
 		tcps_busy--;
 		if (tcps_idle >= TCPS_IDLE_MAX) {

@@ -79,7 +79,7 @@ struct parser {
 	struct conf_where main_where;    /* the main file, line 0 */
 };
 
-static dir_fn d_node, d_role, d_path, d_size, d_bool, d_dur, d_uint,
+static dir_fn d_node, d_role, d_path, d_key, d_size, d_bool, d_dur, d_uint,
     d_delivery, d_listen, d_block, d_url, d_transport, d_secret, d_proxy,
     d_reconnect, d_carriers, d_prefer, d_claim, d_advertise, d_include;
 
@@ -105,7 +105,7 @@ static const struct dir dirs[] = {
 	{ "listen", CTX_TOP, 1, 1, 1, 0, "URL", d_listen, 0, 0, 0 },
 	{ "allow-plain", CTX_TOP, 1, 1, 0, 0, "yes|no", d_bool, C(allow_plain), 0, 0 },
 	{ "tls-cert", CTX_TOP, 1, 1, 0, 0, "PATH", d_path, C(tls_cert), 1, 0 },
-	{ "tls-key", CTX_TOP, 1, 1, 0, 0, "PATH", d_path, C(tls_key), 1, 0 },
+	{ "tls-key", CTX_TOP, 1, 1, 0, 0, "PATH", d_key, C(tls_key), 1, 0 },
 	{ "tls-ca", CTX_TOP, 1, 1, 0, 0, "PATH", d_path, C(tls_ca), 1, 0 },
 	{ "control", CTX_TOP, 1, 1, 0, 0, "PATH", d_path, C(control), 0, 0 },
 	{ "max-packet", CTX_TOP, 1, 1, 0, 0, "SIZE", d_size, C(max_packet),
@@ -133,7 +133,7 @@ static const struct dir dirs[] = {
 	{ "secret", CTX_PARENT | CTX_CHILD | CTX_CLIENT, 1, 1, 0, 0, "PATH", d_secret, 0, 0, 0 },
 	{ "ca", CTX_PARENT, 1, 1, 0, 0, "PATH", d_path, P(ca), 1, 0 },
 	{ "cert", CTX_PARENT, 1, 1, 0, 0, "PATH", d_path, P(cert), 1, 0 },
-	{ "key", CTX_PARENT, 1, 1, 0, 0, "PATH", d_path, P(key), 1, 0 },
+	{ "key", CTX_PARENT, 1, 1, 0, 0, "PATH", d_key, P(key), 1, 0 },
 	{ "proxy", CTX_PARENT, 1, 1, 0, 0, "URL", d_proxy, 0, 0, 0 },
 	{ "reconnect", CTX_PARENT, 2, 2, 0, 0, "MIN MAX", d_reconnect, 0, 1, DAY },
 	{ "dead-timeout", CTX_PARENT, 1, 1, 0, 0, "DURATION", d_dur, P(dead_timeout_ms),
@@ -574,6 +574,25 @@ d_path(struct parser *p, const struct stmt *s, const struct dir *d)
 		return;
 	if (d->lo && access(r, R_OK) == -1)
 		SERR(p, s, "%s: %s: %s", d->name, r, strerror(errno));
+	free(*f);
+	*f = r;
+}
+
+/* A private key: a path, refused like a secret file when others may read it. */
+static void
+d_key(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	char **f = field(p, d);
+	char *r, msg[512];
+
+	if (s->argv[1][0] == '\0') {
+		SERR(p, s, "%s: empty path", d->name);
+		return;
+	}
+	if ((r = resolve(p, s->file, s->argv[1])) == NULL)
+		return;
+	if (cfile_private(r, msg, sizeof(msg)) != 0)
+		SERR(p, s, "%s: %s", d->name, msg);
 	free(*f);
 	*f = r;
 }

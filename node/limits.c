@@ -56,7 +56,7 @@ lim_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len, 
 static long
 count_scalars(const uint8_t *buf, size_t len, unsigned field)
 {
-	struct pbw w = { buf, buf + len };
+	struct pbw w;
 	const uint8_t *d;
 	uint64_t v;
 	size_t dl, i;
@@ -64,6 +64,7 @@ count_scalars(const uint8_t *buf, size_t len, unsigned field)
 	long n = 0;
 	int rc;
 
+	pbw_start(&w, buf, len);
 	while ((rc = pbw_next(&w, &f, &v, &d, &dl)) > 0) {
 		if (f != field)
 			continue;
@@ -111,7 +112,7 @@ lim_auth_check(const uint8_t *body, size_t len, char *why, size_t whylen)
 int
 lim_push_check(const uint8_t *body, size_t len, char *why, size_t whylen)
 {
-	struct pbw w = { body, body + len };
+	struct pbw w;
 	const uint8_t *d;
 	uint64_t v, pktmax = node->conf->max_packet + LIM_PACKET_OVERHEAD;
 	size_t dl;
@@ -119,6 +120,7 @@ lim_push_check(const uint8_t *body, size_t len, char *why, size_t whylen)
 	long npk = 0, nseqs, hops;
 	int rc;
 
+	pbw_start(&w, body, len);
 	while ((rc = pbw_next(&w, &f, &v, &d, &dl)) > 0) {
 		if (f != 4)
 			continue;

@@ -159,6 +159,43 @@ hexval(int c)
 	return -1;
 }
 
+/* fd (opened from path) is a regular file no one but its owner may read or write. */
+static int
+fd_private(int fd, const char *path, char *msg, size_t msglen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1) {
+		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(msg, msglen, "%s: not a regular file", path);
+		return -1;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(msg, msglen, "%s: readable or writable by group or others (mode %04o); "
+		    "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+int
+cfile_private(const char *path, char *msg, size_t msglen)
+{
+	int fd, rc;
+
+	/* O_NONBLOCK: a FIFO planted at the path must not hang the caller. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = fd_private(fd, path, msg, msglen);
+	close(fd);
+	return rc;
+}
+
 /*
  * The file is read whole (it is small: a secret and a few comment lines), so
  * that a long comment cannot push the secret past a short read unnoticed.
@@ -168,7 +205,6 @@ int
 csecret_load(const char *path, uint8_t *out, size_t outlen, char *msg, size_t msglen)
 {
 	char buf[4096];
-	struct stat st;
 	ssize_t r;
 	size_t n = 0, i, got = 0;
 	int fd, incomment = 0, hi = -1, rc = -1;
@@ -178,19 +214,7 @@ csecret_load(const char *path, uint8_t *out, size_t outlen, char *msg, size_t ms
 		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) == -1) {
-		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(msg, msglen, "%s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(msg, msglen, "%s: readable or writable by group or others (mode %04o); "
-		    "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+	if (fd_private(fd, path, msg, msglen) != 0) {
 		close(fd);
 		return -1;
 	}

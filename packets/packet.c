@@ -136,6 +136,26 @@ check_trace(const Cascade__Packet *p, char *msg, size_t msglen)
 }
 
 /*
+ * protobuf-c's unpack keeps a field numbered 0, or a known field sent with
+ * the wrong wire type, as an unknown field, and its pack writes it out again
+ * as it came: the journal's copy and the next hop's would then not decode
+ * (found by tests/fuzz/fuzz_packet; the reproducers are in its corpus).
+ * Unknown fields with new numbers stay allowed.
+ */
+static int
+unrepackable(const ProtobufCMessage *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0 ||
+		    protobuf_c_message_descriptor_get_field(m->descriptor,
+		    m->unknown_fields[i].tag) != NULL)
+			return -1;
+	return 0;
+}
+
+/*
  * The checks run in field order, cheapest first; the first fault wins.
  */
 enum cpkt_err
@@ -143,6 +163,7 @@ cpkt_validate(const Cascade__Packet *p, size_t max_payload, char *msg, size_t ms
 {
 	enum cpkt_err e;
 	uint32_t local;
+	size_t i;
 
 	if (msg != NULL && msglen > 0)
 		msg[0] = '\0';
@@ -151,6 +172,13 @@ cpkt_validate(const Cascade__Packet *p, size_t max_payload, char *msg, size_t ms
 	if (max_payload == 0)
 		max_payload = CPKT_DEFAULT_MAX_PAYLOAD;
 
+	if (unrepackable(&p->base) != 0)
+		return fault(CPKT_MALFORMED, msg, msglen, "a field numbered 0 or of the wrong "
+		    "wire type");
+	for (i = 0; i < p->n_trace; i++)
+		if (unrepackable(&p->trace[i]->base) != 0)
+			return fault(CPKT_MALFORMED, msg, msglen, "trace hop %zu: a field numbered "
+			    "0 or of the wrong wire type", i);
 	if (p->version != CPKT_VERSION)
 		return fault(CPKT_BAD_VERSION, msg, msglen, "version %u: not protocol version %d",
 		    (unsigned)p->version, CPKT_VERSION);

@@ -186,6 +186,12 @@ void csession_key(const uint8_t *secret, size_t secretlen, const char *peer,
  * e.g. "/etc/cascade/up.secret: readable by others (mode 0644); chmod 600 it".
  */
 int csecret_load(const char *path, uint8_t *out, size_t outlen, char *msg, size_t msglen);
+/*
+ * A private key file (tls-key, a client certificate's key) gets the secrets'
+ * check: a regular file that neither group nor others may read or write.
+ * Returns 0, or -1 with msg set (the same wording as csecret_load's).
+ */
+int cfile_private(const char *path, char *msg, size_t msglen);
 /* Writes a new random secret of len bytes as hex into hex (2*len+1 bytes). */
 int csecret_generate(size_t len, char *hex, size_t hexlen);
 
@@ -198,6 +204,8 @@ int csecret_generate(size_t len, char *hex, size_t hexlen);
 struct pbw {
 	const uint8_t *p, *end;
 };
+/* A walk over len bytes at buf (buf may be NULL when len is 0: an absent bytes field). */
+void pbw_start(struct pbw *w, const uint8_t *buf, size_t len);
 /* Reads a varint at *p (advanced). 0, or -1 when truncated or too long. */
 int pbw_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
 /*

@@ -33,6 +33,14 @@ pbw_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 	return -1;
 }
 
+void
+pbw_start(struct pbw *w, const uint8_t *buf, size_t len)
+{
+	/* NULL + 0 is undefined behaviour in C (UBSan, found by fuzz_request) */
+	w->p = buf;
+	w->end = buf != NULL ? buf + len : buf;
+}
+
 int
 pbw_next(struct pbw *w, unsigned *field, uint64_t *v, const uint8_t **data, size_t *dlen)
 {
@@ -78,13 +86,14 @@ int
 pbw_field(const uint8_t *buf, size_t len, unsigned field, uint64_t *v,
     const uint8_t **data, size_t *dlen)
 {
-	struct pbw w = { buf, buf + len };
+	struct pbw w;
 	const uint8_t *d;
 	uint64_t n;
 	size_t dl;
 	unsigned f;
 	int rc, found = -1;
 
+	pbw_start(&w, buf, len);
 	while ((rc = pbw_next(&w, &f, &n, &d, &dl)) > 0) {
 		if (f != field)
 			continue;
@@ -103,7 +112,7 @@ pbw_field(const uint8_t *buf, size_t len, unsigned field, uint64_t *v,
 long
 pbw_count(const uint8_t *buf, size_t len, unsigned field)
 {
-	struct pbw w = { buf, buf + len };
+	struct pbw w;
 	const uint8_t *d;
 	uint64_t v;
 	size_t dl;
@@ -111,6 +120,7 @@ pbw_count(const uint8_t *buf, size_t len, unsigned field)
 	long n = 0;
 	int rc;
 
+	pbw_start(&w, buf, len);
 	while ((rc = pbw_next(&w, &f, &v, &d, &dl)) > 0)
 		n += f == field;
 	return rc < 0 ? -1 : n;

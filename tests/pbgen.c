@@ -186,6 +186,11 @@ gen(const char *what)
 		push.seqs = seqs;
 		push.n_seqs = (size_t)count;
 		emit(CASCADE__MSG_TYPE__MSG_PUSH, &push.base, nomac ? NULL : key);
+		free(pk);
+		free(pkts);
+		free(seqs);
+		free(ids);
+		free(pl);
 		return 0;
 	}
 	if (strcmp(what, "pull") == 0) {
@@ -232,6 +237,7 @@ decode(const char *file)
 	}
 	if ((r = cascade__reply__unpack(NULL, len, buf)) == NULL) {
 		printf("undecodable %zu bytes\n", len);
+		free(buf);
 		return 1;
 	}
 	printf("type=%s status=%s", type_str(r->type),
@@ -244,21 +250,26 @@ decode(const char *file)
 			printf(" nonce=");
 			hex_out(hr->nonce.data, hr->nonce.len);
 			printf(" node=%s", hr->node);
+			cascade__hello_reply__free_unpacked(hr, NULL);
 		}
 	} else if (r->status == 0 && r->type == CASCADE__MSG_TYPE__MSG_AUTH) {
 		Cascade__AuthReply *ar = cascade__auth_reply__unpack(NULL, r->body.len,
 		    r->body.data);
 
-		if (ar != NULL)
+		if (ar != NULL) {
 			printf(" session=%016llx carrier=%u", (unsigned long long)ar->session,
 			    ar->carrier);
+			cascade__auth_reply__free_unpacked(ar, NULL);
+		}
 	} else if (r->status == 0 && r->type == CASCADE__MSG_TYPE__MSG_PUSH) {
 		Cascade__PushReply *pr = cascade__push_reply__unpack(NULL, r->body.len,
 		    r->body.data);
 
-		if (pr != NULL)
+		if (pr != NULL) {
 			printf(" acked=%llu rejects=%zu refused=%u",
 			    (unsigned long long)pr->acked_seq, pr->n_rejects, pr->refused);
+			cascade__push_reply__free_unpacked(pr, NULL);
+		}
 	} else if (r->status == 0 && r->type == CASCADE__MSG_TYPE__MSG_PULL) {
 		Cascade__PullReply *pr = cascade__pull_reply__unpack(NULL, r->body.len,
 		    r->body.data);
@@ -277,11 +288,16 @@ decode(const char *file)
 					v = strtoul((const char *)s + 2, NULL, 10);
 				printf("%s%lu", i ? "," : "", v);
 			}
+			cascade__pull_reply__free_unpacked(pr, NULL);
 		}
 	}
 	if (r->error != NULL && r->error[0] != '\0')
 		printf(" error=%s", r->error);
 	printf("\n");
+	cascade__reply__free_unpacked(r, NULL);
+	free(buf);
+	if (f != stdin)
+		fclose(f);
 	return 0;
 }
 

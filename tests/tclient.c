@@ -351,6 +351,35 @@ push_range(Cascade__Packet **pkts, int from, int to)
 	return acked;
 }
 
+/* Frees what make_packet and forge allocated (id points into the caller's array). */
+static void
+free_packet(Cascade__Packet *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_trace; i++) {
+		free(p->trace[i]->node);
+		free(p->trace[i]);
+	}
+	free(p->trace);
+	free(p->payload.data);
+	free(p->ref_id.data);
+	free(p->reply_to.data);
+	free(p);
+}
+
+static int
+send_done(Cascade__Packet **pkts, uint8_t (*ids)[CID_LEN], int rc)
+{
+	int i;
+
+	for (i = 0; i < count; i++)
+		free_packet(pkts[i]);
+	free(pkts);
+	free(ids);
+	return rc;
+}
+
 static int
 do_send(void)
 {
@@ -382,7 +411,7 @@ do_send(void)
 				if (status == CASCADE__STATUS__STATUS_UNKNOWN_PEER ||
 				    status == CASCADE__STATUS__STATUS_AUTH_FAILED) {
 					printf("login-status %s\n", cstatus_str(status));
-					return 3;
+					return send_done(pkts, ids, 3);
 				}
 				usleep(200000);
 				continue;
@@ -403,7 +432,7 @@ do_send(void)
 		}
 		a = push_range(pkts, next, end);
 		if (a == -2 && batch > 256)
-			return 4;       /* refused outright (oversized batch test) */
+			return send_done(pkts, ids, 4); /* refused outright (oversized batch test) */
 		if (a < 0) {
 			mark = -1;      /* start over with Hello */
 			usleep(200000);
@@ -418,7 +447,7 @@ do_send(void)
 		mark = a;
 	}
 	printf("sent %d acked %lld\n", count, (long long)mark);
-	return mark >= count ? 0 : 1;
+	return send_done(pkts, ids, mark >= count ? 0 : 1);
 }
 
 static int
@@ -534,6 +563,9 @@ do_recv(void)
 	}
 	fclose(out);
 	printf("received %d of %d\n", got, count);
+	while (nseen > 0)
+		free(seen[--nseen]);
+	free(seen);
 	return got >= count ? 0 : 1;
 }
 
@@ -553,6 +585,7 @@ do_raw(void)
 	}
 	if ((rc = nng_send(sock, buf, n, 0)) != 0)
 		die("send: %s", nng_strerror(rc));
+	free(buf);
 	if ((rc = nng_recv(sock, &rbuf, &rlen, NNG_FLAG_ALLOC)) != 0) {
 		printf("no reply: %s\n", nng_strerror(rc));
 		return 1;
@@ -560,6 +593,9 @@ do_raw(void)
 	rep = cascade__reply__unpack(NULL, rlen, rbuf);
 	printf("status %s: %s\n", rep ? cstatus_str(rep->status) : "undecodable",
 	    rep ? rep->error : "");
+	if (rep != NULL)
+		cascade__reply__free_unpacked(rep, NULL);
+	nng_free(rbuf, rlen);
 	return 0;
 }
 
@@ -658,6 +694,9 @@ do_bomb(void)
 	rep = cascade__reply__unpack(NULL, rlen, rbuf);
 	printf("bomb %s %s: %s (%lld ms)\n", bomb_kind, rep ? cstatus_str(rep->status) :
 	    "undecodable", rep ? rep->error : "", (long long)(cmono_ms() - t0));
+	if (rep != NULL)
+		cascade__reply__free_unpacked(rep, NULL);
+	nng_free(rbuf, rlen);
 	return 0;
 }
 

@@ -132,6 +132,9 @@ trickle(int conns, long drip, const char *str, const char *from, int port, long 
 		}
 	printf("conns=%d refused=%d cut=%d open=%d last_cut_ms=%lld\n", conns, refused, cut,
 	    open, last_cut);
+	free(pfd);
+	free(opened);
+	free(sent);
 	return 0;
 }
 

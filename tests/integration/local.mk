@@ -45,3 +45,6 @@ EXTRA_DIST += tests/integration/auth_refusal.sh
 # otherwise), its journal's limit and the filesystem itself full
 TESTS += tests/integration/diskfull.sh
 EXTRA_DIST += tests/integration/diskfull.sh
+# Private keys readable by others are refused (tls-key, parent key, SDK --key).
+TESTS += tests/integration/tlskeymode.sh
+EXTRA_DIST += tests/integration/tlskeymode.sh

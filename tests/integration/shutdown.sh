@@ -9,7 +9,7 @@
 . "$(dirname "$0")/nodes.sh"
 t_init shutdown
 N_DEAD=1s
-SHIM=$top_builddir/tests/.libs/pipeshim.so
+SHIM=$(t_preload "$top_builddir/tests/.libs/pipeshim.so")
 
 n_node city fj master
 n_node ca fj-a

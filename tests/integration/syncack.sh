@@ -6,7 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init syncack
-SHIM=$top_builddir/tests/.libs/ackshim.so
+SHIM_SO=$top_builddir/tests/.libs/ackshim.so
+SHIM=$(t_preload "$SHIM_SO")
 
 # check_order LOG: every ACK has a SYNC and a DSYNC since the previous ACK
 check_order() {
@@ -29,7 +30,7 @@ run() {  # run SYNC TAG: a master with two clients; alice pushes 20 batches of o
 	echo "# $tag: $(grep -c ACK "$T_DIR/$tag.events") acks, $(grep -c '^SYNC' "$T_DIR/$tag.events") fdatasyncs, $(grep -c DSYNC "$T_DIR/$tag.events") meta writes"
 }
 
-t_check "the shim is built" test -f "$SHIM"
+t_check "the shim is built" test -f "$SHIM_SO"
 run yes durable
 t_eq "20 push acks seen" 20 "$(grep -c ACK "$T_DIR/durable.events")"
 t_check "every ack follows its own fdatasync and meta-page write" check_order "$T_DIR/durable.events"
