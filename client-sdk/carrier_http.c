@@ -218,25 +218,6 @@ hlog_flush(struct http *t)
 
 /* ------------------------------------------------------------------- calls */
 
-/* A protobuf varint; 0, or -1 when the bytes end first. */
-static int
-pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	uint64_t r = 0;
-	int shift;
-
-	for (shift = 0; *p < end && shift < 64; shift += 7) {
-		uint8_t b = *(*p)++;
-
-		r |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*v = r;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 /*
  * The type (field 2) of an encoded Request, read without decoding the rest
  * (a push may be a megabyte); 0 when absent or not a message.
@@ -244,40 +225,11 @@ pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 static uint32_t
 req_type(const uint8_t *buf, size_t len)
 {
-	const uint8_t *p = buf, *end = buf + len;
-	uint64_t key, v, n;
-	uint32_t type = 0;
+	uint64_t v;
 
-	while (p < end) {
-		if (pb_varint(&p, end, &key) != 0)
-			return 0;
-		switch (key & 7) {
-		case 0:
-			if (pb_varint(&p, end, &v) != 0)
-				return 0;
-			if (key >> 3 == 2)
-				type = v > UINT32_MAX ? 0 : (uint32_t)v;
-			break;
-		case 1:
-			if (end - p < 8)
-				return 0;
-			p += 8;
-			break;
-		case 2:
-			if (pb_varint(&p, end, &n) != 0 || n > (uint64_t)(end - p))
-				return 0;
-			p += n;
-			break;
-		case 5:
-			if (end - p < 4)
-				return 0;
-			p += 4;
-			break;
-		default:
-			return 0;
-		}
-	}
-	return type;
+	if (pbw_field(buf, len, 2, &v, NULL, NULL) != 0 || v > UINT32_MAX)
+		return 0;
+	return (uint32_t)v;
 }
 
 static void
