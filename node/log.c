@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,32 @@
 
 static int log_foreground = 1;
 static int log_verbose;
+static FILE *log_out;                   /* NULL: stderr (tests set a file) */
+static int64_t (*log_clock)(void);      /* NULL: CLOCK_MONOTONIC (tests set theirs) */
+
+/*
+ * Rate limit: a warning or error whose text was logged in the last minute
+ * is counted, not logged; when its minute is over, one line says how many
+ * were held back ("... 37 more in the last minute"). A flapping link that
+ * fails every 100 ms then logs two lines a minute, not 600, and the first
+ * one still arrives at once. A few slots: the busiest repeated lines are
+ * few; a new text takes the slot least recently used.
+ */
+#define RL_SLOTS 16
+#define RL_WINDOW_MS 60000
+#define RL_TEXT 512
+
+struct rl_slot {
+	uint64_t hash;          /* 0: free */
+	int pri;
+	int64_t since_ms;       /* the window started with the line logged */
+	int64_t last_ms;
+	unsigned held;          /* identical lines not logged since */
+	char text[RL_TEXT];
+};
+
+static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rl_slot rl_slots[RL_SLOTS];
 
 void
 log_init(int foreground, int verbose, const char *ident)
@@ -29,6 +56,115 @@ log_setverbose(int verbose)
 	log_verbose = verbose;
 }
 
+void
+log_test_hooks(FILE *out, int64_t (*now_ms)(void))
+{
+	log_out = out;
+	log_clock = now_ms;
+	memset(rl_slots, 0, sizeof(rl_slots));
+}
+
+static int64_t
+rl_now(void)
+{
+	struct timespec ts;
+
+	if (log_clock != NULL)
+		return log_clock();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+rl_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
+
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h != 0 ? h : 1;
+}
+
+static void
+emit(int pri, const char *msg)
+{
+	if (log_foreground) {
+		struct timespec ts;
+		struct tm tm;
+		char when[32];
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+		/* one fprintf: lines from several threads do not interleave */
+		fprintf(log_out != NULL ? log_out : stderr, "%s.%03ld %s%s\n", when,
+		    ts.tv_nsec / 1000000,
+		    pri <= LOG_ERR ? "error: " : pri <= LOG_WARNING ? "warning: " : "", msg);
+	} else
+		syslog(pri, "%s", msg);
+}
+
+/* The "more" line of a slot whose window is over; the slot is freed. Under rl_lock. */
+static void
+rl_close(struct rl_slot *sl)
+{
+	char line[RL_TEXT + 64];
+
+	if (sl->held > 0) {
+		snprintf(line, sizeof(line), "%s ... %u more in the last minute", sl->text,
+		    sl->held);
+		emit(sl->pri, line);
+	}
+	sl->hash = 0;
+}
+
+/* Windows over by now end with their count. Under rl_lock. */
+static void
+rl_expire(int64_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < RL_SLOTS; i++)
+		if (rl_slots[i].hash != 0 && now - rl_slots[i].since_ms >= RL_WINDOW_MS)
+			rl_close(&rl_slots[i]);
+}
+
+void
+log_flush(void)
+{
+	pthread_mutex_lock(&rl_lock);
+	rl_expire(rl_now());
+	pthread_mutex_unlock(&rl_lock);
+}
+
+/* 1 when msg repeats a line logged in the last minute: counted, not logged. Under rl_lock. */
+static int
+rl_hold(int pri, const char *msg, int64_t now)
+{
+	uint64_t h = rl_hash(msg);
+	struct rl_slot *sl, *lru = &rl_slots[0];
+	unsigned i;
+
+	for (i = 0; i < RL_SLOTS; i++) {
+		sl = &rl_slots[i];
+		if (sl->hash == h && sl->pri == pri && strncmp(sl->text, msg, RL_TEXT - 1) == 0) {
+			sl->held++;
+			sl->last_ms = now;
+			return 1;
+		}
+		if (sl->hash == 0 || (lru->hash != 0 && sl->last_ms < lru->last_ms))
+			lru = sl;
+	}
+	if (lru->hash != 0)
+		rl_close(lru);          /* evicted early: its count is not lost */
+	lru->hash = h;
+	lru->pri = pri;
+	lru->since_ms = lru->last_ms = now;
+	lru->held = 0;
+	snprintf(lru->text, sizeof(lru->text), "%s", msg);
+	return 0;
+}
+
 static void
 vlog(int pri, const char *fmt, va_list ap, int with_errno)
 {
@@ -41,19 +177,18 @@ vlog(int pri, const char *fmt, va_list ap, int with_errno)
 		n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
 	}
-	if (log_foreground) {
-		struct timespec ts;
-		struct tm tm;
-		char when[32];
+	if (pri <= LOG_WARNING && pri != LOG_CRIT) {
+		int64_t now = rl_now();
+		int held;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		localtime_r(&ts.tv_sec, &tm);
-		strftime(when, sizeof(when), "%H:%M:%S", &tm);
-		/* one fprintf: lines from several threads do not interleave */
-		fprintf(stderr, "%s.%03ld %s%s\n", when, ts.tv_nsec / 1000000,
-		    pri <= LOG_ERR ? "error: " : pri <= LOG_WARNING ? "warning: " : "", msg);
+		pthread_mutex_lock(&rl_lock);
+		rl_expire(now);
+		held = rl_hold(pri, msg, now);
+		if (!held)
+			emit(pri, msg);
+		pthread_mutex_unlock(&rl_lock);
 	} else
-		syslog(pri, "%s", msg);
+		emit(pri, msg);
 	errno = saved;
 }
 

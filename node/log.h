@@ -17,6 +17,17 @@ void log_warn(const char *, ...) PRINTF(1, 2);
 void log_warnx(const char *, ...) PRINTF(1, 2);
 void log_info(const char *, ...) PRINTF(1, 2);
 void log_debug(const char *, ...) PRINTF(1, 2);
+/*
+ * Warnings and errors repeated word for word within a minute are counted
+ * instead of logged; the count follows as "<line> ... N more in the last
+ * minute" once the minute is over. log_flush writes the counts of minutes
+ * that are over (the loop calls it every few seconds).
+ */
+void log_flush(void);
+/* Tests: log lines to out (not stderr) and take the time from now_ms. */
+#include <stdint.h>
+#include <stdio.h>
+void log_test_hooks(FILE *out, int64_t (*now_ms)(void));
 void fatal(const char *, ...) PRINTF(1, 2) __attribute__((noreturn));
 void fatalx(const char *, ...) PRINTF(1, 2) __attribute__((noreturn));
 

@@ -23,8 +23,15 @@ struct posted {
 
 static pthread_mutex_t loop_lock = PTHREAD_MUTEX_INITIALIZER;
 static STAILQ_HEAD(, posted) loop_queue = STAILQ_HEAD_INITIALIZER(loop_queue);
-static struct event *loop_ev;
+static struct event *loop_ev, *flush_ev;
 static int loop_pending;
+
+/* The held-back counts of repeated log lines go out even when the errors stop. */
+static void
+loop_log_flush(evutil_socket_t fd, short what, void *unused)
+{
+	log_flush();
+}
 
 static void
 loop_drain(evutil_socket_t fd, short what, void *unused)
@@ -47,8 +54,10 @@ void
 loop_init(struct event_base *base)
 {
 	loop_ev = event_new(base, -1, 0, loop_drain, NULL);
-	if (loop_ev == NULL)
+	flush_ev = event_new(base, -1, EV_PERSIST, loop_log_flush, NULL);
+	if (loop_ev == NULL || flush_ev == NULL)
 		fatalx("loop: event_new failed");
+	event_add(flush_ev, &(struct timeval){ 5, 0 });
 }
 
 void
@@ -76,4 +85,9 @@ loop_shutdown(void)
 		event_free(loop_ev);
 		loop_ev = NULL;
 	}
+	if (flush_ev != NULL) {
+		event_free(flush_ev);
+		flush_ev = NULL;
+	}
+	log_flush();
 }

@@ -7,3 +7,11 @@ tests_unit_conf_test_LDADD = tests/unit/libcu.la node/libnode.la
 # The fixtures, hostile ones included; the test copies them to a temporary
 # directory. The examples it loads are distributed by conf/local.mk.
 EXTRA_DIST += tests/unit/files/conf
+
+# node/log.c's rate limit of repeated lines
+check_PROGRAMS += tests/unit/log_test
+TESTS += tests/unit/log_test
+UNIT_TESTS += tests/unit/log_test
+tests_unit_log_test_SOURCES = tests/unit/log_test.c
+tests_unit_log_test_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/node
+tests_unit_log_test_LDADD = tests/unit/libcu.la node/libnode.la
