@@ -52,6 +52,7 @@ struct peer {
 	int64_t rate_ms;
 	int64_t rate_logged_ms;
 	uint64_t q_packets, q_bytes;    /* its packets held here (limits.c quotas) */
+	uint64_t bytes_in, bytes_out;   /* requests and replies of its sessions (metrics) */
 	int64_t quota_logged_ms;
 	/* the session a newer one took over: its "no session" replies are
 	 * signed with its key, so its owner can tell a takeover from a forgery */
@@ -79,6 +80,8 @@ struct node {
 	uint64_t stat_accepted, stat_rejected, stat_duplicates, stat_delivered;
 	uint64_t stat_sent;             /* packets acked by the next hop or client */
 	uint64_t stat_refused_rate, stat_refused_quota, stat_refused_size, stat_auth_failed;
+	/* bytes on the wire (envelopes): served to children and clients, and to the parent */
+	uint64_t stat_bytes_in, stat_bytes_out, stat_up_bytes_in, stat_up_bytes_out;
 };
 
 extern struct node *node;
@@ -269,6 +272,11 @@ void uplink_info(const struct uplink *u, struct uplink_info *out);
 /* The control socket (cascadectl): nng rep0 on ipc://<control>, mode 0600. */
 int control_start(const struct conf *c);
 void control_stop(void);
+
+/* ---------------------------------------------------------- metrics.c */
+/* Prometheus text at http://<metrics-listen>/metrics (nothing when unset). */
+int metrics_start(const struct conf *c);
+void metrics_stop(void);
 
 /* --------------------------------------------------------- snapshot.c */
 /*

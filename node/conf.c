@@ -81,7 +81,7 @@ struct parser {
 
 static dir_fn d_node, d_role, d_path, d_key, d_size, d_bool, d_dur, d_uint,
     d_delivery, d_listen, d_block, d_url, d_transport, d_secret, d_proxy,
-    d_reconnect, d_carriers, d_prefer, d_claim, d_advertise, d_include;
+    d_reconnect, d_carriers, d_prefer, d_claim, d_advertise, d_include, d_metrics;
 
 #define C(f) offsetof(struct conf, f)
 #define P(f) offsetof(struct conf_parent, f)
@@ -108,6 +108,7 @@ static const struct dir dirs[] = {
 	{ "tls-key", CTX_TOP, 1, 1, 0, 0, "PATH", d_key, C(tls_key), 1, 0 },
 	{ "tls-ca", CTX_TOP, 1, 1, 0, 0, "PATH", d_path, C(tls_ca), 1, 0 },
 	{ "control", CTX_TOP, 1, 1, 0, 0, "PATH", d_path, C(control), 0, 0 },
+	{ "metrics-listen", CTX_TOP, 1, 1, 0, 0, "ADDR:PORT", d_metrics, 0, 0, 0 },
 	{ "max-packet", CTX_TOP, 1, 1, 0, 0, "SIZE", d_size, C(max_packet),
 	    1, 1LL << 30 },
 	{ "max-batch", CTX_TOP, 1, 1, 0, 0, "N", d_uint, C(max_batch), 1, 100000 },
@@ -670,6 +671,38 @@ d_delivery(struct parser *p, const struct stmt *s, const struct dir *d)
 	else
 		SERR(p, s, "local-delivery: bad value \"%s\" (expected via-master or direct)",
 		    s->argv[1]);
+}
+
+/*
+ * metrics-listen ADDR:PORT (ops: node/metrics.c): where /metrics is served.
+ * ADDR is an IPv4 address, a name, or [IPv6]; PORT 1-65535.
+ */
+static void
+d_metrics(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	const char *w = s->argv[1], *colon = strrchr(w, ':'), *e;
+	unsigned long long port;
+	size_t hlen;
+
+	if (colon == NULL || colon == w || parse_number(colon + 1, &port, &e) || *e != '\0' ||
+	    port < 1 || port > 65535) {
+		SERR(p, s, "metrics-listen: bad address \"%s\" (expected ADDR:PORT, e.g. "
+		    "127.0.0.1:9464)", w);
+		return;
+	}
+	hlen = (size_t)(colon - w);
+	if (w[0] == '[' && hlen >= 2 && w[hlen - 1] == ']') {
+		w++;
+		hlen -= 2;
+	}
+	free(p->c->metrics_host);
+	if ((p->c->metrics_host = malloc(hlen + 1)) == NULL) {
+		p->oom = 1;
+		return;
+	}
+	memcpy(p->c->metrics_host, w, hlen);
+	p->c->metrics_host[hlen] = '\0';
+	p->c->metrics_port = (int)port;
 }
 
 /* Parses one url word into a new element of *v; checks duplicates in the list. */
@@ -1622,6 +1655,7 @@ conf_free(struct conf *c)
 	free(c->tls_key);
 	free(c->tls_ca);
 	free(c->control);
+	free(c->metrics_host);
 	if (c->parent) {
 		free(c->parent->id);
 		for (i = 0; i < c->parent->nurls; i++)

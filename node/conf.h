@@ -144,6 +144,8 @@ struct conf {
 	int allow_plain;                        /* [0] */
 	char *tls_cert, *tls_key, *tls_ca;      /* NULL unless given */
 	char *control;                          /* [<data-dir>/control.sock] */
+	char *metrics_host;                     /* metrics-listen, NULL: no /metrics */
+	int metrics_port;
 	uint64_t max_packet;                    /* [1M] */
 	unsigned max_batch;                     /* [256] */
 	int64_t pull_wait_ms;                   /* [25s] */

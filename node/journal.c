@@ -237,6 +237,54 @@ commit_disk_full(struct journal *j, int rc)
 	return 1;
 }
 
+const uint64_t jhist_bounds_us[JHIST_BUCKETS] = {
+	250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000
+};
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void
+jhist_add(struct jhist *h, uint64_t since_us)
+{
+	uint64_t us = mono_us() - since_us;
+	unsigned i;
+
+	for (i = 0; i < JHIST_BUCKETS; i++)
+		if (us <= jhist_bounds_us[i])
+			__atomic_fetch_add(&h->le[i], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->sum_us, us, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
+}
+
+static void
+jhist_copy(struct jhist *to, const struct jhist *from)
+{
+	unsigned i;
+
+	/* count last: a reader never sees more in a bucket than in count */
+	to->count = __atomic_load_n(&from->count, __ATOMIC_RELAXED);
+	to->sum_us = __atomic_load_n(&from->sum_us, __ATOMIC_RELAXED);
+	for (i = 0; i < JHIST_BUCKETS; i++) {
+		to->le[i] = __atomic_load_n(&from->le[i], __ATOMIC_RELAXED);
+		if (to->le[i] > to->count)
+			to->le[i] = to->count;
+	}
+}
+
+void
+journal_latency(struct journal *j, struct jhist *commit, struct jhist *sync)
+{
+	jhist_copy(commit, &j->h_commit);
+	jhist_copy(sync, &j->h_sync);
+}
+
 /*
  * Commits (the disk sync happens here when sync is on), then re-evaluates
  * the map. A disk that is full reports MDB_MAP_FULL: the callers' careful
@@ -246,9 +294,11 @@ int
 jwtx_commit(struct wtx *w)
 {
 	struct journal *j = w->j;
+	uint64_t t0 = mono_us();
 	int rc;
 
 	rc = mdb_txn_commit(w->txn);
+	jhist_add(&j->h_sync, t0);
 	w->txn = NULL;
 	if (rc)
 		return commit_disk_full(j, rc) ? MDB_MAP_FULL : rc;
@@ -1293,8 +1343,22 @@ batch_try(struct journal *j, struct jbatch *b, int nested, unsigned limit, unsig
  * error) sends every batch through journal_commit_batch on its own, whose
  * careful retries then apply.
  */
+static int commit_batches(struct journal *, struct jbatch **, unsigned, int *);
+
 int
 journal_commit_batches(struct journal *j, struct jbatch **bs, unsigned n, int *rcs)
+{
+	uint64_t t0 = mono_us();
+	int rc;
+
+	rc = commit_batches(j, bs, n, rcs);
+	if (n > 0)
+		jhist_add(&j->h_commit, t0);
+	return rc;
+}
+
+static int
+commit_batches(struct journal *j, struct jbatch **bs, unsigned n, int *rcs)
 {
 	uint64_t marks[JGROUP_MAX];
 	unsigned i, stop;

@@ -368,4 +368,19 @@ struct jstats {
 };
 int journal_stats(struct journal *j, struct jstats *st);
 
+/*
+ * Latency histograms (Prometheus-style cumulative buckets, upper bounds in
+ * jhist_bounds_us): commit, a group commit from its first batch to its
+ * last answer; sync, the LMDB commit itself (the write and, with sync on,
+ * the fsync). Kept with relaxed atomics: any thread may copy them.
+ */
+#define JHIST_BUCKETS 12
+extern const uint64_t jhist_bounds_us[JHIST_BUCKETS];
+struct jhist {
+	uint64_t le[JHIST_BUCKETS];     /* observations <= jhist_bounds_us[i] */
+	uint64_t count;
+	uint64_t sum_us;
+};
+void journal_latency(struct journal *j, struct jhist *commit, struct jhist *sync);
+
 #endif /* CASCADE_JOURNAL_H */

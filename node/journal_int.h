@@ -45,6 +45,9 @@ struct journal {
 	size_t bufsz, ebufsz;
 
 	char err[512];
+
+	/* latencies for the metrics: written by the writer, read by anyone (atomics) */
+	struct jhist h_commit, h_sync;
 };
 
 /* A write transaction and the event-chain tail as seen inside it. */

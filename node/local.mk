@@ -28,6 +28,7 @@ node_cascaded_SOURCES = \
 	node/carrier_tcp.c \
 	node/carrier_http.c \
 	node/snapshot.c \
+	node/metrics.c \
 	node/control.c
 node_cascaded_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
 node_cascaded_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \

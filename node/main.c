@@ -317,6 +317,7 @@ main(int argc, char **argv)
 	}
 	router_start_timers();
 	control_start(c);
+	metrics_start(c);
 
 	sigs[0] = evsignal_new(node->base, SIGTERM, on_signal, NULL);
 	sigs[1] = evsignal_new(node->base, SIGINT, on_signal, NULL);
@@ -329,6 +330,7 @@ main(int argc, char **argv)
 	event_base_dispatch(node->base);
 
 	control_stop();
+	metrics_stop();
 	uplink_stop(node->up);
 	tcps_stop();
 	https_stop();

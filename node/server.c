@@ -98,6 +98,9 @@ sreply(struct sreq *r, uint32_t status, const char *error, const uint8_t *body, 
 	explicit_bzero(r->key, sizeof(r->key));
 	if (buf == NULL)
 		fatalx("server: out of memory packing a reply");
+	node->stat_bytes_out += len;
+	if (r->peer != NULL)
+		r->peer->bytes_out += len;
 	sreq_free_state(r);
 	if (r->reply == NULL) {
 		/* its carrier stopped (tcps_stop): nobody to answer */
@@ -1337,6 +1340,7 @@ server_request(struct sreq *r)
 	struct session *s;
 	int exceeded;
 
+	node->stat_bytes_in += r->len;
 	if (request_precheck(r) != 0)
 		return;
 	r->req = lim_unpack(&cascade__request__descriptor, r->buf, r->len, &exceeded);
@@ -1373,6 +1377,7 @@ server_request(struct sreq *r)
 		return;
 	}
 	r->peer = s->peer;
+	s->peer->bytes_in += r->len;
 	if (s->tls != r->tls) {
 		/* an https session's id must not open the plain listener, where no mac
 		 * is asked for a session made over tls, nor the other way round */

@@ -267,6 +267,8 @@ call_done(void *arg, int err, uint8_t *buf, size_t len)
 	struct uplink *u = c->u;
 	Cascade__Reply *rep = NULL;
 
+	if (err == 0)
+		node->stat_up_bytes_in += len;
 	if (c->gen != u->gen)           /* from an earlier session */
 		goto done;
 	if (err == 0) {
@@ -313,6 +315,7 @@ call(struct uplink *u, struct ucall *c, uint32_t type, const ProtobufCMessage *m
 		fatalx("link %s: out of memory", u->pc->id);
 	p->c = c;
 	p->cb = cb;
+	node->stat_up_bytes_out += len;
 	u->ops->call(u->cc, buf, len, timeout_ms, call_done, p);
 	free(buf);
 }

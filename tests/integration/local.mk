@@ -23,6 +23,10 @@ EXTRA_DIST += tests/integration/lib.sh tests/integration/proxy.sh tests/integrat
 TESTS += tests/integration/authz.sh
 EXTRA_DIST += tests/integration/authz.sh
 
+# ops: /metrics (promtool), cascadectl queue, trace and top
+TESTS += tests/integration/metrics.sh
+EXTRA_DIST += tests/integration/metrics.sh
+
 # linkmitm: a man in the middle on a plain tcp link that rewrites the
 # parent's replies (the link-protocol attack tests)
 check_PROGRAMS += tests/linkmitm
