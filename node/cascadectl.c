@@ -28,6 +28,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "cascadectl.h"
 #include "conf.h"
 #include "journal.h"
 #include "log.h"
@@ -37,10 +38,8 @@
 #define CTL(x) CASCADE__CTL_RESULT__CTL_##x
 #define ANSWER_WAIT_MS 5000
 
-enum { EX_OK = 0, EX_FAILED = 1, EX_USAGE = 2, EX_NOT_RUNNING = 3, EX_PERMISSION = 4,
-	EX_VERSION = 5 };
-
-static int json;
+int json;
+const char *opt_limit, *opt_after;     /* queue --limit, --after */
 
 static const struct command {
 	const char *name;
@@ -78,14 +77,14 @@ usage(FILE *f, int status)
 	    "  pause LINK    stops sending and pulling on the parent link\n"
 	    "  resume LINK   starts it again\n"
 	    "  retry LINK    redials the parent now, the backoff reset\n"
+	    "  queue [LINK|CLIENT] [--limit N] [--after SEQ]\n"
+	    "                the queues, or the packets waiting in one\n"
 	    "exit: 0 ok, 1 failed, 2 usage, 3 not running, 4 permission, 5 version\n");
 	exit(status);
 }
 
-static void die(int status, const char *fmt, ...) PRINTF(2, 3) __attribute__((noreturn));
-
 /* One line on stderr (and, with --json, {"error", "exit"} on stdout). */
-static void
+void
 die(int status, const char *fmt, ...)
 {
 	char msg[1024];
@@ -108,7 +107,7 @@ die(int status, const char *fmt, ...)
 /* ------------------------------------------------------------ the socket */
 
 /* The socket from the config's control directive. */
-static char *
+char *
 socket_from_config(const char *file)
 {
 	struct conf_errors errs;
@@ -154,10 +153,20 @@ socket_check(const char *path)
 	}
 }
 
-static Cascade__CtlReply *
+Cascade__CtlReply *
 ask(const char *path, uint32_t cmd, const char *arg)
 {
 	Cascade__CtlRequest req = CASCADE__CTL_REQUEST__INIT;
+
+	req.command = cmd;
+	req.arg = (char *)(arg != NULL ? arg : "");
+	return ask_req(path, &req);
+}
+
+Cascade__CtlReply *
+ask_req(const char *path, Cascade__CtlRequest *rq)
+{
+	Cascade__CtlRequest req = *rq;
 	Cascade__CtlReply *rep;
 	nng_socket s;
 	nng_msg *m;
@@ -183,8 +192,6 @@ ask(const char *path, uint32_t cmd, const char *arg)
 	/* for tests of the version check: speak as another version would */
 	if (getenv("CASCADECTL_PROTOCOL") != NULL)
 		req.version = (uint32_t)strtoul(getenv("CASCADECTL_PROTOCOL"), NULL, 10);
-	req.command = cmd;
-	req.arg = (char *)(arg != NULL ? arg : "");
 	if ((rc = nng_msg_alloc(&m, cascade__ctl_request__get_packed_size(&req))) != 0)
 		die(EX_FAILED, "nng: %s", nng_strerror(rc));
 	cascade__ctl_request__pack(&req, nng_msg_body(m));
@@ -216,7 +223,7 @@ ask(const char *path, uint32_t cmd, const char *arg)
 #define STATE(x) CASCADE__CTL_LINK_STATE__CTL_LINK_##x
 #define PLACE(x) CASCADE__CTL_PLACE__CTL_PLACE_##x
 
-static const char *
+const char *
 state_name(uint32_t s)
 {
 	static const char *names[] = { [STATE(UP)] = "up", [STATE(CONNECTING)] = "connecting",
@@ -249,7 +256,7 @@ hex(const uint8_t *b, size_t n, char *out)
  * A reply message as JSON, field by field from its descriptor: the names
  * are cascade.proto's. Enumerations (state, place) by name, bytes in hex.
  */
-static json_t *
+json_t *
 to_json(const ProtobufCMessage *m)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -316,7 +323,7 @@ to_json(const ProtobufCMessage *m)
 	return o;
 }
 
-static void
+void
 json_print(json_t *v)
 {
 	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -324,7 +331,7 @@ json_print(json_t *v)
 	json_decref(v);
 }
 
-static json_t *
+json_t *
 json_list(ProtobufCMessage **m, size_t n)
 {
 	json_t *a = json_array();
@@ -338,7 +345,7 @@ json_list(ProtobufCMessage **m, size_t n)
 /* -------------------------------------------------------------- tables */
 
 /* "3h 12m", "45s", "-" for 0 */
-static const char *
+const char *
 age(int64_t ms, char *buf, size_t len)
 {
 	int64_t s = ms / 1000;
@@ -356,7 +363,7 @@ age(int64_t ms, char *buf, size_t len)
 	return buf;
 }
 
-static const char *
+const char *
 when(int64_t ms, char *buf, size_t len)
 {
 	time_t t = (time_t)(ms / 1000);
@@ -369,7 +376,7 @@ when(int64_t ms, char *buf, size_t len)
 	return buf;
 }
 
-static const char *
+const char *
 bytes_h(uint64_t b, char *buf, size_t len)
 {
 	if (b < 10u << 10)
@@ -478,6 +485,8 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "limit", required_argument, NULL, 'L' },      /* queue */
+		{ "after", required_argument, NULL, 'A' },      /* queue */
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conffile = SYSCONFDIR "/cascade/cascade.conf", *sock = NULL;
@@ -492,12 +501,17 @@ main(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'f': conffile = optarg; break;
 		case 's': sock = optarg; break;
+		case 'L': opt_limit = optarg; break;
+		case 'A': opt_after = optarg; break;
 		case 'h': usage(stdout, EX_OK);
 		default: usage(stderr, EX_USAGE);
 		}
 	}
 	if (optind >= argc)
 		usage(stderr, EX_USAGE);
+	if (ops_command(argv[optind]))          /* queue, trace, top: cascadectl_ops.c */
+		return ops_run(sock != NULL ? strdup(sock) : socket_from_config(conffile),
+		    argc - optind, argv + optind);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[optind], commands[i].name) == 0)
 			cmd = &commands[i];

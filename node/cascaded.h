@@ -273,6 +273,10 @@ void uplink_info(const struct uplink *u, struct uplink_info *out);
 int control_start(const struct conf *c);
 void control_stop(void);
 
+/* ---------------------------------------------------------- ctl_queue.c */
+/* cascadectl queue [LINK|CLIENT]: every queue, or one page of one (--limit, --after). */
+void ctl_queue(const Cascade__CtlRequest *req, Cascade__CtlReply *rep);
+
 /* ---------------------------------------------------------- metrics.c */
 /* Prometheus text at http://<metrics-listen>/metrics (nothing when unset). */
 int metrics_start(const struct conf *c);

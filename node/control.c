@@ -443,6 +443,7 @@ ctl_request(nng_msg *m)
 	case CMD(RETRY):
 		do_link_op(req->command, req->arg, rep);
 		break;
+	case CMD(QUEUE): ctl_queue(req, rep); break;
 	default:
 		snprintf(why, sizeof(why), "unknown command %u (a newer cascadectl?)", req->command);
 		log_warnx("control: request refused: %s", why);

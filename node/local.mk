@@ -29,6 +29,7 @@ node_cascaded_SOURCES = \
 	node/carrier_http.c \
 	node/snapshot.c \
 	node/metrics.c \
+	node/ctl_queue.c \
 	node/control.c
 node_cascaded_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
 node_cascaded_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \
@@ -37,7 +38,7 @@ node_cascaded_LDADD = node/libnode.la
 
 # the operator's tool: talks to a running cascaded over its control socket
 sbin_PROGRAMS += node/cascadectl
-node_cascadectl_SOURCES = node/cascadectl.c
+node_cascadectl_SOURCES = node/cascadectl.h node/cascadectl.c node/cascadectl_ops.c
 node_cascadectl_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
 node_cascadectl_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(JANSSON_CFLAGS)
 node_cascadectl_LDADD = node/libnode.la $(JANSSON_LIBS)

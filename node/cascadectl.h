@@ -1,0 +1,44 @@
+/*
+ * cascadectl.h — what cascadectl.c shares with the files of its longer
+ * commands (cascadectl_ops.c: queue, trace, top).
+ */
+#ifndef CASCADE_CASCADECTL_H
+#define CASCADE_CASCADECTL_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "packets.h"
+
+enum { EX_OK = 0, EX_FAILED = 1, EX_USAGE = 2, EX_NOT_RUNNING = 3, EX_PERMISSION = 4,
+	EX_VERSION = 5 };
+
+extern int json;                        /* -j, --json */
+extern const char *opt_limit, *opt_after;
+
+/* Prints the message (and, with --json, {"error", "exit"}) and exits with status. */
+void die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+/* One request, its answer (an error answer dies with its exit code). */
+Cascade__CtlReply *ask(const char *path, uint32_t cmd, const char *arg);
+Cascade__CtlReply *ask_req(const char *path, Cascade__CtlRequest *req);
+
+json_t *to_json(const ProtobufCMessage *m);
+json_t *json_list(ProtobufCMessage **m, size_t n);
+void json_print(json_t *v);                     /* and frees v */
+const char *state_name(uint32_t state);         /* CtlLinkState */
+const char *age(int64_t ms, char *buf, size_t len);
+const char *when(int64_t ms, char *buf, size_t len);
+const char *bytes_h(uint64_t b, char *buf, size_t len);
+
+char *socket_from_config(const char *file);    /* malloc'd */
+
+/*
+ * cascadectl_ops.c: queue, trace, top. ops_command says whether name is one
+ * of them; ops_run runs it with its words (name first; options are parsed
+ * by main: --limit, --after) on socket path (freed) and returns the exit code.
+ */
+int ops_command(const char *name);
+int ops_run(char *path, int argc, char **argv);
+
+#endif
