@@ -4,8 +4,15 @@
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,11 +109,201 @@ cmd_queue(const char *sock, int argc, char **argv)
 	return EX_OK;
 }
 
+/* ------------------------------------------------------------------ top */
+
+/*
+ * A full-screen view redrawn every second with plain ANSI escapes (clear,
+ * home, reverse video for the header): the node, its rates (packets in and
+ * out per second over the last second), links and clients. Lines are cut
+ * to the terminal's width and the list to its height (80x24 at least
+ * fits). q (or Ctrl-C, or the end of input) quits and gives the terminal
+ * back as it was.
+ */
+static struct termios top_saved;
+static int top_raw;
+
+static void
+top_restore(void)
+{
+	if (top_raw) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &top_saved);
+		top_raw = 0;
+	}
+	fputs("\033[0m\033[?25h\n", stdout);    /* attributes off, cursor shown */
+	fflush(stdout);
+}
+
+static void
+top_signal(int sig)
+{
+	top_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Appends one line to the screen, cut to width columns; false when the screen is full. */
+struct screen {
+	char buf[16384];
+	size_t len;
+	int rows, cols, used;
+};
+
+static int scr_line(struct screen *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+scr_line(struct screen *sc, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	if (sc->used >= sc->rows)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	n = (int)strlen(line);
+	if (n > sc->cols)
+		n = sc->cols;
+	sc->len += (size_t)snprintf(sc->buf + sc->len, sizeof(sc->buf) - sc->len,
+	    "%s%.*s\033[K", sc->used > 0 ? "\r\n" : "", n, line);
+	sc->used++;
+	return 1;
+}
+
+static double
+per_s(uint64_t now, uint64_t before, int64_t ms)
+{
+	return ms > 0 && now >= before ? (double)(now - before) * 1000.0 / (double)ms : 0.0;
+}
+
+static void
+top_draw(const char *sock, uint64_t *in0, uint64_t *out0, int64_t *t0)
+{
+	Cascade__CtlReply *st = ask(sock, CMD(STATUS), NULL), *ls = ask(sock, CMD(LINKS), NULL),
+	    *cs = ask(sock, CMD(CLIENTS), NULL);
+	const Cascade__CtlStatus *s = st->status;
+	struct screen sc = { .len = 0, .rows = 24, .cols = 80, .used = 0 };
+	int64_t now = cnow_ms(), dt = *t0 ? now - *t0 : 0;
+	char a[32], b[32], clock[16];
+	struct winsize ws;
+	time_t tt = (time_t)(now / 1000);
+	struct tm tm;
+	size_t i, online = 0;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0) {
+		sc.rows = ws.ws_row;
+		sc.cols = ws.ws_col < 500 ? ws.ws_col : 500;
+	}
+	strftime(clock, sizeof(clock), "%H:%M:%S", gmtime_r(&tt, &tm));
+	for (i = 0; i < cs->n_clients; i++)
+		online += cs->clients[i]->online;
+	sc.len = (size_t)snprintf(sc.buf, sizeof(sc.buf), "\033[H\033[7m");
+	scr_line(&sc, "cascade top: %s (%s) up %s, %s UTC%*s", s->node, s->role,
+	    age(s->uptime_ms, a, sizeof(a)), clock, 12, "q: quit");
+	sc.len += (size_t)snprintf(sc.buf + sc.len, sizeof(sc.buf) - sc.len, "\033[0m");
+	scr_line(&sc, "packets  in %" PRIu64 " (%.1f/s)  out %" PRIu64 " (%.1f/s)  rejected %"
+	    PRIu64, s->packets_in, per_s(s->packets_in, *in0, dt), s->packets_out,
+	    per_s(s->packets_out, *out0, dt), s->packets_rejected);
+	scr_line(&sc, "journal  %s of %s used%s, %" PRIu64 " queued; clients %zu of %zu online",
+	    bytes_h(s->journal_used_bytes, a, sizeof(a)), bytes_h(s->journal_map_bytes, b,
+	    sizeof(b)), s->journal_full ? " FULL" : "", s->queued, online, cs->n_clients);
+	scr_line(&sc, "%s", "");
+	scr_line(&sc, "%-20s %-6s %-10s %-7s %8s %8s %5s", "LINK", "DIR", "STATE", "CARRIER",
+	    "QUEUE", "OLDEST", "RECON");
+	for (i = 0; i < ls->n_links; i++) {
+		const Cascade__CtlLink *l = ls->links[i];
+
+		if (sc.used == sc.rows - 1 && i + 1 < ls->n_links) {
+			scr_line(&sc, "... %zu more links (cascadectl links)", ls->n_links - i);
+			break;
+		}
+		scr_line(&sc, "%-20s %-6s %-10s %-7s %8" PRIu64 " %8s %5" PRIu64, l->name,
+		    l->direction, state_name(l->state), l->carrier[0] ? l->carrier : "-", l->depth,
+		    age(l->oldest_age_ms, a, sizeof(a)), l->reconnects);
+	}
+	if (sc.used + 3 <= sc.rows && cs->n_clients > 0) {
+		scr_line(&sc, "%s", "");
+		scr_line(&sc, "%-28s %-8s %-7s %8s %8s", "CLIENT", "STATE", "CARRIER", "INBOX",
+		    "OLDEST");
+		for (i = 0; i < cs->n_clients; i++) {
+			const Cascade__CtlClient *c = cs->clients[i];
+
+			if (sc.used == sc.rows - 1 && i + 1 < cs->n_clients) {
+				scr_line(&sc, "... %zu more clients (cascadectl clients)",
+				    cs->n_clients - i);
+				break;
+			}
+			scr_line(&sc, "%-28s %-8s %-7s %8" PRIu64 " %8s", c->name,
+			    c->online ? "online" : "offline", c->carrier[0] ? c->carrier : "-",
+			    c->depth, age(c->oldest_age_ms, a, sizeof(a)));
+		}
+	}
+	/* the rest of the screen cleared */
+	snprintf(sc.buf + sc.len, sizeof(sc.buf) - sc.len, "\033[J");
+	fputs(sc.buf, stdout);
+	fflush(stdout);
+	*in0 = s->packets_in;
+	*out0 = s->packets_out;
+	*t0 = now;
+	cascade__ctl_reply__free_unpacked(st, NULL);
+	cascade__ctl_reply__free_unpacked(ls, NULL);
+	cascade__ctl_reply__free_unpacked(cs, NULL);
+}
+
+static int
+cmd_top(const char *sock, int argc, char **argv)
+{
+	uint64_t in0 = 0, out0 = 0;
+	int64_t t0 = 0, next;
+	struct termios raw;
+
+	if (argc != 1) {
+		fprintf(stderr, "cascadectl: top takes no argument\n");
+		exit(EX_USAGE);
+	}
+	if (json) {
+		fprintf(stderr, "cascadectl: top is for a terminal; scripts use status, links, "
+		    "clients --json\n");
+		exit(EX_USAGE);
+	}
+	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &top_saved) == 0) {
+		raw = top_saved;
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw.c_cc[VMIN] = 0;
+		raw.c_cc[VTIME] = 0;
+		if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+			top_raw = 1;
+	}
+	atexit(top_restore);    /* also when ask() dies: the daemon went away */
+	signal(SIGINT, top_signal);
+	signal(SIGTERM, top_signal);
+	signal(SIGHUP, top_signal);
+	fputs("\033[?25l\033[2J", stdout);       /* cursor hidden, screen cleared */
+	for (;;) {
+		struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+		int64_t wait;
+		char c;
+
+		top_draw(sock, &in0, &out0, &t0);
+		next = t0 + 1000;
+		while ((wait = next - cnow_ms()) > 0) {
+			if (poll(&pfd, 1, (int)wait) <= 0)
+				continue;
+			if (read(STDIN_FILENO, &c, 1) != 1)
+				return EX_OK;           /* end of input */
+			if (c == 'q' || c == 'Q')
+				return EX_OK;
+		}
+	}
+}
+
 static const struct {
 	const char *name;
 	int (*run)(const char *sock, int argc, char **argv);
 } ops[] = {
 	{ "queue", cmd_queue },
+	{ "top", cmd_top },
 };
 
 int

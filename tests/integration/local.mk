@@ -24,8 +24,9 @@ TESTS += tests/integration/authz.sh
 EXTRA_DIST += tests/integration/authz.sh
 
 # ops: /metrics (promtool), cascadectl queue, trace and top
-TESTS += tests/integration/metrics.sh tests/integration/ctl_queue.sh
-EXTRA_DIST += tests/integration/metrics.sh tests/integration/ctl_queue.sh
+TESTS += tests/integration/metrics.sh tests/integration/ctl_queue.sh tests/integration/ctl_top.sh
+EXTRA_DIST += tests/integration/metrics.sh tests/integration/ctl_queue.sh \
+	tests/integration/ctl_top.sh
 
 # linkmitm: a man in the middle on a plain tcp link that rewrites the
 # parent's replies (the link-protocol attack tests)
