@@ -77,6 +77,7 @@ static const struct endpoint {
 	{ "push", MSG(PUSH) },
 	{ "pull", MSG(PULL) },
 	{ "routes", MSG(ROUTES) },
+	{ "trace", MSG(TRACE) },        /* ops: cascadectl trace */
 };
 #define NENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
 

@@ -79,6 +79,8 @@ usage(FILE *f, int status)
 	    "  retry LINK    redials the parent now, the backoff reset\n"
 	    "  queue [LINK|CLIENT] [--limit N] [--after SEQ]\n"
 	    "                the queues, or the packets waiting in one\n"
+	    "  trace ID      where packet ID is, node by node up its route\n"
+	    "  top           a live view of the node (q quits)\n"
 	    "exit: 0 ok, 1 failed, 2 usage, 3 not running, 4 permission, 5 version\n");
 	exit(status);
 }

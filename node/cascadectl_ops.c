@@ -109,6 +109,49 @@ cmd_queue(const char *sock, int argc, char **argv)
 	return EX_OK;
 }
 
+/* ---------------------------------------------------------------- trace */
+
+static const char *
+place_word(uint32_t p)
+{
+	static const char *names[] = { "?", "queued", "forwarded", "delivered", "expired",
+	    "cancelled" };
+
+	return p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
+}
+
+/* One line per node, this one first: its places of the packet, or its answer. */
+static int
+cmd_trace(const char *sock, int argc, char **argv)
+{
+	Cascade__CtlReply *rep;
+	char a[64], line[1024];
+	size_t i, k, o;
+
+	if (argc != 2) {
+		fprintf(stderr, "cascadectl: trace ID\n");
+		exit(EX_USAGE);
+	}
+	rep = ask(sock, CMD(TRACE), argv[1]);
+	if (json)
+		json_print(json_list((ProtobufCMessage **)rep->trace, rep->n_trace));
+	else
+		for (i = 0; i < rep->n_trace; i++) {
+			const Cascade__CtlTraceHop *h = rep->trace[i];
+
+			o = 0;
+			line[0] = '\0';
+			for (k = 0; k < h->n_places && o < sizeof(line) - 1; k++)
+				o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%s %s", k ? ", " : "",
+				    h->places[k]->queue, place_word(h->places[k]->place));
+			printf("%-20s %s%s%s\n", h->node, h->answer[0] ? h->answer : line,
+			    h->accepted_ms ? "; taken in " : "",
+			    h->accepted_ms ? when(h->accepted_ms, a, sizeof(a)) : "");
+		}
+	cascade__ctl_reply__free_unpacked(rep, NULL);
+	return EX_OK;
+}
+
 /* ------------------------------------------------------------------ top */
 
 /*
@@ -304,6 +347,7 @@ static const struct {
 } ops[] = {
 	{ "queue", cmd_queue },
 	{ "top", cmd_top },
+	{ "trace", cmd_trace },
 };
 
 int

@@ -267,15 +267,37 @@ struct uplink_info {
 	uint64_t rebuilds;              /* carriers rebuilt (watchdog, retry, fallback) */
 };
 void uplink_info(const struct uplink *u, struct uplink_info *out);
+/*
+ * MSG_TRACE to the parent about packet id: cb gets the reply's body (a
+ * TraceReply) or, error set, why there is none (the link down, no reply).
+ */
+typedef void uplink_trace_cb(void *arg, const char *error, const uint8_t *body, size_t len);
+void uplink_trace(struct uplink *u, const uint8_t id[CID_LEN], uplink_trace_cb *cb, void *arg);
 
 /* ---------------------------------------------------------- control.c */
 /* The control socket (cascadectl): nng rep0 on ipc://<control>, mode 0600. */
 int control_start(const struct conf *c);
 void control_stop(void);
+/* For the commands of other files (ctl_*.c): sends rep (freed); a queue's name; a place. */
+void reply_send(Cascade__CtlReply *rep);
+const char *queue_name(uint32_t qid, char *buf, size_t len);
+uint32_t place_of(const struct jwhere *w, unsigned i);
 
 /* ---------------------------------------------------------- ctl_queue.c */
 /* cascadectl queue [LINK|CLIENT]: every queue, or one page of one (--limit, --after). */
 void ctl_queue(const Cascade__CtlRequest *req, Cascade__CtlReply *rep);
+
+/* ---------------------------------------------------------- ctl_trace.c */
+/*
+ * Where packet id is: this node's hop (asked by child asker, or NULL for
+ * the operator: a child hears only of packets of its subtree), then the
+ * parent's hops when it went up. cb gets the hops (malloc'd, its own).
+ */
+typedef void trace_done_cb(void *arg, Cascade__CtlTraceHop **hops, size_t n);
+void trace_ask(const uint8_t id[CID_LEN], const struct peer *asker, trace_done_cb *cb,
+    void *arg);
+/* cascadectl trace ID: answers rep (reply_send) when the hops are in. */
+void ctl_trace(const char *arg, Cascade__CtlReply *rep);
 
 /* ---------------------------------------------------------- metrics.c */
 /* Prometheus text at http://<metrics-listen>/metrics (nothing when unset). */

@@ -64,7 +64,7 @@ reply_set(Cascade__CtlReply *rep, uint32_t result, const char *error, const char
 }
 
 /* Sends rep (freed) and goes back to receiving. */
-static void
+void
 reply_send(Cascade__CtlReply *rep)
 {
 	size_t len = cascade__ctl_reply__get_packed_size(rep);
@@ -157,7 +157,7 @@ id_arg(const char *arg, uint8_t id[CID_LEN], Cascade__CtlReply *rep)
 	return -1;
 }
 
-static const char *
+const char *
 queue_name(uint32_t qid, char *buf, size_t len)
 {
 	struct jqueue_info qi;
@@ -174,7 +174,7 @@ queue_name(uint32_t qid, char *buf, size_t len)
  * receiver's ack covers it (forwarded or delivered), or it left before
  * (its deadline passed: expired; otherwise cancelled).
  */
-static uint32_t
+uint32_t
 place_of(const struct jwhere *w, unsigned i)
 {
 	struct jqueue_info qi;
@@ -444,6 +444,7 @@ ctl_request(nng_msg *m)
 		do_link_op(req->command, req->arg, rep);
 		break;
 	case CMD(QUEUE): ctl_queue(req, rep); break;
+	case CMD(TRACE): ctl_trace(req->arg, rep); cascade__ctl_request__free_unpacked(req, NULL); return;
 	default:
 		snprintf(why, sizeof(why), "unknown command %u (a newer cascadectl?)", req->command);
 		log_warnx("control: request refused: %s", why);

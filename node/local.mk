@@ -30,6 +30,7 @@ node_cascaded_SOURCES = \
 	node/snapshot.c \
 	node/metrics.c \
 	node/ctl_queue.c \
+	node/ctl_trace.c \
 	node/control.c
 node_cascaded_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
 node_cascaded_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \

@@ -1256,6 +1256,46 @@ do_routes(struct sreq *r, struct session *s)
 	cascade__routes__free_unpacked(rt, NULL);
 }
 
+/* --------------------------------------------------------------- trace */
+
+static void
+trace_served(void *arg, Cascade__CtlTraceHop **hops, size_t n)
+{
+	Cascade__TraceReply tr = CASCADE__TRACE_REPLY__INIT;
+	size_t i;
+
+	tr.hops = hops;
+	tr.n_hops = n;
+	sreply_msg(arg, &tr.base);
+	for (i = 0; i < n; i++)
+		protobuf_c_message_free_unpacked(&hops[i]->base, NULL);
+	free(hops);
+}
+
+/* A child asks where a packet is (ctl_trace.c answers, asking up if need be). */
+static void
+do_trace(struct sreq *r, struct session *s)
+{
+	Cascade__Trace *t;
+	int exceeded;
+
+	if (s->peer->kind != CASCADE__PEER_KIND__PEER_NODE) {
+		sfail(r, STATUS(NOT_ALLOWED), "a client may not trace packets (cascadectl trace "
+		    "is for the operators of nodes)");
+		return;
+	}
+	t = lim_unpack(&cascade__trace__descriptor, r->req->body.data, r->req->body.len,
+	    &exceeded);
+	if (t == NULL || t->id.len != CID_LEN) {
+		if (t != NULL)
+			cascade__trace__free_unpacked(t, NULL);
+		sfail(r, STATUS(BAD_REQUEST), "undecodable Trace");
+		return;
+	}
+	trace_ask(t->id.data, s->peer, trace_served, r);
+	cascade__trace__free_unpacked(t, NULL);
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 /*
@@ -1365,6 +1405,7 @@ server_request(struct sreq *r)
 	case CASCADE__MSG_TYPE__MSG_PUSH:
 	case CASCADE__MSG_TYPE__MSG_PULL:
 	case CASCADE__MSG_TYPE__MSG_ROUTES:
+	case CASCADE__MSG_TYPE__MSG_TRACE:
 		break;
 	default:
 		sfail(r, STATUS(BAD_REQUEST), "unknown request type %u", r->req->type);
@@ -1412,6 +1453,9 @@ server_request(struct sreq *r)
 		break;
 	case CASCADE__MSG_TYPE__MSG_ROUTES:
 		do_routes(r, s);
+		break;
+	case CASCADE__MSG_TYPE__MSG_TRACE:
+		do_trace(r, s);
 		break;
 	}
 }

@@ -95,6 +95,8 @@ struct ucall {
 	uint32_t type;
 	uint64_t session, seq;          /* what the reply's mac must name */
 	int authentic;                  /* the reply is the parent's: mac or tls */
+	uplink_trace_cb *trace_cb;      /* MSG_TRACE: who waits for the answer */
+	void *trace_arg;
 };
 
 static struct ucall *
@@ -269,8 +271,11 @@ call_done(void *arg, int err, uint8_t *buf, size_t len)
 
 	if (err == 0)
 		node->stat_up_bytes_in += len;
-	if (c->gen != u->gen)           /* from an earlier session */
+	if (c->gen != u->gen) {         /* from an earlier session */
+		if (c->trace_cb != NULL)        /* someone waits for it all the same */
+			c->trace_cb(c->trace_arg, "the session to the parent was lost", NULL, 0);
 		goto done;
+	}
 	if (err == 0) {
 		rep = cascade__reply__unpack(NULL, len, buf);
 		if (rep == NULL) {
@@ -880,6 +885,41 @@ uplink_routes_changed(struct uplink *u)
 {
 	u->routes_dirty = 1;
 	send_routes(u);
+}
+
+/* --------------------------------------------------------------- trace */
+
+/* Not reply_ok: a trace that fails says so to the operator; the session stays. */
+static void
+trace_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
+{
+	char why[320];
+
+	if (err != 0)
+		c->trace_cb(c->trace_arg, "no reply (timed out or connection lost)", NULL, 0);
+	else if (rep->status != STATUS(OK)) {
+		snprintf(why, sizeof(why), "%s: %.200s", cstatus_str(rep->status), rep->error);
+		c->trace_cb(c->trace_arg, why, NULL, 0);
+	} else
+		c->trace_cb(c->trace_arg, NULL, rep->body.data, rep->body.len);
+}
+
+void
+uplink_trace(struct uplink *u, const uint8_t id[CID_LEN], uplink_trace_cb *cb, void *arg)
+{
+	Cascade__Trace t = CASCADE__TRACE__INIT;
+	struct ucall *c;
+
+	if (u->state != UL_UP) {
+		cb(arg, "the link to the parent is not up", NULL, 0);
+		return;
+	}
+	t.id.data = (uint8_t *)id;
+	t.id.len = CID_LEN;
+	c = ucall_new(u);
+	c->trace_cb = cb;
+	c->trace_arg = arg;
+	call(u, c, CASCADE__MSG_TYPE__MSG_TRACE, &t.base, (int)u->pc->dead_timeout_ms, trace_reply);
 }
 
 /* ------------------------------------------------------------ carriers */

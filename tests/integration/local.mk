@@ -24,9 +24,10 @@ TESTS += tests/integration/authz.sh
 EXTRA_DIST += tests/integration/authz.sh
 
 # ops: /metrics (promtool), cascadectl queue, trace and top
-TESTS += tests/integration/metrics.sh tests/integration/ctl_queue.sh tests/integration/ctl_top.sh
+TESTS += tests/integration/metrics.sh tests/integration/ctl_queue.sh tests/integration/ctl_top.sh \
+	tests/integration/ctl_trace.sh
 EXTRA_DIST += tests/integration/metrics.sh tests/integration/ctl_queue.sh \
-	tests/integration/ctl_top.sh
+	tests/integration/ctl_top.sh tests/integration/ctl_trace.sh
 
 # linkmitm: a man in the middle on a plain tcp link that rewrites the
 # parent's replies (the link-protocol attack tests)
