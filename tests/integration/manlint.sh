@@ -3,7 +3,7 @@
 # STYLE notes about pages not installed on this machine don't count).
 . "$(dirname "$0")/lib.sh"
 t_init manlint
-for page in "$top_srcdir"/man/*.[0-9]; do
+for page in "$top_srcdir"/man/*.[0-9] "$top_builddir"/man/gen/*.[0-9]; do
 	t_check "$(basename "$page") lints clean" mandoc -Tlint -Wwarning "$page"
 done
 t_done
