@@ -889,6 +889,8 @@ uplink_routes_changed(struct uplink *u)
 
 /* --------------------------------------------------------------- trace */
 
+#define TRACE_WAIT_MS 3000
+
 /* Not reply_ok: a trace that fails says so to the operator; the session stays. */
 static void
 trace_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
@@ -919,7 +921,14 @@ uplink_trace(struct uplink *u, const uint8_t id[CID_LEN], uplink_trace_cb *cb, v
 	c = ucall_new(u);
 	c->trace_cb = cb;
 	c->trace_arg = arg;
-	call(u, c, CASCADE__MSG_TYPE__MSG_TRACE, &t.base, (int)u->pc->dead_timeout_ms, trace_reply);
+	/*
+	 * Not the dead-timeout: the control socket answers one request at a
+	 * time and cascadectl waits 5 s; a parent slow to answer is a line of
+	 * the trace, not a wedged cascadectl.
+	 */
+	call(u, c, CASCADE__MSG_TYPE__MSG_TRACE, &t.base,
+	    u->pc->dead_timeout_ms < TRACE_WAIT_MS ? (int)u->pc->dead_timeout_ms : TRACE_WAIT_MS,
+	    trace_reply);
 }
 
 /* ------------------------------------------------------------ carriers */
