@@ -6,7 +6,7 @@
 # Asked at the city: two lines. bob's packet asked from alice's county: the
 # county has not got it, the city refuses (not of fj-x-a's subtree) and says
 # so in its line, without asking further. A bad id is a usage error; a
-# down parent link is named in the trace.
+# down parent link is named in the trace. fj-x-b's link runs over http.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init ctl_trace
@@ -17,6 +17,7 @@ n_node city fj-x
 n_node ca fj-x-a
 n_node cb fj-x-b
 n_link city master; n_link ca city; n_link cb city
+n_transport cb http             # bob's county asks over the http carrier (/v1/trace)
 n_client master carol; n_client ca alice; n_client cb bob
 for n in master city ca cb; do n_start $n; done
 ca() { "$CTL" -f "$T_DIR/ca.conf" "$@"; }
