@@ -23,6 +23,7 @@ for n in master city ca cb; do n_start $n; done
 ca() { "$CTL" -f "$T_DIR/ca.conf" "$@"; }
 linkup() { [ "$("$CTL" -f "$T_DIR/$1.conf" links --json | jq -r '.[] | select(.direction == "parent") | .state')" = up ]; }
 for n in city ca cb; do t_wait_for "$n's link is up" 10 linkup $n; done
+t_eq "fj-x-b's link runs over http" http "$("$CTL" -f "$T_DIR/cb.conf" links --json | jq -r '.[0].carrier')"
 
 id=$(tc_send ca alice fj/carol 1 -I | awk '/^id / { print $2 }')
 t_check "alice's packet has an id" test -n "$id"
