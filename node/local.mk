@@ -28,11 +28,13 @@ node_cascaded_SOURCES = \
 	node/carrier_tcp.c \
 	node/carrier_http.c \
 	node/snapshot.c \
-	node/control.c
+	node/control.c \
+	node/notify.c \
+	node/delaywarn.c
 node_cascaded_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
 node_cascaded_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \
-	$(CURL_CFLAGS)
-node_cascaded_LDADD = node/libnode.la
+	$(CURL_CFLAGS) $(JANSSON_CFLAGS)
+node_cascaded_LDADD = node/libnode.la $(JANSSON_LIBS)
 
 # the operator's tool: talks to a running cascaded over its control socket
 sbin_PROGRAMS += node/cascadectl

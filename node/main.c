@@ -316,6 +316,8 @@ main(int argc, char **argv)
 		uplink_start(node->up);
 	}
 	router_start_timers();
+	notify_start();
+	delaywarn_start();
 	control_start(c);
 
 	sigs[0] = evsignal_new(node->base, SIGTERM, on_signal, NULL);
@@ -328,6 +330,8 @@ main(int argc, char **argv)
 
 	event_base_dispatch(node->base);
 
+	notify_stop();
+	delaywarn_stop();
 	control_stop();
 	uplink_stop(node->up);
 	tcps_stop();
