@@ -364,12 +364,74 @@ nt_fire(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(nt_timer, &tv);
 }
 
+/* ---------------------------------------------- the marks' housekeeping */
+
+#define NT_GC_MS        (10 * 60 * 1000)
+#define NT_GC_BATCH     256
+
+static struct event *nt_gc_timer;
+static char nt_gc_from[512];
+
+struct gc_job {
+	struct jjob job;
+	unsigned deleted;
+};
+
+static int
+gc_run(struct journal *j, struct jjob *job)
+{
+	struct gc_job *gj = (struct gc_job *)job;
+
+	return journal_notify_gc(j, nt_gc_from, sizeof(nt_gc_from), NT_GC_BATCH, &gj->deleted);
+}
+
+static void
+gc_done(struct jjob *job)
+{
+	struct gc_job *gj = (struct gc_job *)job;
+	struct timeval tv = { NT_GC_MS / 1000, 0 }, soon = { 0, 100 * 1000 };
+	int more = job->rc == 0 && nt_gc_from[0] != '\0';
+
+	if (job->rc != 0)
+		log_warnx("notify: %s", journal_errmsg(node->j));
+	else if (gj->deleted > 0)
+		log_debug("notify: %u marks of packets gone from the queues deleted", gj->deleted);
+	free(gj);
+	if (nt_gc_timer != NULL)        /* go on through the marks, or wait for the next round */
+		evtimer_add(nt_gc_timer, more ? &soon : &tv);
+}
+
+static void
+gc_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct gc_job *gj = xcalloc(1, sizeof(*gj));
+
+	(void)fd, (void)what, (void)arg;
+	gj->job.run = gc_run;
+	gj->job.done = gc_done;
+	jthread_submit(&gj->job);
+}
+
+/* Marks of both kinds (offline notices, delay warnings) are swept while either is on. */
+static void
+gc_start(void)
+{
+	struct timeval tv = { 60, 0 };
+
+	if (nt_gc_timer != NULL)
+		return;
+	nt_gc_timer = evtimer_new(node->base, gc_fire, NULL);
+	evtimer_add(nt_gc_timer, &tv);
+}
+
 void
 notify_start(void)
 {
 	struct timeval tv = { NT_SCAN_MS / 1000, (NT_SCAN_MS % 1000) * 1000 };
 	int rc;
 
+	if (node->conf->offline_notify_url != NULL || node->conf->delay_warning_after_ms > 0)
+		gc_start();
 	if (node->conf->offline_notify_url == NULL)
 		return;
 	nt_url = xstrdup(node->conf->offline_notify_url);
@@ -392,6 +454,9 @@ notify_stop(void)
 {
 	struct ntask *t, *tn;
 
+	if (nt_gc_timer != NULL)
+		event_free(nt_gc_timer);
+	nt_gc_timer = NULL;
 	if (!nt_running)
 		return;
 	pthread_mutex_lock(&nt_mu);
