@@ -41,6 +41,8 @@ t_check "it refers to her packet" grep -q "notice:delayed .* $id waiting [0-9]* 
 	"$T_DIR/alice.txt"
 t_check "none about the packet without notices" t_not grep -q "$id2" "$T_DIR/alice.txt"
 t_check "the node warned once" test "$(grep -c "delaywarn: packet .*delayed notice sent" "$T_DIR/ca.log")" -eq 1
+t_eq "cascadectl status counts it" 1 \
+	"$("$top_builddir/node/cascadectl" -f "$T_DIR/ca.conf" status --json | jq -r .delayed_sent)"
 
 # a restart while still held: no second warning
 n_stop ca

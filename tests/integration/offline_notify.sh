@@ -97,6 +97,12 @@ read -r g1 g2 <<<"$gaps"
 t_check "the first retry waited about 1 s" test "$g1" -ge 900
 t_check "the second waited longer (backoff)" test "$g2" -ge 1800
 t_check "the failures were logged" grep -q "answered HTTP 500 for the notice of packet $idd" "$T_DIR/m.log"
+CTL=$top_builddir/node/cascadectl
+"$CTL" -f "$T_DIR/m.conf" status --json >"$T_DIR/status.json"
+t_eq "status: two notices sent" 2 "$(jq -r .notify_sent "$T_DIR/status.json")"
+t_eq "status: two failed attempts" 2 "$(jq -r .notify_failures "$T_DIR/status.json")"
+t_check "status table: the notices line" bash -c "'$CTL' -f '$T_DIR/m.conf' status | \
+	grep -q '^notices   offline: 2 sent, 2 failed attempts, 0 pending'"
 
 # 4. restart between due and sent: the notice is not lost
 echo always >"$T_DIR/fail"
