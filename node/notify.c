@@ -340,12 +340,28 @@ scan_client(const struct peer *p, int64_t now)
 	journal_entries_free(e, n);
 }
 
+/* Whether t's packet still waits in some queue here (read only). */
+static int
+still_queued(const struct ntask *t)
+{
+	struct jwhere w;
+	unsigned i;
+	int waiting = 0;
+
+	if (journal_packet_where(node->j, &t->key, &w) != 0)
+		return 0;
+	for (i = 0; i < w.nq; i++)
+		waiting |= w.waiting[i];
+	free(w.body);
+	return waiting;
+}
+
 static void
 nt_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval tv = { NT_SCAN_MS / 1000, (NT_SCAN_MS % 1000) * 1000 };
 	int64_t now = cnow_ms();
-	struct ntask *t;
+	struct ntask *t, *tn;
 	size_t i;
 
 	(void)fd, (void)what, (void)arg;
@@ -353,6 +369,13 @@ nt_fire(evutil_socket_t fd, short what, void *arg)
 		if (node->peers[i].kind == CASCADE__PEER_KIND__PEER_CLIENT &&
 		    node->peers[i].sess == NULL && node->peers[i].qid != 0)
 			scan_client(&node->peers[i], now);
+	/* a retry of a packet delivered, expired or cancelled meanwhile is moot */
+	TAILQ_FOREACH_SAFE(t, &nt_pending, entry, tn)
+		if (!t->busy && t->attempts > 0 && t->next_ms <= now && !still_queued(t)) {
+			log_info("notify: packet %s for %s waits no more: its notice is dropped",
+			    t->idt, t->client);
+			task_free(t);
+		}
 	pthread_mutex_lock(&nt_mu);
 	TAILQ_FOREACH(t, &nt_pending, entry)
 		if (!t->busy && t->next_ms <= now) {

@@ -47,7 +47,7 @@ POSTS=$T_DIR/posts.txt
 touch "$POSTS"
 
 n_node m fj master
-for c in alice bob carol dave erin; do n_client m $c; done
+for c in alice bob carol dave erin fred; do n_client m $c; done
 n_set m "offline-notify-url http://127.0.0.1:$RPORT/notify"
 n_set m "offline-notify-after 2s"
 n_start m
@@ -104,8 +104,20 @@ t_eq "status: two failed attempts" 2 "$(jq -r .notify_failures "$T_DIR/status.js
 t_check "status table: the notices line" bash -c "'$CTL' -f '$T_DIR/m.conf' status | \
 	grep -q '^notices   offline: 2 sent, 2 failed attempts, 0 pending'"
 
-# 4. restart between due and sent: the notice is not lost
+# 4. a receiver that keeps failing while fred comes online and takes his
+# packet: the retries stop
 echo always >"$T_DIR/fail"
+idf=$(send1 fred)
+t_wait_for "fred's notice fails" 10 has_posts "$idf" 500
+tc_recv_bg fred m fred 1 -W 20
+t_check "fred's listener ends with his packet" t_wait fred 20
+t_wait_for "the node drops fred's notice" 10 \
+	grep -q "packet $idf for fj/fred waits no more" "$T_DIR/m.log"
+nf=$(posts "$idf")
+sleep 3
+t_eq "no more attempts for fred" "$nf" "$(posts "$idf")"
+
+# 5. restart between due and sent: the notice is not lost
 ide=$(send1 erin)
 t_wait_for "erin's notice fails at least once" 10 has_posts "$ide" 500
 n_stop m
@@ -122,7 +134,7 @@ t_eq "one success for erin" 1 "$(posts "$ide" 200)"
 t_eq "one notice for bob, after two restarts" 1 "$(posts "$id")"
 t_eq "one success for dave" 1 "$(posts "$idd" 200)"
 
-# 5. the notices are no delivery: bob comes online and gets his packet once
+# 6. the notices are no delivery: bob comes online and gets his packet once
 tc_recv_bg bob m bob 1 -W 20
 t_check "bob's listener ends" t_wait bob 20
 t_check "bob got his packet exactly once" check_exactly_once "$T_DIR/bob.txt" 1
