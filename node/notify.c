@@ -44,6 +44,7 @@ struct ntask {
 	TAILQ_ENTRY(ntask) entry;       /* pending list (loop thread) */
 	TAILQ_ENTRY(ntask) wentry;      /* worker queue (under nt_mu) */
 	struct jkey key;
+	uint32_t qid;                   /* the client's inbox */
 	char client[CADDR_TEXT_MAX + 1];
 	char idt[CID_TEXT_LEN];
 	char *body;                     /* the JSON notice */
@@ -109,20 +110,21 @@ progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 	return nt_stop;
 }
 
+/* One POST on the worker's handle e, which keeps its connection alive between them. */
 static void
-post_one(struct ntask *t)
+post_one(CURL *e, struct ntask *t)
 {
 	struct curl_slist *h = NULL;
 	char idem[64 + CID_TEXT_LEN];
 	CURLcode res;
-	CURL *e;
 
 	t->status = 0;
 	t->err[0] = '\0';
-	if ((e = curl_easy_init()) == NULL) {
+	if (e == NULL) {
 		snprintf(t->err, sizeof(t->err), "curl_easy_init failed");
 		return;
 	}
+	curl_easy_reset(e);
 	snprintf(idem, sizeof(idem), "Idempotency-Key: %s", t->idt);
 	h = curl_slist_append(h, "Content-Type: application/json");
 	h = curl_slist_append(h, idem);
@@ -142,8 +144,8 @@ post_one(struct ntask *t)
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &t->status);
 	else if (t->err[0] == '\0')
 		snprintf(t->err, sizeof(t->err), "%s", curl_easy_strerror(res));
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(h);
-	curl_easy_cleanup(e);
 }
 
 static void post_done(void *);
@@ -151,6 +153,7 @@ static void post_done(void *);
 static void *
 worker(void *unused)
 {
+	CURL *e = curl_easy_init();
 	struct ntask *t;
 
 	(void)unused;
@@ -163,12 +166,14 @@ worker(void *unused)
 		t = TAILQ_FIRST(&nt_work);
 		TAILQ_REMOVE(&nt_work, t, wentry);
 		pthread_mutex_unlock(&nt_mu);
-		post_one(t);
+		post_one(e, t);
 		if (!nt_stop)
 			loop_post(post_done, t);
 		pthread_mutex_lock(&nt_mu);
 	}
 	pthread_mutex_unlock(&nt_mu);
+	if (e != NULL)
+		curl_easy_cleanup(e);
 	return NULL;
 }
 
@@ -203,9 +208,11 @@ mark_done(struct jjob *job)
 {
 	struct mark_job *mj = (struct mark_job *)job;
 
-	if (job->rc != 0)       /* the next scan finds no key and sends it again */
+	if (job->rc != 0) {     /* the inbox is read again: no key, so it is sent again */
 		log_warnx("notify: packet %s for %s: cannot record the notice as sent: %s",
 		    mj->t->idt, mj->t->client, journal_strerror(job->rc));
+		*cursor(mj->t->qid) = 0;
+	}
 	task_free(mj->t);
 	free(mj);
 }
@@ -279,7 +286,11 @@ notice_json(const struct peer *p, const struct jentry *e, const Cascade__Packet 
 	return s;
 }
 
-/* Looks at one offline client's inbox; queues the notices now due. */
+/*
+ * Looks at one offline client's inbox from its cursor; queues the notices
+ * now due. The cursor passes every entry decided: recorded as sent, or now
+ * a task (which ends recorded, or dropped with its packet gone).
+ */
 static void
 scan_client(const struct peer *p, int64_t now)
 {
@@ -287,7 +298,7 @@ scan_client(const struct peer *p, int64_t now)
 	int64_t after = node->conf->offline_notify_after_ms;
 	struct jentry e[NT_PEEK];
 	struct jqueue_info qi;
-	unsigned n, i, advance = 1;
+	unsigned n, i, more = 1;
 	char key[128 + CADDR_TEXT_MAX];
 	struct ntask *t;
 	void *v;
@@ -297,47 +308,43 @@ scan_client(const struct peer *p, int64_t now)
 		return;
 	if (*cur <= qi.acked_seq)
 		*cur = qi.acked_seq + 1;
-	if (journal_peek(node->j, p->qid, *cur, NT_PEEK, 1 << 20, e, &n) != 0)
-		return;
-	for (i = 0; i < n; i++) {
-		Cascade__Packet *pk;
-		char idt[CID_TEXT_LEN];
+	while (more && nt_npending < NT_PENDING_MAX &&
+	    journal_peek(node->j, p->qid, *cur, NT_PEEK, 1 << 20, e, &n) == 0) {
+		more = n == NT_PEEK;
+		for (i = 0; i < n; i++) {
+			Cascade__Packet *pk;
+			char idt[CID_TEXT_LEN];
 
-		if (now - e[i].accepted_ms < after)
-			break;          /* an inbox is in acceptance order: the rest is younger */
-		cid_format(e[i].key.id, idt);
-		if ((t = task_find(&e[i].key, p->name)) != NULL) {
-			advance = 0;
-			continue;
+			if (now - e[i].accepted_ms < after || nt_npending >= NT_PENDING_MAX) {
+				more = 0;       /* an inbox is in acceptance order: the rest is younger */
+				break;
+			}
+			*cur = e[i].seq + 1;
+			cid_format(e[i].key.id, idt);
+			if (task_find(&e[i].key, p->name) != NULL)
+				continue;
+			snprintf(key, sizeof(key), "nf:o:%s:%s", idt, p->name);
+			if (journal_meta_get(node->j, key, &v, &vl) == 0) {
+				free(v);        /* sent before */
+				continue;
+			}
+			if ((pk = cpkt_decode(e[i].bytes, e[i].len)) == NULL)
+				continue;
+			t = xcalloc(1, sizeof(*t));
+			t->key = e[i].key;
+			t->qid = p->qid;
+			snprintf(t->client, sizeof(t->client), "%s", p->name);
+			memcpy(t->idt, idt, sizeof(t->idt));
+			t->body = notice_json(p, &e[i], pk, idt, now);
+			t->next_ms = now;
+			TAILQ_INSERT_TAIL(&nt_pending, t, entry);
+			nt_npending++;
+			cpkt_free(pk);
+			log_debug("notify: packet %s has waited %lld ms for offline %s: notice due",
+			    idt, (long long)(now - e[i].accepted_ms), p->name);
 		}
-		snprintf(key, sizeof(key), "nf:o:%s:%s", idt, p->name);
-		if (journal_meta_get(node->j, key, &v, &vl) == 0) {
-			free(v);        /* sent before */
-			if (advance)
-				*cur = e[i].seq + 1;
-			continue;
-		}
-		if (nt_npending >= NT_PENDING_MAX)
-			break;
-		if ((pk = cpkt_decode(e[i].bytes, e[i].len)) == NULL) {
-			if (advance)
-				*cur = e[i].seq + 1;
-			continue;
-		}
-		t = xcalloc(1, sizeof(*t));
-		t->key = e[i].key;
-		snprintf(t->client, sizeof(t->client), "%s", p->name);
-		memcpy(t->idt, idt, sizeof(t->idt));
-		t->body = notice_json(p, &e[i], pk, idt, now);
-		t->next_ms = now;
-		TAILQ_INSERT_TAIL(&nt_pending, t, entry);
-		nt_npending++;
-		advance = 0;
-		cpkt_free(pk);
-		log_debug("notify: packet %s has waited %lld ms for offline %s: notice due",
-		    idt, (long long)(now - e[i].accepted_ms), p->name);
+		journal_entries_free(e, n);
 	}
-	journal_entries_free(e, n);
 }
 
 /* Whether t's packet still waits in some queue here (read only). */
