@@ -169,6 +169,10 @@ enum cascade_notice {
 	CASCADE_NOTICE_REJECTED = 4,        /* refused for good; cascade_packet_reason() says why (FLAG_NOTIFY) */
 	CASCADE_NOTICE_CANCELLED = 5,       /* cascade_cancel() reached it before delivery */
 	CASCADE_NOTICE_CANCEL_TOO_LATE = 6, /* cascade_cancel() came after delivery */
+	CASCADE_NOTICE_DELAYED = 7,         /* still waiting at a node (cascade_packet_text() says
+	                                       which) after its delay-warning-after (FLAG_NOTIFY);
+	                                       news only: the packet may still arrive, a pending
+	                                       request keeps waiting */
 };
 
 /* Connection states, as the state callback reports them. */

@@ -257,6 +257,7 @@ notice_name(int n)
 	case CASCADE_NOTICE_REJECTED: return "rejected";
 	case CASCADE_NOTICE_CANCELLED: return "cancelled";
 	case CASCADE_NOTICE_CANCEL_TOO_LATE: return "too-late";
+	case CASCADE_NOTICE_DELAYED: return "delayed";
 	}
 	return "none";
 }

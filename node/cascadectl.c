@@ -407,6 +407,10 @@ print_status(const Cascade__CtlStatus *st)
 	    PRIu64 " since start\n", st->packets_in, st->packets_out, st->packets_rejected,
 	    st->duplicates);
 	printf("sync      %s\n", st->sync ? "yes" : "NO (commits not flushed: tests only)");
+	if (st->notify_sent || st->notify_failures || st->notify_pending || st->delayed_sent)
+		printf("notices   offline: %" PRIu64 " sent, %" PRIu64 " failed attempts, %" PRIu64
+		    " pending; delayed: %" PRIu64 " sent, since start\n", st->notify_sent,
+		    st->notify_failures, st->notify_pending, st->delayed_sent);
 }
 
 static void

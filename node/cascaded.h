@@ -132,6 +132,8 @@ uint32_t router_local_queue(const char *addr);
  * NoticeCode, reason/text for rejects. Nothing for notices themselves.
  */
 void router_notice(const Cascade__Packet *p, uint32_t code, uint32_t reason, const char *text);
+/* The same for news about p waiting here: down from here when p's src is in this subtree. */
+void router_notice_here(const Cascade__Packet *p, uint32_t code, const char *text);
 /*
  * Packet p from a client session was refused for good: tells that client
  * (its own address, whatever src p claims) "undeliverable", or "expired" /
@@ -273,6 +275,26 @@ void uplink_info(const struct uplink *u, struct uplink_info *out);
  */
 typedef void uplink_trace_cb(void *arg, const char *error, const uint8_t *body, size_t len);
 void uplink_trace(struct uplink *u, const uint8_t id[CID_LEN], uplink_trace_cb *cb, void *arg);
+
+/* ----------------------------------------------------------- notify.c */
+/*
+ * Offline notices (offline-notify-url): POSTs a JSON notice for a packet
+ * that waited longer than offline-notify-after for an offline client, on a
+ * thread of its own; at least once per (packet, client), journaled.
+ */
+void notify_start(void);
+void notify_stop(void);
+void notify_stats(uint64_t *sent, uint64_t *failures, unsigned *pending);
+
+/* -------------------------------------------------------- delaywarn.c */
+/*
+ * Delay warnings (delay-warning-after): one `delayed` notice to the source
+ * of a packet (that asked for notices) still waiting here after that long;
+ * at most once per packet and node, journaled.
+ */
+void delaywarn_start(void);
+void delaywarn_stop(void);
+uint64_t delaywarn_sent(void);
 
 /* ---------------------------------------------------------- control.c */
 /* The control socket (cascadectl): nng rep0 on ipc://<control>, mode 0600. */

@@ -82,6 +82,7 @@ struct parser {
 static dir_fn d_node, d_role, d_path, d_key, d_size, d_bool, d_dur, d_uint,
     d_delivery, d_listen, d_block, d_url, d_transport, d_secret, d_proxy,
     d_reconnect, d_carriers, d_prefer, d_claim, d_advertise, d_include, d_metrics;
+static dir_fn d_notify_url;
 
 #define C(f) offsetof(struct conf, f)
 #define P(f) offsetof(struct conf_parent, f)
@@ -125,6 +126,12 @@ static const struct dir dirs[] = {
 	    C(http_max_conns_addr), 1, 1000000 },
 	{ "http-request-timeout", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur,
 	    C(http_request_timeout_ms), 100, DAY },
+	/* offline notices and delay warnings */
+	{ "offline-notify-url", CTX_TOP, 1, 1, 0, 0, "URL", d_notify_url, 0, 0, 0 },
+	{ "offline-notify-after", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur,
+	    C(offline_notify_after_ms), 100, 30 * DAY },
+	{ "delay-warning-after", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur,
+	    C(delay_warning_after_ms), 0, 30 * DAY },
 	{ "parent", CTX_TOP, 1, 1, 0, 1, "ID {", d_block, 0, 0, 0 },
 	{ "child", CTX_TOP, 1, 1, 1, 1, "ID {", d_block, 0, 0, 0 },
 	{ "client", CTX_TOP, 1, 1, 1, 1, "ID {", d_block, 0, 0, 0 },
@@ -659,6 +666,20 @@ d_uint(struct parser *p, const struct stmt *s, const struct dir *d)
 		return;
 	}
 	*(unsigned *)field(p, d) = (unsigned)v;
+}
+
+/* offline-notify-url: where notify.c POSTs its notices; http or https only. */
+static void
+d_notify_url(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	const char *u = s->argv[1];
+
+	if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
+		SERR(p, s, "%s: \"%s\" is not an http:// or https:// URL", d->name, u);
+		return;
+	}
+	free(p->c->offline_notify_url);
+	p->c->offline_notify_url = str_dup(p, u);
 }
 
 static void
@@ -1606,6 +1627,7 @@ conf_load(const char *path, struct conf **confp, struct conf_errors *errs)
 	c->push_rate = CONF_DEF_PUSH_RATE;
 	c->quota_packets = CONF_DEF_QUOTA_PACKETS;
 	c->quota_bytes = CONF_DEF_QUOTA_BYTES;
+	c->offline_notify_after_ms = CONF_DEF_OFFLINE_NOTIFY_AFTER_MS;
 	c->http_max_conns = CONF_DEF_HTTP_MAX_CONNS;
 	c->http_max_conns_addr = CONF_DEF_HTTP_MAX_CONNS_ADDR;
 	c->http_request_timeout_ms = CONF_DEF_HTTP_REQUEST_TIMEOUT_MS;
@@ -1656,6 +1678,7 @@ conf_free(struct conf *c)
 	free(c->tls_ca);
 	free(c->control);
 	free(c->metrics_host);
+	free(c->offline_notify_url);
 	if (c->parent) {
 		free(c->parent->id);
 		for (i = 0; i < c->parent->nurls; i++)

@@ -51,6 +51,7 @@
 #define CONF_DEF_HTTP_MAX_CONNS 1024
 #define CONF_DEF_HTTP_MAX_CONNS_ADDR 64
 #define CONF_DEF_HTTP_REQUEST_TIMEOUT_MS 10000
+#define CONF_DEF_OFFLINE_NOTIFY_AFTER_MS (5LL * 60 * 1000)
 
 /* Where something was defined; file points into conf->files. */
 struct conf_where {
@@ -157,6 +158,10 @@ struct conf {
 	unsigned http_max_conns;                /* [1024] */
 	unsigned http_max_conns_addr;           /* [64] per source address */
 	int64_t http_request_timeout_ms;        /* [10s] to receive a whole request */
+	/* offline notices and delay warnings (notify.c, delaywarn.c) */
+	char *offline_notify_url;               /* http(s) URL to POST to, NULL: off */
+	int64_t offline_notify_after_ms;        /* [5m] */
+	int64_t delay_warning_after_ms;         /* [0 = off] */
 
 	struct conf_parent *parent;             /* NULL for the master */
 	struct conf_child *children;

@@ -383,4 +383,16 @@ struct jhist {
 };
 void journal_latency(struct journal *j, struct jhist *commit, struct jhist *sync);
 
+/* ------------------------------------- notify marks (journal_notify.c) */
+
+/*
+ * The marks of notify.c and delaywarn.c ("nf:..." meta keys): deletes, of
+ * the next max marks after from (a key, "" at first), those whose packet
+ * waits in no queue here any more. from (fromlen bytes) gets where the
+ * next call goes on, "" when the end was reached. *ndeleted gets the count.
+ * A writer; read transaction, then one write transaction.
+ */
+int journal_notify_gc(struct journal *j, char *from, size_t fromlen, unsigned max,
+    unsigned *ndeleted);
+
 #endif /* CASCADE_JOURNAL_H */

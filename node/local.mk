@@ -9,6 +9,7 @@ node_libnode_la_SOURCES = \
 	node/journal.h \
 	node/journal_int.h \
 	node/journal.c \
+	node/journal_notify.c \
 	node/eventlog.c
 node_libnode_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS)
 node_libnode_la_LIBADD = packets/libpackets.la $(LMDB_LIBS) $(NNG_LIBS) \
@@ -31,11 +32,13 @@ node_cascaded_SOURCES = \
 	node/metrics.c \
 	node/ctl_queue.c \
 	node/ctl_trace.c \
-	node/control.c
+	node/control.c \
+	node/notify.c \
+	node/delaywarn.c
 node_cascaded_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
 node_cascaded_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \
-	$(CURL_CFLAGS)
-node_cascaded_LDADD = node/libnode.la
+	$(CURL_CFLAGS) $(JANSSON_CFLAGS)
+node_cascaded_LDADD = node/libnode.la $(JANSSON_LIBS)
 
 # the operator's tool: talks to a running cascaded over its control socket
 sbin_PROGRAMS += node/cascadectl

@@ -316,6 +316,8 @@ main(int argc, char **argv)
 		uplink_start(node->up);
 	}
 	router_start_timers();
+	notify_start();
+	delaywarn_start();
 	control_start(c);
 	metrics_start(c);
 
@@ -329,6 +331,8 @@ main(int argc, char **argv)
 
 	event_base_dispatch(node->base);
 
+	notify_stop();
+	delaywarn_stop();
 	control_stop();
 	metrics_stop();
 	uplink_stop(node->up);

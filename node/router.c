@@ -422,14 +422,14 @@ notice_to(const Cascade__Packet *p, const char *to, int down, uint32_t code, uin
     const char *text)
 {
 	static const char *names[] = { "", "delivered", "expired", "undeliverable",
-	    "rejected", "cancelled", "cancel-too-late" };
+	    "rejected", "cancelled", "cancel-too-late", "delayed" };
 	Cascade__Packet *n;
 	struct caddr a;
 
 	if (p->kind == KIND(NOTICE) || p->kind == KIND(AUDIT) || to == NULL ||
 	    caddr_parse(to, &a) != CADDR_OK || p->id.len != CID_LEN)
 		return;                 /* never a notice about a notice */
-	n = packet_new(to, KIND(NOTICE), code < 7 ? names[code] : "notice");
+	n = packet_new(to, KIND(NOTICE), code < sizeof(names) / sizeof(names[0]) ? names[code] : "notice");
 	if (down)
 		n->flags |= FLAG(DOWN);
 	bytes_copy(&n->ref_id, &p->id);
@@ -497,6 +497,20 @@ router_rejected_above(const Cascade__Reject *r)
 	if (caddr_parse(p->src, &src) == CADDR_OK && in_my_subtree(src.node))
 		reject_notice(p, p->src, 1, r->reason, r->text);
 	cpkt_free(p);
+}
+
+/*
+ * A notice about a packet waiting here (delaywarn.c): to a source in this
+ * subtree it goes down from here, so it does not wait behind the very link
+ * that delays the packet; to a source elsewhere, up as usual.
+ */
+void
+router_notice_here(const Cascade__Packet *p, uint32_t code, const char *text)
+{
+	struct caddr src;
+
+	notice_to(p, p->src, caddr_parse(p->src, &src) == CADDR_OK && in_my_subtree(src.node),
+	    code, 0, text);
 }
 
 static void

@@ -75,6 +75,13 @@ snapshot_status(void)
 	st->packets_rejected = node->stat_rejected;
 	st->duplicates = node->stat_duplicates;
 	st->sync = c->sync != 0;
+	{       /* notify.c, delaywarn.c */
+		unsigned pending;
+
+		notify_stats(&st->notify_sent, &st->notify_failures, &pending);
+		st->notify_pending = pending;
+		st->delayed_sent = delaywarn_sent();
+	}
 	return st;
 }
 

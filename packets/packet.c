@@ -219,7 +219,7 @@ cpkt_validate(const Cascade__Packet *p, size_t max_payload, char *msg, size_t ms
 		    p->ref_id.len, CID_LEN);
 	if (p->kind == CASCADE__PACKET_KIND__KIND_NOTICE &&
 	    (p->notice == CASCADE__NOTICE_CODE__NOTICE_NONE ||
-	    p->notice > CASCADE__NOTICE_CODE__NOTICE_CANCEL_TOO_LATE))
+	    p->notice > CASCADE__NOTICE_CODE__NOTICE_DELAYED))
 		return fault(CPKT_BAD_NOTICE, msg, msglen, "notice %u: unknown notice code",
 		    (unsigned)p->notice);
 	if ((e = check_trace(p, msg, msglen)) != CPKT_OK)

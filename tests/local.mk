@@ -32,6 +32,7 @@ include tests/unit/journal_dur.mk
 include tests/unit/conf.mk
 include tests/unit/sdk.mk
 include tests/unit/sdk_http.mk
+include tests/unit/notify.mk
 include tests/integration/local.mk
 include tests/chaos/local.mk
 include tests/node.mk

@@ -35,3 +35,7 @@ tests_pipeshim_la_SOURCES = tests/pipeshim.c
 tests_pipeshim_la_CFLAGS = $(AM_CFLAGS) -Wno-missing-prototypes
 tests_pipeshim_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
 tests_pipeshim_la_LIBADD = -ldl $(PTHREAD_LIBS)
+
+# Offline notices (notify.c) and delay warnings (delaywarn.c)
+TESTS += tests/integration/offline_notify.sh tests/integration/delay_warning.sh
+EXTRA_DIST += tests/integration/offline_notify.sh tests/integration/delay_warning.sh

@@ -465,7 +465,7 @@ break_packet(int n, struct fixture *f)
 	case 25: f->p.kind = CASCADE__PACKET_KIND__KIND_NOTICE;
 		f->p.ref_id.len = CID_LEN; f->p.ref_id.data = f->ref_id; f->p.notice = 0; break;
 	case 26: f->p.kind = CASCADE__PACKET_KIND__KIND_NOTICE;
-		f->p.ref_id.len = CID_LEN; f->p.ref_id.data = f->ref_id; f->p.notice = 7; break;
+		f->p.ref_id.len = CID_LEN; f->p.ref_id.data = f->ref_id; f->p.notice = 8; break;  /* 7 is DELAYED */
 	case 27: f->p.n_trace = CPKT_TRACE_MAX + 1; break;
 	case 28: f->p.n_trace = 3; f->hops[1].node = (char *)""; break;
 	case 29: f->p.n_trace = 3; f->hops[1].node = (char *)"-fj"; break;
@@ -508,7 +508,7 @@ TEST_pkt_errors(void)
 		{ CPKT_BAD_REF, 0, "ref_id: 0 bytes" },
 		{ CPKT_BAD_REF, 0, "ref_id: 15 bytes" },
 		{ CPKT_BAD_NOTICE, 0, "notice 0" },
-		{ CPKT_BAD_NOTICE, 0, "notice 7" },
+		{ CPKT_BAD_NOTICE, 0, "notice 8" },
 		{ CPKT_TRACE_TOO_LONG, 0, "trace: 33 hops" },
 		{ CPKT_BAD_TRACE, 0, "trace[1] node \"\"" },
 		{ CPKT_BAD_TRACE, 0, "trace[1] node \"-fj\"" },
@@ -628,7 +628,7 @@ TEST_pkt_valid_edges(void)
 	CHECK_RC(cpkt_validate(&f.p, 0, msg, sizeof(msg)), cpkt_strerror);
 	f.p.kind = CASCADE__PACKET_KIND__KIND_NOTICE;
 	for (i = CASCADE__NOTICE_CODE__NOTICE_DELIVERED;
-	    i <= CASCADE__NOTICE_CODE__NOTICE_CANCEL_TOO_LATE; i++) {
+	    i <= CASCADE__NOTICE_CODE__NOTICE_DELAYED; i++) {
 		f.p.notice = (uint32_t)i;
 		CHECK_RC(cpkt_validate(&f.p, 0, msg, sizeof(msg)), cpkt_strerror);
 	}

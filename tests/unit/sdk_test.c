@@ -865,6 +865,8 @@ TEST_request_correlation(void)
 	CHECK_EQ(sdk_notice_status(CASCADE__NOTICE_CODE__NOTICE_REJECTED), CASCADE_EREJECTED);
 	CHECK_EQ(sdk_notice_status(CASCADE__NOTICE_CODE__NOTICE_CANCELLED), CASCADE_ECANCELLED);
 	CHECK_EQ(sdk_notice_status(CASCADE__NOTICE_CODE__NOTICE_CANCEL_TOO_LATE), 0);
+	/* a delay warning is news: the request keeps waiting */
+	CHECK_EQ(sdk_notice_status(CASCADE__NOTICE_CODE__NOTICE_DELAYED), 0);
 	/* notices are believed only from a bare node address */
 	p.src = "n1";
 	CHECK_EQ(sdk_notice_from_node(&p), 1);
