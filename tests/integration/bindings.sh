@@ -24,6 +24,7 @@ JUNIT_JAR=${JUNIT_JAR:-/usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.
 JDIR=$top_builddir/client-sdk/java
 LIB=$top_builddir/client-sdk/.libs/libcascade.so
 export CASCADE_LIBRARY=$LIB
+export PYTHONDONTWRITEBYTECODE=1   # the source tree may be read-only (distcheck)
 
 have_py=yes have_java=yes
 if [ -z "$PY" ]; then
