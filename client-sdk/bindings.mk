@@ -18,7 +18,8 @@ JAVA_SRC = client-sdk/java/src/org/cascade/CascadeLibrary.java \
 	client-sdk/java/src/org/cascade/CascadeException.java \
 	client-sdk/java/src/org/cascade/Err.java \
 	client-sdk/java/src/org/cascade/Packet.java \
-	client-sdk/java/src/org/cascade/Client.java
+	client-sdk/java/src/org/cascade/Client.java \
+	client-sdk/java/src/org/cascade/Direct.java
 JAVA_TEST_SRC = client-sdk/java/test/org/cascade/ClientTest.java \
 	client-sdk/java/test/org/cascade/TestMain.java
 JAVA_EXAMPLE_SRC = client-sdk/examples/Consult.java

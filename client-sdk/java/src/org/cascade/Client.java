@@ -196,8 +196,11 @@ public final class Client implements AutoCloseable {
 	/** cascade_send(): queues a packet and returns its id; ttlMs 0: never expires. */
 	public byte[] send(String dst, String command, byte[] payload, long ttlMs, int flags) {
 		byte[] id = new byte[16];
-		CascadeException.check(C.cascade_send(handle(), dst, command, payload, len(payload), ttlMs, flags, id),
-		    "send to " + dst);
+		Pointer hh = handle();
+		int rc = Direct.OK
+		    ? Direct.cascade_send(hh, dst, command, payload, payload == null ? 0 : payload.length, ttlMs, flags, id)
+		    : C.cascade_send(hh, dst, command, payload, len(payload), ttlMs, flags, id);
+		CascadeException.check(rc, "send to " + dst);
 		return id;
 	}
 
