@@ -19,6 +19,29 @@ bench-journal: tests/bench/journal_bench$(EXEEXT)
 # the two cores); the chain (tests/bench/chain.mk) last.
 bench:
 	@$(MAKE) $(AM_MAKEFLAGS) bench-journal
+	@$(MAKE) $(AM_MAKEFLAGS) bench-sdk
 	@$(MAKE) $(AM_MAKEFLAGS) bench-chain
 
 .PHONY: bench-journal
+
+# bench-sdk: libcascade's sends/s to custody in C, Python and Java, the three
+# in the same run on one node (tests/bench/sdk.sh; results-sdk.txt).
+noinst_PROGRAMS += tests/bench/sdk_send
+tests_bench_sdk_send_SOURCES = tests/bench/sdk_send.c
+tests_bench_sdk_send_LDADD = client-sdk/libcascade.la
+EXTRA_DIST += tests/bench/sdk.sh tests/bench/sdk_send.py tests/bench/SdkSend.java
+CLEANFILES += tests/bench/results-sdk.txt tests/bench/sdk-bench.jar
+bench-sdk: node/cascaded$(EXEEXT) tests/freeport$(EXEEXT) tests/bench/sdk_send$(EXEEXT) \
+	client-sdk/libcascade.la tests/bench/sdk-bench.jar
+	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+	    PYTEST_PYTHON='$(PYTEST_PYTHON)' JAVA='$(JAVA)' JNA_JAR='$(JNA_JAR)' \
+	    bash $(top_srcdir)/tests/bench/sdk.sh
+if HAVE_JAVA
+tests/bench/sdk-bench.jar: tests/bench/SdkSend.java client-sdk/java/cascade.jar
+	$(AM_V_GEN)srcs='tests/bench/SdkSend.java'; cp='client-sdk/java/cascade.jar:$(JNA_JAR)'; \
+	    $(JAVA_JAR_RULE)
+else
+tests/bench/sdk-bench.jar:
+	@echo "bench-sdk: configure found no JDK (default-jdk-headless, libjna-java: ./bootstrap)" >&2; exit 1
+endif
+.PHONY: bench-sdk
