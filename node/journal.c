@@ -15,9 +15,13 @@
  *            the audit need it, and it holds no patient data but the
  *            payload's SHA-256). A cascade without this reads version 1 only,
  *            so it refuses a sealed record instead of misreading it.
- *            A cancelled or expired packet's record keeps its header and,
- *            as its body, only its source address (JREC_PRUNED | JREC_SRC),
- *            so a repeated cancel is still checked against the source.
+ *            A cancelled or expired packet's record keeps its header and, as
+ *            its body, the Packet without its payload (JREC_PRUNED |
+ *            JREC_STUB), in clear like the event log's metadata (so the
+ *            "jk:" counts are payloads only, and a rotation completes when
+ *            the old key's last payload leaves): a repeated cancel is still
+ *            checked against its source and `cascadectl show` still tells
+ *            its src, dst and command, but the payload is gone.
  *   key ids  meta "jk:" kid[8] -> u64 sealed bodies under that key, kept in
  *            the transaction that seals or drops one, so journal_open can
  *            name a missing key without reading every record.
@@ -58,7 +62,7 @@
 #define JREC_V_SEALED   2
 #define JREC_PRUNED     0x01
 #define JREC_SEALED     0x02            /* the body is sealed (version 2) */
-#define JREC_SRC        0x04            /* pruned, the body is the source address */
+#define JREC_STUB       0x04            /* pruned: the body is the Packet minus its payload */
 #define JKID_KEY_LEN    (3 + JCRYPT_KID_LEN)    /* meta "jk:" kid */
 #define JREC_HDR        52              /* fixed part of a packet record */
 #define JREC_QENT       12              /* one (qid, seq) in a packet record */
@@ -419,7 +423,7 @@ rec_decode(struct journal *j, const struct jrec *r, const uint8_t *pkey)
 {
 	size_t n = rec_plainlen(r);
 
-	if ((r->flags & JREC_PRUNED) || r->bodylen == 0)
+	if (((r->flags & JREC_PRUNED) && !(r->flags & JREC_STUB)) || r->bodylen == 0)
 		return NULL;
 	if (!(r->flags & JREC_SEALED))
 		return cascade__packet__unpack(NULL, r->bodylen, r->body);
@@ -493,37 +497,54 @@ rec_get(struct journal *j, MDB_txn *txn, const uint8_t *key, struct jrec *r)
 }
 
 /*
- * Drops the body of stored packet r (key pkey) and keeps its header, flagged
- * JREC_PRUNED: the event log, `cascadectl show` and retention need only
- * that. r->body is not valid afterwards. LMDB copies on write, so the old
- * page keeps the old bytes until it is reused: dropping a clear body hides
- * it from cascade, not from the disk; a sealed one is unreadable either way.
+ * Drops the payload of stored packet r (key pkey): the record keeps its
+ * header, flagged JREC_PRUNED, and, when plain (r's clear body, a copy
+ * taken before any put) is given, the Packet minus its payload (JREC_STUB,
+ * in clear: metadata only) for a repeated cancel and `cascadectl show`. r->body is not valid afterwards. Uses the writer's scratch buffer.
+ * LMDB copies on write, so the old page keeps the old bytes until it is
+ * reused: dropping a clear body hides it from cascade, not from the disk; a
+ * sealed one is unreadable either way.
  */
 static int
 rec_drop_body(struct journal *j, MDB_txn *txn, struct jrec *r, const uint8_t *pkey,
-    const char *src)
+    const uint8_t *plain, size_t plainlen)
 {
-	uint8_t hdr[JREC_HDR + JMAX_QUEUES * JREC_QENT + CADDR_TEXT_MAX];
-	int rc, sealed = (r->flags & JREC_SEALED) != 0;
-	size_t srclen = src != NULL ? strlen(src) : 0;
+	int rc, was_sealed = (r->flags & JREC_SEALED) != 0;
+	Cascade__Packet *p = NULL;
+	size_t hdr, len = 0, paylen;
 	MDB_val k, v;
 
 	if (r->flags & JREC_PRUNED)
 		return 0;
-	if (srclen > CADDR_TEXT_MAX)
-		srclen = 0;
-	r->flags = (r->flags | JREC_PRUNED | (srclen ? JREC_SRC : 0)) & ~(unsigned)JREC_SEALED;
+	if (plain != NULL && (p = cascade__packet__unpack(NULL, plainlen, plain)) == NULL)
+		return JOURNAL_CORRUPT;
+	r->flags = (r->flags | JREC_PRUNED) & ~(unsigned)(JREC_SEALED | JREC_STUB);
+	hdr = JREC_HDR + (size_t)r->nq * JREC_QENT;
+	if (p != NULL) {
+		paylen = p->payload.len;
+		p->payload.len = 0;
+		len = cascade__packet__get_packed_size(p);
+		if (jgrow_buf(&j->buf, &j->bufsz, hdr + len) == NULL) {
+			p->payload.len = paylen;
+			cascade__packet__free_unpacked(p, NULL);
+			return ENOMEM;
+		}
+		cascade__packet__pack(p, j->buf + hdr);
+		p->payload.len = paylen;
+		cascade__packet__free_unpacked(p, NULL);
+		r->flags |= JREC_STUB;
+	} else if (jgrow_buf(&j->buf, &j->bufsz, hdr) == NULL)
+		return ENOMEM;
+	rec_header(r, j->buf);
 	k.mv_size = JKEY_LEN;
 	k.mv_data = (void *)pkey;
-	v.mv_size = rec_header(r, hdr);
-	memcpy(hdr + v.mv_size, src, srclen);
-	v.mv_size += srclen;
-	v.mv_data = hdr;
+	v.mv_size = hdr + len;
+	v.mv_data = j->buf;
 	if ((rc = mdb_put(txn, j->packets, &k, &v, 0)) != 0)
 		return rc;
 	r->body = NULL;
 	r->bodylen = 0;
-	return sealed ? kid_count(j, txn, r->kid, -1) : 0;
+	return was_sealed ? kid_count(j, txn, r->kid, -1) : 0;
 }
 
 static void
@@ -1601,7 +1622,8 @@ journal_packet_where(struct journal *j, const struct jkey *kk, struct jwhere *ou
 	out->deadline_ms = r.deadline_ms;
 	memcpy(out->sha, r.sha, CSHA256_LEN);
 	out->pruned = (r.flags & JREC_PRUNED) != 0;
-	if (!out->pruned && r.bodylen > 0 &&
+	/* A cancelled or expired packet shows its stub: all but the payload. */
+	if ((!out->pruned || (r.flags & JREC_STUB)) && r.bodylen > 0 &&
 	    (rc = rec_body_dup(j, &r, pkey, &out->body, &out->bodylen)) != 0)
 		goto done;
 	out->nq = r.nq;
@@ -1636,8 +1658,6 @@ rec_src_is(struct journal *j, const struct jrec *r, const uint8_t *pkey, const c
 	Cascade__Packet *p;
 	int same;
 
-	if ((r->flags & JREC_PRUNED) && (r->flags & JREC_SRC))
-		return r->bodylen == strlen(src) && memcmp(r->body, src, r->bodylen) == 0;
 	if ((p = rec_decode(j, r, pkey)) == NULL)
 		return -1;
 	same = p->src != NULL && strcmp(p->src, src) == 0;
@@ -1654,6 +1674,8 @@ journal_cancel(struct journal *j, const struct jkey *kk, const char *src, uint64
 	unsigned removed;
 	struct jrec r;
 	struct wtx w;
+	uint8_t *plain = NULL;
+	size_t plainlen = 0;
 	int rc, mine;
 
 	*was_queued = 0;
@@ -1682,7 +1704,9 @@ journal_cancel(struct journal *j, const struct jkey *kk, const char *src, uint64
 		return jfail(j, JOURNAL_NOT_YOURS, "cancel %s from %s: not the packet's source",
 		    idtext, nz(src));
 	}
-	/* Logged first: the record's body is only readable before the puts. */
+	/* Copied and logged first: the record's body is only readable before the puts. */
+	if (!(r.flags & JREC_PRUNED) && (rc = rec_body_dup(j, &r, pkey, &plain, &plainlen)) != 0)
+		goto fail;
 	if ((rc = ev_about(&w, &r, pkey, JEV_CANCELLED, src, (int64_t)now_ms, "")) != 0)
 		goto fail;
 	if ((rc = rec_unqueue(j, w.txn, &r, &removed)) != 0)
@@ -1690,40 +1714,26 @@ journal_cancel(struct journal *j, const struct jkey *kk, const char *src, uint64
 	if ((rc = expiry_del(j, w.txn, r.deadline_ms, pkey)) != 0)
 		goto fail;
 	/* Its source wants it gone: the body goes, the header and events stay. */
-	if ((rc = rec_drop_body(j, w.txn, &r, pkey, src)) != 0)
+	if ((rc = rec_drop_body(j, w.txn, &r, pkey, plain, plainlen)) != 0)
 		goto fail;
+	free(plain);
+	plain = NULL;
 	if ((rc = jwtx_commit(&w)) != 0)
 		return jfail(j, rc, "cancel %s: commit", idtext);
 	*was_queued = removed > 0;
 	return 0;
 fail:
+	free(plain);
 	jwtx_abort(&w);
 	return jfail(j, rc, "cancel %s leg %u", idtext, kk->leg);
 }
 
 /* --------------------------------------------------------------- expiry */
 
-/* The src of an encoded packet into buf, or NULL. */
-static const char *
-body_src(const uint8_t *b, size_t len, char *buf, size_t buflen)
-{
-	Cascade__Packet *p = cascade__packet__unpack(NULL, len, b);
-	const char *r = NULL;
-
-	if (p != NULL && p->src != NULL && strlen(p->src) < buflen) {
-		strcpy(buf, p->src);
-		r = buf;
-	}
-	if (p != NULL)
-		cascade__packet__free_unpacked(p, NULL);
-	return r;
-}
-
 static int
 sweep_try(struct journal *j, int64_t now_ms, unsigned max, struct jexpired *out,
     unsigned *n, int *more)
 {
-	char srcbuf[CADDR_TEXT_MAX + 1];
 	MDB_cursor *c = NULL;
 	uint8_t xk[JXKEY_LEN], pkey[JKEY_LEN];
 	unsigned removed;
@@ -1773,8 +1783,8 @@ sweep_try(struct journal *j, int64_t now_ms, unsigned max, struct jexpired *out,
 		if ((rc = rec_unqueue(j, w.txn, &r, &removed)) != 0)
 			goto fail;
 		/* The notice has its copy (out); the journal keeps no body. */
-		if ((rc = rec_drop_body(j, w.txn, &r, pkey,
-		    body_src(out[*n - 1].bytes, out[*n - 1].len, srcbuf, sizeof(srcbuf)))) != 0)
+		if ((rc = rec_drop_body(j, w.txn, &r, pkey, out[*n - 1].bytes,
+		    out[*n - 1].len)) != 0)
 			goto fail;
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -2142,7 +2152,7 @@ prune_bodies(struct journal *j, int64_t now_ms, unsigned max, unsigned *npruned,
 		if ((rc = ev_about(&w, &r, keys[i], JEV_BODY_PRUNED, "", now_ms,
 		    "journal full: body dropped early")) != 0)
 			goto fail;
-		if ((rc = rec_drop_body(j, w.txn, &r, keys[i], NULL)) != 0)
+		if ((rc = rec_drop_body(j, w.txn, &r, keys[i], NULL, 0)) != 0)
 			goto fail;
 	}
 	if (nk == 0) {

@@ -272,7 +272,9 @@ int journal_packet_get(struct journal *j, const struct jkey *k, uint8_t **bytes,
 /*
  * Where stored packet k stands here, for the control socket: its record
  * header and, per queue it was put in, whether it still waits there.
- * body is a malloc'd copy of the stored packet (NULL when pruned). Read-only.
+ * body is a malloc'd copy of the stored packet (NULL when pruned for disk
+ * room; the packet minus its payload, pruned set, when cancelled or
+ * expired). Read-only.
  */
 struct jwhere {
 	int64_t accepted_ms, deadline_ms;
@@ -293,9 +295,10 @@ int journal_packet_where(struct journal *j, const struct jkey *k, struct jwhere 
  * CANCELLED. *was_queued gets 1 if it was still waiting anywhere, 0
  * otherwise. Only the packet's source may cancel it: for any other src
  * nothing is removed, a REJECTED event (reason SPOOFED, peer = src) is
- * logged and the call returns JOURNAL_NOT_YOURS. The packet's body is
- * dropped (its header, its source address and its events stay): a
- * cancelled packet's payload is no longer in what the journal returns.
+ * logged and the call returns JOURNAL_NOT_YOURS. The packet's payload is
+ * dropped (its header, the rest of the packet and its events stay, see
+ * journal_packet_where): a cancelled packet's payload is no longer in what
+ * the journal returns.
  * JOURNAL_NOT_FOUND when k is not held, or its body was pruned for disk
  * room (its source is then unknown, and it waits nowhere).
  */

@@ -342,7 +342,19 @@ TEST_journal_sealed(void)
 	CHECK_EQ(was, 1);
 	RC(journal_packet_where(j, &k1, &w));
 	CHECK_EQ(w.pruned, 1);
-	CU_ASSERT(w.body == NULL);
+	/* what is left is the packet without its payload, in clear (metadata) */
+	CU_ASSERT_FATAL(w.body != NULL);
+	{
+		Cascade__Packet *p = cascade__packet__unpack(NULL, w.bodylen, w.body);
+
+		CU_ASSERT_FATAL(p != NULL);
+		CHECK_EQ(p->payload.len, 0);
+		CU_ASSERT(strcmp(p->src, "county-a/dr-lin") == 0);
+		CU_ASSERT(strcmp(p->command, "consult.request") == 0);
+		cascade__packet__free_unpacked(p, NULL);
+	}
+	CU_ASSERT(memmem(w.body, w.bodylen, "PATIENT", 7) == NULL);
+	free(w.body);
 	/* a repeated cancel is still checked against the source */
 	CHECK_EQ(journal_cancel(j, &k1, "county-a/eve", 7, &was), JOURNAL_NOT_YOURS);
 	RC(journal_cancel(j, &k1, "county-a/dr-lin", 7, &was));
@@ -396,6 +408,11 @@ TEST_expired_dropped(void)
 			cascade__packet__free_unpacked(p, NULL);
 		RC(journal_packet_where(j, &x[i].key, &w));
 		CHECK_EQ(w.pruned, 1);
+		p = w.body != NULL ? cascade__packet__unpack(NULL, w.bodylen, w.body) : NULL;
+		CU_ASSERT(p != NULL && p->payload.len == 0);
+		if (p != NULL)
+			cascade__packet__free_unpacked(p, NULL);
+		free(w.body);
 		free(x[i].bytes);
 	}
 	journal_close(j);
