@@ -81,6 +81,16 @@ t_check "with only the new key fj-xm refuses too, naming the old key id" grep -q
 	"22 packet bodies are encrypted under journal key id $(kid old.key), which journal-key does not list" \
 	"$T_DIR/newonly.txt"
 
+# a key file others may read is refused with file:line, like a secret
+cp "$T_DIR/new.key" "$T_DIR/open.key"; chmod 644 "$T_DIR/open.key"
+sed "s|^journal-key .*|journal-key $T_DIR/open.key|" "$T_DIR/enc.conf" >"$T_DIR/open.conf"
+chmod 600 "$T_DIR/open.conf"
+"$CASCADED" -n -f "$T_DIR/open.conf" >"$T_DIR/open.txt" 2>&1
+t_check "cascaded -n refuses a key file readable by others" test $? -ne 0
+t_check "... with file:line and the fix" grep -q \
+	"open.conf:[0-9]*: journal-key: .*open.key: readable or writable by group or others (mode 0644); chmod 600 it" \
+	"$T_DIR/open.txt"
+
 # rotated: the new key first, the old one still readable
 N_EXTRA[enc]="journal-key $T_DIR/new.key $T_DIR/old.key
 "
