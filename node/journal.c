@@ -500,7 +500,8 @@ rec_get(struct journal *j, MDB_txn *txn, const uint8_t *key, struct jrec *r)
  * Drops the payload of stored packet r (key pkey): the record keeps its
  * header, flagged JREC_PRUNED, and, when plain (r's clear body, a copy
  * taken before any put) is given, the Packet minus its payload (JREC_STUB,
- * in clear: metadata only) for a repeated cancel and `cascadectl show`. r->body is not valid afterwards. Uses the writer's scratch buffer.
+ * in clear: metadata only) for a repeated cancel and `cascadectl show`.
+ * r->body is not valid afterwards. Uses the writer's scratch buffer.
  * LMDB copies on write, so the old page keeps the old bytes until it is
  * reused: dropping a clear body hides it from cascade, not from the disk; a
  * sealed one is unreadable either way.

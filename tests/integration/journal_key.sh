@@ -17,7 +17,7 @@ mkkey() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T_DIR/$1"; echo
 mkkey old.key
 mkkey new.key
 # the key id cascade prints: the first 8 bytes of SHA-256 of the key bytes
-kid() { tr -d ' \n' <"$T_DIR/$1" | xxd -r -p | sha256sum | cut -c1-16; }
+kid() { tr -d ' \n' <"$T_DIR/$1" | perl -ne 'print pack("H*", $_)' | sha256sum | cut -c1-16; }
 
 n_node master fj master
 n_node enc fj-xm                # with journal-key
