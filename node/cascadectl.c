@@ -462,7 +462,7 @@ print_packet(const Cascade__CtlPacket *p)
 	size_t i;
 
 	printf("packet    %s (%s leg)\n", p->id, p->leg == JLEG_UP ? "up" : "down");
-	if (p->pruned)
+	if (p->pruned && *p->src == '\0')
 		printf("          body pruned after delivery: src, dst, size no longer known\n");
 	else {
 		printf("src       %s\n", p->src);
@@ -476,6 +476,8 @@ print_packet(const Cascade__CtlPacket *p)
 	    p->payload_sha256.len : CSHA256_LEN, h);
 	if (!p->pruned)
 		printf("payload   %" PRIu64 " bytes, sha256 %s\n", p->payload_size, h);
+	else if (*p->src != '\0')      /* cancelled or expired: the journal dropped it */
+		printf("payload   dropped from the journal (sha256 was %s)\n", h);
 	for (i = 0; i < p->n_places; i++)
 		printf("%-9s %s (seq %" PRIu64 "): %s\n", i == 0 ? "queues" : "",
 		    p->places[i]->queue, p->places[i]->seq, place_name(p->places[i]->place));

@@ -81,7 +81,7 @@ struct parser {
 
 static dir_fn d_node, d_role, d_path, d_key, d_size, d_bool, d_dur, d_uint,
     d_delivery, d_listen, d_block, d_url, d_transport, d_secret, d_proxy,
-    d_reconnect, d_carriers, d_prefer, d_claim, d_advertise, d_include, d_metrics;
+    d_reconnect, d_carriers, d_prefer, d_claim, d_advertise, d_include, d_metrics, d_journal_key;
 static dir_fn d_notify_url;
 
 #define C(f) offsetof(struct conf, f)
@@ -98,6 +98,8 @@ static const struct dir dirs[] = {
 	    0, 1LL << 50 },
 	{ "journal-disk-floor", CTX_TOP, 1, 1, 0, 0, "SIZE", d_size, C(journal_disk_floor),
 	    0, 1LL << 50 },
+	{ "journal-key", CTX_TOP, 1, JCRYPT_MAX_KEYS, 0, 0, "FILE [OLD-FILE ...]", d_journal_key,
+	    0, 0, 0 },
 	{ "sync", CTX_TOP, 1, 1, 0, 0, "yes|no", d_bool, C(sync), 0, 0 },
 	{ "retention", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur, C(retention_ms),
 	    1000, 100 * 365 * DAY },
@@ -808,6 +810,32 @@ d_secret(struct parser *p, const struct stmt *s, const struct dir *d)
 		return;
 	}
 	sec->len = (size_t)n;
+}
+
+/* journal-key CURRENT [OLD ...]: keys in the secret-file format (journal_crypt.h). */
+static void
+d_journal_key(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	struct conf *c = p->c;
+	char msg[512], *path;
+	int i, n = 0;
+
+	(void)d;
+	jcrypt_ring_clear(&c->journal_keys);
+	for (i = 0; c->journal_key_files != NULL && c->journal_key_files[i] != NULL; i++)
+		free(c->journal_key_files[i]);
+	free(c->journal_key_files);
+	if ((c->journal_key_files = calloc((size_t)s->argc, sizeof(char *))) == NULL) {
+		p->oom = 1;
+		return;
+	}
+	for (i = 1; i < s->argc; i++) {
+		if ((path = resolve(p, s->file, s->argv[i])) == NULL)
+			continue;
+		c->journal_key_files[n++] = path;
+		if (jcrypt_ring_add(&c->journal_keys, path, msg, sizeof(msg)) != 0)
+			SERR(p, s, "journal-key: %s", msg);
+	}
 }
 
 static void
@@ -1670,6 +1698,10 @@ conf_free(struct conf *c)
 	free(c->files);
 	free(c->node);
 	free(c->data_dir);
+	jcrypt_ring_clear(&c->journal_keys);
+	for (i = 0; c->journal_key_files != NULL && c->journal_key_files[i] != NULL; i++)
+		free(c->journal_key_files[i]);
+	free(c->journal_key_files);
 	for (i = 0; i < c->nlisten; i++)
 		url_free(&c->listen[i]);
 	free(c->listen);

@@ -29,6 +29,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "journal_crypt.h"
+
 #define CONF_SECRET_MAX 64           /* bytes of secret, at most */
 #define CONF_SECRET_GEN_LEN 32       /* bytes of secret conf_gen_secret writes */
 
@@ -136,6 +138,8 @@ struct conf {
 	uint64_t journal_map_size;              /* [64M] */
 	uint64_t journal_max_size;              /* [0 = no limit but the floor] */
 	uint64_t journal_disk_floor;            /* [256M] */
+	struct jkeyring journal_keys;           /* [none: bodies in clear]; [0] current */
+	char **journal_key_files;               /* their paths, as given */
 	int sync;                               /* [1] */
 	int64_t retention_ms;                   /* [30d] */
 	enum conf_delivery local_delivery;      /* [via-master] */

@@ -9,6 +9,22 @@
  *            nq x (u32 qid, u64 seq), then the encoded Packet (absent when
  *            pruned). Acks never rewrite it: the packet is still queued
  *            while one of its (qid, seq) entries exists in "queues".
+ *            Version 2 (JREC_SEALED): the Packet is sealed with a journal
+ *            key, kid || nonce || AES-256-GCM text || tag (journal_crypt.h);
+ *            the header stays clear (the expiry, prune and queue walks and
+ *            the audit need it, and it holds no patient data but the
+ *            payload's SHA-256). A cascade without this reads version 1 only,
+ *            so it refuses a sealed record instead of misreading it.
+ *            A cancelled or expired packet's record keeps its header and, as
+ *            its body, the Packet without its payload (JREC_PRUNED |
+ *            JREC_STUB), in clear like the event log's metadata (so the
+ *            "jk:" counts are payloads only, and a rotation completes when
+ *            the old key's last payload leaves): a repeated cancel is still
+ *            checked against its source and `cascadectl show` still tells
+ *            its src, dst and command, but the payload is gone.
+ *   key ids  meta "jk:" kid[8] -> u64 sealed bodies under that key, kept in
+ *            the transaction that seals or drops one, so journal_open can
+ *            name a missing key without reading every record.
  *   queue    key (u32 qid, u64 seq) -> packet key[17], u32 stored length
  *   qstate   meta "qn:%08x" -> u8 version, 3 x 0, u32 kind, u64 epoch,
  *            next_seq, acked_seq, depth, bytes, then the name
@@ -35,13 +51,19 @@
 #include <time.h>
 
 #include <lmdb.h>
+#include <openssl/crypto.h>
 
 #include "journal.h"
 #include "journal_int.h"
 #include "log.h"
 
-#define JREC_VERSION    1
+#define JREC_VERSION    2               /* the newest record version read */
+#define JREC_V_CLEAR    1
+#define JREC_V_SEALED   2
 #define JREC_PRUNED     0x01
+#define JREC_SEALED     0x02            /* the body is sealed (version 2) */
+#define JREC_STUB       0x04            /* pruned: the body is the Packet minus its payload */
+#define JKID_KEY_LEN    (3 + JCRYPT_KID_LEN)    /* meta "jk:" kid */
 #define JREC_HDR        52              /* fixed part of a packet record */
 #define JREC_QENT       12              /* one (qid, seq) in a packet record */
 #define JQKEY_LEN       12              /* queue key: qid, seq */
@@ -76,6 +98,7 @@ struct jrec {
 	uint64_t qseq[JMAX_QUEUES];
 	const uint8_t *body;
 	size_t bodylen;
+	uint8_t kid[JCRYPT_KID_LEN];    /* sealed: its key id (copied: body moves on puts) */
 };
 
 static void usage_check(struct journal *, int);
@@ -108,6 +131,8 @@ journal_strerror(int rc)
 		return "system error";
 	case JOURNAL_NOT_YOURS:
 		return "not the packet's source";
+	case JOURNAL_NO_KEY:
+		return "sealed under a journal key that is not configured";
 	}
 	return mdb_strerror(rc);
 }
@@ -385,7 +410,104 @@ rec_parse(const MDB_val *v, struct jrec *r)
 	}
 	r->body = p + hdr;
 	r->bodylen = v->mv_size - hdr;
+	if ((r->flags & JREC_SEALED) &&
+	    (r->version < JREC_V_SEALED || r->bodylen < JCRYPT_OVERHEAD))
+		return JOURNAL_CORRUPT;
+	if (r->flags & JREC_SEALED)
+		memcpy(r->kid, r->body, JCRYPT_KID_LEN);
 	return 0;
+}
+
+/* The length of r's clear body. */
+static size_t
+rec_plainlen(const struct jrec *r)
+{
+	return (r->flags & JREC_SEALED) ? r->bodylen - JCRYPT_OVERHEAD : r->bodylen;
+}
+
+/*
+ * Copies the clear body of r (key pkey) to out (rec_plainlen bytes),
+ * opening it when sealed: JOURNAL_NO_KEY when its key is not configured,
+ * JOURNAL_CORRUPT when it does not authenticate (tampered or moved).
+ */
+static int
+rec_body_copy(const struct journal *j, const struct jrec *r, const uint8_t *pkey, uint8_t *out)
+{
+	int rc;
+
+	if (!(r->flags & JREC_SEALED)) {
+		memcpy(out, r->body, r->bodylen);
+		return 0;
+	}
+	rc = jcrypt_open(&j->keys, pkey, JKEY_LEN, r->body, r->bodylen, out);
+	if (rc == JCRYPT_NO_KEY)
+		return JOURNAL_NO_KEY;
+	return rc ? JOURNAL_CORRUPT : 0;
+}
+
+/* The same into a malloc'd buffer (*out, at least one byte) the caller frees. */
+static int
+rec_body_dup(const struct journal *j, const struct jrec *r, const uint8_t *pkey, uint8_t **out,
+    size_t *len)
+{
+	size_t n = rec_plainlen(r);
+	int rc;
+
+	if ((*out = malloc(n ? n : 1)) == NULL)
+		return ENOMEM;
+	if ((rc = rec_body_copy(j, r, pkey, *out)) != 0) {
+		free(*out);
+		*out = NULL;
+		return rc;
+	}
+	*len = n;
+	return 0;
+}
+
+/*
+ * Writer only: r's clear body, decoded (NULL when pruned, empty or not
+ * readable). Sealed bodies are opened into the writer's scratch buffer.
+ */
+static Cascade__Packet *
+rec_decode(struct journal *j, const struct jrec *r, const uint8_t *pkey)
+{
+	size_t n = rec_plainlen(r);
+
+	if (((r->flags & JREC_PRUNED) && !(r->flags & JREC_STUB)) || r->bodylen == 0)
+		return NULL;
+	if (!(r->flags & JREC_SEALED))
+		return cascade__packet__unpack(NULL, r->bodylen, r->body);
+	if (jgrow_buf(&j->dbuf, &j->dbufsz, n ? n : 1) == NULL ||
+	    rec_body_copy(j, r, pkey, j->dbuf) != 0)
+		return NULL;
+	return cascade__packet__unpack(NULL, n, j->dbuf);
+}
+
+/* Adds delta to the count of bodies sealed under kid (meta "jk:" kid). */
+static int
+kid_count(struct journal *j, MDB_txn *txn, const uint8_t *kid, int delta)
+{
+	uint8_t key[JKID_KEY_LEN], cnt[8];
+	uint64_t n = 0;
+	MDB_val k, v;
+	int rc;
+
+	memcpy(key, "jk:", 3);
+	memcpy(key + 3, kid, JCRYPT_KID_LEN);
+	k.mv_size = sizeof(key);
+	k.mv_data = key;
+	rc = mdb_get(txn, j->meta, &k, &v);
+	if (rc == 0 && v.mv_size == 8)
+		n = get64(v.mv_data);
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	n = delta < 0 ? (n >= (uint64_t)-delta ? n - (uint64_t)-delta : 0) : n + (uint64_t)delta;
+	if (n == 0)
+		return rc == 0 ? mdb_del(txn, j->meta, &k, NULL) : 0;
+	put64(cnt, n);
+	v.mv_size = sizeof(cnt);
+	v.mv_data = cnt;
+	return mdb_put(txn, j->meta, &k, &v, 0);
 }
 
 /* Writes the header of r at out; returns its length. */
@@ -394,7 +516,7 @@ rec_header(const struct jrec *r, uint8_t *out)
 {
 	unsigned i;
 
-	out[0] = JREC_VERSION;
+	out[0] = (r->flags & JREC_SEALED) ? JREC_V_SEALED : JREC_V_CLEAR;
 	out[1] = (uint8_t)r->flags;
 	out[2] = (uint8_t)r->nq;
 	out[3] = 0;
@@ -422,6 +544,58 @@ rec_get(struct journal *j, MDB_txn *txn, const uint8_t *key, struct jrec *r)
 	if (rc)
 		return rc;
 	return rec_parse(&v, r);
+}
+
+/*
+ * Drops the payload of stored packet r (key pkey): the record keeps its
+ * header, flagged JREC_PRUNED, and, when plain (r's clear body, a copy
+ * taken before any put) is given, the Packet minus its payload (JREC_STUB,
+ * in clear: metadata only) for a repeated cancel and `cascadectl show`.
+ * r->body is not valid afterwards. Uses the writer's scratch buffer.
+ * LMDB copies on write, so the old page keeps the old bytes until it is
+ * reused: dropping a clear body hides it from cascade, not from the disk; a
+ * sealed one is unreadable either way.
+ */
+static int
+rec_drop_body(struct journal *j, MDB_txn *txn, struct jrec *r, const uint8_t *pkey,
+    const uint8_t *plain, size_t plainlen)
+{
+	int rc, was_sealed = (r->flags & JREC_SEALED) != 0;
+	Cascade__Packet *p = NULL;
+	size_t hdr, len = 0, paylen;
+	MDB_val k, v;
+
+	if (r->flags & JREC_PRUNED)
+		return 0;
+	if (plain != NULL && (p = cascade__packet__unpack(NULL, plainlen, plain)) == NULL)
+		return JOURNAL_CORRUPT;
+	r->flags = (r->flags | JREC_PRUNED) & ~(unsigned)(JREC_SEALED | JREC_STUB);
+	hdr = JREC_HDR + (size_t)r->nq * JREC_QENT;
+	if (p != NULL) {
+		paylen = p->payload.len;
+		p->payload.len = 0;
+		len = cascade__packet__get_packed_size(p);
+		if (jgrow_buf(&j->buf, &j->bufsz, hdr + len) == NULL) {
+			p->payload.len = paylen;
+			cascade__packet__free_unpacked(p, NULL);
+			return ENOMEM;
+		}
+		cascade__packet__pack(p, j->buf + hdr);
+		p->payload.len = paylen;
+		cascade__packet__free_unpacked(p, NULL);
+		r->flags |= JREC_STUB;
+	} else if (jgrow_buf(&j->buf, &j->bufsz, hdr) == NULL)
+		return ENOMEM;
+	rec_header(r, j->buf);
+	k.mv_size = JKEY_LEN;
+	k.mv_data = (void *)pkey;
+	v.mv_size = hdr + len;
+	v.mv_data = j->buf;
+	if ((rc = mdb_put(txn, j->packets, &k, &v, 0)) != 0)
+		return rc;
+	r->body = NULL;
+	r->bodylen = 0;
+	return was_sealed ? kid_count(j, txn, r->kid, -1) : 0;
 }
 
 static void
@@ -751,12 +925,8 @@ journal_peek(struct journal *j, uint32_t qid, uint64_t from_seq, unsigned max,
 		e->key.leg = ((const uint8_t *)v.mv_data)[CID_LEN];
 		e->accepted_ms = r.accepted_ms;
 		e->deadline_ms = r.deadline_ms;
-		e->len = r.bodylen;
-		if ((e->bytes = malloc(r.bodylen ? r.bodylen : 1)) == NULL) {
-			rc = ENOMEM;
+		if ((rc = rec_body_dup(j, &r, v.mv_data, &e->bytes, &e->len)) != 0)
 			goto fail;
-		}
-		memcpy(e->bytes, r.body, r.bodylen);
 		total += r.bodylen;
 		(*n)++;
 	}
@@ -851,8 +1021,7 @@ ev_about_why(struct wtx *w, const struct jrec *r, const uint8_t *pkey, uint32_t 
 	ev.peer = nz(peer);
 	ev.text = nz(text);
 	memcpy(ev.payload_sha, r->sha, CSHA256_LEN);
-	if (!(r->flags & JREC_PRUNED) && r->bodylen > 0)
-		p = cascade__packet__unpack(NULL, r->bodylen, r->body);
+	p = rec_decode(w->j, r, pkey);
 	jev_set_packet(&ev, p, trace);
 	memcpy(ev.id, pkey, CID_LEN);
 	rc = jev_append(w, &ev);
@@ -1115,10 +1284,10 @@ item_commit(struct wtx *w, const struct jbatch *b, struct jitem *it, int full)
 	struct jevent ev;
 	struct jrec r;
 	uint8_t pkey[JKEY_LEN], qk[JQKEY_LEN], qv[JQVAL_LEN], xk[JXKEY_LEN];
-	size_t hdr, len;
+	size_t hdr, len, stored;
 	MDB_val k, v;
 	unsigned i;
-	int rc;
+	int rc, sealed = j->keys.n > 0;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.time_ms = b->now_ms;
@@ -1166,9 +1335,19 @@ item_commit(struct wtx *w, const struct jbatch *b, struct jitem *it, int full)
 	memcpy(r.sha, ev.payload_sha, CSHA256_LEN);
 	hdr = JREC_HDR + (size_t)r.nq * JREC_QENT;
 	len = cascade__packet__get_packed_size(p);
-	if (jgrow_buf(&j->buf, &j->bufsz, hdr + len) == NULL)
+	stored = len + (sealed ? JCRYPT_OVERHEAD : 0);
+	if (jgrow_buf(&j->buf, &j->bufsz, hdr + stored) == NULL)
 		return ENOMEM;
-	cascade__packet__pack(p, j->buf + hdr);
+	/* Sealed in place: packed where the ciphertext goes, no copy, no malloc. */
+	cascade__packet__pack(p, j->buf + hdr + (sealed ? JCRYPT_HEAD : 0));
+	if (sealed) {
+		if (jcrypt_seal(&j->keys, pkey, JKEY_LEN, j->buf + hdr + JCRYPT_HEAD, len,
+		    j->buf + hdr) != 0)
+			return jfail(j, JOURNAL_SYS, "seal: AES-256-GCM failed in OpenSSL");
+		r.flags |= JREC_SEALED;
+		if ((rc = kid_count(j, w->txn, j->keys.keys[0].kid, 1)) != 0)
+			return rc;
+	}
 
 	for (i = 0; i < it->nqueues; i++) {
 		if ((rc = qstate_get(j, w->txn, it->queues[i], &q)) != 0)
@@ -1192,7 +1371,7 @@ item_commit(struct wtx *w, const struct jbatch *b, struct jitem *it, int full)
 	rec_header(&r, j->buf);
 	k.mv_size = JKEY_LEN;
 	k.mv_data = pkey;
-	v.mv_size = hdr + len;
+	v.mv_size = hdr + stored;
 	v.mv_data = j->buf;
 	if ((rc = mdb_put(w->txn, j->packets, &k, &v, 0)) != 0)
 		return rc;
@@ -1476,16 +1655,9 @@ journal_packet_get(struct journal *j, const struct jkey *kk, uint8_t **bytes, si
 	rc = rec_get(j, txn, pkey, &r);
 	if (rc == 0 && (r.flags & JREC_PRUNED))
 		rc = JOURNAL_NOT_FOUND;
-	if (rc == 0) {
-		if ((*bytes = malloc(r.bodylen ? r.bodylen : 1)) == NULL)
-			rc = ENOMEM;
-		else {
-			memcpy(*bytes, r.body, r.bodylen);
-			*len = r.bodylen;
-			if (accepted_ms != NULL)
-				*accepted_ms = r.accepted_ms;
-		}
-	}
+	if (rc == 0 && (rc = rec_body_dup(j, &r, pkey, bytes, len)) == 0 &&
+	    accepted_ms != NULL)
+		*accepted_ms = r.accepted_ms;
 	jrd_end(j, txn);
 	if (rc) {
 		char id[CID_TEXT_LEN];
@@ -1515,14 +1687,10 @@ journal_packet_where(struct journal *j, const struct jkey *kk, struct jwhere *ou
 	out->deadline_ms = r.deadline_ms;
 	memcpy(out->sha, r.sha, CSHA256_LEN);
 	out->pruned = (r.flags & JREC_PRUNED) != 0;
-	if (!out->pruned && r.bodylen > 0) {
-		if ((out->body = malloc(r.bodylen)) == NULL) {
-			rc = ENOMEM;
-			goto done;
-		}
-		memcpy(out->body, r.body, r.bodylen);
-		out->bodylen = r.bodylen;
-	}
+	/* A cancelled or expired packet shows its stub: all but the payload. */
+	if ((!out->pruned || (r.flags & JREC_STUB)) && r.bodylen > 0 &&
+	    (rc = rec_body_dup(j, &r, pkey, &out->body, &out->bodylen)) != 0)
+		goto done;
 	out->nq = r.nq;
 	for (i = 0; i < r.nq; i++) {
 		out->qid[i] = r.qid[i];
@@ -1550,13 +1718,12 @@ done:
 
 /* Whether the stored packet r names src as its source. -1: unknown (no body). */
 static int
-rec_src_is(const struct jrec *r, const char *src)
+rec_src_is(struct journal *j, const struct jrec *r, const uint8_t *pkey, const char *src)
 {
 	Cascade__Packet *p;
 	int same;
 
-	if ((r->flags & JREC_PRUNED) || r->bodylen == 0 ||
-	    (p = cascade__packet__unpack(NULL, r->bodylen, r->body)) == NULL)
+	if ((p = rec_decode(j, r, pkey)) == NULL)
 		return -1;
 	same = p->src != NULL && strcmp(p->src, src) == 0;
 	cascade__packet__free_unpacked(p, NULL);
@@ -1572,6 +1739,8 @@ journal_cancel(struct journal *j, const struct jkey *kk, const char *src, uint64
 	unsigned removed;
 	struct jrec r;
 	struct wtx w;
+	uint8_t *plain = NULL;
+	size_t plainlen = 0;
 	int rc, mine;
 
 	*was_queued = 0;
@@ -1586,7 +1755,7 @@ journal_cancel(struct journal *j, const struct jkey *kk, const char *src, uint64
 	 * long ago) cannot say whose it was: nothing waits to be removed, so
 	 * it is treated as unknown rather than as a spoofed cancel.
 	 */
-	if ((mine = rec_src_is(&r, nz(src))) < 0) {
+	if ((mine = rec_src_is(j, &r, pkey, nz(src))) < 0) {
 		rc = JOURNAL_NOT_FOUND;
 		goto fail;
 	}
@@ -1600,18 +1769,26 @@ journal_cancel(struct journal *j, const struct jkey *kk, const char *src, uint64
 		return jfail(j, JOURNAL_NOT_YOURS, "cancel %s from %s: not the packet's source",
 		    idtext, nz(src));
 	}
-	/* Logged first: the record's body is only readable before the puts. */
+	/* Copied and logged first: the record's body is only readable before the puts. */
+	if (!(r.flags & JREC_PRUNED) && (rc = rec_body_dup(j, &r, pkey, &plain, &plainlen)) != 0)
+		goto fail;
 	if ((rc = ev_about(&w, &r, pkey, JEV_CANCELLED, src, (int64_t)now_ms, "")) != 0)
 		goto fail;
 	if ((rc = rec_unqueue(j, w.txn, &r, &removed)) != 0)
 		goto fail;
 	if ((rc = expiry_del(j, w.txn, r.deadline_ms, pkey)) != 0)
 		goto fail;
+	/* Its source wants it gone: the body goes, the header and events stay. */
+	if ((rc = rec_drop_body(j, w.txn, &r, pkey, plain, plainlen)) != 0)
+		goto fail;
+	free(plain);
+	plain = NULL;
 	if ((rc = jwtx_commit(&w)) != 0)
 		return jfail(j, rc, "cancel %s: commit", idtext);
 	*was_queued = removed > 0;
 	return 0;
 fail:
+	free(plain);
 	jwtx_abort(&w);
 	return jfail(j, rc, "cancel %s leg %u", idtext, kk->leg);
 }
@@ -1663,16 +1840,16 @@ sweep_try(struct journal *j, int64_t now_ms, unsigned max, struct jexpired *out,
 			continue;       /* left every queue already */
 		out[*n].key.leg = pkey[CID_LEN];
 		memcpy(out[*n].key.id, pkey, CID_LEN);
-		out[*n].len = r.bodylen;
-		if ((out[*n].bytes = malloc(r.bodylen ? r.bodylen : 1)) == NULL) {
-			rc = ENOMEM;
+		if ((rc = rec_body_dup(j, &r, pkey, &out[*n].bytes, &out[*n].len)) != 0)
 			goto fail;
-		}
-		memcpy(out[*n].bytes, r.body, r.bodylen);
 		(*n)++;
 		if ((rc = ev_about(&w, &r, pkey, JEV_EXPIRED, "", now_ms, "")) != 0)
 			goto fail;
 		if ((rc = rec_unqueue(j, w.txn, &r, &removed)) != 0)
+			goto fail;
+		/* The notice has its copy (out); the journal keeps no body. */
+		if ((rc = rec_drop_body(j, w.txn, &r, pkey, out[*n - 1].bytes,
+		    out[*n - 1].len)) != 0)
 			goto fail;
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -1782,6 +1959,8 @@ prune_try(struct journal *j, int64_t cutoff_ms, unsigned max, const uint8_t *fro
 		if (queued)
 			continue;
 		memcpy(pkey, k.mv_data, JKEY_LEN);
+		if ((r.flags & JREC_SEALED) && (rc = kid_count(j, w.txn, r.kid, -1)) != 0)
+			goto fail;
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			goto fail;
 		if ((rc = expiry_del(j, w.txn, r.deadline_ms, pkey)) != 0)
@@ -1991,7 +2170,7 @@ usage_check(struct journal *j, int force)
 static int
 prune_bodies(struct journal *j, int64_t now_ms, unsigned max, unsigned *npruned, int *end)
 {
-	uint8_t keys[JBODY_CHUNK][JKEY_LEN], hdr[JREC_HDR + JMAX_QUEUES * JREC_QENT];
+	uint8_t keys[JBODY_CHUNK][JKEY_LEN];
 	MDB_cursor *c = NULL;
 	unsigned i, nk = 0, scanned = 0;
 	struct jrec r;
@@ -2038,12 +2217,7 @@ prune_bodies(struct journal *j, int64_t now_ms, unsigned max, unsigned *npruned,
 		if ((rc = ev_about(&w, &r, keys[i], JEV_BODY_PRUNED, "", now_ms,
 		    "journal full: body dropped early")) != 0)
 			goto fail;
-		r.flags |= JREC_PRUNED;
-		k.mv_size = JKEY_LEN;
-		k.mv_data = keys[i];
-		v.mv_size = rec_header(&r, hdr);
-		v.mv_data = hdr;
-		if ((rc = mdb_put(w.txn, j->packets, &k, &v, 0)) != 0)
+		if ((rc = rec_drop_body(j, w.txn, &r, keys[i], NULL, 0)) != 0)
 			goto fail;
 	}
 	if (nk == 0) {
@@ -2104,7 +2278,7 @@ meta_reserved(const char *key)
 {
 	return strcmp(key, "format") == 0 || strcmp(key, "node") == 0 ||
 	    strcmp(key, "qlast") == 0 || strncmp(key, "q:", 2) == 0 ||
-	    strncmp(key, "qn:", 3) == 0;
+	    strncmp(key, "qn:", 3) == 0 || strncmp(key, "jk:", 3) == 0;
 }
 
 int
@@ -2320,6 +2494,76 @@ fail:
 	return rc;
 }
 
+/*
+ * Refuses a journal holding bodies sealed under a key id the configured
+ * keys lack: started anyway, it could neither send nor show them. Reads the
+ * "jk:" counters, not the records, so it costs the same for any journal.
+ */
+static int
+keys_check(struct journal *j, char *err, size_t errlen)
+{
+	char kt[JCRYPT_KID_TEXT], have[JCRYPT_MAX_KEYS * JCRYPT_KID_TEXT + 8];
+	uint64_t n, total = 0, missing = 0;
+	uint8_t miss_kid[JCRYPT_KID_LEN];
+	unsigned i, nmiss = 0;
+	MDB_cursor *c;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = jrd_begin(j, &txn)) != 0)
+		goto lmdbfail;
+	if ((rc = mdb_cursor_open(txn, j->meta, &c)) != 0) {
+		jrd_end(j, txn);
+		goto lmdbfail;
+	}
+	k.mv_size = 3;
+	k.mv_data = "jk:";
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < 3 || memcmp(k.mv_data, "jk:", 3) != 0)
+			break;
+		if (k.mv_size != JKID_KEY_LEN || v.mv_size != 8)
+			continue;
+		n = get64(v.mv_data);
+		total += n;
+		if (jcrypt_ring_find(&j->keys, (const uint8_t *)k.mv_data + 3) == NULL) {
+			if (nmiss++ == 0)
+				memcpy(miss_kid, (const uint8_t *)k.mv_data + 3, JCRYPT_KID_LEN);
+			missing += n;
+		}
+	}
+	mdb_cursor_close(c);
+	jrd_end(j, txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto lmdbfail;
+	if (nmiss == 0)
+		return 0;
+	jcrypt_kid_text(miss_kid, kt);
+	if (j->keys.n == 0) {
+		snprintf(err, errlen, "journal %s: %llu packet bodies are encrypted (key id %s%s) "
+		    "and no journal-key is configured: add \"journal-key FILE\" naming that key "
+		    "file to the config (see cascade.conf(5)); refusing to start", j->dir,
+		    (unsigned long long)total, kt, nmiss > 1 ? " and others" : "");
+		return JOURNAL_NO_KEY;
+	}
+	have[0] = '\0';
+	for (i = 0; i < j->keys.n; i++) {
+		char t[JCRYPT_KID_TEXT];
+
+		strcat(have, i ? ", " : "");
+		strcat(have, jcrypt_kid_text(j->keys.keys[i].kid, t));
+	}
+	snprintf(err, errlen, "journal %s: %llu packet bodies are encrypted under journal key "
+	    "id %s%s, which journal-key does not list (it lists %s): add that key file after "
+	    "the current one (\"journal-key NEW OLD\", see cascade.conf(5)); refusing to start",
+	    j->dir, (unsigned long long)missing, kt, nmiss > 1 ? " and other ids" : "", have);
+	return JOURNAL_NO_KEY;
+lmdbfail:
+	snprintf(err, errlen, "journal %s: key ids: %s", j->dir, mdb_strerror(rc));
+	return rc;
+}
+
 int
 journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_t errlen)
 {
@@ -2420,6 +2664,10 @@ journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_
 	mdb_reader_check(j->env, &dead);
 	if ((rc = open_dbs(j, o, err, errlen)) != 0)
 		goto fail;
+	if (o->keys != NULL)
+		j->keys = *o->keys;
+	if (!o->readonly && (rc = keys_check(j, err, errlen)) != 0)
+		goto fail;
 	mdb_env_stat(j->env, &ms);
 	mdb_env_info(j->env, &info);
 	j->psize = ms.ms_psize;
@@ -2429,6 +2677,7 @@ journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_
 	*jp = j;
 	return 0;
 fail:
+	jcrypt_ring_clear(&j->keys);
 	if (j->env != NULL)
 		mdb_env_close(j->env);
 	pthread_rwlock_destroy(&j->rw);
@@ -2448,6 +2697,10 @@ journal_close(struct journal *j)
 	pthread_mutex_destroy(&j->errmu);
 	free(j->buf);
 	free(j->ebuf);
+	if (j->dbuf != NULL)
+		OPENSSL_cleanse(j->dbuf, j->dbufsz);
+	free(j->dbuf);
+	jcrypt_ring_clear(&j->keys);
 	free(j->dir);
 	free(j);
 }

@@ -21,8 +21,10 @@
  *
  * Layout (named databases in one environment)
  *   meta     "format" -> u32 version; "node" -> node id; "q:<name>" -> queue
- *            id; "qn:<id>" -> queue state; other keys: journal_meta_put.
- *   packets  (id[16], leg) -> record header + encoded Packet
+ *            id; "qn:<id>" -> queue state; "jk:<kid[8]>" -> u64
+ *            bodies sealed under that key id; other keys: journal_meta_put.
+ *   packets  (id[16], leg) -> record header + encoded Packet, sealed with
+ *            AES-256-GCM when a journal key is configured (journal_crypt.h)
  *   queues   (queue id BE32, seq BE64) -> packet key
  *   marks    (epoch BE64, peer) -> highest committed seq (BE64)
  *   expiry   (deadline ms BE64, packet key) -> ""
@@ -49,6 +51,7 @@
 #define JOURNAL_CORRUPT     (-37)    /* a record that does not decode */
 #define JOURNAL_SYS         (-38)    /* a system call failed: errno is in the message */
 #define JOURNAL_NOT_YOURS   (-39)    /* cancel: the packet has another source */
+#define JOURNAL_NO_KEY      (-40)    /* a body sealed under a journal key not configured */
 
 enum jleg { JLEG_UP = 0, JLEG_DOWN = 1 };
 
@@ -97,6 +100,8 @@ struct jevent {
 	uint8_t hash[CSHA256_LEN];  /* out: SHA-256(previous hash || record) */
 };
 
+struct jkeyring;   /* journal_crypt.h */
+
 struct journal_opts {
 	const char *dir;            /* directory, created if missing */
 	const char *node_id;        /* recorded at creation, checked at open */
@@ -108,6 +113,8 @@ struct journal_opts {
 	unsigned env_flags;         /* extra MDB_* flags (tests); NOSYNC kinds refused with sync */
 	int readonly;               /* read only (MDB_RDONLY), e.g. an audit beside the daemon:
 	                               LMDB lets readers run while the daemon writes */
+	const struct jkeyring *keys; /* journal-key (copied): NULL or none = bodies stored
+	                               in clear; keys[0] seals new ones, all open old ones */
 };
 
 struct journal;
@@ -115,7 +122,11 @@ struct journal;
 /*
  * Opens or creates the journal in o->dir. Checks the recorded format
  * (JOURNAL_FORMAT_NEWER when newer than this build; older formats are read)
- * and node id (JOURNAL_BAD_NODE). On failure *jp is NULL and err (if not
+ * and node id (JOURNAL_BAD_NODE). Unless read only, refuses (JOURNAL_NO_KEY)
+ * a journal holding bodies sealed under a key id o->keys does not list,
+ * naming the key id and how many records need it; clear bodies of a
+ * journal that had no key stay readable. Read only, it opens anyway and a
+ * body it cannot open is JOURNAL_NO_KEY (events and metadata still read). On failure *jp is NULL and err (if not
  * NULL) holds a message naming the directory.
  */
 int journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_t errlen);
@@ -261,7 +272,9 @@ int journal_packet_get(struct journal *j, const struct jkey *k, uint8_t **bytes,
 /*
  * Where stored packet k stands here, for the control socket: its record
  * header and, per queue it was put in, whether it still waits there.
- * body is a malloc'd copy of the stored packet (NULL when pruned). Read-only.
+ * body is a malloc'd copy of the stored packet (NULL when pruned for disk
+ * room; the packet minus its payload, pruned set, when cancelled or
+ * expired). Read-only.
  */
 struct jwhere {
 	int64_t accepted_ms, deadline_ms;
@@ -282,9 +295,12 @@ int journal_packet_where(struct journal *j, const struct jkey *k, struct jwhere 
  * CANCELLED. *was_queued gets 1 if it was still waiting anywhere, 0
  * otherwise. Only the packet's source may cancel it: for any other src
  * nothing is removed, a REJECTED event (reason SPOOFED, peer = src) is
- * logged and the call returns JOURNAL_NOT_YOURS. JOURNAL_NOT_FOUND when k
- * is not held, or its body was pruned (its source is then unknown, and it
- * waits nowhere).
+ * logged and the call returns JOURNAL_NOT_YOURS. The packet's payload is
+ * dropped (its header, the rest of the packet and its events stay, see
+ * journal_packet_where): a cancelled packet's payload is no longer in what
+ * the journal returns.
+ * JOURNAL_NOT_FOUND when k is not held, or its body was pruned for disk
+ * room (its source is then unknown, and it waits nowhere).
  */
 int journal_cancel(struct journal *j, const struct jkey *k, const char *src, uint64_t now_ms,
     int *was_queued);
@@ -299,7 +315,7 @@ struct jexpired {
 
 /*
  * Removes packets whose deadline is <= now from every queue, logs EXPIRED
- * for each, and returns up to max of them in out (*n) so the caller can send
+ * for each, drops their bodies (as journal_cancel does), and returns up to max of them in out (*n) so the caller can send
  * notices. Small transactions of its own; call again while *n == max.
  */
 int journal_sweep_expired(struct journal *j, int64_t now_ms, unsigned max,

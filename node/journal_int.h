@@ -12,6 +12,7 @@
 #include <lmdb.h>
 
 #include "journal.h"
+#include "journal_crypt.h"
 #include "log.h"
 
 #define JKEY_LEN        (CID_LEN + 1)   /* packet key: id, leg */
@@ -43,6 +44,10 @@ struct journal {
 	int prune_has_next;
 	uint8_t *buf, *ebuf;            /* scratch for packet and event records */
 	size_t bufsz, ebufsz;
+	uint8_t *dbuf;                  /* scratch for an opened (decrypted) body */
+	size_t dbufsz;
+
+	struct jkeyring keys;           /* journal-key: keys[0] seals new records */
 
 	char err[512];
 

@@ -205,8 +205,16 @@ journal_start(void)
 	o.map_max = c->journal_max_size;
 	o.disk_floor = c->journal_disk_floor;
 	o.sync = c->sync;
+	o.keys = &c->journal_keys;
 	if (journal_open(&node->j, &o, err, sizeof(err)) != 0)
 		fatalx("journal: %s", err);
+	if (c->journal_keys.n > 0) {
+		char kt[JCRYPT_KID_TEXT];
+
+		log_info("journal: packet bodies encrypted at rest under key id %s (%u older "
+		    "key%s still read)", jcrypt_kid_text(c->journal_keys.keys[0].kid, kt),
+		    c->journal_keys.n - 1, c->journal_keys.n == 2 ? "" : "s");
+	}
 	if (!c->sync)
 		log_warnx("journal: sync no: commits are NOT flushed to disk before acks; "
 		    "a power loss can lose accepted packets. For tests only.");

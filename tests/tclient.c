@@ -38,7 +38,8 @@
  *       COUNT Hellos as ADDR (each answered, none followed by an Auth);
  *       prints "hellos N ok K refused R (N ms)".
  *
- * Payload of data packets: "n=<i> src=<addr>" padded to -z bytes.
+ * Payload of data packets: "n=<i> src=<addr>" (then " TEXT" with -m TEXT, a
+ * marker to look for in a journal file) padded to -z bytes.
  */
 #include "config.h"
 
@@ -56,6 +57,7 @@
 #include "packets.h"
 
 static const char *url, *addr, *secretfile, *dst, *outfile, *forged_src, *hexbody;
+static const char *marker = "";         /* -m: appended to every payload */
 static int count = 1, batch = 64, size = 64, notify, receipt, urgent, reverse, replay, waitsec = 120;
 static int interval_ms;
 static int print_ids, auth_delay_ms;
@@ -287,8 +289,9 @@ make_packet(int n, uint8_t id[CID_LEN])
 	p->src = (char *)(forged_src ? forged_src : addr);
 	p->dst = (char *)dst;
 	p->command = "test.echo";
-	pl = calloc(1, (size_t)size + 64);
-	snprintf(pl, (size_t)size + 64, "n=%d src=%s", n, addr);
+	pl = calloc(1, (size_t)size + 64 + strlen(marker));
+	snprintf(pl, (size_t)size + 64 + strlen(marker), "n=%d src=%s%s%s", n, addr,
+	    *marker ? " " : "", marker);
 	p->payload.data = (uint8_t *)pl;
 	p->payload.len = strlen(pl) > (size_t)size ? strlen(pl) : (size_t)size;
 	if (ttl_ms < 0)
@@ -737,7 +740,7 @@ main(int argc, char **argv)
 		die("usage: tclient send|recv|auth|raw [options]");
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRUS:rW:o:Px:Ic:i:K:F:C:y:H:kD:B:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRUS:rW:o:Px:Ic:i:K:F:C:y:H:kD:B:m:")) != -1) {
 		switch (ch) {
 		case 'u': url = optarg; break;
 		case 'a': addr = optarg; break;
@@ -767,6 +770,7 @@ main(int argc, char **argv)
 		case 'k': as_node = 1; break;
 		case 'D': auth_delay_ms = atoi(optarg); break;
 		case 'B': bomb_kind = optarg; break;
+		case 'm': marker = optarg; break;
 		default: die("bad option");
 		}
 	}

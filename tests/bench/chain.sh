@@ -43,6 +43,10 @@
 #                               syscall tracepoints) in throughput run 1 and
 #                               in the latency phase
 #   CHAIN_REFS=0                skip the nng references (quicker, for profiling)
+#   CHAIN_KEY_RUNS=N            throughput runs (default CHAIN_RUNS; 0: none) with a
+#                               journal-key on every node (bodies sealed with
+#                               AES-256-GCM), after the runs without; the table
+#                               gives their median and the ratio to the runs without
 #   CHAIN_CASCADED=PATH         the cascaded binary to run (default: the build's)
 #   CHAIN_OUT=FILE              where to write the table instead
 #   T_KEEP=1                    keep the temporary directory (logs, journals)
@@ -339,6 +343,39 @@ MRUN=$(awk -v m="$TPUT" '$2 == m { print $1; exit }' "$T_DIR/tput.txt")
 LOST=$(awk '{ s += $4 } END { print s + 0 }' "$T_DIR/tput.txt")
 DUP=$(awk '{ s += $5 } END { print s + 0 }' "$T_DIR/tput.txt")
 
+# ------------------------------------ throughput with journal-key
+
+# The same runs with every node's bodies sealed at rest (journal-key).
+KEY_RUNS=${CHAIN_KEY_RUNS:-$RUNS}
+: >"$T_DIR/ktput.txt"
+if [ "$KEY_RUNS" -gt 0 ]; then
+	for n in $NODES; do
+		head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T_DIR/$n.jkey"
+		chmod 600 "$T_DIR/$n.jkey"
+		N_EXTRA[$n]="${N_EXTRA[$n]}journal-key $T_DIR/$n.jkey
+"
+	done
+	for r in $(seq "$KEY_RUNS"); do
+		echo "# throughput run $r with journal-key: $COUNT packets"
+		t_check "key run $r: chain up on fresh journals" chain_start || break
+		load "ktput$r" "$COUNT"
+		t_check "key run $r: every packet acked by the county" test $? -eq 0
+		cons=$(cat "$T_DIR/ktput$r.cons")
+		echo "#   $cons"
+		t_eq "key run $r: none lost" 0 "$(kv "$cons" lost)"
+		t_eq "key run $r: none duplicated" 0 "$(kv "$cons" dup)"
+		echo "$r $(kv "$cons" e2e_per_s) $(kv "$cons" lost) $(kv "$cons" dup)" >>"$T_DIR/ktput.txt"
+		chain_stop
+	done
+	for n in $NODES; do
+		N_EXTRA[$n]=${N_EXTRA[$n]%"journal-key $T_DIR/$n.jkey
+"}
+	done
+fi
+KTPUT=$(awk '{ print $2 }' "$T_DIR/ktput.txt" | median)
+LOST=$((LOST + $(awk '{ s += $3 } END { print s + 0 }' "$T_DIR/ktput.txt")))
+DUP=$((DUP + $(awk '{ s += $4 } END { print s + 0 }' "$T_DIR/ktput.txt")))
+
 # ------------------------------------------------------------- latency
 
 # lat_phase TAG RATE SECONDS SYNC: a fresh chain (sync yes or no) at a steady
@@ -396,6 +433,12 @@ mem_row() {	# mem_row TAG: "county X MiB, ..." RssAnon per node at the end of ph
 	printf '%-58s %.0f packets/s (min %.0f, max %.0f, %d runs)\n' \
 		"chain throughput, $COUNT x 1 KiB, first send..last receive" "$TPUT" "$TPUT_MIN" "$TPUT_MAX" "$RUNS"
 	printf '%-58s %s / %s\n' "  lost / duplicated (all runs)" "$LOST" "$DUP"
+	if [ -s "$T_DIR/ktput.txt" ]; then
+		printf '%-58s %.0f packets/s (%s), %s of the runs without\n' \
+			"  the same with journal-key (AES-256-GCM at rest)" "$KTPUT" \
+			"$(awk '{ printf "%s%.0f", sep, $2; sep = ", " }' "$T_DIR/ktput.txt")" \
+			"$(ratio "$KTPUT" "$TPUT")"
+	fi
 	awk '{ printf "  run %d: %.0f packets/s e2e, producer acked %.0f/s, push batch %.1f, pull batch %.1f, resent %d, machine CPU busy %d%% (iowait %d%%)\n", $1, $2, $3, $6, $7, $8, $13, $14 }' "$T_DIR/tput.txt"
 	printf '%-58s %s\n' "  RssAnon / CPU per node, end of median run ($MRUN)" "$(mem_row "tput$MRUN")"
 	# CPU per packet of every process of the median run: on a machine of

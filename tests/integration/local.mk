@@ -54,3 +54,7 @@ EXTRA_DIST += tests/integration/diskfull.sh
 # Private keys readable by others are refused (tls-key, parent key, SDK --key).
 TESTS += tests/integration/tlskeymode.sh
 EXTRA_DIST += tests/integration/tlskeymode.sh
+# journal-key: payloads encrypted at rest, refused without the key, rotation,
+# cancelled bodies dropped, the audit on metadata.
+TESTS += tests/integration/journal_key.sh
+EXTRA_DIST += tests/integration/journal_key.sh

@@ -763,6 +763,9 @@ install_example(const char *name, const char *as)
 					if (strstr(file, ".secret")) {
 						write_file(file, "0123456789abcdef0123456789abcdef\n",
 						    0600);
+					} else if (strstr(file, "/journal-")) {
+						write_file(file, "0123456789abcdef0123456789abcdef"
+						    "0123456789abcdef0123456789abcdef\n", 0600);
 					} else
 						write_file(file, "pem\n", 0600);
 				}
@@ -843,6 +846,7 @@ TEST_examples(void)
 	CHECK_EQ(c->nchildren, 1);
 	CHECK_EQ(c->nclients, 2);
 	CHECK_EQ(c->nfiles, 4);
+	CHECK_EQ(c->journal_keys.n, 1);
 	conf_free(c);
 	teardown();
 }

@@ -8,3 +8,10 @@ tests_unit_journal_test_LDADD = tests/unit/libcu.la node/libnode.la
 tests_unit_journal_full_test_SOURCES = tests/unit/journal_full_test.c tests/unit/jtest.h
 tests_unit_journal_full_test_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_journal_full_test_LDADD = tests/unit/libcu.la node/libnode.la
+# Payloads at rest: seal/open, key files, a journal with keys.
+check_PROGRAMS += tests/unit/journal_crypt_test
+TESTS += tests/unit/journal_crypt_test
+UNIT_TESTS += tests/unit/journal_crypt_test
+tests_unit_journal_crypt_test_SOURCES = tests/unit/journal_crypt_test.c tests/unit/jtest.h
+tests_unit_journal_crypt_test_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_journal_crypt_test_LDADD = tests/unit/libcu.la node/libnode.la
