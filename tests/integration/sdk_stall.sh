@@ -15,7 +15,7 @@ n_client master alice; n_client master bob
 n_start master
 
 COUNT=300
-t_bg bob env LD_PRELOAD="$SHIM" PIPESHIM_SWALLOW_ADD="$T_DIR/swallow-add" \
+t_bg bob env LD_PRELOAD="$(t_preload "$SHIM")" PIPESHIM_SWALLOW_ADD="$T_DIR/swallow-add" \
 	"$PEER" recv -u "$(n_url master)" -a fj/bob -s "$T_DIR/bob.secret" -n $COUNT \
 	-o "$T_DIR/bob.txt" -W 120 -v
 t_bg alice "$PEER" send -u "$(n_url master)" -a fj/alice -s "$T_DIR/alice.secret" \
