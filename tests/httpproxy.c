@@ -35,6 +35,7 @@
 #define UPSTREAM_TIMEOUT_S 120
 
 struct fwd {
+	TAILQ_ENTRY(fwd) link;          /* in fwds while its origin has not answered */
 	struct evhttp_request *down;    /* the client's request */
 	struct evhttp_connection *up;
 	unsigned long n;
@@ -44,6 +45,8 @@ struct fwd {
 };
 
 static struct event_base *base;
+/* the requests still out: their upstream connections are ours to free at exit */
+static TAILQ_HEAD(, fwd) fwds = TAILQ_HEAD_INITIALIZER(fwds);
 static unsigned long nrequests, nforwarded, nfailed;
 
 static const char *
@@ -123,6 +126,7 @@ upstream_done(struct evhttp_request *resp, void *arg)
 		    f->uri, code, f->upbytes, down);
 	}
 	fflush(stdout);
+	TAILQ_REMOVE(&fwds, f, link);
 	free(f->uri);
 	free(f);
 }
@@ -188,7 +192,8 @@ request(struct evhttp_request *req, void *arg)
 		fail(req, 502, "Bad Gateway", "cannot forward");
 		free(f->uri);
 		free(f);
-	}
+	} else
+		TAILQ_INSERT_TAIL(&fwds, f, link);
 	free(target);
 }
 
@@ -270,6 +275,19 @@ main(int argc, char **argv)
 	event_base_dispatch(base);
 	for (ch = 0; ch < 3; ch++)
 		event_free(sigs[ch]);
+	/*
+	 * Long polls the origin still holds: their upstream connections are
+	 * not the server's (evhttp_free leaves them), so they go first;
+	 * evhttp_connection_free drops their requests without a callback.
+	 */
+	while (!TAILQ_EMPTY(&fwds)) {
+		struct fwd *f = TAILQ_FIRST(&fwds);
+
+		TAILQ_REMOVE(&fwds, f, link);
+		evhttp_connection_free(f->up);
+		free(f->uri);
+		free(f);
+	}
 	evhttp_free(http);
 	event_base_free(base);
 	return 0;
