@@ -530,13 +530,19 @@ make_audit_copy(const Cascade__Packet *p)
 
 /*
  * A cancel for packet X travels the same flow (src, dst) as X, so it never
- * overtakes it. Every node on the way removes X if X still waits there (the
- * source hears "cancelled"); the destination's node, finding X delivered
- * already, answers "too late". A node where X is not (it left, or was
- * cancelled upstream) stays silent. Only X's source may cancel X: the
- * cancel's src was checked like any packet's when this node took it, and
- * the journal compares it with X's (journal_cancel); any other cancel is
- * refused at every node it passes, logged and journaled as spoofing.
+ * overtakes it. Every node on the way removes X if X still waits there, but
+ * only the destination's node answers, once: "cancelled" when X waits there
+ * or never came (removed upstream: it will never come now, the cancel being
+ * behind it), "too late" when X was delivered. An upstream node cannot
+ * answer: X may be in flight from it, taken by the next node whose ack was
+ * lost (a cut link, a kill -9); the next node then holds X too and both
+ * would say "cancelled", or X is delivered downstream while this node says
+ * "cancelled" (issue 14's chaos test saw a source told "cancelled" twice).
+ * Only X's source may cancel X: the cancel's src was checked like any
+ * packet's when this node took it, and the journal compares it with X's
+ * (journal_cancel); any other cancel is refused at every node it passes,
+ * logged and journaled as spoofing, and at the destination's node answered
+ * like an id it never saw, so that the answer tells a prober nothing.
  */
 struct cancel_job {
 	struct jjob job;
@@ -548,6 +554,7 @@ static int
 cancel_run(struct journal *j, struct jjob *job)
 {
 	struct cancel_job *cj = (struct cancel_job *)job;
+	struct jwhere w;
 	struct jkey k;
 	int leg, wq, rc;
 
@@ -563,6 +570,11 @@ cancel_run(struct journal *j, struct jjob *job)
 			cj->refused = 1;
 		else if (rc != JOURNAL_NOT_FOUND)
 			return rc;
+		else if (cj->here && journal_packet_where(j, &k, &w) == 0) {
+			/* its body pruned: delivered long ago */
+			free(w.body);
+			cj->known = 1;
+		}
 	}
 	return 0;
 }
@@ -589,21 +601,24 @@ cancel_done(struct jjob *job)
 	if (job->rc != 0)
 		log_warnx("router: cancel of %s: %s", cid_format(orig.id.data, idt),
 		    journal_strerror(job->rc));
-	else if (cj->refused)
-		/*
-		 * Its sender hears nothing: an answer would tell it that the id
-		 * exists, and the id is all a prober has.
-		 */
+	else if (cj->refused) {
 		log_warnx("router: %s: cancel of packet %s refused: spoofed: only the packet's "
 		    "source may cancel it", cj->p->src, cid_format(orig.id.data, idt));
-	else if (cj->was_queued) {
-		log_info("router: packet %s cancelled by %s", cid_format(orig.id.data, idt),
-		    cj->p->src);
-		router_notice(&orig, CASCADE__NOTICE_CODE__NOTICE_CANCELLED, 0,
-		    "cancelled before delivery");
+		if (cj->here)
+			router_notice(&orig, CASCADE__NOTICE_CODE__NOTICE_CANCELLED, 0,
+			    "cancelled before delivery");
+	} else if (cj->was_queued) {
+		log_info("router: packet %s cancelled by %s%s", cid_format(orig.id.data, idt),
+		    cj->p->src, cj->here ? "" : " (the destination's node answers)");
+		if (cj->here)
+			router_notice(&orig, CASCADE__NOTICE_CODE__NOTICE_CANCELLED, 0,
+			    "cancelled before delivery");
 	} else if (cj->here && cj->known)
 		router_notice(&orig, CASCADE__NOTICE_CODE__NOTICE_CANCEL_TOO_LATE, 0,
 		    "already delivered");
+	else if (cj->here)
+		router_notice(&orig, CASCADE__NOTICE_CODE__NOTICE_CANCELLED, 0,
+		    "cancelled before delivery");
 	cpkt_free(cj->p);
 	free(cj);
 }

@@ -74,8 +74,8 @@ t_check "the long-ttl packet did not expire at the city" t_not grep -q "packet $
 t_proxy_cmd link pass
 t_wait_for "bob gets alice's first packet (eve could not cancel it)" 20 grep -q " $x1 " "$T_DIR/bob.txt"
 t_wait_for "bob gets the long-ttl packet" 20 grep -q " $x3 " "$T_DIR/bob.txt"
-t_wait_for "alice hears 'cancelled' about her own packet, from a node" 15 \
-	grep -Eq "^[0-9a-f]+ [0-9]+ [^ ]+ fj-xm(-a)? - 1 5 .* ref=$x2 " "$T_DIR/alice.txt"
+t_wait_for "alice hears 'cancelled' about her own packet, from the destination's node" 15 \
+	grep -Eq "^[0-9a-f]+ [0-9]+ [^ ]+ fj-xm-b - 1 5 .* ref=$x2 " "$T_DIR/alice.txt"
 sleep 1
 t_check "bob never got the packet alice cancelled" t_not grep -q " $x2 " "$T_DIR/bob.txt"
 t_check "alice heard nothing about a cancel of her first packet" \

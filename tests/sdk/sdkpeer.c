@@ -37,7 +37,8 @@
  *   sdkpeer cancel  -u URL -a ADDR -s SECRET -t DST [-L]
  *       sends one packet (with a receipt) and cancels it: the answer must be
  *       a CANCELLED notice about it; with -L it first waits for the receipt
- *       and expects CANCEL_TOO_LATE.
+ *       and expects CANCEL_TOO_LATE. Every notice is logged to stderr as
+ *       "sdkpeer: notice CODE id ID ref REF_ID about the packet: TEXT".
  *   sdkpeer refused -u URL -a ADDR -s SECRET
  *       expects CASCADE_STATE_REFUSED (wrong secret or unknown client).
  *
@@ -742,8 +743,15 @@ cancel_pkt_cb(void *arg, cascade_t *h, const cascade_packet_t *p)
 	}
 	pthread_cond_broadcast(&cv);
 	pthread_mutex_unlock(&mu);
-	fprintf(stderr, "sdkpeer: notice %d about the packet: %s\n", cascade_packet_notice(p),
-	    cascade_packet_text(p));
+	{
+		char nid[40], rid[40];
+
+		cascade_id_format(cascade_packet_id(p), nid, sizeof(nid));
+		cascade_id_format(ref, rid, sizeof(rid));
+		/* both ids, so a test can count the notices about one packet */
+		fprintf(stderr, "sdkpeer: notice %d id %s ref %s about the packet: %s\n",
+		    cascade_packet_notice(p), nid, rid, cascade_packet_text(p));
+	}
 }
 
 static int
