@@ -234,7 +234,7 @@ state_name(uint32_t s)
 	return s < sizeof(names) / sizeof(names[0]) && names[s] != NULL ? names[s] : "?";
 }
 
-static const char *
+const char *
 place_name(uint32_t p)
 {
 	static const char *names[] = { [PLACE(QUEUED)] = "queued",

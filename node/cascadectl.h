@@ -27,6 +27,7 @@ json_t *to_json(const ProtobufCMessage *m);
 json_t *json_list(ProtobufCMessage **m, size_t n);
 void json_print(json_t *v);                     /* and frees v */
 const char *state_name(uint32_t state);         /* CtlLinkState */
+const char *place_name(uint32_t place);         /* CtlPlace */
 const char *age(int64_t ms, char *buf, size_t len);
 const char *when(int64_t ms, char *buf, size_t len);
 const char *bytes_h(uint64_t b, char *buf, size_t len);

@@ -111,15 +111,6 @@ cmd_queue(const char *sock, int argc, char **argv)
 
 /* ---------------------------------------------------------------- trace */
 
-static const char *
-place_word(uint32_t p)
-{
-	static const char *names[] = { "?", "queued", "forwarded", "delivered", "expired",
-	    "cancelled" };
-
-	return p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
-}
-
 /* One line per node, this one first: its places of the packet, or its answer. */
 static int
 cmd_trace(const char *sock, int argc, char **argv)
@@ -143,7 +134,7 @@ cmd_trace(const char *sock, int argc, char **argv)
 			line[0] = '\0';
 			for (k = 0; k < h->n_places && o < sizeof(line) - 1; k++)
 				o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%s %s", k ? ", " : "",
-				    h->places[k]->queue, place_word(h->places[k]->place));
+				    h->places[k]->queue, place_name(h->places[k]->place));
 			printf("%-20s %s%s%s\n", h->node, h->answer[0] ? h->answer : line,
 			    h->accepted_ms ? "; taken in " : "",
 			    h->accepted_ms ? when(h->accepted_ms, a, sizeof(a)) : "");

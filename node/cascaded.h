@@ -300,10 +300,11 @@ uint64_t delaywarn_sent(void);
 /* The control socket (cascadectl): nng rep0 on ipc://<control>, mode 0600. */
 int control_start(const struct conf *c);
 void control_stop(void);
-/* For the commands of other files (ctl_*.c): sends rep (freed); a queue's name; a place. */
+/* For the commands of other files (ctl_*.c): sends rep (freed); a queue's
+ * name; the i-th queue place of a packet's record, for a reply. */
 void reply_send(Cascade__CtlReply *rep);
 const char *queue_name(uint32_t qid, char *buf, size_t len);
-uint32_t place_of(const struct jwhere *w, unsigned i);
+Cascade__CtlQueuePlace *ctl_place(const struct jwhere *w, unsigned i);
 
 /* ---------------------------------------------------------- ctl_queue.c */
 /* cascadectl queue [LINK|CLIENT]: every queue, or one page of one (--limit, --after). */

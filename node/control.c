@@ -174,7 +174,7 @@ queue_name(uint32_t qid, char *buf, size_t len)
  * receiver's ack covers it (forwarded or delivered), or it left before
  * (its deadline passed: expired; otherwise cancelled).
  */
-uint32_t
+static uint32_t
 place_of(const struct jwhere *w, unsigned i)
 {
 	struct jqueue_info qi;
@@ -189,12 +189,26 @@ place_of(const struct jwhere *w, unsigned i)
 	return CASCADE__CTL_PLACE__CTL_PLACE_CANCELLED;
 }
 
+/* The i-th queue place of w, for a reply (freed with it). */
+Cascade__CtlQueuePlace *
+ctl_place(const struct jwhere *w, unsigned i)
+{
+	Cascade__CtlQueuePlace *qp = xcalloc(1, sizeof(*qp));
+	char qn[96];
+
+	cascade__ctl_queue_place__init(qp);
+	qp->queue = xstrdup(queue_name(w->qid[i], qn, sizeof(qn)));
+	qp->seq = w->qseq[i];
+	qp->place = place_of(w, i);
+	return qp;
+}
+
 static Cascade__CtlPacket *
 packet_shown(const uint8_t id[CID_LEN], unsigned leg, struct jwhere *w)
 {
 	Cascade__CtlPacket *cp = xcalloc(1, sizeof(*cp));
 	Cascade__Packet *p = NULL;
-	char idt[CID_TEXT_LEN], qn[96];
+	char idt[CID_TEXT_LEN];
 	unsigned i;
 
 	cascade__ctl_packet__init(cp);
@@ -214,15 +228,8 @@ packet_shown(const uint8_t id[CID_LEN], unsigned leg, struct jwhere *w)
 	memcpy(cp->payload_sha256.data, w->sha, CSHA256_LEN);
 	cp->payload_sha256.len = CSHA256_LEN;
 	cp->places = xcalloc(w->nq + 1, sizeof(*cp->places));
-	for (i = 0; i < w->nq; i++) {
-		Cascade__CtlQueuePlace *qp = xcalloc(1, sizeof(*qp));
-
-		cascade__ctl_queue_place__init(qp);
-		qp->queue = xstrdup(queue_name(w->qid[i], qn, sizeof(qn)));
-		qp->seq = w->qseq[i];
-		qp->place = place_of(w, i);
-		cp->places[cp->n_places++] = qp;
-	}
+	for (i = 0; i < w->nq; i++)
+		cp->places[cp->n_places++] = ctl_place(w, i);
 	return cp;
 }
 

@@ -54,7 +54,7 @@ static Cascade__CtlTraceHop *
 hop_here(const uint8_t id[CID_LEN], const struct peer *asker, int *up)
 {
 	Cascade__CtlTraceHop *h = NULL;
-	char answer[256], qn[96];
+	char answer[256];
 	int allowed = asker == NULL, found = 0;
 	struct jwhere w[2];
 	struct jkey k;
@@ -109,12 +109,8 @@ hop_here(const uint8_t id[CID_LEN], const struct peer *asker, int *up)
 			h->accepted_ms = w[leg].accepted_ms;
 		h->places = xrealloc(h->places, (h->n_places + w[leg].nq + 1) * sizeof(*h->places));
 		for (i = 0; i < w[leg].nq; i++) {
-			Cascade__CtlQueuePlace *qp = xcalloc(1, sizeof(*qp));
+			Cascade__CtlQueuePlace *qp = ctl_place(&w[leg], i);
 
-			cascade__ctl_queue_place__init(qp);
-			qp->queue = xstrdup(queue_name(w[leg].qid[i], qn, sizeof(qn)));
-			qp->seq = w[leg].qseq[i];
-			qp->place = place_of(&w[leg], i);
 			if (w[leg].qid[i] == node->q_up && node->up != NULL &&
 			    qp->place == PLACE(FORWARDED))
 				*up = 1;

@@ -25,8 +25,7 @@
 #define DW_QUEUES_MAX   4096            /* queues looked at per scan */
 
 static struct event *dw_timer;
-static uint64_t *dw_cursor;             /* per queue id: next seq to look at */
-static size_t dw_ncursor;
+static struct qcursors dw_cursors;      /* per queue id: next seq to look at */
 static uint64_t dw_sent;
 
 struct dw_job {
@@ -35,20 +34,6 @@ struct dw_job {
 	char key[8 + CID_TEXT_LEN];
 	char text[160];
 };
-
-static uint64_t *
-cursor(uint32_t qid)
-{
-	size_t n;
-
-	if (qid >= dw_ncursor) {
-		n = qid + 64;
-		dw_cursor = xrealloc(dw_cursor, n * sizeof(*dw_cursor));
-		memset(dw_cursor + dw_ncursor, 0, (n - dw_ncursor) * sizeof(*dw_cursor));
-		dw_ncursor = n;
-	}
-	return &dw_cursor[qid];
-}
 
 /* Journal thread: records the warning unless an earlier job did (the same
  * packet may wait in two queues here). 1: already warned. */
@@ -136,7 +121,7 @@ static void
 scan_queue(const struct jqueue_info *q, int64_t now)
 {
 	int64_t after = node->conf->delay_warning_after_ms;
-	uint64_t *cur = cursor(q->qid);
+	uint64_t *cur = qcursor_at(&dw_cursors, q->qid);
 	struct jentry e[DW_PEEK];
 	unsigned n, i;
 
@@ -190,9 +175,7 @@ delaywarn_stop(void)
 	if (dw_timer != NULL)
 		event_free(dw_timer);
 	dw_timer = NULL;
-	free(dw_cursor);
-	dw_cursor = NULL;
-	dw_ncursor = 0;
+	qcursors_free(&dw_cursors);
 }
 
 uint64_t

@@ -411,4 +411,15 @@ void journal_latency(struct journal *j, struct jhist *commit, struct jhist *sync
 int journal_notify_gc(struct journal *j, char *from, size_t fromlen, unsigned max,
     unsigned *ndeleted);
 
+/*
+ * Scan cursors of notify.c and delaywarn.c: per queue id, the next seq a
+ * scan looks at (grown on demand: queue ids are small). Loop thread only.
+ */
+struct qcursors {
+	uint64_t *v;
+	size_t n;
+};
+uint64_t *qcursor_at(struct qcursors *c, uint32_t qid);
+void qcursors_free(struct qcursors *c);
+
 #endif /* CASCADE_JOURNAL_H */

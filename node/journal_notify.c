@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "journal_int.h"
+#include "log.h"
 
 #define NF_PREFIX "nf:"
 #define NF_ID_AT  5                     /* "nf:o:" / "nf:d:" then the id text */
@@ -132,4 +133,26 @@ out:
 		return jfail(j, rc, "notify marks: %s", rc > 0 ? mdb_strerror(rc) :
 		    journal_strerror(rc));
 	return 0;
+}
+
+uint64_t *
+qcursor_at(struct qcursors *c, uint32_t qid)
+{
+	size_t n;
+
+	if (qid >= c->n) {
+		n = qid + 64;
+		c->v = xrealloc(c->v, n * sizeof(*c->v));
+		memset(c->v + c->n, 0, (n - c->n) * sizeof(*c->v));
+		c->n = n;
+	}
+	return &c->v[qid];
+}
+
+void
+qcursors_free(struct qcursors *c)
+{
+	free(c->v);
+	c->v = NULL;
+	c->n = 0;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "packets.h"
 
 static int log_foreground = 1;
 static int log_verbose;
@@ -67,12 +68,7 @@ log_test_hooks(FILE *out, int64_t (*now_ms)(void))
 static int64_t
 rl_now(void)
 {
-	struct timespec ts;
-
-	if (log_clock != NULL)
-		return log_clock();
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return log_clock != NULL ? log_clock() : cmono_ms();
 }
 
 static uint64_t

@@ -59,8 +59,7 @@ struct ntask {
 static TAILQ_HEAD(, ntask) nt_pending = TAILQ_HEAD_INITIALIZER(nt_pending);
 static unsigned nt_npending;
 static struct event *nt_timer;
-static uint64_t *nt_cursor;             /* per queue id: next inbox seq to look at */
-static size_t nt_ncursor;
+static struct qcursors nt_cursors;      /* per queue id: next inbox seq to look at */
 static char *nt_url;                    /* a copy: a reload does not move it under the worker */
 static uint64_t nt_sent, nt_failures;
 
@@ -70,21 +69,6 @@ static pthread_cond_t nt_cv = PTHREAD_COND_INITIALIZER;
 static TAILQ_HEAD(, ntask) nt_work = TAILQ_HEAD_INITIALIZER(nt_work);
 static volatile int nt_stop;
 static int nt_running;
-
-/* The scan cursor of queue qid (grown on demand: queue ids are small). */
-static uint64_t *
-cursor(uint32_t qid)
-{
-	size_t n;
-
-	if (qid >= nt_ncursor) {
-		n = qid + 64;
-		nt_cursor = xrealloc(nt_cursor, n * sizeof(*nt_cursor));
-		memset(nt_cursor + nt_ncursor, 0, (n - nt_ncursor) * sizeof(*nt_cursor));
-		nt_ncursor = n;
-	}
-	return &nt_cursor[qid];
-}
 
 static void
 mark_key(const struct ntask *t, char *buf, size_t len)
@@ -211,7 +195,7 @@ mark_done(struct jjob *job)
 	if (job->rc != 0) {     /* the inbox is read again: no key, so it is sent again */
 		log_warnx("notify: packet %s for %s: cannot record the notice as sent: %s",
 		    mj->t->idt, mj->t->client, journal_strerror(job->rc));
-		*cursor(mj->t->qid) = 0;
+		*qcursor_at(&nt_cursors, mj->t->qid) = 0;
 	}
 	task_free(mj->t);
 	free(mj);
@@ -294,7 +278,7 @@ notice_json(const struct peer *p, const struct jentry *e, const Cascade__Packet 
 static void
 scan_client(const struct peer *p, int64_t now)
 {
-	uint64_t *cur = cursor(p->qid);
+	uint64_t *cur = qcursor_at(&nt_cursors, p->qid);
 	int64_t after = node->conf->offline_notify_after_ms;
 	struct jentry e[NT_PEEK];
 	struct jqueue_info qi;
@@ -465,7 +449,6 @@ notify_start(void)
 	if (node->conf->offline_notify_url == NULL)
 		return;
 	nt_url = xstrdup(node->conf->offline_notify_url);
-	nt_cursor = xcalloc(node->npeers ? node->npeers : 1, sizeof(*nt_cursor));
 	if ((rc = pthread_create(&nt_thread, NULL, worker, NULL)) != 0) {
 		log_warnx("notify: cannot start the notice thread: %s; offline notices are off",
 		    strerror(rc));
@@ -502,6 +485,7 @@ notify_stop(void)
 	TAILQ_FOREACH_SAFE(t, &nt_pending, entry, tn)
 		if (!t->busy)
 			task_free(t);
+	qcursors_free(&nt_cursors);
 }
 
 void

@@ -601,24 +601,23 @@ cancel_done(struct jjob *job)
 	if (job->rc != 0)
 		log_warnx("router: cancel of %s: %s", cid_format(orig.id.data, idt),
 		    journal_strerror(job->rc));
-	else if (cj->refused) {
-		log_warnx("router: %s: cancel of packet %s refused: spoofed: only the packet's "
-		    "source may cancel it", cj->p->src, cid_format(orig.id.data, idt));
-		if (cj->here)
+	else {
+		if (cj->refused)
+			log_warnx("router: %s: cancel of packet %s refused: spoofed: only the "
+			    "packet's source may cancel it", cj->p->src,
+			    cid_format(orig.id.data, idt));
+		else if (cj->was_queued)
+			log_info("router: packet %s cancelled by %s%s",
+			    cid_format(orig.id.data, idt), cj->p->src,
+			    cj->here ? "" : " (the destination's node answers)");
+		/* "too late" only for a genuine cancel of a packet delivered here */
+		if (cj->here && !cj->refused && !cj->was_queued && cj->known)
+			router_notice(&orig, CASCADE__NOTICE_CODE__NOTICE_CANCEL_TOO_LATE, 0,
+			    "already delivered");
+		else if (cj->here)
 			router_notice(&orig, CASCADE__NOTICE_CODE__NOTICE_CANCELLED, 0,
 			    "cancelled before delivery");
-	} else if (cj->was_queued) {
-		log_info("router: packet %s cancelled by %s%s", cid_format(orig.id.data, idt),
-		    cj->p->src, cj->here ? "" : " (the destination's node answers)");
-		if (cj->here)
-			router_notice(&orig, CASCADE__NOTICE_CODE__NOTICE_CANCELLED, 0,
-			    "cancelled before delivery");
-	} else if (cj->here && cj->known)
-		router_notice(&orig, CASCADE__NOTICE_CODE__NOTICE_CANCEL_TOO_LATE, 0,
-		    "already delivered");
-	else if (cj->here)
-		router_notice(&orig, CASCADE__NOTICE_CODE__NOTICE_CANCELLED, 0,
-		    "cancelled before delivery");
+	}
 	cpkt_free(cj->p);
 	free(cj);
 }
