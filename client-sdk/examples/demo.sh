@@ -13,6 +13,7 @@ top_srcdir=${top_srcdir:-$top_builddir}
 CASCADED=$top_builddir/node/cascaded
 CONSULT=$top_builddir/client-sdk/examples/consult
 AUDIT=$top_builddir/master/cascade-audit
+CTL=$top_builddir/node/cascadectl
 FREEPORT=$top_builddir/tests/freeport
 D=$(mktemp -d "${TMPDIR:-/tmp}/cascade-demo.XXXXXX")
 declare -A PID=()
@@ -174,6 +175,11 @@ wait "$burst"
 rc=$?
 sed 's/^/  /' "$D/burst.out" | tail -n 3
 [ $rc -eq 0 ] || die "the burst lost consultations; logs in $D (DEMO_KEEP=1)"
+
+say "what an operator sees: cascadectl links at the city, cascadectl status at a county"
+"$CTL" -f "$D/city.conf" links | sed 's/^/  /'
+echo
+"$CTL" -f "$D/county-a.conf" status | sed 's/^/  /'
 
 say "what the master's journal holds for the first consultation (read beside the running master)"
 id=$(grep -o '[0-9a-f]\{12\}-[0-9a-f]\{20\}' "$D/first.out" | head -n 1)
