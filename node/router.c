@@ -228,12 +228,14 @@ route_down(const Cascade__Packet *p, const struct caddr *dst, struct jitem *it,
 		if (dst->client[0] == '\0')
 			return;                 /* for this node itself: consumed here */
 		if ((it->queues[0] = router_local_queue(p->dst)) == 0)
-			REJECT(REASON(UNROUTABLE), "no client %s at node %s", dst->client, node->id);
+			REJECT(REASON(UNROUTABLE), "unknown client %s at node %s (decided by %s)",
+			    dst->client, node->id, node->id);
 		it->nqueues = 1;
 		return;
 	}
 	if ((child = router_child_for(dst->node)) == NULL)
-		REJECT(REASON(UNROUTABLE), "node %s is not below %s", dst->node, node->id);
+		REJECT(REASON(UNROUTABLE), "unknown node %s (decided by %s: not below it)",
+		    dst->node, node->id);
 	it->queues[0] = child->qid;
 	it->nqueues = 1;
 }

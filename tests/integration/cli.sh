@@ -216,6 +216,7 @@ t_eq "cancel of an id this state directory never sent: exit 2" 2 \
 t_eq "a request to an unknown node: undeliverable, exit 5" 5 \
 	"$(rc cli ca alice -T 20 request fj-nowhere/x test.lost "anyone?")"
 t_check "the message says so" grep -q "undeliverable" "$T_DIR/err"
+t_check "naming the reason and the node that decided" grep -q "unknown node fj-nowhere (decided by fj: not below it)" "$T_DIR/err"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T_DIR/wrong.secret"
 chmod 600 "$T_DIR/wrong.secret"
 start=$(t_now_ms)
