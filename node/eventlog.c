@@ -180,7 +180,16 @@ jev_set_packet(struct jevent *ev, const Cascade__Packet *p, const char **trace)
 		return;
 	if (p->id.len == CID_LEN && p->id.data != NULL)
 		memcpy(ev->id, p->id.data, CID_LEN);
-	ev->src = nz(p->src);
+	/*
+	 * An audit copy's dst is the original's; its src is the node that made
+	 * it (the one the router checked), so the original's src, carried
+	 * beside it, is what the auditor sees: who sent what to whom.
+	 */
+	if (p->kind == CASCADE__PACKET_KIND__KIND_AUDIT && p->orig_src != NULL &&
+	    *p->orig_src != '\0')
+		ev->src = p->orig_src;
+	else
+		ev->src = nz(p->src);
 	ev->dst = nz(p->dst);
 	n = p->n_trace < JEV_MAXTRACE ? p->n_trace : JEV_MAXTRACE;
 	for (i = 0; i < n; i++)

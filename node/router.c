@@ -522,6 +522,8 @@ make_audit_copy(const Cascade__Packet *p)
 	size_t len;
 
 	bytes_copy(&n->ref_id, &p->id);
+	/* who sent it: the auditor's src is the original's, not this node's */
+	n->orig_src = xstrdup(p->src);
 	/* the whole original, so the master's audit holds what passed */
 	n->payload.data = cpkt_encode(p, &len);
 	n->payload.len = len;

@@ -224,6 +224,10 @@ cpkt_validate(const Cascade__Packet *p, size_t max_payload, char *msg, size_t ms
 		    (unsigned)p->notice);
 	if ((e = check_trace(p, msg, msglen)) != CPKT_OK)
 		return e;
+	if (p->kind == CASCADE__PACKET_KIND__KIND_AUDIT && p->orig_src != NULL &&
+	    *p->orig_src != '\0' &&
+	    (e = check_addr(CPKT_BAD_SRC, "orig_src", p->orig_src, msg, msglen)) != CPKT_OK)
+		return e;
 	if (p->text != NULL && strlen(p->text) > CPKT_TEXT_MAX)
 		return fault(CPKT_TEXT_TOO_LONG, msg, msglen, "text: %zu bytes, more than %d",
 		    strlen(p->text), CPKT_TEXT_MAX);

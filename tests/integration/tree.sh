@@ -61,6 +61,10 @@ has_audit_copies() {
 	done
 }
 t_wait_for "the master holds an audit copy of each direct packet" 15 has_audit_copies
+first=$(echo "$ids" | head -n1)
+t_check "the audit copy names who sent what to whom: src fj-p1-xm-a/alice, dst fj-p1-xm-b/bob" \
+	grep -q "accepted .*kind=audit .*src=fj-p1-xm-a/alice dst=fj-p1-xm-b/bob" \
+	<("$AUDIT" -i "$first" "$T_DIR/master/journal")
 t_check "the master's hash chain verifies while it runs" "$AUDIT" -v "$T_DIR/master/journal"
 t_check "a packet's own events are listed" grep -q "accepted id=$(echo "$ids" | head -n1)" \
 	<("$AUDIT" -i "$(echo "$ids" | head -n1)" "$T_DIR/city/journal")
