@@ -58,7 +58,7 @@ struct dir {
 	int block;                       /* opens a block */
 	const char *usage;               /* its arguments, for messages */
 	dir_fn *fn;
-	size_t off;                      /* field in struct conf or conf_parent */
+	size_t off;                      /* field in struct conf, conf_parent or conf_client */
 	long long lo, hi;                /* range of a number, size or duration */
 };
 
@@ -82,10 +82,11 @@ struct parser {
 static dir_fn d_node, d_role, d_path, d_key, d_size, d_bool, d_dur, d_uint,
     d_delivery, d_listen, d_block, d_url, d_transport, d_secret, d_proxy,
     d_reconnect, d_carriers, d_prefer, d_claim, d_advertise, d_include, d_metrics, d_journal_key;
-static dir_fn d_notify_url;
+static dir_fn d_notify_url, d_notify_after;
 
 #define C(f) offsetof(struct conf, f)
 #define P(f) offsetof(struct conf_parent, f)
+#define CL(f) offsetof(struct conf_client, f)
 #define DAY (86400LL * 1000)
 
 static const struct dir dirs[] = {
@@ -130,7 +131,7 @@ static const struct dir dirs[] = {
 	    C(http_request_timeout_ms), 100, DAY },
 	/* offline notices and delay warnings */
 	{ "offline-notify-url", CTX_TOP, 1, 1, 0, 0, "URL", d_notify_url, 0, 0, 0 },
-	{ "offline-notify-after", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur,
+	{ "offline-notify-after", CTX_TOP | CTX_CLIENT, 1, 1, 0, 0, "DURATION", d_notify_after,
 	    C(offline_notify_after_ms), 100, 30 * DAY },
 	{ "delay-warning-after", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur,
 	    C(delay_warning_after_ms), 0, 30 * DAY },
@@ -525,6 +526,8 @@ field(struct parser *p, const struct dir *d)
 {
 	if (p->blk == BLK_PARENT)
 		return (char *)p->c->parent + d->off;
+	if (p->blk == BLK_CLIENT)
+		return (char *)&p->c->clients[p->blk_idx] + d->off;
 	return (char *)p->c + d->off;
 }
 
@@ -653,6 +656,17 @@ d_dur(struct parser *p, const struct stmt *s, const struct dir *d)
 		return;
 	}
 	*(int64_t *)field(p, d) = v;
+}
+
+/* offline-notify-after: the node's, or in a client block that client's own */
+static void
+d_notify_after(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	struct dir cd = *d;
+
+	if (p->blk == BLK_CLIENT)
+		cd.off = CL(offline_notify_after_ms);
+	d_dur(p, s, &cd);
 }
 
 static void
@@ -1129,6 +1143,8 @@ ctx_name(int ctx)
 		return "inside a child or client block";
 	case CTX_CHILD:
 		return "inside a child block";
+	case CTX_TOP | CTX_CLIENT:
+		return "at the top level or inside a client block";
 	default:
 		return "inside a parent, child or client block";
 	}

@@ -64,6 +64,13 @@ n_client() {
 	_n_secret "$2" >/dev/null
 }
 
+# n_client_set NODE CLIENT LINE: a line inside that client's block
+declare -gA N_CLIENT_EXTRA=()
+n_client_set() {
+	N_CLIENT_EXTRA[$1/$2]="${N_CLIENT_EXTRA[$1/$2]:-}    $3
+"
+}
+
 n_set() {
 	local name=$1; shift
 	N_EXTRA[$name]="${N_EXTRA[$name]}$*
@@ -174,6 +181,7 @@ _n_write_conf() {
 		for c in ${N_CLIENTS[$name]}; do
 			echo "client $c {"
 			echo "    secret $T_DIR/$c.secret"
+			printf '%s' "${N_CLIENT_EXTRA[$name/$c]:-}"
 			echo "}"
 		done
 	} >"$f"

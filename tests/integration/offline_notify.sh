@@ -47,7 +47,8 @@ POSTS=$T_DIR/posts.txt
 touch "$POSTS"
 
 n_node m fj master
-for c in alice bob carol dave erin fred; do n_client m $c; done
+for c in alice bob carol dave erin fred gina; do n_client m $c; done
+n_client_set m gina "offline-notify-after 1h"   # her own delay, not the node's 2s
 n_set m "offline-notify-url http://127.0.0.1:$RPORT/notify"
 n_set m "offline-notify-after 2s"
 n_start m
@@ -116,6 +117,12 @@ t_wait_for "the node drops fred's notice" 10 \
 nf=$(posts "$idf")
 sleep 3
 t_eq "no more attempts for fred" "$nf" "$(posts "$idf")"
+
+# 4b. a client's own offline-notify-after overrides the node's
+idg=$(send1 gina)
+t_check "alice sent a packet to gina" test -n "$idg"
+sleep 5
+t_eq "no notice for gina after 5 s (her delay is 1h, the node's 2s)" 0 "$(posts "$idg")"
 
 # 5. restart between due and sent: the notice is not lost
 ide=$(send1 erin)

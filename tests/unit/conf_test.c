@@ -352,6 +352,9 @@ TEST_every_directive(void)
 	CHECK_EQ(conf_client_find(c, "his.server_01")->carriers,
 	    CONF_CARRIER_TCP | CONF_CARRIER_HTTP);
 	CHECK_EQ(conf_client_find(c, "his.server_01")->where.line, 51);
+	/* a client's own offline-notify-after; 0 for the others: the node's */
+	CHECK_EQ(conf_client_find(c, "his.server_01")->offline_notify_after_ms, 2 * 3600 * 1000LL);
+	CHECK_EQ(conf_client_find(c, "dr-lin")->offline_notify_after_ms, 0);
 	CHECK_EQ(c->nfiles, 1);
 	conf_free(c);
 	teardown();
