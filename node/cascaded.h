@@ -64,6 +64,7 @@ struct peer {
 	 * newer session from other state may get again */
 	uint64_t handed_epoch, handed_seq, handed_owner;
 	int64_t seen_ms;                /* wall clock of its last request, 0: none yet */
+	uint64_t sessions;              /* sessions it authenticated since start */
 };
 
 struct node {

@@ -437,6 +437,7 @@ auth_done(struct jjob *job)
 	}
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	p->sess = s;
+	p->sessions++;
 	/*
 	 * Packets handed to a session from other state (another program, or one
 	 * without its state directory) may have reached that application; a

@@ -135,6 +135,8 @@ link_child(const struct peer *p)
 	l->carrier_why = dup_or_empty("");
 	l->url = dup_or_empty("");
 	l->last_error = dup_or_empty("");
+	/* as for the parent: every session after its first is a reconnect */
+	l->reconnects = p->sessions > 0 ? p->sessions - 1 : 0;
 	queue_depth(p->qid, &l->depth, &l->oldest_age_ms);
 	return l;
 }

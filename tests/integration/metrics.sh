@@ -26,6 +26,8 @@ n_link ca master
 n_client ca alice; n_client master bob
 MPORT=$(t_free_port)
 n_set ca "metrics-listen 127.0.0.1:$MPORT"
+MMPORT=$(t_free_port)
+n_set master "metrics-listen 127.0.0.1:$MMPORT"
 n_start master; n_start ca
 URL=http://127.0.0.1:$MPORT/metrics
 scrape() { curl -sf "$URL" >"$T_DIR/$1.prom"; }
@@ -73,4 +75,18 @@ t_check "auth failures counted" test "$(val auth cascade_auth_failures_total)" -
 t_eq "another path: 404" 404 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/")"
 t_eq "POST: 405" 405 "$(curl -s -o /dev/null -w '%{http_code}' -d x "$URL")"
 t_check "the county still runs" t_alive ca
+
+# reconnects on both ends of a link: the county restarted twice
+mval() { curl -sf "http://127.0.0.1:$MMPORT/metrics" |
+	awk -v s="$1" '$1 == s { print $2; f = 1 } END { if (!f) print "none" }'; }
+t_eq "the master: no reconnect of the child yet" 0 \
+	"$(mval 'cascade_link_reconnects_total{link="fj-a",direction="child"}')"
+n_stop ca; n_start ca
+t_wait_for "the county's link is up again" 10 link_up
+n_stop ca; n_start ca
+t_wait_for "and again" 10 link_up
+t_eq "the master counts the child's 2 reconnects" 2 \
+	"$(mval 'cascade_link_reconnects_total{link="fj-a",direction="child"}')"
+t_eq "the county's own parent link: 0 since its start" 0 \
+	"$(val up 'cascade_link_reconnects_total{link="fj",direction="parent"}')"
 t_done
