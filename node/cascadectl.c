@@ -81,6 +81,10 @@ usage(FILE *f, int status)
 	    "                the queues, or the packets waiting in one\n"
 	    "  trace ID      where packet ID is, node by node up its route\n"
 	    "  top           a live view of the node (q quits)\n"
+	    "  audit [verify | export] [--since T] [--until T] [--src ADDR] [--dst ADDR]\n"
+	    "        [--command C] [--type TYPE] [--id ID] [--limit N] [--journal DIR]\n"
+	    "        [--format jsonl|csv]\n"
+	    "                the event log, read from the journal itself\n"
 	    "exit: 0 ok, 1 failed, 2 usage, 3 not running, 4 permission, 5 version\n");
 	exit(status);
 }
@@ -502,8 +506,19 @@ main(int argc, char **argv)
 	Cascade__CtlReply *rep;
 	char *path;
 	size_t i;
-	int ch;
+	int ch, audit_argc = 0, full_argc = argc;
 
+	/*
+	 * audit has options of its own (--since -1h ...): main's options are
+	 * only those before the word audit, the rest are cascadectl_audit.c's.
+	 */
+	for (i = 1; i < (size_t)argc && argv[i][0] == '-'; i++)
+		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "-s") == 0)
+			i++;
+	if (i < (size_t)argc && strcmp(argv[i], "audit") == 0) {
+		audit_argc = (int)i;
+		argc = (int)i;
+	}
 	while ((ch = getopt_long(argc, argv, "jhf:s:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'j': json = 1; break;
@@ -515,6 +530,8 @@ main(int argc, char **argv)
 		default: usage(stderr, EX_USAGE);
 		}
 	}
+	if (audit_argc)
+		return audit_run(conffile, full_argc - audit_argc, argv + audit_argc);
 	if (optind >= argc)
 		usage(stderr, EX_USAGE);
 	if (ops_command(argv[optind]))          /* queue, trace, top: cascadectl_ops.c */

@@ -42,4 +42,10 @@ char *socket_from_config(const char *file);    /* malloc'd */
 int ops_command(const char *name);
 int ops_run(char *path, int argc, char **argv);
 
+/*
+ * cascadectl_audit.c: audit, audit verify, audit export, reading the
+ * journal directly (argv[0] is "audit"); returns the exit code.
+ */
+int audit_run(const char *conffile, int argc, char **argv);
+
 #endif

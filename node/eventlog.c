@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -262,44 +263,67 @@ fail:
 }
 
 int
-journal_verify(struct journal *j, uint64_t *count, uint64_t *bad_seq)
+journal_verify_ex(struct journal *j, struct jverify *vr)
 {
 	uint8_t prev[CSHA256_LEN] = { 0 }, h[CSHA256_LEN];
 	struct evdec d = { 0 };
 	struct jevent ev;
 	MDB_cursor *c = NULL;
 	uint64_t expect = 1, seq = 0;
+	int64_t last_ms = 0;
 	MDB_txn *txn;
 	MDB_val k, v;
 	int rc;
 
-	*count = 0;
-	*bad_seq = 0;
+	memset(vr, 0, sizeof(*vr));
 	if ((rc = jrd_begin(j, &txn)) != 0)
 		return jfail(j, rc, "verify: begin");
 	if ((rc = mdb_cursor_open(txn, j->events, &c)) != 0)
 		goto fail;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), expect++) {
+		const uint8_t *rec = (const uint8_t *)v.mv_data + CSHA256_LEN;
+		size_t len = v.mv_size - CSHA256_LEN;
+
 		seq = k.mv_size == 8 ? get64(k.mv_data) : expect;
-		/* a hole, a bad length, a wrong hash or an undecodable record */
-		if (k.mv_size != 8 || seq != expect || v.mv_size < CSHA256_LEN)
+		vr->bad_time_ms = last_ms;
+		if (k.mv_size != 8 || v.mv_size < CSHA256_LEN) {
+			snprintf(vr->what, sizeof(vr->what), "a malformed key or value");
 			goto corrupt;
-		csha256_2(prev, CSHA256_LEN, (const uint8_t *)v.mv_data + CSHA256_LEN,
-		    v.mv_size - CSHA256_LEN, h);
-		if (memcmp(h, v.mv_data, CSHA256_LEN) != 0)
+		}
+		if (seq != expect) {
+			/* a hole: the first missing position is the broken one */
+			snprintf(vr->what, sizeof(vr->what), "missing: the log jumps from %llu to "
+			    "%llu (deleted)", (unsigned long long)expect - 1, (unsigned long long)seq);
+			vr->missing = 1;
+			seq = expect;
 			goto corrupt;
-		if (ev_decode((const uint8_t *)v.mv_data + CSHA256_LEN, v.mv_size - CSHA256_LEN,
-		    &ev, &d) != 0 || ev.seq != seq)
+		}
+		if (ev_decode(rec, len, &ev, &d) == 0)
+			vr->bad_time_ms = ev.time_ms;
+		csha256_2(prev, CSHA256_LEN, rec, len, h);
+		if (memcmp(h, v.mv_data, CSHA256_LEN) != 0) {
+			snprintf(vr->what, sizeof(vr->what), "its content does not match its hash "
+			    "(changed after it was written)");
 			goto corrupt;
+		}
+		if (ev_decode(rec, len, &ev, &d) != 0 || ev.seq != seq) {
+			snprintf(vr->what, sizeof(vr->what), "%s", ev.seq != seq ? "its recorded "
+			    "position differs from its key" : "it does not decode");
+			goto corrupt;
+		}
+		last_ms = ev.time_ms;
 		memcpy(prev, h, CSHA256_LEN);
-		(*count)++;
+		vr->count++;
 	}
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
+	vr->bad_time_ms = 0;
+	memcpy(vr->head, prev, CSHA256_LEN);
 	goto fail;
 corrupt:
-	*bad_seq = seq;
+	vr->bad_seq = seq;
+	memcpy(vr->head, prev, CSHA256_LEN);
 	rc = JOURNAL_CORRUPT;
 fail:
 	if (c != NULL)
@@ -307,9 +331,20 @@ fail:
 	jrd_end(j, txn);
 	free(d.str);
 	if (rc == JOURNAL_CORRUPT)
-		return jfail(j, rc, "event %llu breaks the hash chain",
-		    (unsigned long long)*bad_seq);
+		return jfail(j, rc, "event %llu breaks the hash chain: %s",
+		    (unsigned long long)vr->bad_seq, vr->what);
 	if (rc)
 		return jfail(j, rc, "verify");
 	return 0;
+}
+
+int
+journal_verify(struct journal *j, uint64_t *count, uint64_t *bad_seq)
+{
+	struct jverify v;
+	int rc = journal_verify_ex(j, &v);
+
+	*count = v.count;
+	*bad_seq = v.bad_seq;
+	return rc;
 }

@@ -362,6 +362,21 @@ int journal_events(struct journal *j, uint64_t from,
  */
 int journal_verify(struct journal *j, uint64_t *count, uint64_t *bad_seq);
 
+/*
+ * journal_verify with what an auditor needs: the head hash when intact,
+ * else the first bad position, its time (for a missing record, the time of
+ * the last good one before it) and what is wrong, for people.
+ */
+struct jverify {
+	uint64_t count;             /* records verified */
+	uint8_t head[CSHA256_LEN];  /* the last good record's hash */
+	uint64_t bad_seq;           /* 0 when intact */
+	int missing;                /* bad_seq is absent (deleted), not altered */
+	int64_t bad_time_ms;
+	char what[160];
+};
+int journal_verify_ex(struct journal *j, struct jverify *v);
+
 /* ------------------------------------------------------- meta, stats */
 
 /* Small named values (e.g. "routes:<child>") in the meta database. */

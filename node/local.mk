@@ -44,7 +44,8 @@ node_cascaded_LDADD = node/libnode.la $(JANSSON_LIBS)
 
 # the operator's tool: talks to a running cascaded over its control socket
 sbin_PROGRAMS += node/cascadectl
-node_cascadectl_SOURCES = node/cascadectl.h node/cascadectl.c node/cascadectl_ops.c
-node_cascadectl_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
+node_cascadectl_SOURCES = node/cascadectl.h node/cascadectl.c node/cascadectl_ops.c \
+	node/cascadectl_audit.c
+node_cascadectl_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/master -DSYSCONFDIR='"$(sysconfdir)"'
 node_cascadectl_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(JANSSON_CFLAGS)
-node_cascadectl_LDADD = node/libnode.la $(JANSSON_LIBS)
+node_cascadectl_LDADD = master/libauditq.la node/libnode.la $(JANSSON_LIBS)

@@ -58,6 +58,7 @@
 
 static const char *url, *addr, *secretfile, *dst, *outfile, *forged_src, *hexbody;
 static const char *marker = "";         /* -m: appended to every payload */
+static const char *command = "test.echo"; /* -M: the packets' command */
 static int count = 1, batch = 64, size = 64, notify, receipt, urgent, reverse, replay, waitsec = 120;
 static int interval_ms;
 static int print_ids, auth_delay_ms;
@@ -288,7 +289,7 @@ make_packet(int n, uint8_t id[CID_LEN])
 	p->id.len = CID_LEN;
 	p->src = (char *)(forged_src ? forged_src : addr);
 	p->dst = (char *)dst;
-	p->command = "test.echo";
+	p->command = (char *)command;
 	pl = calloc(1, (size_t)size + 64 + strlen(marker));
 	snprintf(pl, (size_t)size + 64 + strlen(marker), "n=%d src=%s%s%s", n, addr,
 	    *marker ? " " : "", marker);
@@ -740,7 +741,7 @@ main(int argc, char **argv)
 		die("usage: tclient send|recv|auth|raw [options]");
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRUS:rW:o:Px:Ic:i:K:F:C:y:H:kD:B:m:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRUS:rW:o:Px:Ic:i:K:F:C:y:H:kD:B:m:M:")) != -1) {
 		switch (ch) {
 		case 'u': url = optarg; break;
 		case 'a': addr = optarg; break;
@@ -771,6 +772,7 @@ main(int argc, char **argv)
 		case 'D': auth_delay_ms = atoi(optarg); break;
 		case 'B': bomb_kind = optarg; break;
 		case 'm': marker = optarg; break;
+		case 'M': command = optarg; break;
 		default: die("bad option");
 		}
 	}

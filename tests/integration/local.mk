@@ -58,3 +58,11 @@ EXTRA_DIST += tests/integration/tlskeymode.sh
 # cancelled bodies dropped, the audit on metadata.
 TESTS += tests/integration/journal_key.sh
 EXTRA_DIST += tests/integration/journal_key.sh
+
+# cascadectl audit: queries, verify (evtamper changes the event log behind
+# the daemon's back), export
+check_PROGRAMS += tests/evtamper
+tests_evtamper_SOURCES = tests/evtamper.c
+tests_evtamper_LDADD = $(LMDB_LIBS)
+TESTS += tests/integration/audit_ctl.sh
+EXTRA_DIST += tests/integration/audit_ctl.sh

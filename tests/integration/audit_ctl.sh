@@ -1,0 +1,105 @@
+#!/bin/bash
+# cascadectl audit against real daemons: master fj, county fj-xm with
+# clients alice and bob (alice -> bob goes by the master). Queries of the
+# master's event log by src (client and node), dst, command, type, time
+# window, id and limit match what was sent; the county's log has the
+# deliveries; verify says intact, then names exactly the record whose byte
+# was flipped and, separately, the one deleted (tests/evtamper); export
+# gives as many rows as the query and states its first and last hash.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nodes.sh"
+t_init audit_ctl
+CTL=$top_builddir/node/cascadectl
+TAMPER=$top_builddir/tests/evtamper
+
+n_node master fj master
+n_node county fj-xm
+n_link county master
+n_client county alice; n_client county bob
+n_start master; n_start county
+MJ=$T_DIR/master/journal
+
+m() { "$CTL" -f "$T_DIR/master.conf" audit "$@"; }
+# n ARGS...: the number of JSON lines `audit --json ARGS` gives for the master
+n() { m --json "$@" | wc -l; }
+
+tc_recv_bg bob1 county bob 5 -W 30
+tc_recv_bg alice1 county alice 3 -W 30
+t_check "alice sends 5 lab.order to bob" bash -c "'$T_TCLIENT' send -u '$(n_url county)' -a fj-xm/alice \
+	-s '$T_DIR/alice.secret' -t fj-xm/bob -n 5 -M lab.order -I > '$T_DIR/ids_ab'"
+t_wait "bob1" 40
+sleep 1.2
+T1=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+sleep 1.2
+t_check "bob sends 3 lab.result to alice" bash -c "'$T_TCLIENT' send -u '$(n_url county)' -a fj-xm/bob \
+	-s '$T_DIR/bob.secret' -t fj-xm/alice -n 3 -M lab.result -I > '$T_DIR/ids_ba'"
+t_wait "alice1" 40
+t_check "bob got 5" check_exactly_once "$T_DIR/bob1.txt" 5
+t_check "alice got 3" check_exactly_once "$T_DIR/alice1.txt" 3
+
+# 1. queries: by src (a client, a node), dst, command, type, window, id, limit
+t_eq "src fj-xm/alice: 5 accepted at the master" 5 "$(n --src fj-xm/alice --type accepted)"
+t_eq "the ids are the ones sent" "$(awk '$1 == "id" {print $2}' "$T_DIR/ids_ab" | sort)" \
+	"$(m --json --src fj-xm/alice --type accepted | jq -r .id | sort)"
+t_eq "src fj-xm (the node: all its clients): 8" 8 "$(n --src fj-xm --type accepted)"
+t_eq "src fj-x (not a node here): 0" 0 "$(n --src fj-x --type accepted)"
+t_eq "dst fj-xm/alice: 3" 3 "$(n --dst fj-xm/alice --type accepted)"
+t_eq "command lab.result: 3" 3 "$(n --command lab.result --type accepted)"
+t_eq "command lab.order, all types: accepted and forwarded of 5" 10 "$(n --command lab.order)"
+t_eq "--since T1: bob's 3" 3 "$(n --since "$T1" --type accepted)"
+t_eq "--until T1: alice's 5" 5 "$(n --until "$T1" --type accepted)"
+t_eq "--since -1h: all 8" 8 "$(n --since -1h --type accepted)"
+t_eq "--since yesterday --until now: all 8" 8 "$(n --since yesterday --until now --type accepted)"
+t_eq "--until -1m (before the traffic): none" 0 "$(n --until -1m --type accepted)"
+ID=$(awk '$1 == "id" {print $2}' "$T_DIR/ids_ab" | sed -n 2p)
+t_eq "--id: accepted and forwarded of that packet" "accepted $ID
+forwarded $ID" "$(m --json --id "$ID" | jq -r '"\(.type) \(.id)"')"
+t_eq "--id: its src, dst, command" "fj-xm/alice fj-xm/bob lab.order" \
+	"$(m --json --id "$ID" --type accepted | jq -r '"\(.src) \(.dst) \(.command)"')"
+t_eq "--limit 2" 2 "$(n --limit 2)"
+t_eq "the county's log: 5 delivered to bob" 5 \
+	"$("$CTL" -f "$T_DIR/county.conf" audit --json --type delivered --dst fj-xm/bob | wc -l)"
+t_eq "--journal DATA-DIR works as the journal" 8 \
+	"$("$CTL" audit --journal "$T_DIR/master" --json --type accepted | wc -l)"
+t_check "the table: a header and local times with their zone" bash -c \
+	"'$CTL' -f '$T_DIR/master.conf' audit --id $ID > '$T_DIR/table' && head -1 '$T_DIR/table' | grep -q 'SEQ *TIME *TYPE' &&
+	 [ \$(grep -cE ' [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.]+ [+-][0-9]{4} +accepted +$ID +fj-xm/alice +fj-xm/bob +lab.order' '$T_DIR/table') -eq 1 ]"
+"$CTL" -f "$T_DIR/master.conf" audit --since tomorrow >/dev/null 2>"$T_DIR/err"
+t_eq "a bad time: exit 2" 2 $?
+t_check "... saying what would do" grep -q "ISO 8601" "$T_DIR/err"
+t_check "cascade-audit -i still reads the log" bash -c \
+	"'$top_builddir/master/cascade-audit' -i $ID '$MJ' | grep -c 'accepted id=$ID' | grep -qx 1"
+
+# 2. verify: intact, a flipped byte, a deleted record
+ALL=$(n)
+out=$(m verify); rc=$?
+t_eq "verify: exit 0" 0 $rc
+t_check "verify: N records, intact, head" bash -c "echo '$out' | grep -qE '^[0-9]+ records verified, chain intact, head [0-9a-f]{64}$'"
+t_check "verify: at least every event queried" test "${out%% *}" -ge "$ALL"
+t_check "flip a byte of record 4" "$TAMPER" "$MJ" flip 4
+out=$(m verify); rc=$?
+t_eq "verify after the flip: exit 1" 1 $rc
+t_check "names record 4: its content changed ($out)" bash -c "echo '$out' | grep -q '^chain broken at record 4 (at [0-9]\{4\}-.*content does not match its hash.*; 3 records before it verified'"
+t_eq "--json names record 4" "false 4 false" "$(m verify --json | jq -r '"\(.intact) \(.broken_at) \(.missing)"')"
+t_check "flip it back" "$TAMPER" "$MJ" flip 4
+t_check "intact again" m verify
+t_check "delete record 6" "$TAMPER" "$MJ" delete 6
+out=$(m verify); rc=$?
+t_eq "verify after the delete: exit 1" 1 $rc
+t_check "names record 6 as missing ($out)" bash -c "echo '$out' | grep -q '^chain broken at record 6 (after [0-9]\{4\}-.*missing: the log jumps from 5 to 7'"
+
+# 3. export: as many rows as the query, its first and last hash stated
+Q=$(n --src fj-xm)
+m export --since -1h --src fj-xm --format jsonl > "$T_DIR/x.jsonl" 2> "$T_DIR/x.err"
+t_eq "export jsonl: exit 0" 0 $?
+t_eq "export jsonl: rows = query rows" "$Q" "$(wc -l < "$T_DIR/x.jsonl")"
+m export --since -1h --src fj-xm --format csv > "$T_DIR/x.csv" 2>/dev/null
+t_eq "export csv: header + rows" "$((Q + 1))" "$(wc -l < "$T_DIR/x.csv")"
+t_check "csv header" grep -qx 'seq,time,type,id,leg,kind,ref,command,src,dst,peer,reason,text,trace,hash' "$T_DIR/x.csv"
+first=$(head -1 "$T_DIR/x.jsonl" | jq -r .hash); last=$(tail -1 "$T_DIR/x.jsonl" | jq -r .hash)
+t_check "stderr states the first and last record's hash" grep -q \
+	"export: $Q records, first seq [0-9]* hash $first, last seq [0-9]* hash $last" "$T_DIR/x.err"
+m export --format csv >/dev/null 2>&1
+t_eq "export without --since: exit 2" 2 $?
+
+t_done
