@@ -170,7 +170,7 @@ row_table(const struct aq_row *r)
 	const struct jevent *ev = r->ev;
 	char idt[CID_TEXT_LEN], t[48];
 
-	printf("%7" PRIu64 "  %-29s %-10s %-32s %-22s %-22s %-14s %s", ev->seq,
+	printf("%7" PRIu64 "  %-29s %-10s %-33s %-22s %-22s %-14s %s", ev->seq,
 	    local_time(ev->time_ms, t, sizeof(t)), aq_type_name(ev->type),
 	    has_id(ev) ? cid_format(ev->id, idt) : "-", *ev->src ? ev->src : "-",
 	    *ev->dst ? ev->dst : "-", *r->command ? r->command : "-", *ev->peer ? ev->peer : "-");
@@ -354,6 +354,12 @@ audit_run(const char *conffile, int argc, char **argv)
 	}
 	if (optind != argc)
 		audit_usage();
+	if (f.since_ms && f.until_ms && f.since_ms >= f.until_ms)
+		die(EX_USAGE, "--since is not before --until: no event can match");
+	/* verify walks the whole chain: a filter would only look like it applied */
+	if (sub != NULL && strcmp(sub, "verify") == 0 && (since || f.until_ms || f.src || f.dst ||
+	    f.command || f.type || f.has_id || f.limit || format != NULL))
+		die(EX_USAGE, "audit verify takes no filters: it always walks the whole chain");
 	memset(&o, 0, sizeof(o));
 	o.fmt = json ? OUT_JSONL : OUT_TABLE;
 	if (sub != NULL && strcmp(sub, "export") == 0) {
@@ -380,7 +386,7 @@ audit_run(const char *conffile, int argc, char **argv)
 	if (o.fmt == OUT_CSV)
 		fputs(csv_header, stdout);
 	else if (o.fmt == OUT_TABLE)
-		printf("%7s  %-29s %-10s %-32s %-22s %-22s %-14s %s\n", "SEQ", "TIME", "TYPE", "ID",
+		printf("%7s  %-29s %-10s %-33s %-22s %-22s %-14s %s\n", "SEQ", "TIME", "TYPE", "ID",
 		    "SRC", "DST", "COMMAND", "PEER / DETAIL");
 	rc = aq_scan(j, &f, print_row, &o);
 	if (rc != 0) {

@@ -67,6 +67,10 @@ t_check "the table: a header and local times with their zone" bash -c \
 "$CTL" -f "$T_DIR/master.conf" audit --since tomorrow >/dev/null 2>"$T_DIR/err"
 t_eq "a bad time: exit 2" 2 $?
 t_check "... saying what would do" grep -q "ISO 8601" "$T_DIR/err"
+m --since -1m --until -1h >/dev/null 2>&1
+t_eq "--since after --until: exit 2" 2 $?
+m verify --src fj-xm >/dev/null 2>&1
+t_eq "verify with a filter: exit 2" 2 $?
 t_check "cascade-audit -i still reads the log" bash -c \
 	"'$top_builddir/master/cascade-audit' -i $ID '$MJ' | grep -c 'accepted id=$ID' | grep -qx 1"
 
