@@ -20,6 +20,7 @@ bench-journal: tests/bench/journal_bench$(EXEEXT)
 bench:
 	@$(MAKE) $(AM_MAKEFLAGS) bench-journal
 	@$(MAKE) $(AM_MAKEFLAGS) bench-sdk
+	@$(MAKE) $(AM_MAKEFLAGS) bench-audit
 	@$(MAKE) $(AM_MAKEFLAGS) bench-chain
 
 .PHONY: bench-journal
@@ -45,3 +46,14 @@ tests/bench/sdk-bench.jar:
 	@echo "bench-sdk: configure found no JDK (default-jdk-headless, libjna-java: ./bootstrap)" >&2; exit 1
 endif
 .PHONY: bench-sdk
+
+# bench-audit: cascadectl audit (a query, verify) over a journal of 1 000 000
+# events written by audit_gen (tests/bench/audit.sh; AUDIT_N, BENCH_RUNS).
+noinst_PROGRAMS += tests/bench/audit_gen
+tests_bench_audit_gen_SOURCES = tests/bench/audit_gen.c
+tests_bench_audit_gen_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
+tests_bench_audit_gen_LDADD = node/libnode.la
+EXTRA_DIST += tests/bench/audit.sh
+bench-audit: node/cascadectl$(EXEEXT) tests/bench/audit_gen$(EXEEXT)
+	top_builddir='$(abs_top_builddir)' bash $(top_srcdir)/tests/bench/audit.sh
+.PHONY: bench-audit
