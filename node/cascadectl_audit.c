@@ -282,12 +282,15 @@ verify(struct journal *j)
 	return rc == 0 ? EX_OK : EX_FAILED;
 }
 
+static const char audit_usage_text[] =
+    "usage: cascadectl audit [verify | export] [--journal DIR] [--since T] "
+    "[--until T] [--src ADDR] [--dst ADDR] [--command C] [--type TYPE] [--id ID] "
+    "[--limit N] [--json] [--format jsonl|csv]; see cascadectl(8), AUDIT";
+
 static void
 audit_usage(void)
 {
-	die(EX_USAGE, "usage: cascadectl audit [verify | export] [--journal DIR] [--since T] "
-	    "[--until T] [--src ADDR] [--dst ADDR] [--command C] [--type TYPE] [--id ID] "
-	    "[--limit N] [--json] [--format jsonl|csv]; see cascadectl(8)");
+	die(EX_USAGE, "%s", audit_usage_text);
 }
 
 int
@@ -305,6 +308,7 @@ audit_run(const char *conffile, int argc, char **argv)
 		{ "limit", required_argument, NULL, 'n' },
 		{ "format", required_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *given = NULL, *sub = NULL, *format = NULL;
@@ -322,7 +326,7 @@ audit_run(const char *conffile, int argc, char **argv)
 		argv++;
 	}
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'J': given = optarg; break;
 		case 'S': time_opt(optarg, &f.since_ms); since = 1; break;
@@ -332,6 +336,9 @@ audit_run(const char *conffile, int argc, char **argv)
 		case 'c': f.command = optarg; break;
 		case 'j': json = 1; break;
 		case 'F': format = optarg; break;
+		case 'h':
+			printf("%s\n", audit_usage_text);
+			exit(EX_OK);
 		case 't':
 			if ((f.type = aq_type_parse(optarg)) == 0)
 				die(EX_USAGE, "--type %s: not an event type (accepted, forwarded, "

@@ -71,6 +71,7 @@ m --since -1m --until -1h >/dev/null 2>&1
 t_eq "--since after --until: exit 2" 2 $?
 m verify --src fj-xm >/dev/null 2>&1
 t_eq "verify with a filter: exit 2" 2 $?
+t_check "audit --help: the usage, exit 0" bash -c "'$CTL' audit --help | grep -q '^usage: cascadectl audit'"
 t_check "cascade-audit -i still reads the log" bash -c \
 	"'$top_builddir/master/cascade-audit' -i $ID '$MJ' | grep -c 'accepted id=$ID' | grep -qx 1"
 
