@@ -243,6 +243,7 @@ state_name(int s)
 	case CASCADE_STATE_TAKEN_OVER: return "taken over";
 	case CASCADE_STATE_REFUSED: return "refused";
 	case CASCADE_STATE_CLOSED: return "closed";
+	case CASCADE_STATE_HELD: return "held";
 	}
 	return "unknown";
 }
@@ -632,6 +633,9 @@ state_cb(void *arg, cascade_t *h, int state, const char *detail)
 	pthread_mutex_unlock(&C.mu);
 	if (C.verbose)
 		fprintf(stderr, "cascade: state %s: %s\n", state_name(state), detail);
+	else if (state == CASCADE_STATE_HELD)
+		/* a temporary refusal: the sender hears it while it waits */
+		fprintf(stderr, "cascade: %s; waiting\n", detail);
 	else if (first_takeover)
 		fprintf(stderr, "cascade: %s: another program uses this address: %s\n", C.addr,
 		    detail);
@@ -803,6 +807,9 @@ conn_story(char *buf, size_t len)
 	pthread_mutex_lock(&C.mu);
 	if (C.last_state == CASCADE_STATE_UP)
 		snprintf(buf, len, "the session with %s is up", C.url);
+	else if (C.last_state == CASCADE_STATE_HELD)
+		/* detail: "the node at URL refuses packets for now: REASON" */
+		snprintf(buf, len, "the session is up, but %s", C.last_detail);
 	else
 		snprintf(buf, len, "connection %s: %s", state_name(C.last_state),
 		    C.last_detail[0] != '\0' ? C.last_detail : "no news");
@@ -1110,8 +1117,9 @@ send_run(void)
 
 		if (t > INT32_MAX)
 			t = INT32_MAX;
-		rc = cascade_request_ttl(C.h, S.dst, S.command, S.pl.buf, S.pl.len, (int32_t)t,
-		    S.ttl_ms >= 0 ? S.ttl_ms : t, send_request_cb, NULL, S.id);
+		rc = cascade_request_flags(C.h, S.dst, S.command, S.pl.buf, S.pl.len, (int32_t)t,
+		    S.ttl_ms >= 0 ? S.ttl_ms : t, S.urgent ? CASCADE_FLAG_URGENT : 0,
+		    send_request_cb, NULL, S.id);
 	} else
 		rc = cascade_send(C.h, S.dst, S.command, S.pl.buf, S.pl.len,
 		    S.ttl_ms > 0 ? S.ttl_ms : 0, flags, S.id);
@@ -1285,9 +1293,9 @@ cmd_send(int argc, char **argv, int request)
 	S.dst = argv[0];
 	S.command = argv[1];
 	S.pl.arg = argc == 3 ? argv[2] : NULL;
-	if (S.wait_reply && (S.receipt || S.urgent))
-		/* cascade_request() sends with its own flags (NOTIFY) */
-		return usage_fail("--wait-reply cannot be combined with --receipt or --urgent");
+	if (S.wait_reply && S.receipt)
+		/* the reply is what --wait-reply waits for; a receipt would not end it */
+		return usage_fail("--wait-reply cannot be combined with --receipt");
 	if (S.wait_reply && S.ttl_ms == 0)
 		return usage_fail("--ttl 0 (never expires) makes no sense for a request");
 	if ((x = check_dst_command(S.dst, S.command)) != 0)
