@@ -73,6 +73,12 @@ _PROTOTYPES = [
     ("cascade_cancel", c_int, [handle_p, id_p, id_p]),
     ("cascade_state", c_int, [handle_p]),
     ("cascade_pending", c_int, [handle_p, POINTER(c_uint64)]),
+    ("cascade_request_flags", c_int, [handle_p, c_char_p, c_char_p, c_char_p, c_size_t,
+                                      c_int32, c_int64, c_uint32, request_cb, c_void_p, id_p]),
+    ("cascade_pause", c_int, [handle_p]),
+    ("cascade_resume", c_int, [handle_p]),
+    ("cascade_paused", c_int, [handle_p]),
+    ("cascade_last_error", c_int, [handle_p, c_char_p, c_size_t]),
     # received packets
     ("cascade_packet_id", id_p, [packet_p]),
     ("cascade_packet_src", c_char_p, [packet_p]),
