@@ -524,6 +524,21 @@ int cascade_send(cascade_t *h, const char *dst, const char *command, const void 
 int cascade_flush(cascade_t *h, int32_t timeout_ms);
 
 /*
+ * Which packets the node refused for good at push (they count as done for
+ * cascade_flush()): i 0 is the oldest refusal this handle still keeps (the
+ * last 256 since cascade_open()), then in the order they came. id (may be
+ * NULL) gets the packet's id, *reason (may be NULL) the rejection reason
+ * (cascade_reason_str()), why (whylen bytes, NUL-terminated, truncated;
+ * may be NULL with whylen 0) "REASON: the node's text". Typical use: after
+ * cascade_flush(), walk i from 0 until CASCADE_ENOTFOUND and compare ids
+ * with those cascade_send() returned.
+ * Returns CASCADE_OK, CASCADE_ENOTFOUND (no refusal i) or CASCADE_EINVAL
+ * (h NULL, why NULL with whylen > 0). Thread-safe.
+ */
+int cascade_flush_rejected(cascade_t *h, uint32_t i, uint8_t id[CASCADE_ID_LEN],
+    uint32_t *reason, char *why, size_t whylen);
+
+/*
  * Sends a request and calls cb(arg, ...) with its reply: the first packet
  * whose reply_to is the request's id, or a notice that it cannot be
  * delivered, or a timeout (see cascade_request_cb). The request carries

@@ -59,7 +59,6 @@ enum {
 #define INPUT_MAX (64u << 20)   /* payloads above the node's limit fail later anyway */
 #define SETTLE_QUIET_MS 50      /* listen: quiet time before closing (the ack's pull) */
 #define SETTLE_MAX_MS 300       /* listen: and at most this long, between callbacks */
-#define MAX_REJECTS 16
 
 extern char **environ;
 
@@ -79,11 +78,6 @@ struct cli {
 	int last_state;
 	char last_detail[512];
 	char open_why[512];             /* the library's last error line */
-	int nrejects;
-	struct {
-		uint8_t id[CASCADE_ID_LEN];
-		char why[256];
-	} rejects[MAX_REJECTS];
 };
 
 static struct cli C = {
@@ -579,9 +573,6 @@ static void
 log_cb(void *arg, int level, const char *msg)
 {
 	static const char *lv[] = { "error", "warn", "info", "debug" };
-	const char *r, *pk;
-	uint8_t id[CASCADE_ID_LEN];
-	char idt[CASCADE_ID_TEXT_LEN];
 
 	if (C.verbose)
 		fprintf(stderr, "cascade: sdk %s: %s\n", level >= 0 && level <= 3 ? lv[level] : "?",
@@ -593,26 +584,6 @@ log_cb(void *arg, int level, const char *msg)
 		    strncmp(msg, "cascade: ", 9) == 0 ? msg + 9 : msg);
 		pthread_mutex_unlock(&C.mu);
 	}
-	/*
-	 * A packet the node refused for good at push counts as done for
-	 * cascade_flush(); only this log line names it ("... packet ID (seq N)
-	 * rejected by the node: REASON: TEXT"). send needs it for its exit code.
-	 */
-	if ((r = strstr(msg, " rejected by the node: ")) == NULL ||
-	    (pk = strstr(msg, " packet ")) == NULL || pk > r)
-		return;
-	snprintf(idt, sizeof(idt), "%.33s", pk + 8);
-	if (cascade_id_parse(idt, id) != 0)
-		return;
-	pthread_mutex_lock(&C.mu);
-	if (C.nrejects < MAX_REJECTS) {
-		memcpy(C.rejects[C.nrejects].id, id, CASCADE_ID_LEN);
-		snprintf(C.rejects[C.nrejects].why, sizeof(C.rejects[0].why), "%s",
-		    r + strlen(" rejected by the node: "));
-		C.nrejects++;
-	}
-	pthread_cond_broadcast(&C.cv);
-	pthread_mutex_unlock(&C.mu);
 }
 
 static void
@@ -856,16 +827,16 @@ custody(const char *what)
 static const char *
 rejected_why(const uint8_t *id, char *buf, size_t len)
 {
+	uint8_t rid[CASCADE_ID_LEN];
+	char why[256];
 	const char *r = NULL;
-	int i;
+	uint32_t i;
 
-	pthread_mutex_lock(&C.mu);
-	for (i = 0; i < C.nrejects; i++)
-		if (same_id(C.rejects[i].id, id)) {
-			snprintf(buf, len, "%s", C.rejects[i].why);
+	for (i = 0; cascade_flush_rejected(C.h, i, rid, NULL, why, sizeof(why)) == 0; i++)
+		if (same_id(rid, id)) {
+			snprintf(buf, len, "%s", why);
 			r = buf;
 		}
-	pthread_mutex_unlock(&C.mu);
 	return r;
 }
 

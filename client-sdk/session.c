@@ -64,6 +64,7 @@
 #define UNAUTH_REFUSALS 3               /* unsigned refusals in a row taken as one */
 #define NAG_TLS_MS 3000                 /* no tls connection this long: find out why */
 #define PRUNE_EVERY_MS (3600LL * 1000)
+#define MAX_REJECTED 256               /* push refusals kept for cascade_flush_rejected() */
 #define SEND_FLAGS (CASCADE_FLAG_RECEIPT | CASCADE_FLAG_NO_TTL | CASCADE_FLAG_URGENT | \
 	CASCADE_FLAG_NOTIFY)
 
@@ -124,6 +125,12 @@ struct cascade {
 	int paused;                     /* cascade_pause(): no pulls, no deliveries */
 	int poke;                       /* pause or resume: the SDK thread looks again */
 	char last_err[512];             /* cascade_last_error() */
+	struct rejected {               /* packets refused for good at push: a ring */
+		uint8_t id[CID_LEN];
+		uint32_t reason;
+		char why[192];
+	} rejected[MAX_REJECTED];
+	uint64_t nrejected;             /* refusals ever; the ring keeps the last ones */
 
 	/* SDK thread */
 	enum pstate ps;
@@ -690,6 +697,21 @@ done:
 
 /* ---------------------------------------------------------------- push */
 
+/* A packet the node refused for good at push, for cascade_flush_rejected(). */
+static void
+remember_rejected(struct cascade *h, const uint8_t *id, uint32_t reason, const char *text)
+{
+	struct rejected *r;
+
+	pthread_mutex_lock(&h->mu);
+	r = &h->rejected[h->nrejected % MAX_REJECTED];
+	memcpy(r->id, id, CID_LEN);
+	r->reason = reason;
+	snprintf(r->why, sizeof(r->why), "%s: %s", creason_str(reason), text != NULL ? text : "");
+	h->nrejected++;
+	pthread_mutex_unlock(&h->mu);
+}
+
 static void
 push_reply(struct cascade *h, struct call *c)
 {
@@ -724,6 +746,9 @@ push_reply(struct cascade *h, struct call *c)
 		set_error(h, "packet %s rejected by the node: %s: %s", pr->rejects[i]->id.len ==
 		    CID_LEN ? cid_format(pr->rejects[i]->id.data, idt) : "?",
 		    creason_str(pr->rejects[i]->reason), pr->rejects[i]->text);
+		if (pr->rejects[i]->id.len == CID_LEN)
+			remember_rejected(h, pr->rejects[i]->id.data, pr->rejects[i]->reason,
+			    pr->rejects[i]->text);
 	}
 	ack_up_to(h, pr->acked_seq);
 	if (pr->refused == 0 && pr->acked_seq >= c->first && h->ps == P_UP &&
@@ -1825,4 +1850,31 @@ cascade_last_error(cascade_t *h, char *buf, size_t len)
 	snprintf(buf, len, "%s", h->last_err);
 	pthread_mutex_unlock(&h->mu);
 	return CASCADE_OK;
+}
+
+int
+cascade_flush_rejected(cascade_t *h, uint32_t i, uint8_t id[CASCADE_ID_LEN], uint32_t *reason,
+    char *why, size_t whylen)
+{
+	const struct rejected *r;
+	uint64_t first;
+	int rc = CASCADE_OK;
+
+	if (h == NULL || (why == NULL && whylen > 0))
+		return CASCADE_EINVAL;
+	pthread_mutex_lock(&h->mu);
+	first = h->nrejected > MAX_REJECTED ? h->nrejected - MAX_REJECTED : 0;
+	if (first + i >= h->nrejected)
+		rc = CASCADE_ENOTFOUND;
+	else {
+		r = &h->rejected[(first + i) % MAX_REJECTED];
+		if (id != NULL)
+			memcpy(id, r->id, CID_LEN);
+		if (reason != NULL)
+			*reason = r->reason;
+		if (whylen > 0)
+			snprintf(why, whylen, "%s", r->why);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return rc;
 }

@@ -1093,6 +1093,11 @@ TEST_last_error_flags_pause(void)
 	CHECK_EQ(cascade_request_flags(h, "fj-b/bob", "ask", "q", 1, 5000, 5000,
 	    0, NULL, NULL, id), CASCADE_EINVAL);
 
+	/* no push refusals yet (nothing reached a node) */
+	CHECK_EQ(cascade_flush_rejected(NULL, 0, id, NULL, NULL, 0), CASCADE_EINVAL);
+	CHECK_EQ(cascade_flush_rejected(h, 0, id, NULL, NULL, 5), CASCADE_EINVAL);
+	CHECK_EQ(cascade_flush_rejected(h, 0, id, NULL, why, sizeof(why)), CASCADE_ENOTFOUND);
+
 	/* pause / resume: idempotent, visible through cascade_paused() */
 	CHECK_EQ(cascade_pause(NULL), CASCADE_EINVAL);
 	CHECK_EQ(cascade_resume(NULL), CASCADE_EINVAL);

@@ -491,6 +491,21 @@ class Client:
     def state(self) -> State:
         return State(_c.cascade_state(self._handle()))
 
+    def rejected(self) -> list[tuple[bytes, int, str]]:
+        """The packets the node refused for good at push (cascade_flush_rejected),
+        oldest first: (id, reason, "REASON: text")."""
+        out = []
+        i = 0
+        while True:
+            pid, reason = _lib.id_t(), c_uint32()
+            why = ctypes.create_string_buffer(256)
+            rc = _c.cascade_flush_rejected(self._handle(), i, pid, byref(reason), why, len(why))
+            if rc == Err.ENOTFOUND:
+                return out
+            _check(rc, "flush_rejected")
+            out.append((bytes(pid), reason.value, why.value.decode(errors="replace")))
+            i += 1
+
     def pause(self) -> None:
         """Stops receiving (cascade_pause): packets wait in the node's inbox."""
         _check(_c.cascade_pause(self._handle()), "pause")

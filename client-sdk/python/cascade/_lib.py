@@ -75,6 +75,8 @@ _PROTOTYPES = [
     ("cascade_pending", c_int, [handle_p, POINTER(c_uint64)]),
     ("cascade_request_flags", c_int, [handle_p, c_char_p, c_char_p, c_char_p, c_size_t,
                                       c_int32, c_int64, c_uint32, request_cb, c_void_p, id_p]),
+    ("cascade_flush_rejected", c_int, [handle_p, c_uint32, id_p, POINTER(c_uint32), c_char_p,
+                                       c_size_t]),
     ("cascade_pause", c_int, [handle_p]),
     ("cascade_resume", c_int, [handle_p]),
     ("cascade_paused", c_int, [handle_p]),

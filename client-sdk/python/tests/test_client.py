@@ -205,6 +205,7 @@ def test_last_error_and_request_flags(opts):
     try:
         with cascade.Client(**opts("a", "alice"), on_packet=lambda c, p: None) as alice:
             assert alice.last_error == ""
+            assert alice.rejected() == []
             with pytest.raises(CascadeError):
                 alice.send("No Such/Address", "x")
             assert "No Such/Address" in alice.last_error

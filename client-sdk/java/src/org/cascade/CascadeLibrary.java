@@ -99,6 +99,8 @@ public interface CascadeLibrary extends Library {
 	int cascade_pending(Pointer h, LongByReference unacked);
 	int cascade_request_flags(Pointer h, String dst, String command, byte[] payload, SizeT len,
 	    int timeoutMs, long ttlMs, int flags, RequestCb cb, Pointer arg, byte[] idOut);
+	int cascade_flush_rejected(Pointer h, int i, byte[] id, IntByReference reason, byte[] why,
+	    SizeT whylen);
 	int cascade_pause(Pointer h);
 	int cascade_resume(Pointer h);
 	int cascade_paused(Pointer h);

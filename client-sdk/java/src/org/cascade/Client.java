@@ -288,6 +288,32 @@ public final class Client implements AutoCloseable {
 	/** The connection state now (Err.STATE_*). */
 	public int state() { return C.cascade_state(handle()); }
 
+	/** One packet the node refused for good at push (cascadeFlushRejected). */
+	public static final class Rejected {
+		public final byte[] id;
+		public final int reason;
+		public final String why;
+		Rejected(byte[] id, int reason, String why) { this.id = id; this.reason = reason; this.why = why; }
+	}
+
+	/** cascade_flush_rejected(): the packets the node refused for good at push, oldest first. */
+	public java.util.List<Rejected> rejected() {
+		java.util.List<Rejected> out = new java.util.ArrayList<>();
+		for (int i = 0; ; i++) {
+			byte[] id = new byte[16], why = new byte[256];
+			com.sun.jna.ptr.IntByReference reason = new com.sun.jna.ptr.IntByReference();
+			int rc = C.cascade_flush_rejected(handle(), i, id, reason, why,
+			    new CascadeLibrary.SizeT(why.length));
+			if (rc == Err.ENOTFOUND)
+				return out;
+			CascadeException.check(rc, "rejected");
+			int n = 0;
+			while (n < why.length && why[n] != 0)
+				n++;
+			out.add(new Rejected(id, reason.getValue(), new String(why, 0, n, StandardCharsets.UTF_8)));
+		}
+	}
+
 	/** cascade_pause(): stops receiving; packets wait in the node's inbox. */
 	public void pause() { CascadeException.check(C.cascade_pause(handle()), "pause"); }
 

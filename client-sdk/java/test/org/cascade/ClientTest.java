@@ -143,6 +143,7 @@ public class ClientTest {
 			if (!p.isNotice()) c.reply(p, "echo.answer", p.payload);
 		}).open(); Client alice = at("a", "jalice").onPacket((c, p) -> {}).open()) {
 			assertEquals("", alice.lastError());
+			assertTrue(alice.rejected().isEmpty());
 			try {
 				alice.send("No Such/Address", "x", b("y"));
 				fail("a bad address was taken");
