@@ -183,6 +183,10 @@ enum cascade_state {
 	CASCADE_STATE_TAKEN_OVER = 4,   /* another program took this address's session; no reconnecting */
 	CASCADE_STATE_REFUSED = 5,      /* the node refused us (unknown client, wrong secret, carrier); retrying slowly */
 	CASCADE_STATE_CLOSED = 6,       /* cascade_close() ran: the last state callback */
+	CASCADE_STATE_HELD = 7,         /* the session is up but the node refuses packets for
+	                                   now (detail says why, e.g. "journal full"); the
+	                                   outbox keeps them and retries every second; UP
+	                                   again once the node takes one */
 };
 
 /* Log levels (cascade_options_set_log_cb). */
@@ -520,6 +524,21 @@ int cascade_send(cascade_t *h, const char *dst, const char *command, const void 
 int cascade_flush(cascade_t *h, int32_t timeout_ms);
 
 /*
+ * Which packets the node refused for good at push (they count as done for
+ * cascade_flush()): i 0 is the oldest refusal this handle still keeps (the
+ * last 256 since cascade_open()), then in the order they came. id (may be
+ * NULL) gets the packet's id, *reason (may be NULL) the rejection reason
+ * (cascade_reason_str()), why (whylen bytes, NUL-terminated, truncated;
+ * may be NULL with whylen 0) "REASON: the node's text". Typical use: after
+ * cascade_flush(), walk i from 0 until CASCADE_ENOTFOUND and compare ids
+ * with those cascade_send() returned.
+ * Returns CASCADE_OK, CASCADE_ENOTFOUND (no refusal i) or CASCADE_EINVAL
+ * (h NULL, why NULL with whylen > 0). Thread-safe.
+ */
+int cascade_flush_rejected(cascade_t *h, uint32_t i, uint8_t id[CASCADE_ID_LEN],
+    uint32_t *reason, char *why, size_t whylen);
+
+/*
  * Sends a request and calls cb(arg, ...) with its reply: the first packet
  * whose reply_to is the request's id, or a notice that it cannot be
  * delivered, or a timeout (see cascade_request_cb). The request carries
@@ -539,6 +558,21 @@ int cascade_flush(cascade_t *h, int32_t timeout_ms);
 int cascade_request(cascade_t *h, const char *dst, const char *command, const void *payload,
     size_t len, int32_t timeout_ms, cascade_request_cb cb, void *arg,
     uint8_t id_out[CASCADE_ID_LEN]);
+
+/*
+ * As cascade_request_ttl(), with packet flags: flags takes
+ * CASCADE_FLAG_RECEIPT | _NO_TTL | _URGENT | _NOTIFY as cascade_send() does
+ * (CASCADE_FLAG_NOTIFY is always added: a request hears why it failed;
+ * _NO_TTL is ttl_ms 0). With CASCADE_FLAG_RECEIPT the DELIVERED notice
+ * reaches the packet callback (it does not end the request: the reply
+ * does). cascade_request() and cascade_request_ttl() are this call with
+ * flags 0.
+ * Returns what cascade_request_ttl() returns; CASCADE_EINVAL also for an
+ * unknown flag. Thread-safe; allowed in callbacks.
+ */
+int cascade_request_flags(cascade_t *h, const char *dst, const char *command,
+    const void *payload, size_t len, int32_t timeout_ms, int64_t ttl_ms, uint32_t flags,
+    cascade_request_cb cb, void *arg, uint8_t id_out[CASCADE_ID_LEN]);
 
 /*
  * As cascade_request(), with a ttl of the request's own: ttl_ms is how
@@ -594,6 +628,44 @@ int cascade_cancel(cascade_t *h, const uint8_t id[CASCADE_ID_LEN],
  * is NULL. Thread-safe.
  */
 int cascade_state(cascade_t *h);
+
+/*
+ * Pauses receiving: the handle stops pulling, so packets for this client
+ * stay in the node's inbox (cascadectl clients shows its depth) and nothing
+ * is lost. Once cascade_pause() returned, no packet callback or request
+ * callback with a reply begins (one running on the SDK thread finishes;
+ * called from a callback, the rest of its batch waits); what the node
+ * brought back in a pull already under way is not handed over and stays
+ * with the node. Packets already delivered are acknowledged. Sending,
+ * request timeouts and the connection carry on. Pausing a paused handle
+ * does nothing. Returns CASCADE_OK or CASCADE_EINVAL (h NULL).
+ * Thread-safe; allowed in callbacks.
+ */
+int cascade_pause(cascade_t *h);
+
+/*
+ * Resumes receiving after cascade_pause(): the next pull starts at once and
+ * the node hands over what waited, in order, each packet once. Resuming a
+ * handle that is not paused does nothing. Returns CASCADE_OK or
+ * CASCADE_EINVAL. Thread-safe; allowed in callbacks.
+ */
+int cascade_resume(cascade_t *h);
+
+/* 1 when h is paused, 0 when not, CASCADE_EINVAL when h is NULL. Thread-safe. */
+int cascade_paused(cascade_t *h);
+
+/*
+ * Copies into buf (len bytes, NUL-terminated, truncated to fit) the detail
+ * behind the most recent error of h, for people: why a call failed
+ * (e.g. which destination is not an address), why the node refused a
+ * packet at push (which one, the reason), why the node refuses packets for
+ * now ("journal full"), why the session went down or was refused. "" when
+ * nothing went wrong yet. A success does not clear it. The text is per
+ * handle and copied under the handle's lock, so any thread may call this;
+ * another thread's error may have replaced the one a caller looks for.
+ * Returns CASCADE_OK or CASCADE_EINVAL (h or buf NULL, len 0).
+ */
+int cascade_last_error(cascade_t *h, char *buf, size_t len);
 
 /*
  * *unacked gets the number of packets in the outbox that the node has not

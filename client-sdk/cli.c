@@ -59,7 +59,6 @@ enum {
 #define INPUT_MAX (64u << 20)   /* payloads above the node's limit fail later anyway */
 #define SETTLE_QUIET_MS 50      /* listen: quiet time before closing (the ack's pull) */
 #define SETTLE_MAX_MS 300       /* listen: and at most this long, between callbacks */
-#define MAX_REJECTS 16
 
 extern char **environ;
 
@@ -79,11 +78,6 @@ struct cli {
 	int last_state;
 	char last_detail[512];
 	char open_why[512];             /* the library's last error line */
-	int nrejects;
-	struct {
-		uint8_t id[CASCADE_ID_LEN];
-		char why[256];
-	} rejects[MAX_REJECTS];
 };
 
 static struct cli C = {
@@ -243,6 +237,7 @@ state_name(int s)
 	case CASCADE_STATE_TAKEN_OVER: return "taken over";
 	case CASCADE_STATE_REFUSED: return "refused";
 	case CASCADE_STATE_CLOSED: return "closed";
+	case CASCADE_STATE_HELD: return "held";
 	}
 	return "unknown";
 }
@@ -578,9 +573,6 @@ static void
 log_cb(void *arg, int level, const char *msg)
 {
 	static const char *lv[] = { "error", "warn", "info", "debug" };
-	const char *r, *pk;
-	uint8_t id[CASCADE_ID_LEN];
-	char idt[CASCADE_ID_TEXT_LEN];
 
 	if (C.verbose)
 		fprintf(stderr, "cascade: sdk %s: %s\n", level >= 0 && level <= 3 ? lv[level] : "?",
@@ -592,26 +584,6 @@ log_cb(void *arg, int level, const char *msg)
 		    strncmp(msg, "cascade: ", 9) == 0 ? msg + 9 : msg);
 		pthread_mutex_unlock(&C.mu);
 	}
-	/*
-	 * A packet the node refused for good at push counts as done for
-	 * cascade_flush(); only this log line names it ("... packet ID (seq N)
-	 * rejected by the node: REASON: TEXT"). send needs it for its exit code.
-	 */
-	if ((r = strstr(msg, " rejected by the node: ")) == NULL ||
-	    (pk = strstr(msg, " packet ")) == NULL || pk > r)
-		return;
-	snprintf(idt, sizeof(idt), "%.33s", pk + 8);
-	if (cascade_id_parse(idt, id) != 0)
-		return;
-	pthread_mutex_lock(&C.mu);
-	if (C.nrejects < MAX_REJECTS) {
-		memcpy(C.rejects[C.nrejects].id, id, CASCADE_ID_LEN);
-		snprintf(C.rejects[C.nrejects].why, sizeof(C.rejects[0].why), "%s",
-		    r + strlen(" rejected by the node: "));
-		C.nrejects++;
-	}
-	pthread_cond_broadcast(&C.cv);
-	pthread_mutex_unlock(&C.mu);
 }
 
 static void
@@ -632,6 +604,9 @@ state_cb(void *arg, cascade_t *h, int state, const char *detail)
 	pthread_mutex_unlock(&C.mu);
 	if (C.verbose)
 		fprintf(stderr, "cascade: state %s: %s\n", state_name(state), detail);
+	else if (state == CASCADE_STATE_HELD)
+		/* a temporary refusal: the sender hears it while it waits */
+		fprintf(stderr, "cascade: %s; waiting\n", detail);
 	else if (first_takeover)
 		fprintf(stderr, "cascade: %s: another program uses this address: %s\n", C.addr,
 		    detail);
@@ -803,6 +778,9 @@ conn_story(char *buf, size_t len)
 	pthread_mutex_lock(&C.mu);
 	if (C.last_state == CASCADE_STATE_UP)
 		snprintf(buf, len, "the session with %s is up", C.url);
+	else if (C.last_state == CASCADE_STATE_HELD)
+		/* detail: "the node at URL refuses packets for now: REASON" */
+		snprintf(buf, len, "the session is up, but %s", C.last_detail);
 	else
 		snprintf(buf, len, "connection %s: %s", state_name(C.last_state),
 		    C.last_detail[0] != '\0' ? C.last_detail : "no news");
@@ -849,16 +827,16 @@ custody(const char *what)
 static const char *
 rejected_why(const uint8_t *id, char *buf, size_t len)
 {
+	uint8_t rid[CASCADE_ID_LEN];
+	char why[256];
 	const char *r = NULL;
-	int i;
+	uint32_t i;
 
-	pthread_mutex_lock(&C.mu);
-	for (i = 0; i < C.nrejects; i++)
-		if (same_id(C.rejects[i].id, id)) {
-			snprintf(buf, len, "%s", C.rejects[i].why);
+	for (i = 0; cascade_flush_rejected(C.h, i, rid, NULL, why, sizeof(why)) == 0; i++)
+		if (same_id(rid, id)) {
+			snprintf(buf, len, "%s", why);
 			r = buf;
 		}
-	pthread_mutex_unlock(&C.mu);
 	return r;
 }
 
@@ -1110,8 +1088,9 @@ send_run(void)
 
 		if (t > INT32_MAX)
 			t = INT32_MAX;
-		rc = cascade_request_ttl(C.h, S.dst, S.command, S.pl.buf, S.pl.len, (int32_t)t,
-		    S.ttl_ms >= 0 ? S.ttl_ms : t, send_request_cb, NULL, S.id);
+		rc = cascade_request_flags(C.h, S.dst, S.command, S.pl.buf, S.pl.len, (int32_t)t,
+		    S.ttl_ms >= 0 ? S.ttl_ms : t, S.urgent ? CASCADE_FLAG_URGENT : 0,
+		    send_request_cb, NULL, S.id);
 	} else
 		rc = cascade_send(C.h, S.dst, S.command, S.pl.buf, S.pl.len,
 		    S.ttl_ms > 0 ? S.ttl_ms : 0, flags, S.id);
@@ -1285,9 +1264,9 @@ cmd_send(int argc, char **argv, int request)
 	S.dst = argv[0];
 	S.command = argv[1];
 	S.pl.arg = argc == 3 ? argv[2] : NULL;
-	if (S.wait_reply && (S.receipt || S.urgent))
-		/* cascade_request() sends with its own flags (NOTIFY) */
-		return usage_fail("--wait-reply cannot be combined with --receipt or --urgent");
+	if (S.wait_reply && S.receipt)
+		/* the reply is what --wait-reply waits for; a receipt would not end it */
+		return usage_fail("--wait-reply cannot be combined with --receipt");
 	if (S.wait_reply && S.ttl_ms == 0)
 		return usage_fail("--ttl 0 (never expires) makes no sense for a request");
 	if ((x = check_dst_command(S.dst, S.command)) != 0)

@@ -26,7 +26,7 @@ lib_LTLIBRARIES += client-sdk/libcascade.la
 include_HEADERS += client-sdk/cascade.h
 client_sdk_libcascade_la_SOURCES = client-sdk/cascade.h
 client_sdk_libcascade_la_LIBADD = client-sdk/libcascadeint.la
-client_sdk_libcascade_la_LDFLAGS = -version-info 0:0:0 -export-symbols-regex '^cascade_[a-z]'
+client_sdk_libcascade_la_LDFLAGS = -version-info 1:0:1 -export-symbols-regex '^cascade_[a-z]'
 pkgconfig_DATA += client-sdk/libcascade.pc
 EXTRA_DIST += client-sdk/libcascade.pc.in
 

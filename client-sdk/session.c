@@ -64,6 +64,7 @@
 #define UNAUTH_REFUSALS 3               /* unsigned refusals in a row taken as one */
 #define NAG_TLS_MS 3000                 /* no tls connection this long: find out why */
 #define PRUNE_EVERY_MS (3600LL * 1000)
+#define MAX_REJECTED 256               /* push refusals kept for cascade_flush_rejected() */
 #define SEND_FLAGS (CASCADE_FLAG_RECEIPT | CASCADE_FLAG_NO_TTL | CASCADE_FLAG_URGENT | \
 	CASCADE_FLAG_NOTIFY)
 
@@ -121,6 +122,15 @@ struct cascade {
 	struct reqs reqs;
 	int pub_state;
 	uint32_t max_packet;
+	int paused;                     /* cascade_pause(): no pulls, no deliveries */
+	int poke;                       /* pause or resume: the SDK thread looks again */
+	char last_err[512];             /* cascade_last_error() */
+	struct rejected {               /* packets refused for good at push: a ring */
+		uint8_t id[CID_LEN];
+		uint32_t reason;
+		char why[192];
+	} rejected[MAX_REJECTED];
+	uint64_t nrejected;             /* refusals ever; the ring keeps the last ones */
 
 	/* SDK thread */
 	enum pstate ps;
@@ -138,6 +148,7 @@ struct cascade {
 	int64_t hold_until;
 	uint64_t down_epoch, down_acked;
 	uint64_t down_acked_up;         /* down_acked when the session came up */
+	uint64_t down_acked_sent;       /* the ack the last Pull carried */
 	int pulling;
 	int64_t timer_at;
 	int64_t backoff_ms;
@@ -166,6 +177,38 @@ sdk_log(struct cascade *h, int level, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	h->log_cb(h->log_arg, level, msg);
+}
+
+/*
+ * Records the detail behind the latest error for cascade_last_error()
+ * (any thread; copied under the handle's lock).
+ */
+static void
+set_error(struct cascade *h, const char *fmt, ...) SDK_PRINTF(2, 3);
+
+static void
+set_error(struct cascade *h, const char *fmt, ...)
+{
+	char msg[sizeof(h->last_err)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&h->mu);
+	memcpy(h->last_err, msg, sizeof(msg));
+	pthread_mutex_unlock(&h->mu);
+}
+
+static int
+is_paused(struct cascade *h)
+{
+	int p;
+
+	pthread_mutex_lock(&h->mu);
+	p = h->paused;
+	pthread_mutex_unlock(&h->mu);
+	return p;
 }
 
 static void
@@ -203,7 +246,10 @@ set_state(struct cascade *h, int state, const char *fmt, ...)
 	pthread_mutex_unlock(&h->mu);
 	if (old == state)
 		return;
-	sdk_log(h, state == CASCADE_STATE_DOWN || state == CASCADE_STATE_TAKEN_OVER ||
+	if (state != CASCADE_STATE_UP && state != CASCADE_STATE_CONNECTING &&
+	    state != CASCADE_STATE_CLOSED)
+		set_error(h, "%s", detail);
+	sdk_log(h, state == CASCADE_STATE_DOWN || state == CASCADE_STATE_HELD || state == CASCADE_STATE_TAKEN_OVER ||
 	    state == CASCADE_STATE_REFUSED ? CASCADE_LOG_WARN : CASCADE_LOG_INFO,
 	    "cascade %s: %s", h->client, detail);
 	if (h->state_cb != NULL)
@@ -638,6 +684,7 @@ auth_reply(struct cascade *h, struct call *c)
 	h->rebuilds = 0;
 	h->backoff_ms = h->reconnect_min_ms;
 	h->down_acked_up = h->down_acked;
+	h->down_acked_sent = h->down_acked;
 	h->hold_until = 0;
 	set_state(h, CASCADE_STATE_UP, "session %s up with node %s over %s; resuming at %llu",
 	    csession_short(h->session, sid), h->node, carrier_name(h->car),
@@ -649,6 +696,21 @@ done:
 }
 
 /* ---------------------------------------------------------------- push */
+
+/* A packet the node refused for good at push, for cascade_flush_rejected(). */
+static void
+remember_rejected(struct cascade *h, const uint8_t *id, uint32_t reason, const char *text)
+{
+	struct rejected *r;
+
+	pthread_mutex_lock(&h->mu);
+	r = &h->rejected[h->nrejected % MAX_REJECTED];
+	memcpy(r->id, id, CID_LEN);
+	r->reason = reason;
+	snprintf(r->why, sizeof(r->why), "%s: %s", creason_str(reason), text != NULL ? text : "");
+	h->nrejected++;
+	pthread_mutex_unlock(&h->mu);
+}
 
 static void
 push_reply(struct cascade *h, struct call *c)
@@ -675,19 +737,32 @@ push_reply(struct cascade *h, struct call *c)
 		cascade__push_reply__free_unpacked(pr, NULL);
 		return;
 	}
-	for (i = 0; i < pr->n_rejects; i++)
+	for (i = 0; i < pr->n_rejects; i++) {
 		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: packet %s (seq %llu) rejected by the node: "
 		    "%s: %s", h->client, pr->rejects[i]->id.len == CID_LEN ?
 		    cid_format(pr->rejects[i]->id.data, idt) : "?",
 		    (unsigned long long)pr->rejects[i]->seq, creason_str(pr->rejects[i]->reason),
 		    pr->rejects[i]->text);
+		set_error(h, "packet %s rejected by the node: %s: %s", pr->rejects[i]->id.len ==
+		    CID_LEN ? cid_format(pr->rejects[i]->id.data, idt) : "?",
+		    creason_str(pr->rejects[i]->reason), pr->rejects[i]->text);
+		if (pr->rejects[i]->id.len == CID_LEN)
+			remember_rejected(h, pr->rejects[i]->id.data, pr->rejects[i]->reason,
+			    pr->rejects[i]->text);
+	}
 	ack_up_to(h, pr->acked_seq);
+	if (pr->refused == 0 && pr->acked_seq >= c->first && h->ps == P_UP &&
+	    cascade_state(h) == CASCADE_STATE_HELD)
+		set_state(h, CASCADE_STATE_UP, "the node at %s takes packets again", h->url);
 	if (pr->acked_seq < c->last && h->next_send > pr->acked_seq + 1) {
 		/* not stored (overtaken by another push, or refused for now): resend from the mark */
 		h->next_send = pr->acked_seq + 1;
 		if (pr->refused != 0) {
-			sdk_log(h, CASCADE_LOG_WARN, "cascade %s: the node refuses packets for now: %s; "
+			sdk_log(h, CASCADE_LOG_DEBUG, "cascade %s: the node refuses packets for now: %s; "
 			    "retrying in 1 s", h->client, creason_str(pr->refused));
+			/* the state callback and cascade_last_error() say it, once per refusal */
+			set_state(h, CASCADE_STATE_HELD, "the node at %s refuses packets for now: %s",
+			    h->url, creason_str(pr->refused));
 			h->hold_until = now_ms() + 1000;
 			timer_arm(h, 1000);
 		}
@@ -773,11 +848,20 @@ pull(struct cascade *h)
 		return;
 	p.epoch = h->down_epoch;
 	p.acked_seq = h->down_acked;
-	p.wait_ms = h->pull_wait_ms;
-	p.max = h->max_batch;
 	p.max_bytes = PULL_MAX_BYTES;
+	if (is_paused(h)) {
+		/* paused: only carry the ack of what was delivered; the rest stays with the node */
+		if (h->down_acked <= h->down_acked_sent)
+			return;
+		p.wait_ms = 0;
+		p.max = 1;              /* what it brings back is not delivered */
+	} else {
+		p.wait_ms = h->pull_wait_ms;
+		p.max = h->max_batch;
+	}
 	h->pulling = 1;
-	call(h, MSG(PULL), &p.base, (int)h->pull_wait_ms + h->dead_ms, 0, 0);
+	if (call(h, MSG(PULL), &p.base, (int)p.wait_ms + h->dead_ms, 0, 0) == 0)
+		h->down_acked_sent = h->down_acked;
 }
 
 static int
@@ -869,6 +953,11 @@ pull_reply(struct cascade *h, struct call *c)
 			continue;       /* committed already: a resend */
 		if (closing(h)) {
 			rc = CASCADE_ECLOSED;
+			stop = i;
+			break;
+		}
+		if (is_paused(h)) {
+			/* not delivered, not acked: the node keeps it for after cascade_resume() */
 			stop = i;
 			break;
 		}
@@ -1141,14 +1230,14 @@ sdk_main(void *arg)
 	struct call *evs, *c;
 	struct preq *q;
 	int64_t next, t;
-	int wake, went_down, up;
+	int wake, poke, went_down, up;
 
 	sdk_self = h;
 	set_state(h, CASCADE_STATE_CONNECTING, "dialing %s", h->url);
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
-		while (!h->closing && h->ev_head == NULL && !h->wake && !h->conn_down_seen &&
-		    h->conn_up == h->connected) {
+		while (!h->closing && h->ev_head == NULL && !h->wake && !h->poke &&
+		    !h->conn_down_seen && h->conn_up == h->connected) {
 			next = h->timer_at;
 			if ((t = reqs_next_deadline(&h->reqs)) < next)
 				next = t;
@@ -1175,6 +1264,8 @@ sdk_main(void *arg)
 		h->ev_head = h->ev_tail = NULL;
 		wake = h->wake;
 		h->wake = 0;
+		poke = h->poke;
+		h->poke = 0;
 		went_down = h->conn_down_seen;
 		h->conn_down_seen = 0;
 		up = h->conn_up;
@@ -1210,6 +1301,8 @@ sdk_main(void *arg)
 			timer_fire(h);
 		if (wake)
 			push_more(h);
+		if (poke)
+			pull(h);        /* resumed: pull again; paused: send the ack owed */
 		expire_requests(h);
 		if (h->prune_at <= now_ms())
 			prune(h);
@@ -1492,10 +1585,16 @@ enqueue(struct cascade *h, const struct out *o, uint8_t id[CID_LEN], uint8_t *id
 	case CPKT_OK:
 		break;
 	case CPKT_BAD_DST:
+		set_error(h, "destination \"%.130s\" is not a valid address (node or node/client)",
+		    o->dst);
 		return CASCADE_EADDRESS;
 	case CPKT_PAYLOAD_TOO_LARGE:
+		set_error(h, "payload of %zu bytes is above the node's limit of %u bytes", o->len,
+		    (unsigned)maxp);
 		return CASCADE_ETOOBIG;
 	default:
+		set_error(h, "packet to %.130s, command \"%.70s\": %s", o->dst, p.command,
+		    cpkt_strerror(e));
 		return CASCADE_EINVAL;
 	}
 	if ((buf = cpkt_encode(&p, &len)) == NULL)
@@ -1513,6 +1612,12 @@ enqueue(struct cascade *h, const struct out *o, uint8_t id[CID_LEN], uint8_t *id
 	}
 	rc = store_put(h->st, id, o->dst, buf, len, cnow_ms(), &seq);
 	free(buf);
+	if (rc == CASCADE_EQUEUE_FULL)
+		set_error(h, "the outbox is full (%s); try again after the node took some",
+		    h->state_dir != NULL ? "the state directory's map" : "queue-max packets");
+	else if (rc != 0)
+		set_error(h, "outbox: %s%s%s", cascade_strerror(rc), h->state_dir != NULL ?
+		    " in state directory " : "", h->state_dir != NULL ? h->state_dir : "");
 	pthread_mutex_lock(&h->mu);
 	if (rc != 0 && o->cb != NULL && (q = reqs_remove(&h->reqs, id)) != NULL)
 		free(q);
@@ -1562,11 +1667,21 @@ cascade_request_ttl(cascade_t *h, const char *dst, const char *command, const vo
     size_t len, int32_t timeout_ms, int64_t ttl_ms, cascade_request_cb cb, void *arg,
     uint8_t id_out[CASCADE_ID_LEN])
 {
+	return cascade_request_flags(h, dst, command, payload, len, timeout_ms, ttl_ms, 0, cb,
+	    arg, id_out);
+}
+
+int
+cascade_request_flags(cascade_t *h, const char *dst, const char *command, const void *payload,
+    size_t len, int32_t timeout_ms, int64_t ttl_ms, uint32_t flags, cascade_request_cb cb,
+    void *arg, uint8_t id_out[CASCADE_ID_LEN])
+{
 	struct out o;
 	uint8_t id[CID_LEN];
 
 	if (h == NULL || dst == NULL || command == NULL || (payload == NULL && len > 0) ||
-	    cb == NULL || timeout_ms < 0 || ttl_ms < 0 || h->packet_cb == NULL)
+	    cb == NULL || timeout_ms < 0 || ttl_ms < 0 || h->packet_cb == NULL ||
+	    (flags & ~SEND_FLAGS) != 0)
 		return CASCADE_EINVAL;
 	memset(&o, 0, sizeof(o));
 	o.kind = KIND(DATA);
@@ -1575,8 +1690,9 @@ cascade_request_ttl(cascade_t *h, const char *dst, const char *command, const vo
 	o.payload = payload;
 	o.len = len;
 	o.timeout_ms = timeout_ms > 0 ? timeout_ms : h->timeout_ms;
-	o.ttl_ms = ttl_ms;              /* 0: never expires (enqueue sets FLAG_NO_TTL) */
-	o.flags = FLAG(NOTIFY);
+	/* 0: never expires (enqueue sets FLAG_NO_TTL) */
+	o.ttl_ms = (flags & CASCADE_FLAG_NO_TTL) ? 0 : ttl_ms;
+	o.flags = flags | FLAG(NOTIFY);        /* a request always hears why it failed */
 	o.cb = cb;
 	o.arg = arg;
 	return enqueue(h, &o, id, id_out);
@@ -1685,4 +1801,80 @@ cascade_pending(cascade_t *h, uint64_t *unacked)
 	store_counters(h->st, &last, &acked);
 	*unacked = last > acked ? last - acked : 0;
 	return CASCADE_OK;
+}
+
+int
+cascade_pause(cascade_t *h)
+{
+	if (h == NULL)
+		return CASCADE_EINVAL;
+	pthread_mutex_lock(&h->mu);
+	if (!h->paused) {
+		h->paused = 1;
+		h->poke = 1;
+		pthread_cond_signal(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return CASCADE_OK;
+}
+
+int
+cascade_resume(cascade_t *h)
+{
+	if (h == NULL)
+		return CASCADE_EINVAL;
+	pthread_mutex_lock(&h->mu);
+	if (h->paused) {
+		h->paused = 0;
+		h->poke = 1;
+		pthread_cond_signal(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return CASCADE_OK;
+}
+
+int
+cascade_paused(cascade_t *h)
+{
+	if (h == NULL)
+		return CASCADE_EINVAL;
+	return is_paused(h);
+}
+
+int
+cascade_last_error(cascade_t *h, char *buf, size_t len)
+{
+	if (h == NULL || buf == NULL || len == 0)
+		return CASCADE_EINVAL;
+	pthread_mutex_lock(&h->mu);
+	snprintf(buf, len, "%s", h->last_err);
+	pthread_mutex_unlock(&h->mu);
+	return CASCADE_OK;
+}
+
+int
+cascade_flush_rejected(cascade_t *h, uint32_t i, uint8_t id[CASCADE_ID_LEN], uint32_t *reason,
+    char *why, size_t whylen)
+{
+	const struct rejected *r;
+	uint64_t first;
+	int rc = CASCADE_OK;
+
+	if (h == NULL || (why == NULL && whylen > 0))
+		return CASCADE_EINVAL;
+	pthread_mutex_lock(&h->mu);
+	first = h->nrejected > MAX_REJECTED ? h->nrejected - MAX_REJECTED : 0;
+	if (first + i >= h->nrejected)
+		rc = CASCADE_ENOTFOUND;
+	else {
+		r = &h->rejected[(first + i) % MAX_REJECTED];
+		if (id != NULL)
+			memcpy(id, r->id, CID_LEN);
+		if (reason != NULL)
+			*reason = r->reason;
+		if (whylen > 0)
+			snprintf(why, whylen, "%s", r->why);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return rc;
 }

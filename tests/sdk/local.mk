@@ -10,5 +10,7 @@ SDK_TESTS += tests/integration/sdk_http.sh
 SDK_TESTS += tests/integration/sdk_stall.sh
 # takeover, close and request ttl as two real programs see them (issue 15)
 SDK_TESTS += tests/integration/sdk_takeover.sh
+# pause keeps the inbox at the node, close acks the last batch (issue 12)
+SDK_TESTS += tests/integration/sdk_pause.sh
 TESTS += $(SDK_TESTS)
 EXTRA_DIST += $(SDK_TESTS)

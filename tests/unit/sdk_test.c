@@ -1052,6 +1052,66 @@ TEST_packet_accessors(void)
 	CHECK_EQ(len, 5);
 }
 
+/* ------------------------------------ last error, request flags, pause */
+
+static void
+TEST_last_error_flags_pause(void)
+{
+	cascade_options_t *o = base_options();
+	cascade_t *h;
+	char why[512], small[8];
+	uint8_t id[CASCADE_ID_LEN];
+
+	CHECK_RC(cascade_options_set_packet_cb(o, nop_packet, NULL), cascade_strerror);
+	CHECK_RC(cascade_open(o, &h), cascade_strerror);
+	cascade_options_free(o);
+	CHECK_EQ(cascade_last_error(NULL, why, sizeof(why)), CASCADE_EINVAL);
+	CHECK_EQ(cascade_last_error(h, NULL, sizeof(why)), CASCADE_EINVAL);
+	CHECK_EQ(cascade_last_error(h, why, 0), CASCADE_EINVAL);
+	CHECK_RC(cascade_last_error(h, why, sizeof(why)), cascade_strerror);
+	/* the detail behind EADDRESS names the destination */
+	CHECK_EQ(cascade_send(h, "Not An/Address", "x", NULL, 0, 1000, 0, id), CASCADE_EADDRESS);
+	CHECK_RC(cascade_last_error(h, why, sizeof(why)), cascade_strerror);
+	CU_ASSERT(strstr(why, "\"Not An/Address\" is not a valid address") != NULL);
+	/* truncated to fit, NUL-terminated */
+	CHECK_RC(cascade_last_error(h, small, sizeof(small)), cascade_strerror);
+	CHECK_EQ(strlen(small), sizeof(small) - 1);
+	/* a success does not clear it */
+	CHECK_RC(cascade_send(h, "fj-b/bob", "x", NULL, 0, 1000, 0, id), cascade_strerror);
+	CHECK_RC(cascade_last_error(h, small, sizeof(small)), cascade_strerror);
+	CU_ASSERT(strncmp(small, "destina", 7) == 0);
+
+	/* request flags: the send flags, nothing else */
+	CHECK_RC(cascade_request_flags(h, "fj-b/bob", "ask", "q", 1, 5000, 5000,
+	    CASCADE_FLAG_URGENT | CASCADE_FLAG_RECEIPT, nop_request, NULL, id), cascade_strerror);
+	CHECK_RC(cascade_request_flags(h, "fj-b/bob", "ask", "q", 1, 5000, 5000,
+	    CASCADE_FLAG_NO_TTL, nop_request, NULL, id), cascade_strerror);
+	CHECK_EQ(cascade_request_flags(h, "fj-b/bob", "ask", "q", 1, 5000, 5000,
+	    CASCADE_FLAG_LATE, nop_request, NULL, id), CASCADE_EINVAL);
+	CHECK_EQ(cascade_request_flags(h, "fj-b/bob", "ask", "q", 1, 5000, -1,
+	    0, nop_request, NULL, id), CASCADE_EINVAL);
+	CHECK_EQ(cascade_request_flags(h, "fj-b/bob", "ask", "q", 1, 5000, 5000,
+	    0, NULL, NULL, id), CASCADE_EINVAL);
+
+	/* no push refusals yet (nothing reached a node) */
+	CHECK_EQ(cascade_flush_rejected(NULL, 0, id, NULL, NULL, 0), CASCADE_EINVAL);
+	CHECK_EQ(cascade_flush_rejected(h, 0, id, NULL, NULL, 5), CASCADE_EINVAL);
+	CHECK_EQ(cascade_flush_rejected(h, 0, id, NULL, why, sizeof(why)), CASCADE_ENOTFOUND);
+
+	/* pause / resume: idempotent, visible through cascade_paused() */
+	CHECK_EQ(cascade_pause(NULL), CASCADE_EINVAL);
+	CHECK_EQ(cascade_resume(NULL), CASCADE_EINVAL);
+	CHECK_EQ(cascade_paused(NULL), CASCADE_EINVAL);
+	CHECK_EQ(cascade_paused(h), 0);
+	CHECK_RC(cascade_pause(h), cascade_strerror);
+	CHECK_RC(cascade_pause(h), cascade_strerror);
+	CHECK_EQ(cascade_paused(h), 1);
+	CHECK_RC(cascade_resume(h), cascade_strerror);
+	CHECK_RC(cascade_resume(h), cascade_strerror);
+	CHECK_EQ(cascade_paused(h), 0);
+	CHECK_RC(cascade_close(h), cascade_strerror);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1070,6 +1130,7 @@ main(int argc, char **argv)
 		CU_TEST(TEST_request_correlation),
 		CU_TEST(TEST_idmap_bounded),
 		CU_TEST(TEST_packet_accessors),
+		CU_TEST(TEST_last_error_flags_pause),
 		CU_END
 	};
 	int rc;

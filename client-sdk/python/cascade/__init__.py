@@ -110,6 +110,7 @@ class State(enum.IntEnum):
     TAKEN_OVER = 4
     REFUSED = 5
     CLOSED = 6
+    HELD = 7
 
 
 class LogLevel(enum.IntEnum):
@@ -429,12 +430,14 @@ class Client:
 
     def request(self, dst: str, command: str, payload: Optional[Bytes] = b"", *,
                 timeout_ms: int = 0, ttl_ms: Optional[int] = None,
+                flags: Flag = Flag.NONE,
                 callback: Optional[RequestCallback] = None) -> Future:
         """Sends a request (cascade_request, or cascade_request_ttl with
         ttl_ms). Returns a Future that gets the reply Packet, or raises
         CascadeError (ETIMEDOUT, EUNDELIVERABLE, EEXPIRED, EREJECTED,
         ECANCELLED, ECLOSED; .packet is the notice, if any). callback
         (client, status, id, reply), if given, also runs on the SDK thread.
+        flags (URGENT, RECEIPT, ...) uses cascade_request_flags.
         The request's id is in the Future's .id attribute."""
         data = _payload(payload)
         out = _lib.id_t()
@@ -444,7 +447,11 @@ class Client:
             self._next_key += 1
             self._requests[key] = (callback, fut)
         h = self._handle()
-        if ttl_ms is None:
+        if flags:
+            t = timeout_ms if ttl_ms is None else ttl_ms
+            rc = _c.cascade_request_flags(h, _b(dst), _b(command), data, len(data), timeout_ms,
+                                          t, int(flags), self._request_cb, key, out)
+        elif ttl_ms is None:
             rc = _c.cascade_request(h, _b(dst), _b(command), data, len(data), timeout_ms,
                                     self._request_cb, key, out)
         else:
@@ -483,6 +490,40 @@ class Client:
     @property
     def state(self) -> State:
         return State(_c.cascade_state(self._handle()))
+
+    def rejected(self) -> list[tuple[bytes, int, str]]:
+        """The packets the node refused for good at push (cascade_flush_rejected),
+        oldest first: (id, reason, "REASON: text")."""
+        out = []
+        i = 0
+        while True:
+            pid, reason = _lib.id_t(), c_uint32()
+            why = ctypes.create_string_buffer(256)
+            rc = _c.cascade_flush_rejected(self._handle(), i, pid, byref(reason), why, len(why))
+            if rc == Err.ENOTFOUND:
+                return out
+            _check(rc, "flush_rejected")
+            out.append((bytes(pid), reason.value, why.value.decode(errors="replace")))
+            i += 1
+
+    def pause(self) -> None:
+        """Stops receiving (cascade_pause): packets wait in the node's inbox."""
+        _check(_c.cascade_pause(self._handle()), "pause")
+
+    def resume(self) -> None:
+        """Receives again after pause() (cascade_resume)."""
+        _check(_c.cascade_resume(self._handle()), "resume")
+
+    @property
+    def paused(self) -> bool:
+        return _c.cascade_paused(self._handle()) == 1
+
+    @property
+    def last_error(self) -> str:
+        """The detail behind the handle's latest error (cascade_last_error), or ""."""
+        buf = ctypes.create_string_buffer(512)
+        _check(_c.cascade_last_error(self._handle(), buf, len(buf)), "last_error")
+        return buf.value.decode(errors="replace")
 
     @property
     def pending(self) -> int:

@@ -164,3 +164,54 @@ def test_states_reported(opts):
         assert up.wait(10)
         assert c.state == cascade.State.UP
     assert states[-1] == cascade.State.CLOSED
+
+
+def test_pause_keeps_packets_at_the_node_and_resume_delivers_them_once(opts):
+    got = []
+    lock = threading.Lock()
+    all_in = threading.Event()
+
+    def on_packet(c, p):
+        if not p.is_notice:
+            with lock:
+                got.append(p.payload)
+                if len(got) == 60:
+                    all_in.set()
+
+    with cascade.Client(**opts("b", "bob"), on_packet=on_packet) as bob:
+        with cascade.Client(**opts("a", "alice")) as alice:
+            for i in range(30):
+                alice.send("fj-b/bob", "t.paused", b"%d" % i, ttl_ms=60000)
+            alice.flush(10000)
+            deadline = time.time() + 15
+            while len(got) < 30 and time.time() < deadline:
+                time.sleep(0.05)
+            assert len(got) == 30
+            bob.pause()
+            assert bob.paused
+            for i in range(30, 60):
+                alice.send("fj-b/bob", "t.paused", b"%d" % i, ttl_ms=60000)
+            alice.flush(10000)
+            time.sleep(2.5)                 # a held pull would have brought them by now
+            assert len(got) == 30, "a paused client received packets"
+            bob.resume()
+            assert not bob.paused
+            assert all_in.wait(20), f"{len(got)} of 60 after resume"
+    assert got == [b"%d" % i for i in range(60)]
+
+
+def test_last_error_and_request_flags(opts):
+    echo = Echo(opts("b", "bob"))
+    try:
+        with cascade.Client(**opts("a", "alice"), on_packet=lambda c, p: None) as alice:
+            assert alice.last_error == ""
+            assert alice.rejected() == []
+            with pytest.raises(CascadeError):
+                alice.send("No Such/Address", "x")
+            assert "No Such/Address" in alice.last_error
+            f = alice.request("fj-b/bob", "echo.ask", b"urgent", timeout_ms=15000,
+                              flags=cascade.Flag.URGENT)
+            r = f.result(20)
+            assert r.payload == b"urgent" and r.reply_to == f.id
+    finally:
+        echo.close()

@@ -97,6 +97,14 @@ public interface CascadeLibrary extends Library {
 	int cascade_cancel(Pointer h, byte[] id, byte[] idOut);
 	int cascade_state(Pointer h);
 	int cascade_pending(Pointer h, LongByReference unacked);
+	int cascade_request_flags(Pointer h, String dst, String command, byte[] payload, SizeT len,
+	    int timeoutMs, long ttlMs, int flags, RequestCb cb, Pointer arg, byte[] idOut);
+	int cascade_flush_rejected(Pointer h, int i, byte[] id, IntByReference reason, byte[] why,
+	    SizeT whylen);
+	int cascade_pause(Pointer h);
+	int cascade_resume(Pointer h);
+	int cascade_paused(Pointer h);
+	int cascade_last_error(Pointer h, byte[] buf, SizeT len);
 
 	// received packets
 	Pointer cascade_packet_id(Pointer p);

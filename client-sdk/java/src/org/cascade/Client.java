@@ -237,6 +237,24 @@ public final class Client implements AutoCloseable {
 		return r;
 	}
 
+	/**
+	 * cascade_request_flags(): as request(dst, command, payload, timeoutMs,
+	 * ttlMs) with Err.FLAG_* (URGENT, RECEIPT, ...); ttlMs &lt; 0: the timeout.
+	 */
+	public Request request(String dst, String command, byte[] payload, int timeoutMs, long ttlMs,
+	    int flags) {
+		Request r = new Request();
+		long key = nextKey.getAndIncrement();
+		requests.put(key, r);   // before the call: the answer may come before it returns
+		int rc = C.cascade_request_flags(handle(), dst, command, payload, len(payload), timeoutMs,
+		    ttlMs < 0 ? timeoutMs : ttlMs, flags, requestCb, new Pointer(key), r.id);
+		if (rc != 0) {
+			requests.remove(key);
+			throw new CascadeException(rc, "request to " + dst);
+		}
+		return r;
+	}
+
 	public Request request(String dst, String command, String payload, int timeoutMs) {
 		return request(dst, command, payload.getBytes(StandardCharsets.UTF_8), timeoutMs);
 	}
@@ -269,6 +287,51 @@ public final class Client implements AutoCloseable {
 
 	/** The connection state now (Err.STATE_*). */
 	public int state() { return C.cascade_state(handle()); }
+
+	/** One packet the node refused for good at push (cascadeFlushRejected). */
+	public static final class Rejected {
+		public final byte[] id;
+		public final int reason;
+		public final String why;
+		Rejected(byte[] id, int reason, String why) { this.id = id; this.reason = reason; this.why = why; }
+	}
+
+	/** cascade_flush_rejected(): the packets the node refused for good at push, oldest first. */
+	public java.util.List<Rejected> rejected() {
+		java.util.List<Rejected> out = new java.util.ArrayList<>();
+		for (int i = 0; ; i++) {
+			byte[] id = new byte[16], why = new byte[256];
+			com.sun.jna.ptr.IntByReference reason = new com.sun.jna.ptr.IntByReference();
+			int rc = C.cascade_flush_rejected(handle(), i, id, reason, why,
+			    new CascadeLibrary.SizeT(why.length));
+			if (rc == Err.ENOTFOUND)
+				return out;
+			CascadeException.check(rc, "rejected");
+			int n = 0;
+			while (n < why.length && why[n] != 0)
+				n++;
+			out.add(new Rejected(id, reason.getValue(), new String(why, 0, n, StandardCharsets.UTF_8)));
+		}
+	}
+
+	/** cascade_pause(): stops receiving; packets wait in the node's inbox. */
+	public void pause() { CascadeException.check(C.cascade_pause(handle()), "pause"); }
+
+	/** cascade_resume(): receives again after pause(). */
+	public void resume() { CascadeException.check(C.cascade_resume(handle()), "resume"); }
+
+	/** cascade_paused(). */
+	public boolean paused() { return C.cascade_paused(handle()) == 1; }
+
+	/** cascade_last_error(): the detail behind the latest error, or "". */
+	public String lastError() {
+		byte[] buf = new byte[512];
+		CascadeException.check(C.cascade_last_error(handle(), buf, new CascadeLibrary.SizeT(buf.length)), "lastError");
+		int n = 0;
+		while (n < buf.length && buf[n] != 0)
+			n++;
+		return new String(buf, 0, n, StandardCharsets.UTF_8);
+	}
 
 	/** Packets in the outbox the node has not acknowledged yet. */
 	public long pending() {

@@ -109,6 +109,54 @@ public class ClientTest {
 		assertEquals(want, got);
 	}
 
+	@Test public void pauseKeepsPacketsAtTheNodeUntilResume() throws Exception {
+		List<String> got = Collections.synchronizedList(new ArrayList<>());
+		CountDownLatch first = new CountDownLatch(10), all = new CountDownLatch(20);
+		try (Client bob = at("b", "jbob").onPacket((c, p) -> {
+			if (!p.isNotice() && p.command.equals("t.paused")) { got.add(p.payloadText()); first.countDown(); all.countDown(); }
+		}).open()) {
+			try (Client amy = at("a", "jamy").open()) {
+				for (int i = 0; i < 10; i++)
+					amy.send("fj-b/jbob", "t.paused", b("" + i), 60000, 0);
+				amy.flush(10000);
+				assertTrue(first.await(20, TimeUnit.SECONDS));
+				bob.pause();
+				assertTrue(bob.paused());
+				for (int i = 10; i < 20; i++)
+					amy.send("fj-b/jbob", "t.paused", b("" + i), 60000, 0);
+				amy.flush(10000);
+				Thread.sleep(2500);
+				assertEquals("a paused client received packets", 10, got.size());
+				bob.resume();
+				assertFalse(bob.paused());
+				assertTrue(got.size() + " of 20", all.await(20, TimeUnit.SECONDS));
+			}
+		}
+		List<String> want = new ArrayList<>();
+		for (int i = 0; i < 20; i++)
+			want.add("" + i);
+		assertEquals(want, got);
+	}
+
+	@Test public void lastErrorAndUrgentRequest() throws Exception {
+		try (Client bob = at("b", "jbob").onPacket((c, p) -> {
+			if (!p.isNotice()) c.reply(p, "echo.answer", p.payload);
+		}).open(); Client alice = at("a", "jalice").onPacket((c, p) -> {}).open()) {
+			assertEquals("", alice.lastError());
+			assertTrue(alice.rejected().isEmpty());
+			try {
+				alice.send("No Such/Address", "x", b("y"));
+				fail("a bad address was taken");
+			} catch (CascadeException e) {
+				assertEquals(Err.EADDRESS, e.code());
+			}
+			assertTrue(alice.lastError(), alice.lastError().contains("No Such/Address"));
+			Client.Request r = alice.request("fj-b/jbob", "echo.ask", b("urgent"), 15000, -1,
+			    Err.FLAG_URGENT);
+			assertEquals("urgent", r.get(20, TimeUnit.SECONDS).payloadText());
+		}
+	}
+
 	@Test public void aListenerThatThrowsDoesNotStopTheClient() throws Exception {
 		List<String> got = Collections.synchronizedList(new ArrayList<>());
 		CountDownLatch after = new CountDownLatch(1);
