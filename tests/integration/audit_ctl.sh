@@ -110,10 +110,10 @@ t_check "--payload: the access is logged with uid, time and packet" \
 	grep -qE "payload access: uid $(id -u) read the payload of packet $ID at [0-9]{4}-[0-9]{2}-[0-9]{2}T" "$T_DIR/showp.err"
 tc_recv_bg bob2 county bob 1 -W 30
 t_check "alice sends a printable payload with a receipt asked" bash -c "'$T_TCLIENT' send -u '$(n_url county)' -a fj-xm/alice \
-	-s '$T_DIR/alice.secret' -t fj-xm/bob -n 1 -z 1 -m 'hello, world' -M lab.note -R -I > '$T_DIR/ids_txt'"
+	-s '$T_DIR/alice.secret' -t fj-xm/bob -n 1 -z 1 -m 'hello, 世界' -M lab.note -R -I > '$T_DIR/ids_txt'"
 t_wait "bob2" 40
 TID=$(awk '$1 == "id" {print $2}' "$T_DIR/ids_txt")
-t_eq "--payload of a printable one: the text" "n=1 src=fj-xm/alice hello, world" \
+t_eq "--payload of printable UTF-8: the text" "n=1 src=fj-xm/alice hello, 世界" \
 	"$(s county "$TID" --payload --json 2>/dev/null | jq -r '.records[0].payload_text')"
 s county "$TID" --json > "$T_DIR/showr.json"
 t_eq "the county: accepted up, accepted down (from the master), forwarded, delivered to bob" \
