@@ -80,7 +80,8 @@ t_check "cascade-audit -i still reads the log" bash -c \
 # 1b. show ID: the record (src, dst, command), the hop trace, the events, the
 # payload's size and SHA-256 (= sha256 of what tclient sent: "n=2 src=..."
 # padded with NULs to 64 bytes), the payload only with --payload (hex: it
-# holds NULs; text for a printable one), its access logged; unknown id: 1
+# holds NULs; text for a printable one), its access logged; its receipt and
+# reply found as related packets; unknown id: 1
 s() { "$CTL" -f "$T_DIR/$1.conf" audit show "${@:2}"; }
 m show "$ID" --json > "$T_DIR/show.json"
 t_eq "show --json: exit 0" 0 $?
@@ -115,7 +116,14 @@ t_wait "bob2" 40
 TID=$(awk '$1 == "id" {print $2}' "$T_DIR/ids_txt")
 t_eq "--payload of printable UTF-8: the text" "n=1 src=fj-xm/alice hello, 世界" \
 	"$(s county "$TID" --payload --json 2>/dev/null | jq -r '.records[0].payload_text')"
+tc_recv_bg alice2 county alice 1 -W 30
+t_check "bob replies to it" bash -c "'$T_TCLIENT' send -u '$(n_url county)' -a fj-xm/bob \
+	-s '$T_DIR/bob.secret' -t fj-xm/alice -n 1 -M lab.note.ack -y $TID -I > '$T_DIR/ids_reply'"
+t_wait "alice2" 40
+RID=$(awk '$1 == "id" {print $2}' "$T_DIR/ids_reply")
 s county "$TID" --json > "$T_DIR/showr.json"
+t_check "the county: bob's reply among the related" bash -c \
+	"jq -e '[.related[] | select(.relation == \"reply\" and .id == \"$RID\" and .command == \"lab.note.ack\")] | length > 0' '$T_DIR/showr.json' >/dev/null"
 t_eq "the county: accepted up, accepted down (from the master), forwarded, delivered to bob" \
 	"accepted/up accepted/down forwarded/up delivered/down client:bob" \
 	"$(jq -r '[.events[] | "\(.type)/\(.leg)"] + [.events[-1].peer] | join(" ")' "$T_DIR/showr.json")"
