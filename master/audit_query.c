@@ -170,6 +170,11 @@ scan_one(const struct jevent *ev, void *arg)
 			r.has_ref = 1;
 			memcpy(r.ref, p->ref_id.data, CID_LEN);
 		}
+		if (p->reply_to.len == CID_LEN) {
+			r.has_reply_to = 1;
+			memcpy(r.reply_to, p->reply_to.data, CID_LEN);
+		}
+		r.notice = p->notice;
 	} else if (f->has_id && memcmp(ev->id, f->id, CID_LEN) != 0)
 		return 0;
 	/* --id: the packet itself, and notices, cancels and audit copies about it */

@@ -43,6 +43,9 @@ struct aq_row {
 	const char *kind;               /* data, notice, cancel, audit, or "" */
 	int has_ref;
 	uint8_t ref[CID_LEN];
+	int has_reply_to;               /* a reply: the packet it answers */
+	uint8_t reply_to[CID_LEN];
+	uint32_t notice;                /* NoticeCode of a notice, else 0 */
 };
 
 /*

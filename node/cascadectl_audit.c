@@ -6,6 +6,7 @@
  *   cascadectl audit [filters] [--json]       matching events
  *   cascadectl audit verify                   the hash chain
  *   cascadectl audit export --since T --format jsonl|csv
+ *   cascadectl audit show ID [--payload]      one packet: record, trace, events
  *
  * The queries are master/audit_query.c's, shared with cascade-audit. No
  * indexes yet: every query scans the whole log.
@@ -18,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -282,10 +285,376 @@ verify(struct journal *j)
 	return rc == 0 ? EX_OK : EX_FAILED;
 }
 
+/* ----------------------------------------------------------- audit show */
+
+static const char *const notice_names[] = { "", "delivered", "expired", "undeliverable",
+    "rejected", "cancelled", "cancel-too-late", "delayed" };
+
+static const char *
+leg_name(unsigned leg)
+{
+	return leg == JLEG_DOWN ? "down" : "up";
+}
+
+/* Valid UTF-8 with no control characters but tab, CR and LF: shown as text. */
+static int
+printable_utf8(const uint8_t *b, size_t n)
+{
+	size_t i = 0, k, more;
+
+	while (i < n) {
+		uint8_t c = b[i];
+		uint32_t cp;
+
+		if (c < 0x80) {
+			if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+				return 0;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			more = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			more = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			more = 3, cp = c & 0x07;
+		else
+			return 0;
+		if (n - i <= more)      /* truncated */
+			return 0;
+		for (k = 1; k <= more; k++) {
+			if ((b[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (b[i + k] & 0x3f);
+		}
+		/* overlong, surrogate, beyond U+10FFFF, or a C1 control */
+		if ((more == 2 && cp < 0x800) || (more == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
+			return 0;
+		i += more + 1;
+	}
+	return 1;
+}
+
+static json_t *
+flags_json(uint32_t flags)
+{
+	static const char *const names[] = { "receipt", "no-ttl", "down", "urgent", "notify",
+	    "late", "redelivery" };
+	json_t *a = json_array();
+	unsigned i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (flags & (1u << i))
+			json_array_append_new(a, json_string(names[i]));
+	return a;
+}
+
+/*
+ * Reading a payload is a PHI access: it is logged (syslog authpriv and
+ * standard error) with who, when and which packet. cascadectl opens the
+ * journal read-only, so the journal's own event for it needs the control
+ * socket (later work).
+ */
+static void
+log_payload_access(const char *idt, const char *dir)
+{
+	char t[40];
+
+	iso_utc(cnow_ms(), t, sizeof(t));
+	openlog("cascadectl", LOG_PID, LOG_AUTHPRIV);
+	syslog(LOG_NOTICE, "payload access: uid %ld read the payload of packet %s at %s "
+	    "(journal %s)", (long)getuid(), idt, t, dir);
+	closelog();
+	fprintf(stderr, "cascadectl: payload access: uid %ld read the payload of packet %s at "
+	    "%s (journal %s); logged to syslog (authpriv)\n", (long)getuid(), idt, t, dir);
+}
+
+/* The stored record of one leg as JSON, or NULL when this leg holds none. */
+static json_t *
+record_json(struct journal *j, const uint8_t id[CID_LEN], unsigned leg, int with_payload,
+    int *payload_shown, const char *dir)
+{
+	static const char *const kinds[] = { "data", "notice", "cancel", "audit" };
+	char idt[CID_TEXT_LEN], t[40], h[2 * CSHA256_LEN + 1];
+	uint8_t sha[CSHA256_LEN];
+	struct jwhere w;
+	struct jkey k;
+	Cascade__Packet *p = NULL;
+	json_t *o, *tr;
+	unsigned i, waiting = 0;
+	size_t n;
+
+	memcpy(k.id, id, CID_LEN);
+	k.leg = (uint8_t)leg;
+	if (journal_packet_where(j, &k, &w) != 0)
+		return NULL;
+	o = json_object();
+	json_object_set_new(o, "leg", json_string(leg_name(leg)));
+	json_object_set_new(o, "accepted", json_string(iso_utc(w.accepted_ms, t, sizeof(t))));
+	json_object_set_new(o, "accepted_ms", json_integer(w.accepted_ms));
+	json_object_set_new(o, "deadline", json_string(w.deadline_ms > 0 ?
+	    iso_utc(w.deadline_ms, t, sizeof(t)) : ""));
+	for (i = 0; i < w.nq; i++)
+		waiting += w.waiting[i] != 0;
+	json_object_set_new(o, "queues", json_integer(w.nq));
+	json_object_set_new(o, "waiting", json_integer(waiting));
+	json_object_set_new(o, "body", json_boolean(w.body != NULL));
+	if (w.body != NULL)
+		p = cpkt_decode(w.body, w.bodylen);
+	if (p != NULL) {
+		json_object_set_new(o, "src", json_string(p->src ? p->src : ""));
+		json_object_set_new(o, "dst", json_string(p->dst ? p->dst : ""));
+		json_object_set_new(o, "command", json_string(p->command ? p->command : ""));
+		json_object_set_new(o, "kind", json_string(p->kind < 4 ? kinds[p->kind] : "?"));
+		json_object_set_new(o, "flags", flags_json(p->flags));
+		json_object_set_new(o, "ttl_ms", json_integer(p->ttl_ms));
+		json_object_set_new(o, "reply_to", json_string(p->reply_to.len == CID_LEN ?
+		    cid_format(p->reply_to.data, idt) : ""));
+		json_object_set_new(o, "ref", json_string(p->ref_id.len == CID_LEN ?
+		    cid_format(p->ref_id.data, idt) : ""));
+		json_object_set_new(o, "notice", json_string(p->notice < 8 ?
+		    notice_names[p->notice] : "?"));
+		if (p->orig_src != NULL && *p->orig_src)
+			json_object_set_new(o, "orig_src", json_string(p->orig_src));
+		if (p->text != NULL && *p->text)
+			json_object_set_new(o, "text", json_string(p->text));
+		tr = json_array();
+		for (i = 0; i < p->n_trace; i++) {
+			const Cascade__Hop *hp = p->trace[i];
+
+			json_array_append_new(tr, json_pack("{s:s, s:s, s:s, s:I, s:I}", "node",
+			    hp->node ? hp->node : "", "leg", leg_name(hp->leg), "arrived",
+			    hp->arrived_ms ? iso_utc(hp->arrived_ms, t, sizeof(t)) : "",
+			    "arrived_ms", (json_int_t)hp->arrived_ms, "held_ms",
+			    (json_int_t)hp->held_ms));
+		}
+		json_object_set_new(o, "trace", tr);
+	}
+	/* a cancelled, expired or pruned packet keeps only the stored hash of its payload */
+	if (p != NULL && !w.pruned) {
+		n = p->payload.len;
+		csha256(p->payload.data, n, sha);
+		json_object_set_new(o, "payload_size", json_integer((json_int_t)n));
+	} else {
+		memcpy(sha, w.sha, CSHA256_LEN);
+		json_object_set_new(o, "payload_size", json_null());
+	}
+	hexs(sha, CSHA256_LEN, h);
+	json_object_set_new(o, "payload_sha256", json_string(h));
+	json_object_set_new(o, "payload_gone", json_boolean(p == NULL || w.pruned));
+	if (with_payload && p != NULL && !w.pruned) {
+		n = p->payload.len;
+		log_payload_access(cid_format(id, idt), dir);
+		*payload_shown = 1;
+		if (printable_utf8(p->payload.data, n))
+			json_object_set_new(o, "payload_text",
+			    json_stringn((const char *)p->payload.data, n));
+		else {
+			char *x = malloc(2 * n + 1);
+
+			if (x == NULL)
+				die(EX_FAILED, "out of memory");
+			hexs(p->payload.data, n, x);
+			json_object_set_new(o, "payload_hex", json_string(x));
+			free(x);
+		}
+	}
+	cpkt_free(p);
+	free(w.body);
+	return o;
+}
+
+struct show {
+	uint8_t id[CID_LEN];
+	json_t *events, *related;
+};
+
+static int
+show_row(const struct aq_row *r, void *arg)
+{
+	struct show *s = arg;
+	const struct jevent *ev = r->ev;
+	char idt[CID_TEXT_LEN], t[40];
+	const char *rel = NULL;
+	json_t *o;
+
+	if (memcmp(ev->id, s->id, CID_LEN) != 0) {
+		if (r->has_ref && memcmp(r->ref, s->id, CID_LEN) == 0)
+			rel = strcmp(r->kind, "notice") == 0 ? "notice" : r->kind;
+		else if (r->has_reply_to && memcmp(r->reply_to, s->id, CID_LEN) == 0)
+			rel = "reply";
+		else
+			return 0;
+	}
+	o = json_object();
+	json_object_set_new(o, "seq", json_integer((json_int_t)ev->seq));
+	json_object_set_new(o, "time", json_string(iso_utc(ev->time_ms, t, sizeof(t))));
+	json_object_set_new(o, "time_ms", json_integer(ev->time_ms));
+	json_object_set_new(o, "type", json_string(aq_type_name(ev->type)));
+	json_object_set_new(o, "leg", json_string(leg_name(ev->leg)));
+	json_object_set_new(o, "peer", json_string(ev->peer));
+	json_object_set_new(o, "reason", json_integer(ev->reason));
+	json_object_set_new(o, "reason_name", json_string(ev->reason ? creason_str(ev->reason) : ""));
+	json_object_set_new(o, "text", json_string(ev->text));
+	if (rel != NULL) {
+		json_object_set_new(o, "relation", json_string(rel));
+		json_object_set_new(o, "id", json_string(cid_format(ev->id, idt)));
+		json_object_set_new(o, "kind", json_string(r->kind));
+		json_object_set_new(o, "notice", json_string(r->notice < 8 ?
+		    notice_names[r->notice] : "?"));
+		json_object_set_new(o, "command", json_string(r->command));
+		json_object_set_new(o, "src", json_string(ev->src));
+		json_object_set_new(o, "dst", json_string(ev->dst));
+		json_array_append_new(s->related, o);
+	} else
+		json_array_append_new(s->events, o);
+	return 0;
+}
+
+static const char *
+js(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v != NULL && *v ? v : "-";
+}
+
+static void
+show_event_line(json_t *e, int related)
+{
+	char t[48];
+
+	printf("  %7" JSON_INTEGER_FORMAT "  %-29s %-10s", json_integer_value(json_object_get(e,
+	    "seq")), local_time(json_integer_value(json_object_get(e, "time_ms")), t, sizeof(t)),
+	    js(e, "type"));
+	if (related)
+		printf(" %s %s %s (%s) %s -> %s", js(e, "relation"), js(e, "id"), js(e, "kind"),
+		    strcmp(js(e, "kind"), "notice") == 0 ? js(e, "notice") : js(e, "command"),
+		    js(e, "src"), js(e, "dst"));
+	else
+		printf(" leg %-4s %s", js(e, "leg"), js(e, "peer"));
+	if (json_integer_value(json_object_get(e, "reason")))
+		printf(" reason=%" JSON_INTEGER_FORMAT " (%s)",
+		    json_integer_value(json_object_get(e, "reason")), js(e, "reason_name"));
+	if (strcmp(js(e, "text"), "-") != 0)
+		printf(" %s", js(e, "text"));
+	putchar('\n');
+}
+
+static void
+show_text(json_t *all)
+{
+	json_t *recs = json_object_get(all, "records"), *r, *h, *e;
+	size_t i, k;
+	char t[48], f[128];
+
+	printf("packet %s\n", js(all, "id"));
+	if (json_array_size(recs) == 0)
+		printf("record: none at this node (its body is gone: retention)\n");
+	json_array_foreach(recs, i, r) {
+		printf("record (leg %s): accepted %s", js(r, "leg"), local_time(json_integer_value(
+		    json_object_get(r, "accepted_ms")), t, sizeof(t)));
+		printf(", waiting in %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " queues\n",
+		    json_integer_value(json_object_get(r, "waiting")),
+		    json_integer_value(json_object_get(r, "queues")));
+		if (json_is_true(json_object_get(r, "body"))) {
+			f[0] = '\0';
+			json_array_foreach(json_object_get(r, "flags"), k, e) {
+				if (k > 0)
+					strncat(f, ",", sizeof(f) - strlen(f) - 1);
+				strncat(f, json_string_value(e), sizeof(f) - strlen(f) - 1);
+			}
+			printf("  src %s  dst %s  command %s  kind %s  flags %s  ttl %"
+			    JSON_INTEGER_FORMAT " ms\n", js(r, "src"), js(r, "dst"), js(r, "command"),
+			    js(r, "kind"), *f ? f : "-",
+			    json_integer_value(json_object_get(r, "ttl_ms")));
+			if (strcmp(js(r, "reply_to"), "-") != 0)
+				printf("  reply to %s\n", js(r, "reply_to"));
+			if (strcmp(js(r, "ref"), "-") != 0)
+				printf("  refers to %s (notice %s)\n", js(r, "ref"), js(r, "notice"));
+			printf("  hop trace:\n");
+			json_array_foreach(json_object_get(r, "trace"), k, h)
+				printf("    %zu. %-22s leg %-4s arrived %s, held %" JSON_INTEGER_FORMAT
+				    " ms\n", k + 1, js(h, "node"), js(h, "leg"),
+				    local_time(json_integer_value(json_object_get(h, "arrived_ms")), t,
+				    sizeof(t)), json_integer_value(json_object_get(h, "held_ms")));
+		} else
+			printf("  body: gone from the journal (pruned for disk room)\n");
+		if (json_is_null(json_object_get(r, "payload_size")))
+			printf("  payload: gone (cancelled, expired or pruned), sha256 %s\n",
+			    js(r, "payload_sha256"));
+		else
+			printf("  payload: %" JSON_INTEGER_FORMAT " bytes, sha256 %s\n",
+			    json_integer_value(json_object_get(r, "payload_size")),
+			    js(r, "payload_sha256"));
+		if (json_object_get(r, "payload_text") != NULL)
+			printf("  payload (text):\n%s\n", json_string_value(json_object_get(r,
+			    "payload_text")));
+		else if (json_object_get(r, "payload_hex") != NULL)
+			printf("  payload (hex):\n%s\n", js(r, "payload_hex"));
+	}
+	printf("events here:\n");
+	json_array_foreach(json_object_get(all, "events"), i, e)
+		show_event_line(e, 0);
+	if (json_array_size(json_object_get(all, "related")) > 0) {
+		printf("related packets (notices, cancels, audit copies, replies):\n");
+		json_array_foreach(json_object_get(all, "related"), i, e)
+			show_event_line(e, 1);
+	}
+}
+
+/* audit show ID: exit 0 found, 1 not found. */
+static int
+show(struct journal *j, const char *idarg, int with_payload, const char *dir)
+{
+	struct aq_filter f;
+	struct show s;
+	json_t *all, *recs, *r;
+	char idt[CID_TEXT_LEN], err[512];
+	int shown = 0;
+	unsigned leg;
+
+	if (cid_parse(idarg, s.id) != 0)
+		die(EX_USAGE, "audit show %s: not a packet id (32 hex digits)", idarg);
+	s.events = json_array();
+	s.related = json_array();
+	recs = json_array();
+	for (leg = JLEG_UP; leg <= JLEG_DOWN; leg++)
+		if ((r = record_json(j, s.id, leg, with_payload, &shown, dir)) != NULL)
+			json_array_append_new(recs, r);
+	memset(&f, 0, sizeof(f));
+	if (aq_scan(j, &f, show_row, &s) != 0) {
+		snprintf(err, sizeof(err), "%s", journal_errmsg(j));
+		die(EX_FAILED, "%s: %s", dir, err);
+	}
+	if (json_array_size(recs) == 0 && json_array_size(s.events) == 0) {
+		json_decref(recs);
+		json_decref(s.events);
+		json_decref(s.related);
+		die(EX_FAILED, "audit show %s: not found: no record and no event of this packet "
+		    "in %s", cid_format(s.id, idt), dir);
+	}
+	if (with_payload && !shown)
+		fprintf(stderr, "cascadectl: %s: the payload is no longer in the journal\n",
+		    cid_format(s.id, idt));
+	all = json_pack("{s:s, s:o, s:o, s:o}", "id", cid_format(s.id, idt), "records", recs,
+	    "events", s.events, "related", s.related);
+	if (json)
+		json_print(all);
+	else {
+		show_text(all);
+		json_decref(all);
+	}
+	return EX_OK;
+}
+
 static const char audit_usage_text[] =
     "usage: cascadectl audit [verify | export] [--journal DIR] [--since T] "
     "[--until T] [--src ADDR] [--dst ADDR] [--command C] [--type TYPE] [--id ID] "
-    "[--limit N] [--json] [--format jsonl|csv]; see cascadectl(8), AUDIT";
+    "[--limit N] [--json] [--format jsonl|csv]\n"
+    "       cascadectl audit show ID [--journal DIR] [--payload] [--json]; "
+    "see cascadectl(8), AUDIT";
 
 static void
 audit_usage(void)
@@ -308,6 +677,7 @@ audit_run(const char *conffile, int argc, char **argv)
 		{ "limit", required_argument, NULL, 'n' },
 		{ "format", required_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "payload", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -317,10 +687,11 @@ audit_run(const char *conffile, int argc, char **argv)
 	struct journal *j;
 	struct out o;
 	char err[512], *dir, *end;
-	int ch, rc, since = 0;
+	int ch, rc, since = 0, payload = 0;
 
 	memset(&f, 0, sizeof(f));
-	if (argc > 1 && (strcmp(argv[1], "verify") == 0 || strcmp(argv[1], "export") == 0)) {
+	if (argc > 1 && (strcmp(argv[1], "verify") == 0 || strcmp(argv[1], "export") == 0 ||
+	    strcmp(argv[1], "show") == 0)) {
 		sub = argv[1];
 		argc--;
 		argv++;
@@ -336,6 +707,7 @@ audit_run(const char *conffile, int argc, char **argv)
 		case 'c': f.command = optarg; break;
 		case 'j': json = 1; break;
 		case 'F': format = optarg; break;
+		case 'P': payload = 1; break;
 		case 'h':
 			printf("%s\n", audit_usage_text);
 			exit(EX_OK);
@@ -359,7 +731,14 @@ audit_run(const char *conffile, int argc, char **argv)
 			audit_usage();
 		}
 	}
-	if (optind != argc)
+	if (sub != NULL && strcmp(sub, "show") == 0) {
+		if (optind != argc - 1 || since || f.until_ms || f.src || f.dst || f.command ||
+		    f.type || f.has_id || f.limit || format != NULL)
+			die(EX_USAGE, "usage: cascadectl audit show ID [--journal DIR] [--payload] "
+			    "[--json] (no filters)");
+	} else if (payload)
+		die(EX_USAGE, "--payload is for audit show ID");
+	else if (optind != argc)
 		audit_usage();
 	if (f.since_ms && f.until_ms && f.since_ms >= f.until_ms)
 		die(EX_USAGE, "--since is not before --until: no event can match");
@@ -384,6 +763,12 @@ audit_run(const char *conffile, int argc, char **argv)
 	jo.readonly = 1;        /* beside the running daemon: LMDB readers never block it */
 	if (journal_open(&j, &jo, err, sizeof(err)) != 0)
 		die(EX_FAILED, "%s", err);
+	if (sub != NULL && strcmp(sub, "show") == 0) {
+		rc = show(j, argv[optind], payload, dir);
+		journal_close(j);
+		free(dir);
+		return rc;
+	}
 	if (sub != NULL && strcmp(sub, "verify") == 0) {
 		rc = verify(j);
 		journal_close(j);

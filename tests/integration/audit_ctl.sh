@@ -5,7 +5,9 @@
 # window, id and limit match what was sent; the county's log has the
 # deliveries; verify says intact, then names exactly the record whose byte
 # was flipped and, separately, the one deleted (tests/evtamper); export
-# gives as many rows as the query and states its first and last hash.
+# gives as many rows as the query and states its first and last hash;
+# show ID gives one packet's record, hop trace, events and payload hash,
+# the payload itself only with --payload.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init audit_ctl
@@ -74,6 +76,68 @@ t_eq "verify with a filter: exit 2" 2 $?
 t_check "audit --help: the usage, exit 0" bash -c "'$CTL' audit --help | grep -q '^usage: cascadectl audit'"
 t_check "cascade-audit -i still reads the log" bash -c \
 	"'$top_builddir/master/cascade-audit' -i $ID '$MJ' | grep -c 'accepted id=$ID' | grep -qx 1"
+
+# 1b. show ID: the record (src, dst, command), the hop trace, the events, the
+# payload's size and SHA-256 (= sha256 of what tclient sent: "n=2 src=..."
+# padded with NULs to 64 bytes), the payload only with --payload (hex: it
+# holds NULs; text for a printable one), its access logged; its receipt and
+# reply found as related packets; unknown id: 1
+s() { "$CTL" -f "$T_DIR/$1.conf" audit show "${@:2}"; }
+m show "$ID" --json > "$T_DIR/show.json"
+t_eq "show --json: exit 0" 0 $?
+t_eq "show: src dst command kind of the record" "fj-xm/alice fj-xm/bob lab.order data" \
+	"$(jq -r '.records[0] | "\(.src) \(.dst) \(.command) \(.kind)"' "$T_DIR/show.json")"
+t_eq "show: the hop trace, county then master (which turned it down), with times" "fj-xm up true
+fj down true" "$(jq -r '.records[0].trace[] | "\(.node) \(.leg) \(.arrived_ms > 0)"' "$T_DIR/show.json")"
+t_eq "show: its events here, in order" "accepted forwarded" \
+	"$(jq -r '[.events[].type] | join(" ")' "$T_DIR/show.json")"
+SHA=$({ printf 'n=2 src=fj-xm/alice'; head -c 45 /dev/zero; } | sha256sum | cut -d' ' -f1)
+t_eq "show: payload size and sha256 = what was sent" "64 $SHA" \
+	"$(jq -r '.records[0] | "\(.payload_size) \(.payload_sha256)"' "$T_DIR/show.json")"
+t_eq "show without --payload: no payload" "null null" \
+	"$(jq -r '.records[0] | "\(.payload_text) \(.payload_hex)"' "$T_DIR/show.json")"
+m show "$ID" > "$T_DIR/show.txt" 2> "$T_DIR/show.err"
+sed 's/^/# /' "$T_DIR/show.txt"
+t_check "the text form names src, dst, command, trace and sha" bash -c "grep -q 'src fj-xm/alice  dst fj-xm/bob  command lab.order' '$T_DIR/show.txt' &&
+	grep -qE '^    2\. fj +leg down +arrived' '$T_DIR/show.txt' && grep -q 'payload: 64 bytes, sha256 $SHA' '$T_DIR/show.txt' &&
+	grep -qE ' forwarded +leg ' '$T_DIR/show.txt' && ! grep -q 'payload (' '$T_DIR/show.txt'"
+t_eq "... and logs no payload access" "" "$(cat "$T_DIR/show.err")"
+m show "$ID" --payload --json > "$T_DIR/showp.json" 2> "$T_DIR/showp.err"
+t_eq "show --payload: exit 0" 0 $?
+t_eq "--payload: the bytes sent, in hex (not printable)" \
+	"$({ printf 'n=2 src=fj-xm/alice'; head -c 45 /dev/zero; } | od -An -v -tx1 | tr -d ' \n')" \
+	"$(jq -r '.records[0].payload_hex' "$T_DIR/showp.json")"
+t_check "--payload: the access is logged with uid, time and packet" \
+	grep -qE "payload access: uid $(id -u) read the payload of packet $ID at [0-9]{4}-[0-9]{2}-[0-9]{2}T" "$T_DIR/showp.err"
+tc_recv_bg bob2 county bob 1 -W 30
+t_check "alice sends a printable payload with a receipt asked" bash -c "'$T_TCLIENT' send -u '$(n_url county)' -a fj-xm/alice \
+	-s '$T_DIR/alice.secret' -t fj-xm/bob -n 1 -z 1 -m 'hello, 世界' -M lab.note -R -I > '$T_DIR/ids_txt'"
+t_wait "bob2" 40
+TID=$(awk '$1 == "id" {print $2}' "$T_DIR/ids_txt")
+t_eq "--payload of printable UTF-8: the text" "n=1 src=fj-xm/alice hello, 世界" \
+	"$(s county "$TID" --payload --json 2>/dev/null | jq -r '.records[0].payload_text')"
+tc_recv_bg alice2 county alice 1 -W 30
+t_check "bob replies to it" bash -c "'$T_TCLIENT' send -u '$(n_url county)' -a fj-xm/bob \
+	-s '$T_DIR/bob.secret' -t fj-xm/alice -n 1 -M lab.note.ack -y $TID -I > '$T_DIR/ids_reply'"
+t_wait "alice2" 40
+RID=$(awk '$1 == "id" {print $2}' "$T_DIR/ids_reply")
+s county "$TID" --json > "$T_DIR/showr.json"
+t_check "the county: bob's reply among the related" bash -c \
+	"jq -e '[.related[] | select(.relation == \"reply\" and .id == \"$RID\" and .command == \"lab.note.ack\")] | length > 0' '$T_DIR/showr.json' >/dev/null"
+t_eq "the county: accepted up, accepted down (from the master), forwarded, delivered to bob" \
+	"accepted/up accepted/down forwarded/up delivered/down client:bob" \
+	"$(jq -r '[.events[] | "\(.type)/\(.leg)"] + [.events[-1].peer] | join(" ")' "$T_DIR/showr.json")"
+t_check "the county: its receipt (a delivered notice to alice) among the related" bash -c \
+	"jq -e '[.related[] | select(.relation == \"notice\" and .notice == \"delivered\" and .dst == \"fj-xm/alice\")] | length > 0' '$T_DIR/showr.json' >/dev/null"
+s master 000000000001-00000000000000000001 > /dev/null 2> "$T_DIR/nf.err"
+t_eq "unknown id: exit 1" 1 $?
+t_check "... saying not found" grep -q "not found" "$T_DIR/nf.err"
+s master nonsense >/dev/null 2>&1
+t_eq "show of a non-id: exit 2" 2 $?
+s master >/dev/null 2>&1
+t_eq "show without an id: exit 2" 2 $?
+m --payload >/dev/null 2>&1
+t_eq "--payload without show: exit 2" 2 $?
 
 # 2. verify: intact, a flipped byte, a deleted record
 ALL=$(n)
