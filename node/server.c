@@ -223,9 +223,17 @@ peer_find(const char *name, uint32_t kind)
 	size_t i;
 
 	for (i = 0; i < node->npeers; i++)
-		if (node->peers[i].kind == (int)kind && strcmp(node->peers[i].name, name) == 0)
+		if (node->peers[i].kind == (int)kind && !node->peers[i].removed &&
+		    strcmp(node->peers[i].name, name) == 0)
 			return &node->peers[i];
 	return NULL;
+}
+
+void
+server_peer_end(struct peer *p, const char *why)
+{
+	if (p->sess != NULL)
+		session_end(p->sess, why);
 }
 
 /* --------------------------------------------------------------- hello */

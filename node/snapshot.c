@@ -61,7 +61,9 @@ snapshot_status(void)
 	st->started_ms = node_started_ms;
 	st->uptime_ms = cnow_ms() - node_started_ms;
 	st->config = dup_or_empty(c->path);
-	st->config_loaded_ms = node_started_ms;        /* no live reload yet */
+	st->config_loaded_ms = reload_loaded_ms;
+	st->reload_failed_ms = reload_failed_ms;
+	st->reload_failed_text = dup_or_empty(reload_failed_text);
 	xasprintf(&dir, "%s/journal", c->data_dir);
 	st->journal = dir;
 	if (journal_stats(node->j, &js) == 0) {
