@@ -24,8 +24,10 @@ add(struct conf_changes *ch, enum conf_change_kind kind, const struct conf_where
 	c->kind = kind;
 	if (kind != CONF_CHANGE_LIVE)
 		ch->nrefused++;
-	if (w != NULL && w->file != NULL)
+	if (w != NULL && w->file != NULL && w->line > 0)
 		n = snprintf(c->text, sizeof(c->text), "%s:%d: ", w->file, w->line);
+	else if (w != NULL && w->file != NULL)      /* top-level settings keep no line */
+		n = snprintf(c->text, sizeof(c->text), "%s: ", w->file);
 	va_start(ap, fmt);
 	vsnprintf(c->text + n, sizeof(c->text) - (size_t)n, fmt, ap);
 	va_end(ap);

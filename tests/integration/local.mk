@@ -58,3 +58,7 @@ EXTRA_DIST += tests/integration/tlskeymode.sh
 # cancelled bodies dropped, the audit on metadata.
 TESTS += tests/integration/journal_key.sh
 EXTRA_DIST += tests/integration/journal_key.sh
+
+# live reload (SIGHUP, cascadectl reload) and cascadectl check
+TESTS += tests/integration/reload.sh
+EXTRA_DIST += tests/integration/reload.sh
