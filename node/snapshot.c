@@ -167,7 +167,8 @@ snapshot_clients(Cascade__CtlClient ***out, size_t *n)
 		const char *carrier;
 		Cascade__CtlClient *cl;
 
-		if (p->kind != CASCADE__PEER_KIND__PEER_CLIENT)
+		/* a removed client's queue is still listed by cascadectl queue */
+		if (p->kind != CASCADE__PEER_KIND__PEER_CLIENT || p->removed)
 			continue;
 		carrier = server_peer_carrier(p);
 		cl = xcalloc(1, sizeof(*cl));

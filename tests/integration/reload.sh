@@ -60,6 +60,8 @@ t_eq "frank logs in" "auth ok" "$(auth frank "$T_DIR/frank.secret")"
 t_eq "dave is refused" "auth authentication failed" "$(auth dave "$T_DIR/dave.secret")"
 t_check "dave's queue stays: cascadectl queue shows 20" bash -c \
 	"'$CTL' -f '$T_DIR/ca.conf' queue --json | jq -e '.[] | select(.name == \"client:dave\") | .depth == 20' >/dev/null"
+t_eq "clients: dave no longer listed, frank is" "alice bob erin frank" \
+	"$(ca clients --json | jq -r '[.[] | .name | sub("fj-a/"; "")] | sort | join(" ")')"
 t_check "status: the config was loaded after the start" bash -c \
 	"'$CTL' -s '$T_DIR/ca/control.sock' status --json | jq -e '.config_loaded_ms > .started_ms' >/dev/null"
 
