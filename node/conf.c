@@ -82,7 +82,7 @@ struct parser {
 static dir_fn d_node, d_role, d_path, d_key, d_size, d_bool, d_dur, d_uint,
     d_delivery, d_listen, d_block, d_url, d_transport, d_secret, d_proxy,
     d_reconnect, d_carriers, d_prefer, d_claim, d_advertise, d_include, d_metrics, d_journal_key;
-static dir_fn d_notify_url;
+static dir_fn d_notify_url, d_notify_after;
 
 #define C(f) offsetof(struct conf, f)
 #define P(f) offsetof(struct conf_parent, f)
@@ -130,7 +130,7 @@ static const struct dir dirs[] = {
 	    C(http_request_timeout_ms), 100, DAY },
 	/* offline notices and delay warnings */
 	{ "offline-notify-url", CTX_TOP, 1, 1, 0, 0, "URL", d_notify_url, 0, 0, 0 },
-	{ "offline-notify-after", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur,
+	{ "offline-notify-after", CTX_TOP | CTX_CLIENT, 1, 1, 0, 0, "DURATION", d_notify_after,
 	    C(offline_notify_after_ms), 100, 30 * DAY },
 	{ "delay-warning-after", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur,
 	    C(delay_warning_after_ms), 0, 30 * DAY },
@@ -655,6 +655,27 @@ d_dur(struct parser *p, const struct stmt *s, const struct dir *d)
 	*(int64_t *)field(p, d) = v;
 }
 
+/*
+ * offline-notify-after: node-wide at the top level, a client's own inside its
+ * block. d_dur checks and stores into the node-wide field; in a client block
+ * that value is moved to the client and the node-wide one put back.
+ */
+static void
+d_notify_after(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	int64_t node_wide = p->c->offline_notify_after_ms;
+
+	if (p->blk != BLK_CLIENT) {
+		d_dur(p, s, d);
+		return;
+	}
+	p->c->offline_notify_after_ms = -1;
+	d_dur(p, s, d);
+	if (p->c->offline_notify_after_ms >= 0)
+		cur_client(p)->offline_notify_after_ms = p->c->offline_notify_after_ms;
+	p->c->offline_notify_after_ms = node_wide;
+}
+
 static void
 d_uint(struct parser *p, const struct stmt *s, const struct dir *d)
 {
@@ -1129,6 +1150,8 @@ ctx_name(int ctx)
 		return "inside a child or client block";
 	case CTX_CHILD:
 		return "inside a child block";
+	case CTX_TOP | CTX_CLIENT:
+		return "at the top level or inside a client block";
 	default:
 		return "inside a parent, child or client block";
 	}

@@ -124,6 +124,7 @@ struct conf_client {
 	char *id;                               /* client id: caddr_check_client */
 	struct conf_secret secret;
 	int carriers;                           /* [tcp http] */
+	int64_t offline_notify_after_ms;        /* its own offline-notify-after, 0: the node's */
 	struct conf_where where;
 };
 

@@ -124,6 +124,9 @@ diff_clients(const struct conf *o, const struct conf *n, struct conf_changes *ch
 		if (oc->carriers != nc->carriers)
 			add(ch, CONF_CHANGE_LIVE, &nc->where, "client %s: carriers %s -> %s",
 			    nc->id, conf_carriers_str(oc->carriers), conf_carriers_str(nc->carriers));
+		if (oc->offline_notify_after_ms != nc->offline_notify_after_ms)
+			add(ch, CONF_CHANGE_LIVE, &nc->where, "client %s: offline-notify-after changed",
+			    nc->id);
 	}
 	for (i = 0; i < o->nclients; i++)
 		if (conf_client_find(n, o->clients[i].id) == NULL)

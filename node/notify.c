@@ -279,7 +279,8 @@ static void
 scan_client(const struct peer *p, int64_t now)
 {
 	uint64_t *cur = qcursor_at(&nt_cursors, p->qid);
-	int64_t after = node->conf->offline_notify_after_ms;
+	int64_t after = p->client != NULL && p->client->offline_notify_after_ms > 0 ?
+	    p->client->offline_notify_after_ms : node->conf->offline_notify_after_ms;
 	struct jentry e[NT_PEEK];
 	struct jqueue_info qi;
 	unsigned n, i, more = 1;

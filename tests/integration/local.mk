@@ -62,3 +62,5 @@ EXTRA_DIST += tests/integration/journal_key.sh
 # live reload (SIGHUP, cascadectl reload) and cascadectl check
 TESTS += tests/integration/reload.sh
 EXTRA_DIST += tests/integration/reload.sh
+TESTS += tests/integration/notify_client.sh
+EXTRA_DIST += tests/integration/notify_client.sh

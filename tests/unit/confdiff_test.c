@@ -226,7 +226,34 @@ TEST_children_restart(void)
 	teardown();
 }
 
+/* A client's own offline-notify-after (conf.c), and its change (live). */
+static void
+TEST_client_notify_after(void)
+{
+	struct conf_changes ch;
+	struct conf *o, *n;
+
+	setup();
+	o = load("old.conf", "fj-xm-b", "data", "offline-notify-after 10m\n"
+	    "client his {\n\tsecret b.secret\n\toffline-notify-after 30s\n}\n"
+	    "client lab {\n\tsecret b.secret\n}\n");
+	CU_ASSERT_EQUAL(o->offline_notify_after_ms, 600000);
+	CU_ASSERT_EQUAL(conf_client_find(o, "his")->offline_notify_after_ms, 30000);
+	CU_ASSERT_EQUAL(conf_client_find(o, "lab")->offline_notify_after_ms, 0);
+	n = load("new.conf", "fj-xm-b", "data", "offline-notify-after 10m\n"
+	    "client his {\n\tsecret b.secret\n\toffline-notify-after 1h\n}\n"
+	    "client lab {\n\tsecret b.secret\n}\n");
+	memset(&ch, 0, sizeof(ch));
+	CU_ASSERT_EQUAL(conf_diff(o, n, &ch), 1);
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "client his: offline-notify-after changed"));
+	conf_changes_free(&ch);
+	conf_free(o);
+	conf_free(n);
+	teardown();
+}
+
 static const struct cu_test tests[] = {
+	CU_TEST(TEST_client_notify_after),
 	CU_TEST(TEST_no_change),
 	CU_TEST(TEST_clients_live),
 	CU_TEST(TEST_carriers),
