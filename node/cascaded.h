@@ -65,6 +65,7 @@ struct peer {
 	uint64_t handed_epoch, handed_seq, handed_owner;
 	int64_t seen_ms;                /* wall clock of its last request, 0: none yet */
 	int removed;                    /* dropped by a reload: its queue stays, no logins */
+	uint64_t logins;                /* sessions up since start (reconnects: the ones after the first) */
 };
 
 struct node {

@@ -165,11 +165,10 @@ link_metrics(struct evbuffer *b)
 		evbuffer_add_printf(b, "cascade_link_queue_oldest_age_seconds{link=\"%s\"} %.3f\n",
 		    lv(ls[i]->name, n, sizeof(n)), (double)ls[i]->oldest_age_ms / 1e3);
 	head(b, "cascade_link_reconnects_total", "counter",
-	    "Sessions to the parent lost and made again since start.");
+	    "Sessions of the link (to the parent or from a child) made again since start.");
 	for (i = 0; i < nl; i++)
-		if (strcmp(ls[i]->direction, "parent") == 0)
-			evbuffer_add_printf(b, "cascade_link_reconnects_total{link=\"%s\"} %" PRIu64
-			    "\n", lv(ls[i]->name, n, sizeof(n)), ls[i]->reconnects);
+		evbuffer_add_printf(b, "cascade_link_reconnects_total{link=\"%s\"} %" PRIu64
+		    "\n", lv(ls[i]->name, n, sizeof(n)), ls[i]->reconnects);
 	for (i = 0; i < nl; i++)
 		protobuf_c_message_free_unpacked(&ls[i]->base, NULL);
 	free(ls);

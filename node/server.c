@@ -490,6 +490,7 @@ auth_done(struct jjob *job)
 	log_info("server: %s: session %s up over %s from %s%s", p->name,
 	    csession_short(s->id, sid), carrier_name(r->carrier), r->peeraddr,
 	    r->tls ? " (tls)" : "");
+	p->logins++;
 	for (i = 0; i < aj->nrefused; i++)
 		log_warnx("server: %s: claims node id %s, which its child block does not allow",
 		    p->name, aj->refused[i]);

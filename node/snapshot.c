@@ -138,6 +138,7 @@ link_child(const struct peer *p)
 	l->url = dup_or_empty("");
 	l->last_error = dup_or_empty("");
 	queue_depth(p->qid, &l->depth, &l->oldest_age_ms);
+	l->reconnects = p->logins > 0 ? p->logins - 1 : 0;
 	return l;
 }
 

@@ -113,4 +113,12 @@ t_check "alice sends 200 more to bob after the reloads" tc_send ca alice fj-a/bo
 t_wait_for "bob has 400" 60 received_is bob 400
 t_check "bob: nothing twice" check_exactly_once_ids "$T_DIR/bob.txt"
 t_eq "bob: nothing lost (400 distinct ids)" 400 "$(awk '$6 == 0 { print $3 }' "$T_DIR/bob.txt" | sort -u | wc -l)"
+
+# a child's reconnects are counted (cascadectl links RECON, /metrics)
+mctl() { "$CTL" -f "$T_DIR/master.conf" "$@"; }
+t_eq "the master saw fj-a log in once: 0 reconnects" 0 \
+	"$(mctl links --json | jq -r '.[] | select(.name == "fj-a") | .reconnects')"
+n_stop ca; n_start ca
+t_wait_for "after a restart of fj-a the master counts 1 reconnect" 15 bash -c \
+	"'$CTL' -f '$T_DIR/master.conf' links --json | jq -e '.[] | select(.name == \"fj-a\") | .reconnects == 1' >/dev/null"
 t_done
