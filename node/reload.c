@@ -108,10 +108,21 @@ static void
 addjob_done(struct jjob *job)
 {
 	struct addjob *a = (struct addjob *)job;
+	const struct conf_client *cl;
 	struct peer *p;
 
+	/* a later reload may have changed or removed it meanwhile: the running
+	 * config's block decides */
+	if ((cl = conf_client_find(node->conf, a->cl->id)) == NULL) {
+		free(a);
+		return;
+	}
+	a->cl = cl;
 	if (job->rc != 0) {
 		log_warnx("reload: client %s not added: %s", a->cl->id, a->err);
+	} else if ((p = client_peer(a->cl->id)) != NULL) {
+		/* two reloads in a row added it: one entry, the running block */
+		peer_fill_client(p, a->cl);
 	} else if (node->npeers >= node->peers_cap) {
 		log_warnx("reload: client %s not added: no room for more clients before a "
 		    "restart", a->cl->id);
