@@ -54,6 +54,8 @@ static const struct command {
 	{ "pause", CMD(PAUSE), "LINK" },
 	{ "resume", CMD(RESUME), "LINK" },
 	{ "retry", CMD(RETRY), "LINK" },
+	{ "check", CMD(CHECK), NULL },
+	{ "reload", CMD(RELOAD), NULL },
 };
 
 static void usage(FILE *f, int status) __attribute__((noreturn));
@@ -85,6 +87,8 @@ usage(FILE *f, int status)
 	    "        [--command C] [--type TYPE] [--id ID] [--limit N] [--journal DIR]\n"
 	    "        [--format jsonl|csv]\n"
 	    "                the event log, read from the journal itself\n"
+	    "  check         what a reload of the config on disk would change\n"
+	    "  reload        applies the config on disk (as SIGHUP)\n"
 	    "exit: 0 ok, 1 failed, 2 usage, 3 not running, 4 permission, 5 version\n");
 	exit(status);
 }
@@ -403,6 +407,9 @@ print_status(const Cascade__CtlStatus *st)
 	printf("uptime    %s (since %s)\n", age(st->uptime_ms, a, sizeof(a)),
 	    when(st->started_ms, b, sizeof(b)));
 	printf("config    %s (loaded %s)\n", st->config, when(st->config_loaded_ms, a, sizeof(a)));
+	if (st->reload_failed_ms != 0)
+		printf("reload    refused %s:\n%s\n", when(st->reload_failed_ms, a, sizeof(a)),
+		    st->reload_failed_text);
 	printf("journal   %s: %s used of a %s map%s\n", st->journal,
 	    bytes_h(st->journal_used_bytes, a, sizeof(a)), bytes_h(st->journal_map_bytes, b,
 	    sizeof(b)), st->journal_full ? ", FULL: refusing new packets" : "");

@@ -64,7 +64,8 @@ struct peer {
 	 * newer session from other state may get again */
 	uint64_t handed_epoch, handed_seq, handed_owner;
 	int64_t seen_ms;                /* wall clock of its last request, 0: none yet */
-	uint64_t sessions;              /* sessions it authenticated since start */
+	int removed;                    /* dropped by a reload: its queue stays, no logins */
+	uint64_t logins;                /* sessions up since start (reconnects: the ones after the first) */
 };
 
 struct node {
@@ -74,8 +75,8 @@ struct node {
 	struct event_base *base;
 	struct journal *j;
 	uint32_t q_up;                  /* toward the parent (not on the master) */
-	struct peer *peers;             /* children then clients */
-	size_t npeers;
+	struct peer *peers;             /* children then clients, then clients a reload added */
+	size_t npeers, peers_cap;       /* never reallocated: sessions point into it */
 	struct uplink *up;              /* NULL on the master */
 	volatile int stopping;
 	uint64_t stat_accepted, stat_rejected, stat_duplicates, stat_delivered;
@@ -243,6 +244,8 @@ void server_wake(uint32_t qid);
 void server_shutdown(void);
 /* The carrier name of p's session ("tcp", "http"), or NULL when it has none. */
 const char *server_peer_carrier(const struct peer *p);
+/* Ends p's session, if any (reload.c: a removed peer or a changed secret). */
+void server_peer_end(struct peer *p, const char *why);
 
 /* ---------------------------------------------------------- uplink.c */
 struct uplink;
@@ -339,6 +342,22 @@ Cascade__CtlStatus *snapshot_status(void);
 void snapshot_links(Cascade__CtlLink ***out, size_t *n);
 void snapshot_clients(Cascade__CtlClient ***out, size_t *n);
 extern int64_t node_started_ms;         /* main.c: wall clock at start */
+
+/* ----------------------------------------------------------- reload.c */
+#define RELOAD_SPARE_PEERS 256          /* clients reloads may add before a restart */
+/* Config times and the last refused reload, for status (snapshot.c). */
+extern int64_t reload_loaded_ms;        /* wall clock the running config was loaded */
+extern int64_t reload_failed_ms;        /* last refused reload, 0: none */
+extern char *reload_failed_text;        /* its errors, one a line, or NULL */
+/*
+ * Loads node->conf->path again and applies it (SIGHUP, cascadectl reload),
+ * or with dry_run only says what would change (cascadectl check). Returns 0
+ * when applied (or, dry, when it would be), -1 when refused; *text (malloc'd)
+ * gets the changes or every error.
+ */
+int reload_run(int dry_run, char **text);
+/* Adds the journal queue and peer entry of a client (main.c, reload.c). */
+struct peer *peer_add_client(const struct conf_client *cl, char *err, size_t errlen);
 
 /* ----------------------------------------------------- carrier_tcp.c */
 /* Server side: nng rep0 on the tcp:// and tls+tcp:// listen urls. */

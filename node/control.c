@@ -451,6 +451,17 @@ ctl_request(nng_msg *m)
 		do_link_op(req->command, req->arg, rep);
 		break;
 	case CMD(QUEUE): ctl_queue(req, rep); break;
+	case CMD(CHECK):
+	case CMD(RELOAD): {
+		char *text = NULL;
+
+		if (reload_run(req->command == CMD(CHECK), &text) != 0)
+			reply_set(rep, CTL(FAILED), text, NULL);
+		else
+			reply_set(rep, CTL(OK), NULL, text);
+		free(text);
+		break;
+	}
 	case CMD(TRACE): ctl_trace(req->arg, rep); cascade__ctl_request__free_unpacked(req, NULL); return;
 	default:
 		snprintf(why, sizeof(why), "unknown command %u (a newer cascadectl?)", req->command);

@@ -6,6 +6,8 @@ node_libnode_la_SOURCES = \
 	node/log.c \
 	node/conf.h \
 	node/conf.c \
+	node/confdiff.h \
+	node/confdiff.c \
 	node/journal.h \
 	node/journal_int.h \
 	node/journal.c \
@@ -26,6 +28,7 @@ node_cascaded_SOURCES = \
 	node/jthread.c \
 	node/router.c \
 	node/server.c \
+	node/reload.c \
 	node/limits.c \
 	node/uplink.c \
 	node/carrier_tcp.c \

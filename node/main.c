@@ -100,10 +100,14 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(node->base, NULL);
 		break;
 	case SIGHUP:
-		/* nothing is lost: queued packets stay in the journal */
-		log_warnx("cascaded: SIGHUP: live reload is not available yet; "
-		    "the running configuration stays as it is");
+	{
+		char *text = NULL;
+
+		/* reload_run logs what it applied or why it refused */
+		(void)reload_run(0, &text);
+		free(text);
 		break;
+	}
 	}
 }
 
@@ -121,13 +125,15 @@ static void
 peers_init(void)
 {
 	const struct conf *c = node->conf;
-	char qname[CADDR_TEXT_MAX + 16];
-	size_t i, k = 0;
+	char qname[CADDR_TEXT_MAX + 16], err[256];
+	size_t i;
 
-	node->npeers = c->nchildren + c->nclients;
-	node->peers = xcalloc(node->npeers + 1, sizeof(struct peer));
-	for (i = 0; i < c->nchildren; i++, k++) {
-		struct peer *p = &node->peers[k];
+	/* room for the clients later reloads add: the array never moves, as
+	 * sessions and requests point into it (reload.c) */
+	node->peers_cap = c->nchildren + c->nclients + RELOAD_SPARE_PEERS;
+	node->peers = xcalloc(node->peers_cap + 1, sizeof(struct peer));
+	for (i = 0; i < c->nchildren; i++) {
+		struct peer *p = &node->peers[node->npeers++];
 
 		p->kind = CASCADE__PEER_KIND__PEER_NODE;
 		snprintf(p->name, sizeof(p->name), "%s", c->children[i].id);
@@ -139,18 +145,9 @@ peers_init(void)
 		snprintf(qname, sizeof(qname), "child:%s", p->name);
 		p->qid = queue_or_die(qname, JQ_LINK);
 	}
-	for (i = 0; i < c->nclients; i++, k++) {
-		struct peer *p = &node->peers[k];
-
-		p->kind = CASCADE__PEER_KIND__PEER_CLIENT;
-		snprintf(p->name, sizeof(p->name), "%s/%s", node->id, c->clients[i].id);
-		p->client = &c->clients[i];
-		p->secret = c->clients[i].secret.key;
-		p->secretlen = c->clients[i].secret.len;
-		p->carriers = c->clients[i].carriers;
-		snprintf(qname, sizeof(qname), "client:%s", c->clients[i].id);
-		p->qid = queue_or_die(qname, JQ_CLIENT);
-	}
+	for (i = 0; i < c->nclients; i++)
+		if (peer_add_client(&c->clients[i], err, sizeof(err)) == NULL)
+			fatalx("%s", err);
 }
 
 /*
@@ -310,6 +307,7 @@ main(int argc, char **argv)
 	loop_init(node->base);
 
 	node_started_ms = cnow_ms();
+	reload_loaded_ms = node_started_ms;
 	journal_start();
 	if (!node->master)
 		node->q_up = queue_or_die("up", JQ_LINK);

@@ -359,7 +359,7 @@ nt_fire(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what, (void)arg;
 	for (i = 0; i < node->npeers; i++)
 		if (node->peers[i].kind == CASCADE__PEER_KIND__PEER_CLIENT &&
-		    node->peers[i].sess == NULL && node->peers[i].qid != 0)
+		    !node->peers[i].removed && node->peers[i].sess == NULL && node->peers[i].qid != 0)
 			scan_client(&node->peers[i], now);
 	/* a retry of a packet delivered, expired or cancelled meanwhile is moot */
 	TAILQ_FOREACH_SAFE(t, &nt_pending, entry, tn)

@@ -52,7 +52,7 @@ router_local_queue(const char *addr)
 
 	for (i = 0; i < node->npeers; i++)
 		if (node->peers[i].kind == CASCADE__PEER_KIND__PEER_CLIENT &&
-		    strcmp(node->peers[i].name, addr) == 0)
+		    !node->peers[i].removed && strcmp(node->peers[i].name, addr) == 0)
 			return node->peers[i].qid;
 	return 0;
 }

@@ -223,9 +223,17 @@ peer_find(const char *name, uint32_t kind)
 	size_t i;
 
 	for (i = 0; i < node->npeers; i++)
-		if (node->peers[i].kind == (int)kind && strcmp(node->peers[i].name, name) == 0)
+		if (node->peers[i].kind == (int)kind && !node->peers[i].removed &&
+		    strcmp(node->peers[i].name, name) == 0)
 			return &node->peers[i];
 	return NULL;
+}
+
+void
+server_peer_end(struct peer *p, const char *why)
+{
+	if (p->sess != NULL)
+		session_end(p->sess, why);
 }
 
 /* --------------------------------------------------------------- hello */
@@ -437,7 +445,6 @@ auth_done(struct jjob *job)
 	}
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	p->sess = s;
-	p->sessions++;
 	/*
 	 * Packets handed to a session from other state (another program, or one
 	 * without its state directory) may have reached that application; a
@@ -483,6 +490,7 @@ auth_done(struct jjob *job)
 	log_info("server: %s: session %s up over %s from %s%s", p->name,
 	    csession_short(s->id, sid), carrier_name(r->carrier), r->peeraddr,
 	    r->tls ? " (tls)" : "");
+	p->logins++;
 	for (i = 0; i < aj->nrefused; i++)
 		log_warnx("server: %s: claims node id %s, which its child block does not allow",
 		    p->name, aj->refused[i]);

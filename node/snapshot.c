@@ -61,7 +61,9 @@ snapshot_status(void)
 	st->started_ms = node_started_ms;
 	st->uptime_ms = cnow_ms() - node_started_ms;
 	st->config = dup_or_empty(c->path);
-	st->config_loaded_ms = node_started_ms;        /* no live reload yet */
+	st->config_loaded_ms = reload_loaded_ms;
+	st->reload_failed_ms = reload_failed_ms;
+	st->reload_failed_text = dup_or_empty(reload_failed_text);
 	xasprintf(&dir, "%s/journal", c->data_dir);
 	st->journal = dir;
 	if (journal_stats(node->j, &js) == 0) {
@@ -135,9 +137,9 @@ link_child(const struct peer *p)
 	l->carrier_why = dup_or_empty("");
 	l->url = dup_or_empty("");
 	l->last_error = dup_or_empty("");
-	/* as for the parent: every session after its first is a reconnect */
-	l->reconnects = p->sessions > 0 ? p->sessions - 1 : 0;
 	queue_depth(p->qid, &l->depth, &l->oldest_age_ms);
+	/* as for the parent: every session after its first is a reconnect */
+	l->reconnects = p->logins > 0 ? p->logins - 1 : 0;
 	return l;
 }
 
@@ -167,7 +169,8 @@ snapshot_clients(Cascade__CtlClient ***out, size_t *n)
 		const char *carrier;
 		Cascade__CtlClient *cl;
 
-		if (p->kind != CASCADE__PEER_KIND__PEER_CLIENT)
+		/* a removed client's queue is still listed by cascadectl queue */
+		if (p->kind != CASCADE__PEER_KIND__PEER_CLIENT || p->removed)
 			continue;
 		carrier = server_peer_carrier(p);
 		cl = xcalloc(1, sizeof(*cl));

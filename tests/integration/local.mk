@@ -66,3 +66,9 @@ tests_evtamper_SOURCES = tests/evtamper.c
 tests_evtamper_LDADD = $(LMDB_LIBS)
 TESTS += tests/integration/audit_ctl.sh
 EXTRA_DIST += tests/integration/audit_ctl.sh
+
+# live reload (SIGHUP, cascadectl reload) and cascadectl check
+TESTS += tests/integration/reload.sh
+EXTRA_DIST += tests/integration/reload.sh
+TESTS += tests/integration/notify_client.sh
+EXTRA_DIST += tests/integration/notify_client.sh

@@ -15,3 +15,11 @@ UNIT_TESTS += tests/unit/log_test
 tests_unit_log_test_SOURCES = tests/unit/log_test.c
 tests_unit_log_test_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/node
 tests_unit_log_test_LDADD = tests/unit/libcu.la node/libnode.la
+
+# node/confdiff.c: what a reload would change
+check_PROGRAMS += tests/unit/confdiff_test
+TESTS += tests/unit/confdiff_test
+UNIT_TESTS += tests/unit/confdiff_test
+tests_unit_confdiff_test_SOURCES = tests/unit/confdiff_test.c
+tests_unit_confdiff_test_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/node
+tests_unit_confdiff_test_LDADD = tests/unit/libcu.la node/libnode.la

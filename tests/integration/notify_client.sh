@@ -1,0 +1,59 @@
+#!/bin/bash
+# A client's own offline-notify-after (cascade.conf(5)): node-wide 1h, ward's
+# 1s, batch without one. A packet for the offline ward is noticed within
+# seconds, one for the offline batch client is not (it waits the node's 1h);
+# a reload changing batch's to 1s makes its notice due too.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nodes.sh"
+t_init notify_client
+
+cat >"$T_DIR/recv.py" <<'PY'
+import http.server, sys, time, os
+d, port = sys.argv[1], int(sys.argv[2])
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', '0'))).decode()
+        with open(os.path.join(d, 'posts.txt'), 'a') as o:
+            o.write('%d %s\n' % (int(time.time() * 1000),
+                    self.headers.get('Idempotency-Key', '-')))
+        self.send_response(200)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()
+PY
+RPORT=$(t_free_port)
+t_bg recv python3 "$T_DIR/recv.py" "$T_DIR" "$RPORT"
+t_wait_for "the receiver listens" 10 t_port_open "$RPORT"
+POSTS=$T_DIR/posts.txt
+touch "$POSTS"
+
+n_node m fj master
+for c in alice ward batch; do n_client m $c; done
+n_set m "offline-notify-url http://127.0.0.1:$RPORT/notify"
+n_set m "offline-notify-after 1h"
+_n_write_conf m
+# ward's block gets its own delay
+sed -i "/^client ward {/a\\    offline-notify-after 1s" "$T_DIR/m.conf"
+t_bg m "$CASCADED" -d -f "$T_DIR/m.conf"
+t_wait_for "m listens" 10 t_port_open "$PORT_m"
+
+posts() { awk -v id="$1" '$2 == id' "$POSTS" | wc -l; }
+has_post() { [ "$(posts "$1")" -ge 1 ]; }
+send1() { tc_send m alice "fj/$1" 1 -I | awk '/^id / { print $2 }'; }
+
+wid=$(send1 ward); bid=$(send1 batch)
+t_check "two packets sent" test -n "$wid" -a -n "$bid"
+t_wait_for "ward's notice arrives (its own 1s)" 15 has_post "$wid"
+sleep 3
+t_eq "batch's does not (the node's 1h)" 0 "$(posts "$bid")"
+
+sed -i "/^client batch {/a\\    offline-notify-after 1s" "$T_DIR/m.conf"
+out=$("$top_builddir/node/cascadectl" -f "$T_DIR/m.conf" reload); rc=$?
+echo "$out" | sed 's/^/# reload: /'
+t_eq "reload exits 0" 0 "$rc"
+t_check "it names batch's change" grep -q "client batch: offline-notify-after changed" <<<"$out"
+t_wait_for "after the reload batch's notice arrives" 15 has_post "$bid"
+t_eq "ward's notice was sent once" 1 "$(posts "$wid")"
+t_done
