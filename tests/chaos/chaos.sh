@@ -110,7 +110,8 @@ for f in $FLOWS; do
 	IFS=: read -r s sn sc dn dc o <<<"$f"
 	RECEIVERS="$RECEIVERS $dc"
 	recv_start "$dc"
-	t_bg "$s" "$T_TCLIENT" send -u "$(n_url "$sn")" -a "${N_ID[$sn]}/$sc" -s "$T_DIR/$sc.secret" \
+	t_bg "$s" sh -c '"$@"; echo $? >"$0"' "$T_DIR/$s.rc" \
+		"$T_TCLIENT" send -u "$(n_url "$sn")" -a "${N_ID[$sn]}/$sc" -s "$T_DIR/$sc.secret" \
 		-t "${N_ID[$dn]}/$dc" -n "$PER" -b "$BATCH" -i "$IVAL" -W "$DRAIN_S" ${o//_/ }
 done
 # peer_bg TAG MODE NODE CLIENT [opts]: sdkpeer in the background; its exit
@@ -146,7 +147,7 @@ t_bg ttn "$T_TCLIENT" recv -u "$(n_url cz)" -a fj-p-b-z/tt -s "$T_DIR/tt.secret"
 t_bg tun "$T_TCLIENT" recv -u "$(n_url cx)" -a fj-p-a-x/tu -s "$T_DIR/tu.secret" \
 	-n 0 -o "$T_DIR/tu.txt" -W "$DRAIN_S"
 # (its ids on a file of their own: on the log, stderr would cut into them)
-t_bg tt sh -c '"$@" >"$0"' "$T_DIR/tt.out" "$T_TCLIENT" send -u "$(n_url cz)" \
+t_bg tt sh -c '"$@" >"$0"; echo $? >"$0.rc"' "$T_DIR/tt.out" "$T_TCLIENT" send -u "$(n_url cz)" \
 	-a fj-p-b-z/tt -s "$T_DIR/tt.secret" -t fj-p-a-x/tu -n "$NTTL" -b "$BATCH" \
 	-i $((IVAL * 5)) -W "$DRAIN_S" -T "$TTL_MS" -N -I
 # The cancel race: ca/kc sends one packet to cb/kd, then after 0 to 0.6 s
@@ -156,7 +157,6 @@ t_bg kcn "$T_TCLIENT" recv -u "$(n_url ca)" -a fj-p-a/kc -s "$T_DIR/kc.secret" \
 	-n 0 -o "$T_DIR/kc-n.txt" -W "$DRAIN_S"
 t_bg kdr "$T_TCLIENT" recv -u "$(n_url cb)" -a fj-p-b/kd -s "$T_DIR/kd.secret" \
 	-n 0 -o "$T_DIR/kd.txt" -W "$DRAIN_S"
-NRACE=0
 race_one() {	# race_one DELAY_MS: one packet and its cancel; the id goes to races.txt
 	local id
 	id=$(tc_send ca kc fj-p-b/kd 1 -I -N -W "$DRAIN_S" | awk '/^id / { print $2 }')
@@ -164,6 +164,16 @@ race_one() {	# race_one DELAY_MS: one packet and its cancel; the id goes to race
 	echo "$id" >>"$T_DIR/races.txt"
 	sleep "$(printf '0.%03d' "$1")"
 	tc_send ca kc fj-p-b/kd 1 -c "$id" -W "$DRAIN_S"
+}
+# races UNTIL_MS: one race after another, 1 to 3 s apart, until UNTIL_MS
+# (one process, not one per race: fewer children for bash to remember)
+races() {
+	RANDOM=$((SEED + 1))
+	while [ "$(t_now_ms)" -lt "$1" ]; do
+		race_one $((RANDOM % 600))
+		sleep "$((1 + RANDOM % 2)).$((RANDOM % 10))"
+	done
+	echo done >"$T_DIR/races.done"
 }
 
 # --- faults. Each fault is undone by a command due at a time: UNDO_AT[i],
@@ -248,15 +258,9 @@ fault() {
 		CLIENTRESTARTS=$((CLIENTRESTARTS + 1)) ;;
 	esac
 }
-# a cancel race every 1 to 3 s, beside the faults
-next_race=$((T0 + 1000))
-race() {
-	[ "$(t_now_ms)" -ge "$next_race" ] || return 0
-	NRACE=$((NRACE + 1))
-	t_bg "race$NRACE" race_one $((RANDOM % 600)) >/dev/null
-	next_race=$(($(t_now_ms) + 1000 + RANDOM % 2000))
-}
+
 end=$((T0 + SECONDS_RUN * 1000))
+t_bg races races "$end"
 next=$((T0 + 2000))
 while [ "$(t_now_ms)" -lt "$end" ]; do
 	run_due
@@ -264,7 +268,6 @@ while [ "$(t_now_ms)" -lt "$end" ]; do
 		fault
 		next=$(($(t_now_ms) + 500 + RANDOM % 2500))
 	fi
-	race
 	sleep 0.2
 done
 say "faults stop"
@@ -276,8 +279,10 @@ t_alive rr || peer_bg rr recv prov rr -n "$NRCPT" -o "$T_DIR/rr.txt" -S "$T_DIR/
 # --- drain
 for f in $FLOWS; do
 	IFS=: read -r s _ <<<"$f"
-	t_check "sender $s: all $PER acked" t_wait "$s" 300
-	t_eq "sender $s exit status" 0 "$T_STATUS"
+	# its status from its file: in a long run pids wrap, and bash may
+	# have forgotten a child that ended long ago or its pid gone to another
+	t_wait_for "sender $s: all $PER acked" 300 test -s "$T_DIR/$s.rc"
+	t_eq "sender $s exit status" 0 "$(cat "$T_DIR/$s.rc" 2>/dev/null)"
 done
 distinct() { [ -f "$1" ] && awk '$6 == 0 { print $3 }' "$1" | sort -u | wc -l || echo 0; }
 has_all() { [ "$(distinct "$T_DIR/$1.txt")" -ge "$PER" ]; }
@@ -316,15 +321,17 @@ outcomes() {
 			printf "%s %d %d %d %d %d\n", x, d[x], e[x], c[x], l[x], o[x] } }' "$@"
 }
 # every ttl packet delivered once or expired once at its source, not both
-t_check "ttl sender: all $NTTL taken by its node" t_wait tt 300
-t_eq "ttl sender exit status" 0 "$T_STATUS"
+t_wait_for "ttl sender: all $NTTL taken by its node" 300 test -s "$T_DIR/tt.out.rc"
+t_eq "ttl sender exit status" 0 "$(cat "$T_DIR/tt.out.rc" 2>/dev/null)"
 awk '/^id [0-9a-f]+-[0-9a-f]+$/ { print $2 }' "$T_DIR/tt.out" >"$T_DIR/tt.ids"
 t_eq "ttl sender: $NTTL ids" "$NTTL" "$(sort -u "$T_DIR/tt.ids" | wc -l)"
 ttl_open() { outcomes "$T_DIR/tt.ids" "$T_DIR/tu.txt" "$T_DIR/tt-n.txt" | awk '$2 + $3 == 0' | wc -l; }
 t_wait_for "ttl: every packet delivered or expired" 120 eval '[ "$(ttl_open)" -eq 0 ]'
-for ((i = 1; i <= NRACE; i++)); do t_wait "race$i" 300 || t_check "race $i ended" false; done
+t_wait_for "cancel races: the last one ended" 300 test -s "$T_DIR/races.done"
 touch "$T_DIR/races.txt"
-t_eq "cancel races: $NRACE packets sent" "$NRACE" "$(sort -u "$T_DIR/races.txt" | wc -l)"
+NRACE=$(sort -u "$T_DIR/races.txt" | wc -l)
+t_check "cancel races: some ran ($NRACE)" test "$NRACE" -gt 0
+t_eq "cancel races: no race failed to send" 0 "$(grep -c '^race: ' "$T_DIR/races.log")"
 race_open() { outcomes "$T_DIR/races.txt" "$T_DIR/kd.txt" "$T_DIR/kc-n.txt" | awk '$4 + $5 == 0' | wc -l; }
 t_wait_for "cancel races: every cancel answered" 120 eval '[ "$(race_open)" -eq 0 ]'
 sleep 5		# time for a second notice or a late delivery to show
