@@ -755,7 +755,13 @@ schedule_expiry(void)
 
 	if (next > 0) {
 		wait = next - cnow_ms();
-		if (wait < 10)
+		/*
+		 * Past due after a sweep: a packet in flight on a link, left for
+		 * the link's ack or resume to decide; look again a little later.
+		 */
+		if (wait <= 0)
+			wait = 200;
+		else if (wait < 10)
 			wait = 10;
 		if (wait > 1000)
 			wait = 1000;

@@ -10,6 +10,7 @@ NODE_TESTS = \
 	tests/integration/restart.sh \
 	tests/integration/outage.sh \
 	tests/integration/ttl.sh \
+	tests/integration/ttl_inflight.sh \
 	tests/integration/epochs.sh \
 	tests/integration/badinput.sh \
 	tests/integration/confcheck.sh \
