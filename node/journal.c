@@ -1716,83 +1716,6 @@ done:
 	return 0;
 }
 
-/* Whether the stored packet r names src as its source. -1: unknown (no body). */
-static int
-rec_src_is(struct journal *j, const struct jrec *r, const uint8_t *pkey, const char *src)
-{
-	Cascade__Packet *p;
-	int same;
-
-	if ((p = rec_decode(j, r, pkey)) == NULL)
-		return -1;
-	same = p->src != NULL && strcmp(p->src, src) == 0;
-	cascade__packet__free_unpacked(p, NULL);
-	return same;
-}
-
-int
-journal_cancel(struct journal *j, const struct jkey *kk, const char *src, uint64_t now_ms,
-    int *was_queued)
-{
-	char idtext[CID_TEXT_LEN], text[CADDR_TEXT_MAX + 64];
-	uint8_t pkey[JKEY_LEN];
-	unsigned removed;
-	struct jrec r;
-	struct wtx w;
-	uint8_t *plain = NULL;
-	size_t plainlen = 0;
-	int rc, mine;
-
-	*was_queued = 0;
-	jkey_pack(pkey, kk->id, kk->leg);
-	cid_format(kk->id, idtext);
-	if ((rc = jwtx_begin(j, &w)) != 0)
-		return jfail(j, rc, "cancel %s: begin", idtext);
-	if ((rc = rec_get(j, w.txn, pkey, &r)) != 0)
-		goto fail;
-	/*
-	 * Only the packet's source may cancel it. A pruned body (delivered
-	 * long ago) cannot say whose it was: nothing waits to be removed, so
-	 * it is treated as unknown rather than as a spoofed cancel.
-	 */
-	if ((mine = rec_src_is(j, &r, pkey, nz(src))) < 0) {
-		rc = JOURNAL_NOT_FOUND;
-		goto fail;
-	}
-	if (!mine) {
-		snprintf(text, sizeof(text), "cancel from %s refused: not the packet's source", nz(src));
-		if ((rc = ev_about_why(&w, &r, pkey, JEV_REJECTED, src, (int64_t)now_ms,
-		    CASCADE__REASON__REASON_SPOOFED, text)) != 0)
-			goto fail;
-		if ((rc = jwtx_commit(&w)) != 0)
-			return jfail(j, rc, "cancel %s: commit", idtext);
-		return jfail(j, JOURNAL_NOT_YOURS, "cancel %s from %s: not the packet's source",
-		    idtext, nz(src));
-	}
-	/* Copied and logged first: the record's body is only readable before the puts. */
-	if (!(r.flags & JREC_PRUNED) && (rc = rec_body_dup(j, &r, pkey, &plain, &plainlen)) != 0)
-		goto fail;
-	if ((rc = ev_about(&w, &r, pkey, JEV_CANCELLED, src, (int64_t)now_ms, "")) != 0)
-		goto fail;
-	if ((rc = rec_unqueue(j, w.txn, &r, &removed)) != 0)
-		goto fail;
-	if ((rc = expiry_del(j, w.txn, r.deadline_ms, pkey)) != 0)
-		goto fail;
-	/* Its source wants it gone: the body goes, the header and events stay. */
-	if ((rc = rec_drop_body(j, w.txn, &r, pkey, plain, plainlen)) != 0)
-		goto fail;
-	free(plain);
-	plain = NULL;
-	if ((rc = jwtx_commit(&w)) != 0)
-		return jfail(j, rc, "cancel %s: commit", idtext);
-	*was_queued = removed > 0;
-	return 0;
-fail:
-	free(plain);
-	jwtx_abort(&w);
-	return jfail(j, rc, "cancel %s leg %u", idtext, kk->leg);
-}
-
 /* --------------------------------------------------------------- in flight */
 
 /* Under sentmu. A linear scan: there is one entry per link with a session. */
@@ -1857,6 +1780,102 @@ rec_in_flight(const struct journal *j, const struct jrec *r)
 		if (r->qseq[i] <= sent_upto(j, r->qid[i]))
 			return 1;
 	return 0;
+}
+
+/* Whether the stored packet r names src as its source. -1: unknown (no body). */
+static int
+rec_src_is(struct journal *j, const struct jrec *r, const uint8_t *pkey, const char *src)
+{
+	Cascade__Packet *p;
+	int same;
+
+	if ((p = rec_decode(j, r, pkey)) == NULL)
+		return -1;
+	same = p->src != NULL && strcmp(p->src, src) == 0;
+	cascade__packet__free_unpacked(p, NULL);
+	return same;
+}
+
+int
+journal_cancel(struct journal *j, const struct jkey *kk, const char *src, uint64_t now_ms,
+    int *was_queued)
+{
+	char idtext[CID_TEXT_LEN], text[CADDR_TEXT_MAX + 64];
+	uint8_t pkey[JKEY_LEN];
+	unsigned removed;
+	struct jrec r;
+	struct wtx w;
+	uint8_t *plain = NULL;
+	size_t plainlen = 0;
+	int rc, mine;
+
+	*was_queued = 0;
+	jkey_pack(pkey, kk->id, kk->leg);
+	cid_format(kk->id, idtext);
+	/* sentmu to the commit: no link reads it for sending meanwhile */
+	pthread_mutex_lock(&j->sentmu);
+	if ((rc = jwtx_begin(j, &w)) != 0) {
+		pthread_mutex_unlock(&j->sentmu);
+		return jfail(j, rc, "cancel %s: begin", idtext);
+	}
+	if ((rc = rec_get(j, w.txn, pkey, &r)) != 0)
+		goto fail;
+	/*
+	 * Only the packet's source may cancel it. A pruned body (delivered
+	 * long ago) cannot say whose it was: nothing waits to be removed, so
+	 * it is treated as unknown rather than as a spoofed cancel.
+	 */
+	if ((mine = rec_src_is(j, &r, pkey, nz(src))) < 0) {
+		rc = JOURNAL_NOT_FOUND;
+		goto fail;
+	}
+	if (!mine) {
+		snprintf(text, sizeof(text), "cancel from %s refused: not the packet's source", nz(src));
+		if ((rc = ev_about_why(&w, &r, pkey, JEV_REJECTED, src, (int64_t)now_ms,
+		    CASCADE__REASON__REASON_SPOOFED, text)) != 0)
+			goto fail;
+		rc = jwtx_commit(&w);
+		pthread_mutex_unlock(&j->sentmu);
+		if (rc != 0)
+			return jfail(j, rc, "cancel %s: commit", idtext);
+		return jfail(j, JOURNAL_NOT_YOURS, "cancel %s from %s: not the packet's source",
+		    idtext, nz(src));
+	}
+	/*
+	 * Sent on a link and not acked: the peer may have it already, so this
+	 * node can no longer take it back; like a packet gone on (not queued),
+	 * it stays as it is and the cancel is too late here.
+	 */
+	if (rec_in_flight(j, &r)) {
+		jwtx_abort(&w);
+		pthread_mutex_unlock(&j->sentmu);
+		return 0;
+	}
+	/* Copied and logged first: the record's body is only readable before the puts. */
+	if (!(r.flags & JREC_PRUNED) && (rc = rec_body_dup(j, &r, pkey, &plain, &plainlen)) != 0)
+		goto fail;
+	if ((rc = ev_about(&w, &r, pkey, JEV_CANCELLED, src, (int64_t)now_ms, "")) != 0)
+		goto fail;
+	if ((rc = rec_unqueue(j, w.txn, &r, &removed)) != 0)
+		goto fail;
+	if ((rc = expiry_del(j, w.txn, r.deadline_ms, pkey)) != 0)
+		goto fail;
+	/* Its source wants it gone: the body goes, the header and events stay. */
+	if ((rc = rec_drop_body(j, w.txn, &r, pkey, plain, plainlen)) != 0)
+		goto fail;
+	free(plain);
+	plain = NULL;
+	rc = jwtx_commit(&w);
+	pthread_mutex_unlock(&j->sentmu);
+	if (rc != 0)
+		return jfail(j, rc, "cancel %s: commit", idtext);
+	*was_queued = removed > 0;
+	return 0;
+fail:
+	free(plain);
+	jwtx_abort(&w);
+	pthread_mutex_unlock(&j->sentmu);
+	return jfail(j, rc, "cancel %s leg %u", idtext, kk->leg);
 }
 
 /* --------------------------------------------------------------- expiry */
