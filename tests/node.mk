@@ -16,6 +16,7 @@ NODE_TESTS = \
 	tests/integration/confcheck.sh \
 	tests/integration/tls.sh \
 	tests/integration/cancel.sh \
+	tests/integration/cancel_inflight.sh \
 	tests/integration/syncack.sh \
 	tests/integration/manlint.sh \
 	tests/integration/stall.sh \
