@@ -251,7 +251,11 @@ fault() {
 			say "kill -9 the receiver $n"
 			t_kill "$n" KILL
 			later $((200 + RANDOM % 2000)) "$n" "say 'restart $n'; recv_start $n >/dev/null" ;;
-		2)	NCANCEL=$((NCANCEL + 1))
+		2)	# one at a time: two sdkpeers as fj/cl take each other's
+			# session, and a handle taken over does not come back (by
+			# design), so the first would wait for its answer forever
+			[ "$NCANCEL" -eq 0 ] || ! t_alive "cancel$NCANCEL" || return 0
+			NCANCEL=$((NCANCEL + 1))
 			say "cancel $NCANCEL"
 			peer_bg "cancel$NCANCEL" cancel master cl -t fj-p-a-y/nobody >/dev/null ;;
 		esac
@@ -341,18 +345,9 @@ t_eq "ttl: each packet delivered at most once, expired at most once, never neith
 TTL_D=$(awk '$2 == 1 && $3 == 0' "$T_DIR/ttl.outcomes" | wc -l)
 TTL_E=$(awk '$2 == 0 && $3 == 1' "$T_DIR/ttl.outcomes" | wc -l)
 TTL_B=$(awk '$2 == 1 && $3 == 1' "$T_DIR/ttl.outcomes" | wc -l)
-# KNOWN PRODUCT BUG, not fixed yet: a node expires a packet it pushed whose
-# ack was lost (the parent took it and delivered it, the session ended
-# before the ack): delivered and "expired" both. The sweep (journal.c
-# sweep_try) must not expire what is in flight until the next session's
-# resume mark says whether the peer took it. Reported here; CHAOS_TTL_STRICT=1
-# fails on it.
-if [ "${CHAOS_TTL_STRICT:-0}" = 1 ]; then
-	t_eq "ttl: never both delivered and expired" 0 "$TTL_B"
-elif [ "$TTL_B" -gt 0 ]; then
-	echo "# KNOWN BUG: $TTL_B ttl packets delivered AND expired (expired while in flight):" \
-		"$(awk '$2 == 1 && $3 == 1 { print $1 }' "$T_DIR/ttl.outcomes" | head -3)"
-fi
+# a packet pushed whose ack was lost is not expired by its sender until the
+# next session's mark says whether the parent took it (journal.c sweep_try)
+t_eq "ttl: never both delivered and expired" 0 "$TTL_B"
 outcomes "$T_DIR/races.txt" "$T_DIR/kd.txt" "$T_DIR/kc-n.txt" >"$T_DIR/race.outcomes"
 t_eq "cancel races: each cancelled (never delivered) or too late (delivered once), exactly one notice" "" \
 	"$(awk '!(($2 == 0 && $4 == 1 && $5 == 0 || $2 == 1 && $4 == 0 && $5 == 1) && $3 + $6 == 0)' \
