@@ -1716,6 +1716,72 @@ done:
 	return 0;
 }
 
+/* --------------------------------------------------------------- in flight */
+
+/* Under sentmu. A linear scan: there is one entry per link with a session. */
+static uint64_t
+sent_upto(const struct journal *j, uint32_t qid)
+{
+	unsigned i;
+
+	for (i = 0; i < j->nsent; i++)
+		if (j->sent[i].qid == qid)
+			return j->sent[i].upto;
+	return 0;
+}
+
+static void
+sent_put(struct journal *j, uint32_t qid, uint64_t upto)
+{
+	unsigned i;
+
+	for (i = 0; i < j->nsent; i++)
+		if (j->sent[i].qid == qid)
+			break;
+	if (i == j->nsent) {
+		if (upto == 0)
+			return;
+		j->sent = xrealloc(j->sent, (j->nsent + 1) * sizeof(*j->sent));
+		j->nsent++;
+	}
+	j->sent[i].qid = qid;
+	j->sent[i].upto = upto;
+}
+
+void
+journal_sent_set(struct journal *j, uint32_t qid, uint64_t upto)
+{
+	pthread_mutex_lock(&j->sentmu);
+	sent_put(j, qid, upto);
+	pthread_mutex_unlock(&j->sentmu);
+}
+
+int
+journal_peek_sent(struct journal *j, uint32_t qid, uint64_t from_seq, unsigned max,
+    size_t max_bytes, struct jentry *out, unsigned *n)
+{
+	int rc;
+
+	pthread_mutex_lock(&j->sentmu);
+	rc = journal_peek(j, qid, from_seq, max, max_bytes, out, n);
+	if (rc == 0 && *n > 0 && out[*n - 1].seq > sent_upto(j, qid))
+		sent_put(j, qid, out[*n - 1].seq);
+	pthread_mutex_unlock(&j->sentmu);
+	return rc;
+}
+
+/* Whether one of r's queue entries is in flight on a link. Under sentmu. */
+static int
+rec_in_flight(const struct journal *j, const struct jrec *r)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nq; i++)
+		if (r->qseq[i] <= sent_upto(j, r->qid[i]))
+			return 1;
+	return 0;
+}
+
 /* Whether the stored packet r names src as its source. -1: unknown (no body). */
 static int
 rec_src_is(struct journal *j, const struct jrec *r, const uint8_t *pkey, const char *src)
@@ -1746,8 +1812,12 @@ journal_cancel(struct journal *j, const struct jkey *kk, const char *src, uint64
 	*was_queued = 0;
 	jkey_pack(pkey, kk->id, kk->leg);
 	cid_format(kk->id, idtext);
-	if ((rc = jwtx_begin(j, &w)) != 0)
+	/* sentmu to the commit: no link reads it for sending meanwhile */
+	pthread_mutex_lock(&j->sentmu);
+	if ((rc = jwtx_begin(j, &w)) != 0) {
+		pthread_mutex_unlock(&j->sentmu);
 		return jfail(j, rc, "cancel %s: begin", idtext);
+	}
 	if ((rc = rec_get(j, w.txn, pkey, &r)) != 0)
 		goto fail;
 	/*
@@ -1764,10 +1834,22 @@ journal_cancel(struct journal *j, const struct jkey *kk, const char *src, uint64
 		if ((rc = ev_about_why(&w, &r, pkey, JEV_REJECTED, src, (int64_t)now_ms,
 		    CASCADE__REASON__REASON_SPOOFED, text)) != 0)
 			goto fail;
-		if ((rc = jwtx_commit(&w)) != 0)
+		rc = jwtx_commit(&w);
+		pthread_mutex_unlock(&j->sentmu);
+		if (rc != 0)
 			return jfail(j, rc, "cancel %s: commit", idtext);
 		return jfail(j, JOURNAL_NOT_YOURS, "cancel %s from %s: not the packet's source",
 		    idtext, nz(src));
+	}
+	/*
+	 * Sent on a link and not acked: the peer may have it already, so this
+	 * node can no longer take it back; like a packet gone on (not queued),
+	 * it stays as it is and the cancel is too late here.
+	 */
+	if (rec_in_flight(j, &r)) {
+		jwtx_abort(&w);
+		pthread_mutex_unlock(&j->sentmu);
+		return 0;
 	}
 	/* Copied and logged first: the record's body is only readable before the puts. */
 	if (!(r.flags & JREC_PRUNED) && (rc = rec_body_dup(j, &r, pkey, &plain, &plainlen)) != 0)
@@ -1783,13 +1865,16 @@ journal_cancel(struct journal *j, const struct jkey *kk, const char *src, uint64
 		goto fail;
 	free(plain);
 	plain = NULL;
-	if ((rc = jwtx_commit(&w)) != 0)
+	rc = jwtx_commit(&w);
+	pthread_mutex_unlock(&j->sentmu);
+	if (rc != 0)
 		return jfail(j, rc, "cancel %s: commit", idtext);
 	*was_queued = removed > 0;
 	return 0;
 fail:
 	free(plain);
 	jwtx_abort(&w);
+	pthread_mutex_unlock(&j->sentmu);
 	return jfail(j, rc, "cancel %s leg %u", idtext, kk->leg);
 }
 
@@ -1803,18 +1888,33 @@ sweep_try(struct journal *j, int64_t now_ms, unsigned max, struct jexpired *out,
 	uint8_t xk[JXKEY_LEN], pkey[JKEY_LEN];
 	unsigned removed;
 	struct jrec r;
+	uint8_t skipk[JXKEY_LEN];
 	struct wtx w;
 	MDB_val k, v;
-	int rc, queued;
+	int rc, queued, skipped = 0;
 
 	*n = 0;
 	*more = 0;
-	if ((rc = jwtx_begin(j, &w)) != 0)
+	/*
+	 * A packet sent on a link and not acked yet may already be stored at the
+	 * peer: expiring it here too would give it two outcomes (delivered and
+	 * expired). It keeps its deadline until the ack removes it or the resumed
+	 * session says the peer never got it (journal_sent_set). sentmu is held
+	 * to the commit so no link reads a packet this sweep is removing.
+	 */
+	pthread_mutex_lock(&j->sentmu);
+	if ((rc = jwtx_begin(j, &w)) != 0) {
+		pthread_mutex_unlock(&j->sentmu);
 		return rc;
+	}
 	if ((rc = mdb_cursor_open(w.txn, j->expiry, &c)) != 0)
 		goto fail;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) {
+	    rc = skipped ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) :
+	    mdb_cursor_get(c, &k, &v, MDB_FIRST)) {
+		if (skipped && k.mv_size == JXKEY_LEN && memcmp(k.mv_data, skipk, JXKEY_LEN) == 0 &&
+		    (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) != 0)
+			break;
 		if (k.mv_size != JXKEY_LEN) {
 			rc = JOURNAL_CORRUPT;
 			goto fail;
@@ -1827,13 +1927,25 @@ sweep_try(struct journal *j, int64_t now_ms, unsigned max, struct jexpired *out,
 		}
 		memcpy(xk, k.mv_data, JXKEY_LEN);
 		memcpy(pkey, xk + 8, JKEY_LEN);
+		rc = rec_get(j, w.txn, pkey, &r);
+		if (rc == 0 && rec_in_flight(j, &r)) {
+			/* left indexed; the next lookup starts after it */
+			memcpy(skipk, xk, JXKEY_LEN);
+			k.mv_size = JXKEY_LEN;
+			k.mv_data = skipk;
+			skipped = 1;
+			continue;
+		}
+		if (rc != 0 && rc != JOURNAL_NOT_FOUND)
+			goto fail;
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			goto fail;
-		rc = rec_get(j, w.txn, pkey, &r);
-		if (rc == JOURNAL_NOT_FOUND)
-			continue;
-		if (rc)
-			goto fail;
+		if (skipped) {
+			k.mv_size = JXKEY_LEN;
+			k.mv_data = skipk;
+		}
+		if (rec_get(j, w.txn, pkey, &r) != 0)
+			continue;       /* JOURNAL_NOT_FOUND above */
 		if ((rc = rec_queued(j, w.txn, &r, 0, 0, &queued)) != 0)
 			goto fail;
 		if (!queued)
@@ -1855,11 +1967,17 @@ sweep_try(struct journal *j, int64_t now_ms, unsigned max, struct jexpired *out,
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		goto fail;
 	mdb_cursor_close(c);
-	return jwtx_commit(&w);
+	rc = jwtx_commit(&w);
+	pthread_mutex_unlock(&j->sentmu);
+	if (rc == 0)
+		return 0;
+	goto freeout;
 fail:
 	if (c != NULL)
 		mdb_cursor_close(c);
 	jwtx_abort(&w);
+	pthread_mutex_unlock(&j->sentmu);
+freeout:
 	while (*n > 0) {
 		(*n)--;
 		free(out[*n].bytes);
@@ -2623,6 +2741,7 @@ journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_
 	pthread_rwlock_init(&j->rw, &rwa);
 	pthread_rwlockattr_destroy(&rwa);
 	pthread_mutex_init(&j->errmu, NULL);
+	pthread_mutex_init(&j->sentmu, NULL);
 	j->sync = o->sync;
 	j->map_max = o->map_max;
 	j->disk_floor = o->disk_floor;
@@ -2695,6 +2814,8 @@ journal_close(struct journal *j)
 	mdb_env_close(j->env);
 	pthread_rwlock_destroy(&j->rw);
 	pthread_mutex_destroy(&j->errmu);
+	pthread_mutex_destroy(&j->sentmu);
+	free(j->sent);
 	free(j->buf);
 	free(j->ebuf);
 	if (j->dbuf != NULL)

@@ -173,6 +173,18 @@ struct jentry {
 int journal_peek(struct journal *j, uint32_t qid, uint64_t from_seq, unsigned max,
     size_t max_bytes, struct jentry *out, unsigned *n);
 void journal_entries_free(struct jentry *e, unsigned n);
+/*
+ * journal_peek for a link about to send what it reads: the entries read are
+ * marked in flight (see journal_sent_set) in the same step.
+ */
+int journal_peek_sent(struct journal *j, uint32_t qid, uint64_t from_seq, unsigned max,
+    size_t max_bytes, struct jentry *out, unsigned *n);
+/*
+ * Entries of qid with seq <= upto may be at the peer: the expiry sweep leaves
+ * them until the peer's ack removes them or the link lowers upto (a resumed
+ * session learns the peer's mark). 0: nothing of qid is in flight.
+ */
+void journal_sent_set(struct journal *j, uint32_t qid, uint64_t upto);
 /* The keys of up to max entries of qid with from_seq <= seq <= upto_seq. Read-only. */
 int journal_queue_keys(struct journal *j, uint32_t qid, uint64_t from_seq, uint64_t upto_seq,
     struct jkey *out, unsigned max, unsigned *n);
@@ -314,7 +326,8 @@ struct jexpired {
 };
 
 /*
- * Removes packets whose deadline is <= now from every queue, logs EXPIRED
+ * Removes packets whose deadline is <= now from every queue (except those
+ * in flight on a link: see journal_sent_set), logs EXPIRED
  * for each, drops their bodies (as journal_cancel does), and returns up to max of them in out (*n) so the caller can send
  * notices. Small transactions of its own; call again while *n == max.
  */

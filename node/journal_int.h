@@ -23,6 +23,15 @@ struct journal {
 	MDB_dbi meta, packets, queues, marks, expiry, events;
 	pthread_rwlock_t rw;            /* read txns shared, map growth exclusive */
 	pthread_mutex_t errmu;
+	/*
+	 * Per queue, the highest seq a link has sent whose fate its peer has not
+	 * told yet (journal_peek_sent, journal_sent_set). sentmu also spans the
+	 * expiry sweep's transaction, so a packet is never expired between being
+	 * read for sending and being marked sent.
+	 */
+	pthread_mutex_t sentmu;
+	struct jsent { uint32_t qid; uint64_t upto; } *sent;
+	unsigned nsent;
 	char *dir;
 	uint32_t format;
 	int sync;

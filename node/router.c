@@ -684,8 +684,17 @@ router_outgoing(const struct jentry *e, int64_t now)
 		held = 0;
 	if (p->n_trace > 0)
 		p->trace[p->n_trace - 1]->held_ms = (uint32_t)(held > UINT32_MAX ? UINT32_MAX : held);
-	if (!(p->flags & FLAG(NO_TTL)))
+	if (!(p->flags & FLAG(NO_TTL))) {
 		p->ttl_ms -= held;
+		/*
+		 * Ran out while held here (between sweeps, or in flight on a
+		 * session that ended: see journal_sent_set). The next node would
+		 * refuse ttl <= 0 as malformed and tell no one; 1 ms left, it
+		 * takes the packet and expires it with the source's notice.
+		 */
+		if (p->ttl_ms < 1)
+			p->ttl_ms = 1;
+	}
 	return p;
 }
 
@@ -759,7 +768,13 @@ schedule_expiry(void)
 
 	if (next > 0) {
 		wait = next - cnow_ms();
-		if (wait < 10)
+		/*
+		 * Past due after a sweep: a packet in flight on a link, left for
+		 * the link's ack or resume to decide; look again a little later.
+		 */
+		if (wait <= 0)
+			wait = 200;
+		else if (wait < 10)
 			wait = 10;
 		if (wait > 1000)
 			wait = 1000;

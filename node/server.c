@@ -970,7 +970,8 @@ pull_continue(struct sreq *r)
 		r->pull_from = qi.acked_seq + 1;
 	r->pull_epoch = qi.epoch;
 	e = xcalloc(r->pull_max, sizeof(*e));
-	rc = journal_peek(node->j, p->qid, r->pull_from, r->pull_max, r->pull_max_bytes, e, &n);
+	rc = journal_peek_sent(node->j, p->qid, r->pull_from, r->pull_max, r->pull_max_bytes, e,
+	    &n);
 	if (rc != 0) {
 		free(e);
 		sfail(r, STATUS(INTERNAL), "journal: %s", journal_strerror(rc));
@@ -1170,6 +1171,11 @@ do_pull(struct sreq *r, struct session *s)
 		sfail(r, STATUS(INTERNAL), "journal: %s", journal_strerror(rc));
 		return;
 	}
+	/* The puller holds up to its ack; anything sent above it never arrived
+	 * and may expire again (journal_sent_set). */
+	journal_sent_set(node->j, s->peer->qid, pl->epoch == qi.epoch &&
+	    pl->acked_seq > qi.acked_seq && pl->acked_seq < qi.next_seq ? pl->acked_seq :
+	    qi.acked_seq);
 	if (pl->epoch == qi.epoch && pl->acked_seq > qi.acked_seq) {
 		if (pl->acked_seq >= qi.next_seq) {
 			log_warnx("server: %s: ack %llu beyond the last sequence sent (%llu); ignored",

@@ -576,6 +576,11 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		log_warnx("link %s: the parent's mark %llu is below what it acked before (%llu): "
 		    "its journal was reset?", u->pc->id, (unsigned long long)mark,
 		    (unsigned long long)u->acked);
+	/*
+	 * The fate of what the last session sent is known now: up to the mark
+	 * the parent has it (acked here), above it never arrived and may expire.
+	 */
+	journal_sent_set(node->j, node->q_up, mark);
 	ack_up_to(u, mark);
 	u->next_send = mark + 1;
 	log_info("link %s: session %s up over %s to %s; resuming up stream at %llu",
@@ -652,7 +657,7 @@ push_more(struct uplink *u)
 		struct ucall *c;
 
 		n = 0;
-		if (journal_peek(node->j, node->q_up, u->next_send, u->max_batch, PUSH_MAX_BYTES,
+		if (journal_peek_sent(node->j, node->q_up, u->next_send, u->max_batch, PUSH_MAX_BYTES,
 		    e, &n) != 0) {
 			log_warnx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
 			break;

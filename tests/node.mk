@@ -10,11 +10,13 @@ NODE_TESTS = \
 	tests/integration/restart.sh \
 	tests/integration/outage.sh \
 	tests/integration/ttl.sh \
+	tests/integration/ttl_inflight.sh \
 	tests/integration/epochs.sh \
 	tests/integration/badinput.sh \
 	tests/integration/confcheck.sh \
 	tests/integration/tls.sh \
 	tests/integration/cancel.sh \
+	tests/integration/cancel_inflight.sh \
 	tests/integration/syncack.sh \
 	tests/integration/manlint.sh \
 	tests/integration/stall.sh \

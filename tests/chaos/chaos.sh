@@ -9,8 +9,12 @@
 # Every link goes through a faultproxy (the auto link through two: its tcp
 # and its http path). Six tclient flows cross the tree at every level (one
 # urgent, one with a ttl), an SDK request/echo pair, an SDK sender with
-# receipts to an SDK receiver with a state directory, and SDK cancels of
-# packets for a client that never comes. For CHAOS_SECONDS (default 120) a
+# receipts to an SDK receiver with a state directory, SDK cancels of
+# packets for a client that never comes (one answer each), a flow with a
+# ttl short enough (CHAOS_TTL_MS, default 2500) that some packets expire in
+# the faults (each delivered once or its source told "expired" once), and
+# cancel races: a packet, then its cancel 0 to 0.6 s later (either
+# "cancelled" and never delivered, or delivered once and "too late"). For CHAOS_SECONDS (default 120) a
 # driver, seeded by CHAOS_SEED (default random, printed), at random moments
 # kills -9 and restarts a node (the master too), SIGSTOPs one for a while,
 # cuts, blackholes, resets mid-frame, delays and SYN-drops links, blocks the
@@ -76,6 +80,8 @@ done
 n_client cz echo; n_client cx req		# request/reply
 n_client cb rs; n_client prov rr		# receipts, SDK state directory
 n_client master cl; n_client cy nobody		# cancels (nobody never logs in)
+n_client cz tt; n_client cx tu			# ttls that expire in the faults
+n_client ca kc; n_client cb kd			# cancels racing their packets
 for n in $NODES; do n_start "$n"; done
 up() { grep -q "link $2: session .* up over" "$T_DIR/$1.log"; }
 t_wait_for "the province is up over tls+tcp" 20 grep -q "link fj: session .* up over tcp to tls+tcp://" "$T_DIR/prov.log"
@@ -104,7 +110,8 @@ for f in $FLOWS; do
 	IFS=: read -r s sn sc dn dc o <<<"$f"
 	RECEIVERS="$RECEIVERS $dc"
 	recv_start "$dc"
-	t_bg "$s" "$T_TCLIENT" send -u "$(n_url "$sn")" -a "${N_ID[$sn]}/$sc" -s "$T_DIR/$sc.secret" \
+	t_bg "$s" sh -c '"$@"; echo $? >"$0"' "$T_DIR/$s.rc" \
+		"$T_TCLIENT" send -u "$(n_url "$sn")" -a "${N_ID[$sn]}/$sc" -s "$T_DIR/$sc.secret" \
 		-t "${N_ID[$dn]}/$dc" -n "$PER" -b "$BATCH" -i "$IVAL" -W "$DRAIN_S" ${o//_/ }
 done
 # peer_bg TAG MODE NODE CLIENT [opts]: sdkpeer in the background; its exit
@@ -130,6 +137,44 @@ peer_bg req request cx req -t fj-p-b-z/echo -n "$NREQ" -T $((DRAIN_S * 1000))
 peer_bg rr recv prov rr -n "$NRCPT" -o "$T_DIR/rr.txt" -S "$T_DIR/rr-state"
 peer_bg rs send cb rs -t fj-p/rr -n "$NRCPT" -i 350 -R -S "$T_DIR/rs-state"
 NCANCEL=0
+# The ttl flow: cz/tt -> cx/tu across four links, a ttl short enough that
+# some packets expire in an outage. Each must be delivered once or its
+# source told "expired" once, never both, never neither. tt's notices are
+# pulled by a tclient of its own (tt-n).
+NTTL=$(((PER + 4) / 5)) TTL_MS=${CHAOS_TTL_MS:-2500}
+t_bg ttn "$T_TCLIENT" recv -u "$(n_url cz)" -a fj-p-b-z/tt -s "$T_DIR/tt.secret" \
+	-n 0 -o "$T_DIR/tt-n.txt" -W "$DRAIN_S"
+t_bg tun "$T_TCLIENT" recv -u "$(n_url cx)" -a fj-p-a-x/tu -s "$T_DIR/tu.secret" \
+	-n 0 -o "$T_DIR/tu.txt" -W "$DRAIN_S"
+# (its ids on a file of their own: on the log, stderr would cut into them)
+t_bg tt sh -c '"$@" >"$0"; echo $? >"$0.rc"' "$T_DIR/tt.out" "$T_TCLIENT" send -u "$(n_url cz)" \
+	-a fj-p-b-z/tt -s "$T_DIR/tt.secret" -t fj-p-a-x/tu -n "$NTTL" -b "$BATCH" \
+	-i $((IVAL * 5)) -W "$DRAIN_S" -T "$TTL_MS" -N -I
+# The cancel race: ca/kc sends one packet to cb/kd, then after 0 to 0.6 s
+# cancels it: the cancel wins (kd never gets it, kc hears "cancelled") or
+# loses (kd gets it once, kc hears "too late"), exactly one of them.
+t_bg kcn "$T_TCLIENT" recv -u "$(n_url ca)" -a fj-p-a/kc -s "$T_DIR/kc.secret" \
+	-n 0 -o "$T_DIR/kc-n.txt" -W "$DRAIN_S"
+t_bg kdr "$T_TCLIENT" recv -u "$(n_url cb)" -a fj-p-b/kd -s "$T_DIR/kd.secret" \
+	-n 0 -o "$T_DIR/kd.txt" -W "$DRAIN_S"
+race_one() {	# race_one DELAY_MS: one packet and its cancel; the id goes to races.txt
+	local id
+	id=$(tc_send ca kc fj-p-b/kd 1 -I -N -W "$DRAIN_S" | awk '/^id / { print $2 }')
+	[ -n "$id" ] || { echo "race: the packet was not sent"; return 1; }
+	echo "$id" >>"$T_DIR/races.txt"
+	sleep "$(printf '0.%03d' "$1")"
+	tc_send ca kc fj-p-b/kd 1 -c "$id" -W "$DRAIN_S"
+}
+# races UNTIL_MS: one race after another, 1 to 3 s apart, until UNTIL_MS
+# (one process, not one per race: fewer children for bash to remember)
+races() {
+	RANDOM=$((SEED + 1))
+	while [ "$(t_now_ms)" -lt "$1" ]; do
+		race_one $((RANDOM % 600))
+		sleep "$((1 + RANDOM % 2)).$((RANDOM % 10))"
+	done
+	echo done >"$T_DIR/races.done"
+}
 
 # --- faults. Each fault is undone by a command due at a time: UNDO_AT[i],
 # UNDO[i]; BUSY[target] keeps two faults off one target.
@@ -206,14 +251,20 @@ fault() {
 			say "kill -9 the receiver $n"
 			t_kill "$n" KILL
 			later $((200 + RANDOM % 2000)) "$n" "say 'restart $n'; recv_start $n >/dev/null" ;;
-		2)	NCANCEL=$((NCANCEL + 1))
+		2)	# one at a time: two sdkpeers as fj/cl take each other's
+			# session, and a handle taken over does not come back (by
+			# design), so the first would wait for its answer forever
+			[ "$NCANCEL" -eq 0 ] || ! t_alive "cancel$NCANCEL" || return 0
+			NCANCEL=$((NCANCEL + 1))
 			say "cancel $NCANCEL"
 			peer_bg "cancel$NCANCEL" cancel master cl -t fj-p-a-y/nobody >/dev/null ;;
 		esac
 		CLIENTRESTARTS=$((CLIENTRESTARTS + 1)) ;;
 	esac
 }
+
 end=$((T0 + SECONDS_RUN * 1000))
+t_bg races races "$end"
 next=$((T0 + 2000))
 while [ "$(t_now_ms)" -lt "$end" ]; do
 	run_due
@@ -232,8 +283,10 @@ t_alive rr || peer_bg rr recv prov rr -n "$NRCPT" -o "$T_DIR/rr.txt" -S "$T_DIR/
 # --- drain
 for f in $FLOWS; do
 	IFS=: read -r s _ <<<"$f"
-	t_check "sender $s: all $PER acked" t_wait "$s" 300
-	t_eq "sender $s exit status" 0 "$T_STATUS"
+	# its status from its file: in a long run pids wrap, and bash may
+	# have forgotten a child that ended long ago or its pid gone to another
+	t_wait_for "sender $s: all $PER acked" 300 test -s "$T_DIR/$s.rc"
+	t_eq "sender $s exit status" 0 "$(cat "$T_DIR/$s.rc" 2>/dev/null)"
 done
 distinct() { [ -f "$1" ] && awk '$6 == 0 { print $3 }' "$1" | sort -u | wc -l || echo 0; }
 has_all() { [ "$(distinct "$T_DIR/$1.txt")" -ge "$PER" ]; }
@@ -257,6 +310,64 @@ for n in $RECEIVERS; do
 	t_check "receiver $n: exactly once, in order" check_exactly_once "$T_DIR/$n.txt" "$PER"
 done
 
+# outcomes IDS DATA NOTICES: one line per packet id of IDS: "id delivered
+# expired cancelled too-late other", counting each delivery once per
+# (epoch, seq) and each notice once per notice id (a resend is no second one)
+outcomes() {
+	touch "$2" "$3"
+	awk 'FILENAME == ARGV[1] { if (!($1 in want)) { want[$1] = 1; ids[++n] = $1 }; next }
+		FILENAME == ARGV[2] { if ($6 != 0 || ($3 SUBSEP $1 SUBSEP $2) in k) next
+			k[$3, $1, $2] = 1; d[$3]++; next }
+		{ ref = substr($9, 5); if ($6 == 0 || !(ref in want) || ($3 in nid)) next
+		  nid[$3] = 1; if ($7 == 2) e[ref]++; else if ($7 == 5) c[ref]++
+		  else if ($7 == 6) l[ref]++; else o[ref]++ }
+		END { for (i = 1; i <= n; i++) { x = ids[i]
+			printf "%s %d %d %d %d %d\n", x, d[x], e[x], c[x], l[x], o[x] } }' "$@"
+}
+# every ttl packet delivered once or expired once at its source, not both
+t_wait_for "ttl sender: all $NTTL taken by its node" 300 test -s "$T_DIR/tt.out.rc"
+t_eq "ttl sender exit status" 0 "$(cat "$T_DIR/tt.out.rc" 2>/dev/null)"
+awk '/^id [0-9a-f]+-[0-9a-f]+$/ { print $2 }' "$T_DIR/tt.out" >"$T_DIR/tt.ids"
+t_eq "ttl sender: $NTTL ids" "$NTTL" "$(sort -u "$T_DIR/tt.ids" | wc -l)"
+ttl_open() { outcomes "$T_DIR/tt.ids" "$T_DIR/tu.txt" "$T_DIR/tt-n.txt" | awk '$2 + $3 == 0' | wc -l; }
+t_wait_for "ttl: every packet delivered or expired" 120 eval '[ "$(ttl_open)" -eq 0 ]'
+t_wait_for "cancel races: the last one ended" 300 test -s "$T_DIR/races.done"
+touch "$T_DIR/races.txt"
+NRACE=$(sort -u "$T_DIR/races.txt" | wc -l)
+t_check "cancel races: some ran ($NRACE)" test "$NRACE" -gt 0
+t_eq "cancel races: no race failed to send" 0 "$(grep -c '^race: ' "$T_DIR/races.log")"
+race_open() { outcomes "$T_DIR/races.txt" "$T_DIR/kd.txt" "$T_DIR/kc-n.txt" | awk '$4 + $5 == 0' | wc -l; }
+t_wait_for "cancel races: every cancel answered" 120 eval '[ "$(race_open)" -eq 0 ]'
+sleep 5		# time for a second notice or a late delivery to show
+outcomes "$T_DIR/tt.ids" "$T_DIR/tu.txt" "$T_DIR/tt-n.txt" >"$T_DIR/ttl.outcomes"
+t_eq "ttl: each packet delivered at most once, expired at most once, never neither" "" \
+	"$(awk '!($2 <= 1 && $3 <= 1 && $2 + $3 >= 1 && $4 + $5 + $6 == 0)' "$T_DIR/ttl.outcomes" | head -5)"
+TTL_D=$(awk '$2 == 1 && $3 == 0' "$T_DIR/ttl.outcomes" | wc -l)
+TTL_E=$(awk '$2 == 0 && $3 == 1' "$T_DIR/ttl.outcomes" | wc -l)
+TTL_B=$(awk '$2 == 1 && $3 == 1' "$T_DIR/ttl.outcomes" | wc -l)
+# a packet pushed whose ack was lost is not expired by its sender until the
+# next session's mark says whether the parent took it (journal.c sweep_try)
+t_eq "ttl: never both delivered and expired" 0 "$TTL_B"
+outcomes "$T_DIR/races.txt" "$T_DIR/kd.txt" "$T_DIR/kc-n.txt" >"$T_DIR/race.outcomes"
+t_eq "cancel races: each cancelled (never delivered) or too late (delivered once), exactly one notice" "" \
+	"$(awk '!(($2 == 0 && $4 == 1 && $5 == 0 || $2 == 1 && $4 == 0 && $5 == 1) && $3 + $6 == 0)' \
+	"$T_DIR/race.outcomes" | head -5)"
+RACE_W=$(awk '$2 == 0 && $4 == 1' "$T_DIR/race.outcomes" | wc -l)
+RACE_L=$(awk '$2 == 1 && $5 == 1' "$T_DIR/race.outcomes" | wc -l)
+# the SDK cancels: exactly one answer each, also counting what came after
+# its sdkpeer had ended (a tclient for fj/cl collects what is left)
+if [ "$NCANCEL" -gt 0 ]; then
+	"$T_TCLIENT" recv -u "$(n_url master)" -a fj/cl -s "$T_DIR/cl.secret" -n 0 \
+		-o "$T_DIR/cl-left.txt" -W 5 >/dev/null 2>&1
+	touch "$T_DIR/cl-left.txt"
+	t_eq "SDK cancels: one answer per cancel (refs answered more than once)" "" "$(
+		{ sed -n 's/^sdkpeer: notice \([0-9]*\) id \([^ ]*\) ref \([^ ]*\) .*/\1 \2 \3/p' \
+			"$T_DIR"/cancel*.log
+		  awk '$6 != 0 { print $7, $3, substr($9, 5) }' "$T_DIR/cl-left.txt"; } |
+		awk '($1 == 5 || $1 == 6) && !($2 in seen) { seen[$2] = 1; n[$3]++ }
+			END { for (r in n) if (n[r] > 1) print r, n[r] }')"
+fi
+
 # tally FILE: "distinct duplicated out-of-order" of a receiver's data packets
 tally() {
 	awk '$6 != 0 { next }
@@ -278,7 +389,7 @@ FALLBACKS=$(grep -c 'link fj-p-a: carrier http, ' "$T_DIR/cy.log")
 t_check "county y fell back to http ($FALLBACKS times for $BLOCKS blocks of its tcp path)" test "$FALLBACKS" -gt 0
 
 # --- the end: every process stops, every journal opens, every chain verifies
-for n in $RECEIVERS; do t_kill "$n" TERM; done
+for n in $RECEIVERS ttn tun kcn kdr; do t_kill "$n" TERM; done
 for n in $NODES; do
 	n_stop "$n"
 	t_eq "$n stops on SIGTERM with status 0" 0 "$T_STATUS"
@@ -292,5 +403,6 @@ left=$(pgrep -f -- "$T_DIR" || true)
 t_eq "no process left behind" "" "$left"
 echo "chaos: $sent sent, $got delivered, $((sent - got)) lost, $dups duplicated, $ooos out of order," \
 	"$KILLS kills, $STOPS stops, $LINKFAULTS link faults, $FALLBACKS fallbacks," \
-	"$CLIENTRESTARTS client faults (seed $SEED)"
+	"$CLIENTRESTARTS client faults, $NTTL with a ttl: $TTL_D delivered, $TTL_E expired, $TTL_B both," \
+	"$NRACE cancel races: $RACE_W cancelled, $RACE_L too late (seed $SEED)"
 t_done
