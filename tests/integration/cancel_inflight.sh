@@ -27,11 +27,18 @@ id=$(tc_send ca alice fj-b/bob 1 -I -N | awk '/^id / { print $2 }')
 t_check "alice sent one packet ($id)" test -n "$id"
 sleep 1
 t_check "alice cancels it" tc_send ca alice fj-b/bob 1 -c "$id"
-t_wait_for "bob gets the packet (it was on its way)" 20 grep -q ' 0 0 ' "$T_DIR/bob.txt"
 t_wait_for "alice gets an answer to the cancel" 20 grep -Eq ' 1 (5|6) ' "$T_DIR/alice.txt"
-sleep 3		# time for a second answer
-t_eq "alice's answer is 'too late' (bob got it), once" "6" \
-	"$(awk '$6 != 0 && ($7 == 5 || $7 == 6) { print $7 }' "$T_DIR/alice.txt" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+sleep 5		# time for bob's delayed pull reply, and for a second answer
+answer=$(awk '$6 != 0 && ($7 == 5 || $7 == 6) { print $7 }' "$T_DIR/alice.txt" | sort -u | tr '\n' ' ' | sed 's/ $//')
+got=$(awk '$6 == 0' "$T_DIR/bob.txt" | wc -l)
+# Almost always the packet is in bob's delayed pull reply when the cancel
+# comes (too late); if bob's pull was not held just then, the cancel wins.
+# Either way the answer must match what bob got.
+echo "# answer '$answer', bob got $got"
 t_eq "alice got one answer" 1 "$(awk '$6 != 0 && ($7 == 5 || $7 == 6)' "$T_DIR/alice.txt" | wc -l)"
-t_eq "bob got it exactly once" 1 "$(awk '$6 == 0' "$T_DIR/bob.txt" | wc -l)"
+if [ "$answer" = 6 ]; then
+	t_eq "'too late': bob got it exactly once" 1 "$got"
+else
+	t_eq "'cancelled': bob never got it" "5 0" "$answer $got"
+fi
 t_done
