@@ -40,4 +40,5 @@ tests_pipeshim_la_LIBADD = -ldl $(PTHREAD_LIBS)
 
 # Offline notices (notify.c) and delay warnings (delaywarn.c)
 TESTS += tests/integration/offline_notify.sh tests/integration/delay_warning.sh
-EXTRA_DIST += tests/integration/offline_notify.sh tests/integration/delay_warning.sh
+EXTRA_DIST += tests/integration/offline_notify.sh tests/integration/delay_warning.sh \
+	tests/integration/notify_recv.py

@@ -7,24 +7,8 @@
 . "$(dirname "$0")/nodes.sh"
 t_init notify_client
 
-cat >"$T_DIR/recv.py" <<'PY'
-import http.server, sys, time, os
-d, port = sys.argv[1], int(sys.argv[2])
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get('Content-Length', '0'))).decode()
-        with open(os.path.join(d, 'posts.txt'), 'a') as o:
-            o.write('%d %s\n' % (int(time.time() * 1000),
-                    self.headers.get('Idempotency-Key', '-')))
-        self.send_response(200)
-        self.send_header('Content-Length', '0')
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()
-PY
 RPORT=$(t_free_port)
-t_bg recv python3 "$T_DIR/recv.py" "$T_DIR" "$RPORT"
+t_bg recv python3 "$top_srcdir/tests/integration/notify_recv.py" "$T_DIR" "$RPORT"
 t_wait_for "the receiver listens" 10 t_port_open "$RPORT"
 POSTS=$T_DIR/posts.txt
 touch "$POSTS"
@@ -39,7 +23,7 @@ sed -i "/^client ward {/a\\    offline-notify-after 1s" "$T_DIR/m.conf"
 t_bg m "$CASCADED" -d -f "$T_DIR/m.conf"
 t_wait_for "m listens" 10 t_port_open "$PORT_m"
 
-posts() { awk -v id="$1" '$2 == id' "$POSTS" | wc -l; }
+posts() { awk -v id="$1" '$3 == id' "$POSTS" | wc -l; }
 has_post() { [ "$(posts "$1")" -ge 1 ]; }
 send1() { tc_send m alice "fj/$1" 1 -I | awk '/^id / { print $2 }'; }
 

@@ -10,38 +10,10 @@
 . "$(dirname "$0")/nodes.sh"
 t_init offline_notify
 
-# The receiver: records every POST as one line "STATUS TIME_MS KEY BODY" in
-# posts.txt. While the file fail holds a number N > 0 it answers 500 and
-# writes N-1; "always" answers 500 every time.
-cat >"$T_DIR/recv.py" <<'EOF'
-import http.server, sys, time, os
-d, port = sys.argv[1], int(sys.argv[2])
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get('Content-Length', '0'))).decode()
-        st, f = 200, os.path.join(d, 'fail')
-        try:
-            v = open(f).read().strip()
-        except OSError:
-            v = ''
-        if v == 'always':
-            st = 500
-        elif v.isdigit() and int(v) > 0:
-            st = 500
-            open(f, 'w').write(str(int(v) - 1))
-        with open(os.path.join(d, 'posts.txt'), 'a') as o:
-            o.write('%d %d %s %s %s\n' % (st, int(time.time() * 1000),
-                    self.headers.get('Idempotency-Key', '-'),
-                    self.headers.get('Content-Type', '-'), body))
-        self.send_response(st)
-        self.send_header('Content-Length', '0')
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()
-EOF
+# The receiver (notify_recv.py): every POST one line of posts.txt; the
+# file fail makes it answer 500.
 RPORT=$(t_free_port)
-t_bg recv python3 "$T_DIR/recv.py" "$T_DIR" "$RPORT"
+t_bg recv python3 "$top_srcdir/tests/integration/notify_recv.py" "$T_DIR" "$RPORT"
 t_wait_for "the receiver listens" 10 t_port_open "$RPORT"
 POSTS=$T_DIR/posts.txt
 touch "$POSTS"
