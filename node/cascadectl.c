@@ -252,7 +252,7 @@ place_name(uint32_t p)
 	return p < sizeof(names) / sizeof(names[0]) && names[p] != NULL ? names[p] : "?";
 }
 
-static void
+void
 hex(const uint8_t *b, size_t n, char *out)
 {
 	size_t i;

@@ -31,6 +31,7 @@ const char *place_name(uint32_t place);         /* CtlPlace */
 const char *age(int64_t ms, char *buf, size_t len);
 const char *when(int64_t ms, char *buf, size_t len);
 const char *bytes_h(uint64_t b, char *buf, size_t len);
+void hex(const uint8_t *b, size_t n, char *out);   /* out: 2n+1 bytes */
 
 char *socket_from_config(const char *file);    /* malloc'd */
 

@@ -39,16 +39,6 @@ struct out {
 	uint8_t first_hash[CSHA256_LEN], last_hash[CSHA256_LEN];
 };
 
-static void
-hexs(const uint8_t *b, size_t n, char *out)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
-	out[2 * n] = '\0';
-}
-
 /* local time with its zone, to the millisecond */
 static const char *
 local_time(int64_t ms, char *buf, size_t len)
@@ -110,7 +100,7 @@ row_json(const struct aq_row *r)
 	for (i = 0; i < ev->ntrace; i++)
 		json_array_append_new(tr, json_string(ev->trace[i]));
 	json_object_set_new(o, "trace", tr);
-	hexs(ev->hash, CSHA256_LEN, h);
+	hex(ev->hash, CSHA256_LEN, h);
 	json_object_set_new(o, "hash", json_string(h));
 	return o;
 }
@@ -163,7 +153,7 @@ row_csv(const struct aq_row *r)
 		strncat(trace, ev->trace[i], sizeof(trace) - strlen(trace) - 1);
 	}
 	csv_field(trace, 0);
-	hexs(ev->hash, CSHA256_LEN, h);
+	hex(ev->hash, CSHA256_LEN, h);
 	csv_field(h, 1);
 }
 
@@ -260,7 +250,7 @@ verify(struct journal *j)
 	struct jverify v;
 	int rc = journal_verify_ex(j, &v);
 
-	hexs(v.head, CSHA256_LEN, h);
+	hex(v.head, CSHA256_LEN, h);
 	if (rc != 0 && v.bad_seq == 0)
 		die(EX_FAILED, "verify: %s", journal_errmsg(j));
 	if (json) {
@@ -440,7 +430,7 @@ record_json(struct journal *j, const uint8_t id[CID_LEN], unsigned leg, int with
 		memcpy(sha, w.sha, CSHA256_LEN);
 		json_object_set_new(o, "payload_size", json_null());
 	}
-	hexs(sha, CSHA256_LEN, h);
+	hex(sha, CSHA256_LEN, h);
 	json_object_set_new(o, "payload_sha256", json_string(h));
 	json_object_set_new(o, "payload_gone", json_boolean(p == NULL || w.pruned));
 	if (with_payload && p != NULL && !w.pruned) {
@@ -455,7 +445,7 @@ record_json(struct journal *j, const uint8_t id[CID_LEN], unsigned leg, int with
 
 			if (x == NULL)
 				die(EX_FAILED, "out of memory");
-			hexs(p->payload.data, n, x);
+			hex(p->payload.data, n, x);
 			json_object_set_new(o, "payload_hex", json_string(x));
 			free(x);
 		}
@@ -789,8 +779,8 @@ audit_run(const char *conffile, int argc, char **argv)
 	if (sub != NULL) {      /* export: what lets the export itself be checked */
 		char a[2 * CSHA256_LEN + 1], b[2 * CSHA256_LEN + 1];
 
-		hexs(o.first_hash, CSHA256_LEN, a);
-		hexs(o.last_hash, CSHA256_LEN, b);
+		hex(o.first_hash, CSHA256_LEN, a);
+		hex(o.last_hash, CSHA256_LEN, b);
 		if (o.n == 0)
 			fprintf(stderr, "cascadectl: export: 0 records\n");
 		else

@@ -64,6 +64,16 @@ n_client() {
 	_n_secret "$2" >/dev/null
 }
 
+# n_notify_recv: starts notify_recv.py (an offline-notice receiver) as
+# background job recv; sets RPORT (its port) and POSTS (its posts.txt)
+n_notify_recv() {
+	RPORT=$(t_free_port)
+	POSTS=$T_DIR/posts.txt
+	touch "$POSTS"
+	t_bg recv python3 "$top_srcdir/tests/integration/notify_recv.py" "$T_DIR" "$RPORT"
+	t_wait_for "the receiver listens" 10 t_port_open "$RPORT"
+}
+
 # n_client_set NODE CLIENT LINE: a line inside that client's block
 declare -gA N_CLIENT_EXTRA=()
 n_client_set() {

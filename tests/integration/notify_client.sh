@@ -7,11 +7,7 @@
 . "$(dirname "$0")/nodes.sh"
 t_init notify_client
 
-RPORT=$(t_free_port)
-t_bg recv python3 "$top_srcdir/tests/integration/notify_recv.py" "$T_DIR" "$RPORT"
-t_wait_for "the receiver listens" 10 t_port_open "$RPORT"
-POSTS=$T_DIR/posts.txt
-touch "$POSTS"
+n_notify_recv
 
 n_node m fj master
 for c in alice ward batch; do n_client m $c; done

@@ -12,11 +12,7 @@ t_init offline_notify
 
 # The receiver (notify_recv.py): every POST one line of posts.txt; the
 # file fail makes it answer 500.
-RPORT=$(t_free_port)
-t_bg recv python3 "$top_srcdir/tests/integration/notify_recv.py" "$T_DIR" "$RPORT"
-t_wait_for "the receiver listens" 10 t_port_open "$RPORT"
-POSTS=$T_DIR/posts.txt
-touch "$POSTS"
+n_notify_recv
 
 n_node m fj master
 for c in alice bob carol dave erin fred gina; do n_client m $c; done
