@@ -197,6 +197,18 @@ int journal_queue_keys(struct journal *j, uint32_t qid, uint64_t from_seq, uint6
  * transaction. *nacked (may be NULL) gets the number removed.
  */
 int journal_ack(struct journal *j, uint32_t qid, uint64_t upto, uint64_t now_ms, unsigned *nacked);
+/*
+ * journal_ack, and b (local packets it produces, e.g. receipts) committed
+ * in the same transaction, so a crash cannot keep the one and lose the
+ * other. When they do not fit in one transaction (a full journal or map)
+ * the ack commits first and b after it, as journal_ack and
+ * journal_commit_batch do; *together (may be NULL) gets 1 when they went
+ * in one transaction. b NULL or empty: journal_ack. Returns journal_ack's
+ * codes; b's items tell what became of each (JR_FULL: not stored).
+ */
+struct jbatch;
+int journal_ack_with(struct journal *j, uint32_t qid, uint64_t upto, uint64_t now_ms,
+    struct jbatch *b, unsigned *nacked, int *together);
 
 /* ------------------------------------------------------ streams / marks */
 
