@@ -78,7 +78,12 @@
  *   have taken them): never as new.
  * - Node restarts, lost connections and dead links are handled inside:
  *   the handle reconnects with backoff and resumes where the node's
- *   custody stopped, without losing or duplicating a packet.
+ *   custody stopped, without losing or duplicating a packet. A node that
+ *   answers "no session" without our session key (it restarted, or an
+ *   http session idled out) is reported as CASCADE_STATE_NEW_SESSION, with
+ *   the reason in cascade_last_error(), and a new session starts at once;
+ *   only a "no session" signed under our session key means another program
+ *   took the session over (CASCADE_STATE_TAKEN_OVER).
  * - libcurl: the http carrier (http://, https://) uses libcurl. The first
  *   handle opened on such a url calls curl_global_init(CURL_GLOBAL_DEFAULT)
  *   once per process, and the library never calls curl_global_cleanup().
@@ -187,6 +192,10 @@ enum cascade_state {
 	                                   now (detail says why, e.g. "journal full"); the
 	                                   outbox keeps them and retries every second; UP
 	                                   again once the node takes one */
+	CASCADE_STATE_NEW_SESSION = 8,  /* the node no longer knew our session (it restarted,
+	                                   or an http session idled out): a new one is being
+	                                   set up at once; not a takeover, nothing is lost; UP
+	                                   follows */
 };
 
 /* Log levels (cascade_options_set_log_cb). */

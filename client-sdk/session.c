@@ -148,8 +148,9 @@ set_state(struct cascade *h, int state, const char *fmt, ...)
 	if (state != CASCADE_STATE_UP && state != CASCADE_STATE_CONNECTING &&
 	    state != CASCADE_STATE_CLOSED)
 		sdk_set_error(h, "%s", detail);
-	sdk_log(h, state == CASCADE_STATE_DOWN || state == CASCADE_STATE_HELD || state == CASCADE_STATE_TAKEN_OVER ||
-	    state == CASCADE_STATE_REFUSED ? CASCADE_LOG_WARN : CASCADE_LOG_INFO,
+	sdk_log(h, state == CASCADE_STATE_DOWN || state == CASCADE_STATE_HELD ||
+	    state == CASCADE_STATE_TAKEN_OVER || state == CASCADE_STATE_REFUSED ||
+	    state == CASCADE_STATE_NEW_SESSION ? CASCADE_LOG_WARN : CASCADE_LOG_INFO,
 	    "cascade %s: %s", h->client, detail);
 	if (h->state_cb != NULL)
 		h->state_cb(h->state_arg, h, state, detail);
@@ -205,6 +206,7 @@ timer_arm(struct cascade *h, int64_t in_ms)
 /* --------------------------------------------------------------- calls */
 
 static void session_lost(struct cascade *h, int redial, const char *fmt, ...) SDK_PRINTF(3, 4);
+static void session_retry(struct cascade *h, int redial);
 
 /* Sends one request of the session; 0, or the session is lost. */
 static int
@@ -277,6 +279,13 @@ session_lost(struct cascade *h, int redial, const char *fmt, ...)
 		set_state(h, CASCADE_STATE_DOWN, "session lost: %s", why);
 	else
 		sdk_log(h, CASCADE_LOG_INFO, "cascade %s: %s", h->client, why);
+	session_retry(h, redial);
+}
+
+/* The session is gone: start over with Hello after the backoff. */
+static void
+session_retry(struct cascade *h, int redial)
+{
 	session_drop(h);
 	if (redial) {
 		/* a dead or wedged connection: drop it, the carrier dials again */
@@ -288,6 +297,30 @@ session_lost(struct cascade *h, int redial, const char *fmt, ...)
 	h->backoff_ms *= 2;
 	if (h->backoff_ms > h->reconnect_max_ms)
 		h->backoff_ms = h->reconnect_max_ms;
+}
+
+/*
+ * The node answered "no session" without our session key: it does not know
+ * the session (it restarted, or an http session idled out). That is no
+ * refusal and no takeover, only a reason to start over: a new session at
+ * once (after the usual backoff), said as CASCADE_STATE_NEW_SESSION. An
+ * unsigned "no session" proves nothing, but believing it costs no more than
+ * a Hello and an Auth.
+ */
+static void
+session_unknown(struct cascade *h, const char *what, const Cascade__Reply *rep)
+{
+	char sid[CSESSION_SHORT_LEN];
+
+	if (h->ps == P_UP)
+		set_state(h, CASCADE_STATE_NEW_SESSION, "the node at %s no longer knows session %s "
+		    "(%s: %.100s): it restarted, or the session idled out; starting a new session",
+		    h->url, csession_short(h->session, sid), what,
+		    rep->error != NULL && rep->error[0] ? rep->error : "no session");
+	else
+		sdk_log(h, CASCADE_LOG_INFO, "cascade %s: %s: the node no longer knows the session; "
+		    "starting over", h->client, what);
+	session_retry(h, 0);
 }
 
 /*
@@ -392,20 +425,21 @@ reply_open(struct cascade *h, struct call *c, const char *what)
 			goto fail;
 		}
 	}
-	if (!c->authentic && (rep->status != STATUS(OK) || c->type == MSG(AUTH))) {
-		unauthenticated(h, what, rep);
-		goto fail;
-	}
 	if (rep->status == STATUS(NO_SESSION) && c->type != MSG(HELLO) && c->type != MSG(AUTH)) {
 		/*
 		 * Only the node can sign under our session key, and it does so only
 		 * when a newer session took ours over; any other "no session" (an
-		 * http session that idled out, a restarted node) means start over.
+		 * http session that idled out, a restarted node) means start over,
+		 * signed or not: the node cannot sign for a session it forgot.
 		 */
 		if (c->session != 0 && cenv_reply_verify(rep, c->session, c->seq, h->key) == 0)
 			taken_over(h);
 		else
-			session_lost(h, 0, "%s: the node no longer knows the session", what);
+			session_unknown(h, what, rep);
+		goto fail;
+	}
+	if (!c->authentic && (rep->status != STATUS(OK) || c->type == MSG(AUTH))) {
+		unauthenticated(h, what, rep);
 		goto fail;
 	}
 	if (rep->status != STATUS(OK)) {

@@ -44,7 +44,10 @@
  *
  * Common: -W SECONDS overall deadline (default 60), -C CAFILE for
  * tls+tcp:// and https:// urls, -P PROXY an http forward proxy for http(s)://
- * urls, -v logs the SDK's lines to stderr. Exit status 0 on success, 1 on a failed check, 2 on usage.
+ * urls, -v logs the SDK's lines to stderr. Every state change is logged to stderr as
+ * "sdkpeer ADDR: state N: DETAIL", followed for states other than
+ * connecting, up and closed by "sdkpeer ADDR: last error: TEXT"
+ * (cascade_last_error()). Exit status 0 on success, 1 on a failed check, 2 on usage.
  */
 #include "config.h"
 
@@ -114,6 +117,14 @@ state_cb(void *arg, cascade_t *h, int state, const char *detail)
 	pthread_mutex_unlock(&mu);
 	fprintf(stderr, "sdkpeer %s: state %d: %s\n", arg != NULL ? (const char *)arg : "",
 	    state, detail);
+	if (state != CASCADE_STATE_UP && state != CASCADE_STATE_CONNECTING &&
+	    state != CASCADE_STATE_CLOSED) {
+		char err[512];
+
+		if (cascade_last_error(h, err, sizeof(err)) == CASCADE_OK)
+			fprintf(stderr, "sdkpeer %s: last error: %s\n",
+			    arg != NULL ? (const char *)arg : "", err);
+	}
 }
 
 static cascade_t *

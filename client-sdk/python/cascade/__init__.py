@@ -111,6 +111,7 @@ class State(enum.IntEnum):
     REFUSED = 5
     CLOSED = 6
     HELD = 7
+    NEW_SESSION = 8
 
 
 class LogLevel(enum.IntEnum):
