@@ -196,6 +196,11 @@ enum cascade_state {
 	                                   or an http session idled out): a new one is being
 	                                   set up at once; not a takeover, nothing is lost; UP
 	                                   follows */
+	CASCADE_STATE_UNTRUSTED = 9,    /* tls: the node's certificate does not verify (from
+	                                   another CA than ca_file, for another name than the
+	                                   url's host, expired); detail and cascade_last_error()
+	                                   name the verify error; dialing goes on, UP once it
+	                                   verifies */
 };
 
 /* Log levels (cascade_options_set_log_cb). */

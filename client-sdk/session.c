@@ -150,7 +150,8 @@ set_state(struct cascade *h, int state, const char *fmt, ...)
 		sdk_set_error(h, "%s", detail);
 	sdk_log(h, state == CASCADE_STATE_DOWN || state == CASCADE_STATE_HELD ||
 	    state == CASCADE_STATE_TAKEN_OVER || state == CASCADE_STATE_REFUSED ||
-	    state == CASCADE_STATE_NEW_SESSION ? CASCADE_LOG_WARN : CASCADE_LOG_INFO,
+	    state == CASCADE_STATE_NEW_SESSION || state == CASCADE_STATE_UNTRUSTED ?
+	    CASCADE_LOG_WARN : CASCADE_LOG_INFO,
 	    "cascade %s: %s", h->client, detail);
 	if (h->state_cb != NULL)
 		h->state_cb(h->state_arg, h, state, detail);
@@ -207,6 +208,7 @@ timer_arm(struct cascade *h, int64_t in_ms)
 
 static void session_lost(struct cascade *h, int redial, const char *fmt, ...) SDK_PRINTF(3, 4);
 static void session_retry(struct cascade *h, int redial);
+static void tls_why(struct cascade *h);
 
 /* Sends one request of the session; 0, or the session is lost. */
 static int
@@ -400,6 +402,16 @@ reply_open(struct cascade *h, struct call *c, const char *what)
 	Cascade__Reply *rep;
 
 	if (c->err != 0) {
+		/*
+		 * https is "connected" at once (curl dials per request): a Hello
+		 * that fails there is where a certificate that does not verify
+		 * shows. Ask why, as nag does for tls+tcp, at most as often.
+		 */
+		if (c->err == CASCADE_ECARRIER && c->type == MSG(HELLO) && h->tls &&
+		    h->carrier_kind == CASCADE_CARRIER_HTTP && now_ms() >= h->nag_at) {
+			h->nag_at = now_ms() + 4 * (int64_t)h->dead_ms;
+			tls_why(h);
+		}
 		session_lost(h, c->err == CASCADE_ETIMEDOUT, "%s: %s", what,
 		    c->err == CASCADE_ETIMEDOUT ? "no answer from the node within the dead-link "
 		    "timeout" : c->err == CASCADE_ECARRIER ? "the connection failed" :
@@ -1020,38 +1032,58 @@ sdk_first_nag_ms(const struct cascade *h)
 }
 
 /*
- * No connection for a while: say why (the carrier keeps dialing). nng's tls
- * does not tell why a handshake fails, so one handshake with OpenSSL finds
- * out (blocking this thread, which has nothing else to do without a
- * connection, for at most a few seconds), and the state callback hears the
- * reason once per new reason.
+ * Why tls does not come up: nng's tls does not tell why a handshake fails,
+ * and curl's reason reaches only the log, so one handshake with OpenSSL
+ * finds out (blocking this thread, which has nothing else to do without a
+ * session, for at most a few seconds). A certificate that does not verify
+ * (another CA, a name not on it, expired) is CASCADE_STATE_UNTRUSTED; any
+ * other reason is told in the state the handle is in. Either way
+ * cascade_last_error() has it, and the state callback hears each new
+ * reason once.
+ */
+static void
+tls_why(struct cascade *h)
+{
+	char host[256], msg[512];
+	int port = 0, state, rc = 0;
+
+	if (sdk_url_check(h->url, host, sizeof(host), &port) == CASCADE_OK)
+		rc = ctls_probe(host, (unsigned)port, h->ca_file,
+		    h->dead_ms < 3000 ? h->dead_ms : 3000, msg, sizeof(msg));
+	if (rc == 0)
+		snprintf(msg, sizeof(msg), "no tls connection to %s yet, though a handshake with "
+		    "OpenSSL verifies against CA file %s", h->url, h->ca_file);
+	if (strcmp(msg, h->tls_said) == 0)
+		return;
+	snprintf(h->tls_said, sizeof(h->tls_said), "%s", msg);
+	pthread_mutex_lock(&h->mu);
+	state = h->pub_state;
+	pthread_mutex_unlock(&h->mu);
+	if (rc == CTLS_UNVERIFIED && state != CASCADE_STATE_UNTRUSTED) {
+		set_state(h, CASCADE_STATE_UNTRUSTED, "%s: %s; not trusting the node (dialing on)",
+		    h->url, msg);
+		return;
+	}
+	sdk_log(h, CASCADE_LOG_WARN, "cascade %s: %s: %s", h->client, h->url, msg);
+	sdk_set_error(h, "%s: %s", h->url, msg);
+	if (h->state_cb != NULL)
+		h->state_cb(h->state_arg, h, state, msg);
+}
+
+/*
+ * No connection for a while: say why (the carrier keeps dialing), through
+ * tls_why on a tls url.
  */
 static void
 nag(struct cascade *h)
 {
-	char host[256], msg[512];
-	int port, state;
-
 	h->nag_at = now_ms() + 4 * (int64_t)h->dead_ms;
 	if (!h->tls) {
 		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: no connection to %s yet: the node is "
 		    "unreachable", h->client, h->url);
 		return;
 	}
-	if (sdk_url_check(h->url, host, sizeof(host), &port) != CASCADE_OK ||
-	    ctls_probe(host, (unsigned)port, h->ca_file, h->dead_ms < 3000 ? h->dead_ms : 3000,
-	    msg, sizeof(msg)) == 0)
-		snprintf(msg, sizeof(msg), "no tls connection to %s yet, though a handshake with "
-		    "OpenSSL verifies against CA file %s", h->url, h->ca_file);
-	if (strcmp(msg, h->tls_said) == 0)
-		return;
-	snprintf(h->tls_said, sizeof(h->tls_said), "%s", msg);
-	sdk_log(h, CASCADE_LOG_WARN, "cascade %s: %s: %s", h->client, h->url, msg);
-	pthread_mutex_lock(&h->mu);
-	state = h->pub_state;
-	pthread_mutex_unlock(&h->mu);
-	if (h->state_cb != NULL)
-		h->state_cb(h->state_arg, h, state, msg);
+	tls_why(h);
 }
 
 struct timespec

@@ -112,6 +112,7 @@ class State(enum.IntEnum):
     CLOSED = 6
     HELD = 7
     NEW_SESSION = 8
+    UNTRUSTED = 9
 
 
 class LogLevel(enum.IntEnum):
