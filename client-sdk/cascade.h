@@ -545,7 +545,11 @@ int cascade_flush(cascade_t *h, int32_t timeout_ms);
  * (cascade_reason_str()), why (whylen bytes, NUL-terminated, truncated;
  * may be NULL with whylen 0) "REASON: the node's text". Typical use: after
  * cascade_flush(), walk i from 0 until CASCADE_ENOTFOUND and compare ids
- * with those cascade_send() returned.
+ * with those cascade_send() returned. A packet above the node's max-packet
+ * that was sent before the session told the SDK the limit (cascade_send()
+ * refuses it with CASCADE_ETOOBIG afterwards) is refused alone, e.g.
+ * "oversize: payload: 200000 bytes, over the limit of 65536"; the rest of
+ * its push is taken.
  * Returns CASCADE_OK, CASCADE_ENOTFOUND (no refusal i) or CASCADE_EINVAL
  * (h NULL, why NULL with whylen > 0). Thread-safe.
  */
