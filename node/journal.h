@@ -14,6 +14,9 @@
  * - Full disk is backpressure, not loss: see journal_commit_batch and
  *   JOURNAL_FULL. Acks, trims, expiry and prunes commit in transactions of
  *   their own, apart from inserts, so they go through when inserts cannot.
+ *   The one exception, journal_ack_with, puts the receipts an ack produces
+ *   in the ack's transaction, and commits them apart again when the
+ *   journal is full.
  * - Times are wall-clock milliseconds (cnow_ms()); callers pass "now" so
  *   tests can drive time.
  * - Functions return 0 on success or a JOURNAL_* code (negative) or an LMDB
