@@ -66,6 +66,7 @@ struct peer {
 	int64_t seen_ms;                /* wall clock of its last request, 0: none yet */
 	int removed;                    /* dropped by a reload: its queue stays, no logins */
 	uint64_t logins;                /* sessions up since start (reconnects: the ones after the first) */
+	uint64_t receipts_upto;         /* its inbox seq up to which receipts are built (server.c) */
 };
 
 struct node {
@@ -134,7 +135,17 @@ uint32_t router_local_queue(const char *addr);
  * NoticeCode, reason/text for rejects. Nothing for notices themselves.
  */
 void router_notice(const Cascade__Packet *p, uint32_t code, uint32_t reason, const char *text);
-/* The same for news about p waiting here: down from here when p's src is in this subtree. */
+/*
+ * The notice router_notice would send, routed into it but not committed:
+ * the caller commits it (in its own transaction, e.g. with the ack that
+ * produces a receipt), then calls router_local_committed(it), and frees the
+ * packet returned. NULL: no notice is due (it untouched).
+ */
+Cascade__Packet *router_notice_routed(const Cascade__Packet *p, uint32_t code, uint32_t reason,
+    const char *text, struct jitem *it, char *why, size_t whylen);
+/* After a local packet's commit: forwards it if accepted, else says why it is lost. */
+void router_local_committed(const struct jitem *it);
+/* router_notice for news about p waiting here: down from here when p's src is in this subtree. */
 void router_notice_here(const Cascade__Packet *p, uint32_t code, const char *text);
 /*
  * Packet p from a client session was refused for good: tells that client
