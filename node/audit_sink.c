@@ -380,31 +380,19 @@ found_one(const struct jevent *ev, void *arg)
 	return 1;
 }
 
-static void
-hexs(const uint8_t *p, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = hx[p[i] >> 4];
-		out[2 * i + 1] = hx[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* The node's last row in the table, checked against the journal; sets as.confirmed. */
 static int
 as_resume(struct conn *c)
 {
 	const char *params[1] = { node->id };
-	char err[512], jh[2 * CSHA256_LEN + 1];
+	char err[512];
 	struct found f = { 0, { 0 } };
 	uint64_t pos = 0;
 	PGresult *r;
 
-	r = PQexecParams(c->pg, "SELECT pos, encode(hash, 'hex') FROM cascade_events "
-	    "WHERE node = $1 ORDER BY pos DESC LIMIT 1", 1, NULL, params, NULL, NULL, 0);
+	/* binary results: pos as 8 bytes big-endian, hash as its 32 bytes */
+	r = PQexecParams(c->pg, "SELECT pos, hash FROM cascade_events "
+	    "WHERE node = $1 ORDER BY pos DESC LIMIT 1", 1, NULL, params, NULL, NULL, 1);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		as_down(c, "reading the last position in cascade_events",
 		    pg_err(PQresultErrorMessage(r), err, sizeof(err)),
@@ -413,7 +401,11 @@ as_resume(struct conn *c)
 		return -1;
 	}
 	if (PQntuples(r) == 1) {
-		pos = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+		const uint8_t *pv = (const uint8_t *)PQgetvalue(r, 0, 0);
+		unsigned i;
+
+		for (i = 0; i < 8 && PQgetlength(r, 0, 0) == 8; i++)
+			pos = pos << 8 | pv[i];
 		if (journal_events(node->j, pos, found_one, &f) != 0) {
 			as_down(c, "reading the journal", journal_errmsg(node->j),
 			    "see the journal's messages above");
@@ -430,11 +422,10 @@ as_resume(struct conn *c)
 			PQclear(r);
 			return -1;
 		}
-		hexs(f.hash, CSHA256_LEN, jh);
-		if (strcmp(jh, PQgetvalue(r, 0, 1)) != 0) {
-			snprintf(err, sizeof(err), "row %" PRIu64 " of node %s has hash %.16s... but "
-			    "this journal's record %" PRIu64 " has %.16s...", pos, node->id,
-			    PQgetvalue(r, 0, 1), pos, jh);
+		if (PQgetlength(r, 0, 1) != CSHA256_LEN ||
+		    memcmp(PQgetvalue(r, 0, 1), f.hash, CSHA256_LEN) != 0) {
+			snprintf(err, sizeof(err), "row %" PRIu64 " of node %s has another hash than "
+			    "this journal's record %" PRIu64, pos, node->id, pos);
 			as_down(c, "refusing to resume: the table holds another chain", err,
 			    "move this node's rows aside, or give audit-sink another database or "
 			    "schema, and restart cascaded");
@@ -781,7 +772,7 @@ audit_sink_status(Cascade__CtlStatus *st, uint64_t head)
 	struct first f = { 0, 0 };
 	uint64_t confirmed;
 
-	if (node->conf->audit_sink == NULL)
+	if (as.url == NULL)     /* no sink running (a reload cannot add one) */
 		return;
 	pthread_mutex_lock(&as.mu);
 	free(st->audit_sink);

@@ -12,8 +12,9 @@
 #    no gap, no duplicate, the lag goes back to 0;
 # 4. a SQL query for src + type gives the rows `cascadectl audit --src
 #    --type --json` gives;
-# 5. a master made again under the same id (a new journal) refuses to
-#    extend the table with another chain; bad URLs are config errors.
+# 5. a table whose last row has another hash than the journal's, and a
+#    master made again under the same id (a new journal), are refused, not
+#    extended; bad URLs are config errors.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 . "$(dirname "$0")/pg.sh"
@@ -170,14 +171,27 @@ t_check "SQL src fj-xm + type forwarded = cascadectl audit --src fj-xm --type fo
 t_check "... at least 1400 rows (every packet the master forwarded to the county)" \
 	bash -c "[ \$(wc -l <'$T_DIR/qt') -ge 1400 ]"
 
-# 5. another chain under the same node id is refused; bad URLs
+# 5. another chain under the same node id is refused: a last row whose hash
+# is not the journal's, then a journal made again (the table ahead of it)
+n_stop master
+LAST="(SELECT max(pos) FROM cascade_events WHERE node = 'fj')"
+H=$(pg_sql "SELECT encode(hash, 'hex') FROM cascade_events WHERE node = 'fj' AND pos = $LAST")
+pg_sql "UPDATE cascade_events SET hash = sha256(hash) WHERE node = 'fj' AND pos = $LAST" >/dev/null
+n_start master
+t_wait_for "a last row with another hash: the sink refuses to resume" 15 \
+	grep -q "audit-sink .*: refusing to resume: the table holds another chain: row [0-9]* of node fj has another hash" "$T_DIR/master.log"
+n_stop master
+pg_sql "UPDATE cascade_events SET hash = decode('$H', 'hex') WHERE node = 'fj' AND pos = $LAST" >/dev/null
+n_start master
+t_wait_for "the hash put back: the sink resumes" 20 lag0
 n_stop master
 mv "$T_DIR/master" "$T_DIR/master.old"
+: >"$T_DIR/master.log"
 n_start master
 t_wait_for "a new journal for fj: the sink refuses the table's chain" 15 \
-	grep -q "audit-sink .*: refusing to resume" "$T_DIR/master.log"
+	grep -q "audit-sink .*: refusing to resume: the table holds positions up to" "$T_DIR/master.log"
 t_check "status says why" bash -c "'$CTL' -f '$T_DIR/master.conf' status --json | jq -e '.audit_sink_error | test(\"refusing\")'"
-t_eq "the table is unchanged" "$(cat "$T_DIR/t3")" "$(trows)"
+t_eq "the table is as before, but for the old master's stop" "$(cat "$T_DIR/t3")" "$(trows | head -n "$(wc -l <"$T_DIR/t3")")"
 t_check "alice sends 5 more" tc_send county alice fj-xm/bob 5
 t_wait_for "custody goes on meanwhile: the new master takes them" 20 \
 	bash -c "[ \$('$CTL' -f '$T_DIR/master.conf' audit --json --type accepted | wc -l) -ge 5 ]"
