@@ -165,10 +165,63 @@ b_field(struct batch *b, const void *p, size_t n)
 	b->len += n;
 }
 
+/* Bytes of the valid UTF-8 sequence at s (n bytes left), 0 when invalid. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	size_t k, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		k = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		k = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		k = 4;
+	else
+		return 0;
+	if (n < k)
+		return 0;
+	for (i = 1; i < k; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return k;
+}
+
+/*
+ * A text field. The server refuses a COPY holding invalid UTF-8, which would
+ * stop the sink at that record for good: such bytes become '?' here (the
+ * record column keeps the exact bytes, so the copy still verifies).
+ */
 static void
 b_str(struct batch *b, const char *s)
 {
-	b_field(b, s, strlen(s));
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i, k, at;
+	uint8_t *o;
+
+	for (i = 0; i < n; i += k)
+		if ((k = utf8_len(p + i, n - i)) == 0)
+			break;
+	if (i == n) {
+		b_field(b, s, n);
+		return;
+	}
+	b_u32(b, (uint32_t)n);          /* the same length: one '?' per bad byte */
+	at = b->len;
+	o = b_reserve(b, n);
+	memcpy(o, s, n);
+	for (; i < n; i += k)
+		if ((k = utf8_len(p + i, n - i)) == 0) {
+			o[i] = '?';
+			k = 1;
+		}
+	b->len = at + n;
 }
 
 /* The hop trace as a one-dimensional text[] (no dimension when empty). */
@@ -450,9 +503,11 @@ as_notice(void *arg, const char *msg)
 static int
 as_connect(struct conn *c)
 {
+	/* client_encoding: what b_str sends, whatever the database's own encoding */
 	const char *kw[] = { "connect_timeout", "application_name", "keepalives",
-	    "keepalives_idle", "keepalives_interval", "keepalives_count", "dbname", NULL };
-	const char *val[] = { "10", "cascaded", "1", "30", "10", "3", as.url, NULL };
+	    "keepalives_idle", "keepalives_interval", "keepalives_count", "dbname",
+	    "client_encoding", NULL };
+	const char *val[] = { "10", "cascaded", "1", "30", "10", "3", as.url, "UTF8", NULL };
 	char err[512];
 	uint64_t pos;
 

@@ -11,7 +11,7 @@
 # 3. cascaded killed (-9) mid-stream and started again: it resumes, still
 #    no gap, no duplicate, the lag goes back to 0;
 # 4. a SQL query for src + type gives the rows `cascadectl audit --src
-#    --type --json` gives;
+#    --type --json` gives; a record that is not UTF-8 does not stop it;
 # 5. a table whose last row has another hash than the journal's, and a
 #    master made again under the same id (a new journal), are refused, not
 #    extended; bad URLs are config errors.
@@ -29,7 +29,7 @@ fi
 n_node master fj master
 n_node county fj-xm
 n_link county master
-n_client county alice; n_client county bob
+n_client county alice; n_client county bob; n_client master carol
 MPORT=$(t_free_port)
 n_set master "audit-sink $PG_URL"
 n_set master "metrics-listen 127.0.0.1:$MPORT"
@@ -170,6 +170,17 @@ t_check "SQL src fj-xm + type forwarded = cascadectl audit --src fj-xm --type fo
 	cmp "$T_DIR/qt" "$T_DIR/qj"
 t_check "... at least 1400 rows (every packet the master forwarded to the county)" \
 	bash -c "[ \$(wc -l <'$T_DIR/qt') -ge 1400 ]"
+
+# 4b. a record holding bytes that are not UTF-8 (a hostile client's dst)
+# must not stop the sink: its text columns get '?', its record stays exact
+tc_send master carol "$(printf 'fj-xm/x\377y')" 1 -W 5 >/dev/null 2>&1
+t_wait_for "the master logged the rejection" 10 bash -c \
+	"'$CTL' -f '$T_DIR/master.conf' audit --type rejected --src fj/carol 2>/dev/null | grep -q rejected"
+t_wait_for "the sink goes past it" 20 lag0
+t_eq "its row: dst with '?' for the byte that is not UTF-8" "fj-xm/x?y" \
+	"$(pg_sql "SELECT dst FROM cascade_events WHERE node = 'fj' AND type = 'rejected' AND src = 'fj/carol'")"
+t_check "positions contiguous" contiguous
+t_eq "still a hash chain (the record column holds the exact bytes)" 0 "$(chain_bad)"
 
 # 5. another chain under the same node id is refused: a last row whose hash
 # is not the journal's, then a journal made again (the table ahead of it)
