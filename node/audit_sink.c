@@ -13,7 +13,9 @@
  * - It never holds up custody: it only reads the journal, one short read
  *   transaction per batch with no nested reads (so map growth never waits
  *   long for it), and nothing waits for it. While the database is away it
- *   lags; the lag is in cascadectl status and the metrics.
+ *   lags; the lag is in cascadectl status and the metrics. Its connection
+ *   is non-blocking (as_wait): a hung server is an outage after AS_IO_MS,
+ *   and stopping cascaded never waits for the server.
  * - Before resuming it checks that the table's last row has the hash the
  *   journal has at that position: a table fed from another chain (a journal
  *   made again under the same node id) is refused, never extended.
@@ -24,12 +26,16 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -41,6 +47,8 @@
 #define AS_POLL_MS         100          /* a look at the log when caught up */
 #define AS_BACKOFF_MIN_MS  500
 #define AS_BACKOFF_MAX_MS  30000
+#define AS_CONNECT_MS      10000        /* a connect, at most */
+#define AS_IO_MS           60000        /* no progress from the server that long: an outage */
 
 static const char as_schema[] =
     "CREATE TABLE IF NOT EXISTS cascade_events ("
@@ -81,18 +89,17 @@ static struct {
 	pthread_t thread;
 	int running;
 	char *url;
+	int stopfd[2];                  /* audit_sink_stop writes: every wait ends */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
 	/* under mu */
 	int stop;
-	PGcancel *cancel;               /* the connection's: audit_sink_stop cancels a COPY */
 	char where[256];                /* user@host:port/db */
 	char error[512];                /* "" while streaming */
 	uint64_t confirmed;             /* max(pos) committed in the table */
 	uint64_t records, outages, gaps;
 	uint64_t first_pos;             /* the first unconfirmed record's position */
 	int64_t first_ms;               /* and its time (0: not known) */
-} as = { .mu = PTHREAD_MUTEX_INITIALIZER };
+} as = { .stopfd = { -1, -1 }, .mu = PTHREAD_MUTEX_INITIALIZER };
 
 /* ------------------------------------------------------------ COPY binary */
 
@@ -311,22 +318,11 @@ b_end(struct batch *b)
 static int
 as_sleep(int64_t ms)
 {
-	struct timespec ts;
-	int stop;
+	struct pollfd p = { as.stopfd[0], POLLIN, 0 };
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&as.mu);
-	while (!as.stop && pthread_cond_timedwait(&as.cv, &as.mu, &ts) == 0)
+	while (poll(&p, 1, (int)ms) < 0 && errno == EINTR)
 		;
-	stop = as.stop;
-	pthread_mutex_unlock(&as.mu);
-	return stop;
+	return p.revents != 0;
 }
 
 static int
@@ -371,11 +367,6 @@ struct conn {
 static void
 as_close(struct conn *c)
 {
-	pthread_mutex_lock(&as.mu);
-	if (as.cancel != NULL)
-		PQfreeCancel(as.cancel);
-	as.cancel = NULL;
-	pthread_mutex_unlock(&as.mu);
 	if (c->pg != NULL)
 		PQfinish(c->pg);
 	c->pg = NULL;
@@ -404,16 +395,120 @@ as_down(struct conn *c, const char *what, const char *why, const char *todo)
 	as_close(c);
 }
 
+/*
+ * The connection is non-blocking and every wait goes through here, so a
+ * server that hangs (or a network that drops everything) ends in an outage
+ * after AS_IO_MS, and audit_sink_stop ends any wait at once.
+ * Waits for the server's socket or the stop pipe: 0 ready, -1 with err.
+ */
+static int
+as_wait(struct conn *c, int rd, int wr, int ms, char *err, size_t len)
+{
+	struct pollfd p[2];
+	int rc;
+
+	p[0].fd = PQsocket(c->pg);
+	p[0].events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0));
+	p[0].revents = 0;
+	p[1].fd = as.stopfd[0];
+	p[1].events = POLLIN;
+	p[1].revents = 0;
+	while ((rc = poll(p, 2, ms)) < 0 && errno == EINTR)
+		;
+	if (p[1].revents != 0)
+		snprintf(err, len, "stopping");
+	else if (rc == 0)
+		snprintf(err, len, "no answer from the server in %d s (hung, or a network "
+		    "that drops everything?)", ms / 1000);
+	else if (rc < 0)
+		snprintf(err, len, "poll: %s", strerror(errno));
+	else
+		return 0;
+	return -1;
+}
+
+/* Sends what libpq holds for the server. */
+static int
+as_flush(struct conn *c, char *err, size_t len)
+{
+	int rc;
+
+	while ((rc = PQflush(c->pg)) == 1) {
+		/* the server may be writing to us meanwhile: read too */
+		if (as_wait(c, 1, 1, AS_IO_MS, err, len) != 0)
+			return -1;
+		if (!PQconsumeInput(c->pg))
+			break;
+	}
+	if (rc != 0) {
+		pg_err(PQerrorMessage(c->pg), err, len);
+		return -1;
+	}
+	return 0;
+}
+
+/* The next result of the command in flight (*r NULL at its end). */
+static int
+as_result(struct conn *c, PGresult **r, char *err, size_t len)
+{
+	*r = NULL;
+	while (PQisBusy(c->pg)) {
+		if (as_wait(c, 1, 0, AS_IO_MS, err, len) != 0)
+			return -1;
+		if (!PQconsumeInput(c->pg)) {
+			pg_err(PQerrorMessage(c->pg), err, len);
+			return -1;
+		}
+	}
+	*r = PQgetResult(c->pg);
+	return 0;
+}
+
+/* A command sent: its first result (NULL with err on failure), the rest drained. */
+static PGresult *
+as_reply(struct conn *c, int sent, char *err, size_t len)
+{
+	PGresult *r, *more;
+
+	if (!sent) {
+		pg_err(PQerrorMessage(c->pg), err, len);
+		return NULL;
+	}
+	if (as_flush(c, err, len) != 0 || as_result(c, &r, err, len) != 0)
+		return NULL;
+	for (;;) {
+		if (as_result(c, &more, err, len) != 0) {
+			PQclear(r);
+			return NULL;
+		}
+		if (more == NULL)
+			break;
+		PQclear(more);
+	}
+	if (r == NULL)
+		pg_err(PQerrorMessage(c->pg), err, len);
+	return r;
+}
+
+/* libpq's message for a failed result r (NULL: the connection's). */
+static const char *
+res_err(struct conn *c, const PGresult *r, char *err, size_t len)
+{
+	const char *m = r != NULL ? PQresultErrorMessage(r) : "";
+
+	return pg_err(*m ? m : PQerrorMessage(c->pg), err, len);
+}
+
 /* CREATE TABLE ... and the other statements of as_schema; 0 or -1. */
 static int
 as_exec(struct conn *c, const char *sql, char *err, size_t errlen)
 {
-	PGresult *r = PQexec(c->pg, sql);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	PGresult *r = as_reply(c, PQsendQuery(c->pg, sql), err, errlen);
+	int ok = r != NULL && (PQresultStatus(r) == PGRES_COMMAND_OK ||
+	    PQresultStatus(r) == PGRES_TUPLES_OK);
 
-	if (!ok)
-		pg_err(PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) :
-		    PQerrorMessage(c->pg), err, errlen);
+	if (r != NULL && !ok)
+		res_err(c, r, err, errlen);
 	PQclear(r);
 	return ok ? 0 : -1;
 }
@@ -444,12 +539,17 @@ as_resume(struct conn *c)
 	PGresult *r;
 
 	/* binary results: pos as 8 bytes big-endian, hash as its 32 bytes */
-	r = PQexecParams(c->pg, "SELECT pos, hash FROM cascade_events "
-	    "WHERE node = $1 ORDER BY pos DESC LIMIT 1", 1, NULL, params, NULL, NULL, 1);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		as_down(c, "reading the last position in cascade_events",
-		    pg_err(PQresultErrorMessage(r), err, sizeof(err)),
-		    "check that this URL's user may read and write cascade_events");
+	r = as_reply(c, PQsendQueryParams(c->pg, "SELECT pos, hash FROM cascade_events "
+	    "WHERE node = $1 ORDER BY pos DESC LIMIT 1", 1, NULL, params, NULL, NULL, 1),
+	    err, sizeof(err));
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (r != NULL)
+			res_err(c, r, err, sizeof(err));
+		if (!as_stopping())
+			as_down(c, "reading the last position in cascade_events", err,
+			    "check that this URL's user may read and write cascade_events");
+		else
+			as_close(c);
 		PQclear(r);
 		return -1;
 	}
@@ -504,32 +604,44 @@ static int
 as_connect(struct conn *c)
 {
 	/* client_encoding: what b_str sends, whatever the database's own encoding */
-	const char *kw[] = { "connect_timeout", "application_name", "keepalives",
-	    "keepalives_idle", "keepalives_interval", "keepalives_count", "dbname",
-	    "client_encoding", NULL };
-	const char *val[] = { "10", "cascaded", "1", "30", "10", "3", as.url, "UTF8", NULL };
+	const char *kw[] = { "application_name", "keepalives", "keepalives_idle",
+	    "keepalives_interval", "keepalives_count", "dbname", "client_encoding", NULL };
+	const char *val[] = { "cascaded", "1", "30", "10", "3", as.url, "UTF8", NULL };
+	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
 	char err[512];
 	uint64_t pos;
 
-	/* the URL comes last: what it says wins over these defaults */
-	c->pg = PQconnectdbParams(kw, val, 1);
+	/* the URL comes before client_encoding: what it says wins over the rest */
+	c->pg = PQconnectStartParams(kw, val, 1);
 	if (c->pg == NULL) {
 		as_down(c, "connecting", "out of memory", "restart cascaded");
 		return -1;
 	}
+	while (PQstatus(c->pg) != CONNECTION_BAD && ps != PGRES_POLLING_OK &&
+	    ps != PGRES_POLLING_FAILED) {
+		if (as_wait(c, ps == PGRES_POLLING_READING, ps == PGRES_POLLING_WRITING,
+		    AS_CONNECT_MS, err, sizeof(err)) != 0)
+			goto fail;
+		ps = PQconnectPoll(c->pg);
+	}
 	if (PQstatus(c->pg) != CONNECTION_OK) {
-		as_down(c, "connecting", pg_err(PQerrorMessage(c->pg), err, sizeof(err)),
-		    "check that the server runs and lets this URL's user into its database "
-		    "(its log says why not)");
-		return -1;
+		pg_err(PQerrorMessage(c->pg), err, sizeof(err));
+		goto fail;
 	}
 	PQsetNoticeProcessor(c->pg, as_notice, NULL);
+	if (PQsetnonblocking(c->pg, 1) != 0) {
+		pg_err(PQerrorMessage(c->pg), err, sizeof(err));
+		goto fail;
+	}
 	pthread_mutex_lock(&as.mu);
 	snprintf(as.where, sizeof(as.where), "%s@%s:%s/%s", PQuser(c->pg),
 	    PQhost(c->pg), PQport(c->pg), PQdb(c->pg));
-	as.cancel = PQgetCancel(c->pg);
 	pthread_mutex_unlock(&as.mu);
 	if (as_exec(c, as_schema, err, sizeof(err)) != 0) {
+		if (as_stopping()) {
+			as_close(c);
+			return -1;
+		}
 		as_down(c, "creating the table cascade_events", err,
 		    "let this URL's user create tables in its schema, or create the table "
 		    "as cascade.conf(5) shows");
@@ -550,6 +662,13 @@ as_connect(struct conn *c)
 	c->outage = 0;
 	c->ever_up = 1;
 	return 0;
+fail:
+	if (as_stopping())
+		as_close(c);
+	else
+		as_down(c, "connecting", err, "check that the server runs and lets this URL's "
+		    "user into its database (its log says why not)");
+	return -1;
 }
 
 /*
@@ -560,23 +679,46 @@ static int
 as_start(struct conn *c, struct batch *b)
 {
 	char err[512];
-	PGresult *r;
+	PGresult *r = NULL;
+	size_t off, n;
+	int rc;
 
-	r = PQexec(c->pg, as_copy);
-	if (PQresultStatus(r) != PGRES_COPY_IN) {
-		pg_err(PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) :
-		    PQerrorMessage(c->pg), err, sizeof(err));
-		PQclear(r);
-		goto fail;
-	}
-	PQclear(r);
-	b_end(b);
-	if (PQputCopyData(c->pg, b->buf, (int)b->len) != 1 || PQputCopyEnd(c->pg, NULL) != 1) {
+	if (!PQsendQuery(c->pg, as_copy)) {
 		pg_err(PQerrorMessage(c->pg), err, sizeof(err));
 		goto fail;
 	}
+	if (as_flush(c, err, sizeof(err)) != 0 || as_result(c, &r, err, sizeof(err)) != 0)
+		goto fail;
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		res_err(c, r, err, sizeof(err));
+		goto fail;
+	}
+	PQclear(r);
+	r = NULL;
+	b_end(b);
+	/* in pieces, so libpq's buffer stays small; 0: its buffer is full, wait */
+	for (off = 0; off < b->len; off += n) {
+		n = b->len - off < (1u << 16) ? b->len - off : 1u << 16;
+		while ((rc = PQputCopyData(c->pg, b->buf + off, (int)n)) == 0)
+			if (as_flush(c, err, sizeof(err)) != 0)
+				goto fail;
+		if (rc < 0) {
+			pg_err(PQerrorMessage(c->pg), err, sizeof(err));
+			goto fail;
+		}
+	}
+	while ((rc = PQputCopyEnd(c->pg, NULL)) == 0)
+		if (as_flush(c, err, sizeof(err)) != 0)
+			goto fail;
+	if (rc < 0) {
+		pg_err(PQerrorMessage(c->pg), err, sizeof(err));
+		goto fail;
+	}
+	if (as_flush(c, err, sizeof(err)) != 0)
+		goto fail;
 	return 0;
 fail:
+	PQclear(r);
 	if (!as_stopping())
 		as_down(c, "writing records", err, "check the server's log; the sink resumes "
 		    "after the last position the table holds");
@@ -588,17 +730,12 @@ static int
 as_finish(struct conn *c)
 {
 	char err[512];
-	PGresult *r;
-	int ok;
+	PGresult *r = as_reply(c, 1, err, sizeof(err));
+	int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
 
-	r = PQgetResult(c->pg);
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok)
-		pg_err(PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) :
-		    PQerrorMessage(c->pg), err, sizeof(err));
+	if (r != NULL && !ok)
+		res_err(c, r, err, sizeof(err));
 	PQclear(r);
-	while ((r = PQgetResult(c->pg)) != NULL)
-		PQclear(r);
 	if (ok)
 		return 0;
 	if (!as_stopping())
@@ -744,7 +881,6 @@ failed:
 void
 audit_sink_start(void)
 {
-	pthread_condattr_t ca;
 	PQconninfoOption *o, *opt;
 	const char *host = "", *port = "", *db = "", *user = "";
 	int rc;
@@ -771,11 +907,14 @@ audit_sink_start(void)
 		PQconninfoFree(o);
 	}
 	snprintf(as.error, sizeof(as.error), "not connected yet");
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&as.cv, &ca);
-	pthread_condattr_destroy(&ca);
+	if (pipe(as.stopfd) != 0) {
+		rc = errno;
+		goto fail;
+	}
+	fcntl(as.stopfd[0], F_SETFD, FD_CLOEXEC);
+	fcntl(as.stopfd[1], F_SETFD, FD_CLOEXEC);
 	if ((rc = pthread_create(&as.thread, NULL, as_main, NULL)) != 0) {
+fail:
 		log_warnx("audit-sink %s: cannot start its thread: %s; the sink is off until "
 		    "cascaded restarts", as.where, strerror(rc));
 		snprintf(as.error, sizeof(as.error), "no thread: %s", strerror(rc));
@@ -787,20 +926,22 @@ audit_sink_start(void)
 void
 audit_sink_stop(void)
 {
-	char err[256];
+	ssize_t n;
 
 	if (!as.running)
 		return;
 	pthread_mutex_lock(&as.mu);
 	as.stop = 1;
-	/* a COPY in flight ends now rather than when the server answers */
-	if (as.cancel != NULL)
-		PQcancel(as.cancel, err, sizeof(err));
-	pthread_cond_signal(&as.cv);
 	pthread_mutex_unlock(&as.mu);
+	/* ends the sink's wait, on the server or between batches, at once */
+	do
+		n = write(as.stopfd[1], "x", 1);
+	while (n < 0 && errno == EINTR);
 	pthread_join(as.thread, NULL);
 	as.running = 0;
-	pthread_cond_destroy(&as.cv);
+	close(as.stopfd[0]);
+	close(as.stopfd[1]);
+	as.stopfd[0] = as.stopfd[1] = -1;
 	free(as.url);
 	as.url = NULL;
 }

@@ -11,7 +11,8 @@
 # 3. cascaded killed (-9) mid-stream and started again: it resumes, still
 #    no gap, no duplicate, the lag goes back to 0;
 # 4. a SQL query for src + type gives the rows `cascadectl audit --src
-#    --type --json` gives; a record that is not UTF-8 does not stop it;
+#    --type --json` gives; a record that is not UTF-8 does not stop it; a
+#    server that hangs holds up neither custody nor cascaded's stop;
 # 5. a table whose last row has another hash than the journal's, and a
 #    master made again under the same id (a new journal), are refused, not
 #    extended; bad URLs are config errors.
@@ -181,6 +182,24 @@ t_eq "its row: dst with '?' for the byte that is not UTF-8" "fj-xm/x?y" \
 	"$(pg_sql "SELECT dst FROM cascade_events WHERE node = 'fj' AND type = 'rejected' AND src = 'fj/carol'")"
 t_check "positions contiguous" contiguous
 t_eq "still a hash chain (the record column holds the exact bytes)" 0 "$(chain_bad)"
+
+# 4c. a server that hangs (the sink's backend stopped with SIGSTOP) never
+# holds up custody nor cascaded's stop
+BPID=$(pg_sql "SELECT pid FROM pg_stat_activity WHERE application_name = 'cascaded'")
+t_check "the sink's backend: pid $BPID" test -n "$BPID"
+kill -STOP "$BPID"
+t_check "alice sends 50 while the server hangs" tc_send county alice fj-xm/bob 50 -b 10
+t_wait_for "the lag grows while the server hangs" 15 \
+	bash -c "[ \$('$CTL' -f '$T_DIR/master.conf' status --json | jq '.audit_sink_lag_records') -gt 50 ]"
+T0=$(t_now_ms)
+n_stop master
+T1=$(t_now_ms)
+t_eq "SIGTERM: cascaded stops by itself (not the KILL after 10 s)" 0 "$T_STATUS"
+t_check "... within 3 s ($((T1 - T0)) ms)" test $((T1 - T0)) -lt 3000
+kill -CONT "$BPID"
+n_start master
+t_wait_for "started again, the sink catches up" 30 lag0
+t_check "positions contiguous" contiguous
 
 # 5. another chain under the same node id is refused: a last row whose hash
 # is not the journal's, then a journal made again (the table ahead of it)
