@@ -311,6 +311,26 @@ void delaywarn_start(void);
 void delaywarn_stop(void);
 uint64_t delaywarn_sent(void);
 
+/* -------------------------------------------------------- audit_sink.c */
+/*
+ * audit-sink postgresql://...: the event log streamed into PostgreSQL on a
+ * thread of its own (nothing when unset). audit_sink_status fills the
+ * audit_sink_* fields of st, head being the number of records in the log;
+ * loop thread. Without libpq (configure) they do nothing: conf.c refuses
+ * the directive.
+ */
+#ifdef HAVE_LIBPQ
+void audit_sink_start(void);
+void audit_sink_stop(void);
+void audit_sink_status(Cascade__CtlStatus *st, uint64_t head);
+void audit_sink_counters(uint64_t *records, uint64_t *outages, uint64_t *gaps);
+#else
+static inline void audit_sink_start(void) {}
+static inline void audit_sink_stop(void) {}
+static inline void audit_sink_status(Cascade__CtlStatus *st, uint64_t head) { (void)st; (void)head; }
+static inline void audit_sink_counters(uint64_t *r, uint64_t *o, uint64_t *g) { *r = *o = *g = 0; }
+#endif
+
 /* ---------------------------------------------------------- control.c */
 /* The control socket (cascadectl): nng rep0 on ipc://<control>, mode 0600. */
 int control_start(const struct conf *c);

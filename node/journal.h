@@ -101,6 +101,10 @@ struct jevent {
 	uint32_t reason;            /* Reason for REJECTED */
 	const char *text;           /* detail, or "" */
 	uint8_t hash[CSHA256_LEN];  /* out: SHA-256(previous hash || record) */
+	/* out (journal_events): the encoded record as hashed, in the map
+	 * (valid until fn returns), for copies that must stay verifiable */
+	const uint8_t *rec;
+	size_t reclen;
 };
 
 struct jkeyring;   /* journal_crypt.h */
