@@ -246,6 +246,36 @@ diff_listen(const struct conf *o, const struct conf *n, struct conf_changes *ch)
 			    "listen %s: removed (its connections are closed)", o->listen[i].url);
 }
 
+/*
+ * Global settings the daemon reads at each use (limits.c, server.c,
+ * router.c, the http carrier): a new value applies at once. Named so that
+ * check and the log say so; nothing to do beyond the new config.
+ */
+static void
+diff_limits(const struct conf *o, const struct conf *n, struct conf_changes *ch)
+{
+	struct conf_where nw = { n->path, 0 };
+
+#define LIM(field, name) do {                                                   	if (o->field != n->field)                                               		add(ch, CONF_CHANGE_LIVE, CONF_CHG_OTHER, NULL, &nw,            		    "%s: %llu -> %llu (applies at once)", name,                 		    (unsigned long long)o->field, (unsigned long long)n->field); } while (0)
+#define LIM_MS(field, name) do {                                                	if (o->field != n->field)                                               		add(ch, CONF_CHANGE_LIVE, CONF_CHG_OTHER, NULL, &nw,            		    "%s: %lld ms -> %lld ms (applies at once)", name,           		    (long long)o->field, (long long)n->field);                  } while (0)
+	LIM(push_rate, "push-rate");
+	LIM(quota_packets, "quota-packets");
+	LIM(quota_bytes, "quota-bytes");
+	LIM(auth_fail_max, "auth-fail-max");
+	LIM(http_max_conns, "http-max-conns");
+	LIM(http_max_conns_addr, "http-max-conns-per-address");
+	LIM_MS(http_request_timeout_ms, "http-request-timeout");
+	LIM_MS(pull_wait_ms, "pull-wait");
+#undef LIM
+#undef LIM_MS
+	if (o->local_delivery != n->local_delivery)
+		add(ch, CONF_CHANGE_LIVE, CONF_CHG_OTHER, NULL, &nw, "local-delivery: changed "
+		    "(applies to packets routed from now on)");
+	if (o->audit_copy != n->audit_copy)
+		add(ch, CONF_CHANGE_LIVE, CONF_CHG_OTHER, NULL, &nw, "audit-copy: changed "
+		    "(applies to packets routed from now on)");
+}
+
 size_t
 conf_diff(const struct conf *o, const struct conf *n, struct conf_changes *ch)
 {
@@ -268,6 +298,7 @@ conf_diff(const struct conf *o, const struct conf *n, struct conf_changes *ch)
 	    str_ne(o->tls_ca, n->tls_ca))
 		add(ch, CONF_CHANGE_RESTART, CONF_CHG_OTHER, NULL, &nw, "tls-cert, tls-key or "
 		    "tls-ca: changed (" RESTART_WHY ")");
+	diff_limits(o, n, ch);
 	diff_listen(o, n, ch);
 	diff_parent(o, n, ch);
 	diff_children(o, n, ch);

@@ -403,6 +403,33 @@ TEST_listen_live(void)
 	teardown();
 }
 
+/* Limits read at each use: named as live changes, with both values. */
+static void
+TEST_limits_live(void)
+{
+	struct conf_changes ch;
+	struct conf *o, *n;
+
+	setup();
+	o = load("old.conf", "fj-xm-b", "data", base_clients);
+	n = load("new.conf", "fj-xm-b", "data", "push-rate 100\nquota-packets 50\n"
+	    "pull-wait 5s\n" "local-delivery direct\n" "max-packet 2M\n");
+	memset(&ch, 0, sizeof(ch));
+	/* and the three peers of base_clients removed */
+	CU_ASSERT_EQUAL(conf_diff(o, n, &ch), 7);
+	CU_ASSERT_EQUAL(ch.nrefused, 0);
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "push-rate: 500 -> 100 (applies at once)"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "quota-packets: 20000 -> 50"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "pull-wait: 25000 ms -> 5000 ms"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "local-delivery: changed"));
+	/* max-packet is not compared (the http body limit is set at start) */
+	CU_ASSERT(!has(&ch, CONF_CHANGE_LIVE, "max-packet"));
+	conf_changes_free(&ch);
+	conf_free(o);
+	conf_free(n);
+	teardown();
+}
+
 /* A client's own offline-notify-after (conf.c), and its change (live). */
 static void
 TEST_client_notify_after(void)
@@ -438,6 +465,7 @@ static const struct cu_test tests[] = {
 	CU_TEST(TEST_children_live),
 	CU_TEST(TEST_parent_live),
 	CU_TEST(TEST_listen_live),
+	CU_TEST(TEST_limits_live),
 	CU_END
 };
 
