@@ -13,7 +13,8 @@
 #     its old secret refused; with the new one it gets everything, once.
 #  5. C's parent url moves to a second tcp listener the city opens live, and
 #     back; a listener that cannot be bound refuses the reload (old config
-#     stays); the city closes the second listener.
+#     stays); the city closes the second listener. A paused link takes a
+#     new parent block and stays paused until resumed.
 # Every stream arrives exactly once.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
@@ -178,6 +179,17 @@ reload city
 t_eq "city: second listener dropped: reload exits 0" 0 "$RC"
 t_check "city: names it removed" said "listen tcp://127.0.0.1:$P2: removed"
 t_wait_for "the city no longer listens on it" 10 t_not t_port_open "$P2"
+
+# ---- a paused link takes a new parent block and stays paused until resumed
+t_check "C's link paused" ctl c pause fj-c
+n_parent_set c "push-window 2"
+reload c
+t_eq "C: push-window while paused: reload exits 0" 0 "$RC"
+t_check "C: names it" said "parent fj-c: push-window changed"
+sleep 0.5
+t_eq "C's link is still paused" paused "$(link c fj-c state)"
+t_check "C's link resumed" ctl c resume fj-c
+t_wait_for "and up again" 20 link_is c fj-c up
 
 # ---- every stream once
 t_wait send1 120
