@@ -96,9 +96,11 @@ type_name(uint32_t type)
 /* ================================================================ server */
 
 /*
- * One listen url. A reload that drops it stops accepting on it (https_unlisten)
- * but keeps its evhttp, so connections and requests in hand finish as usual
- * (an http session ends when idle); https_stop frees them all.
+ * One listen url. A reload that drops it stops accepting on it and closes
+ * the connections it accepted (https_unlisten), as a closed tcp listener
+ * does, but keeps its evhttp (connections just accepted may still be on
+ * their way to hs_sweep, and point at it); https_stop frees them all. The
+ * http sessions of those connections end when idle, as always.
  */
 struct hlisten {
 	struct evhttp *http;
@@ -126,6 +128,7 @@ struct hreq {
  */
 struct hconn {
 	struct evhttp_connection *evcon;
+	struct hlisten *hl;             /* the listener that accepted it */
 	struct bufferevent *bev;
 	char ip[48];
 	char peer[64];
@@ -139,6 +142,7 @@ struct hconn {
 /* A connection just accepted, until hs_sweep sees its evcon. */
 struct hnew {
 	struct bufferevent *bev;
+	struct hlisten *hl;
 	TAILQ_ENTRY(hnew) entry;
 };
 
@@ -481,10 +485,14 @@ hs_sweep(evutil_socket_t fd, short what, void *arg)
 		evcon = NULL;
 		bufferevent_getcb(n->bev, NULL, NULL, NULL, &evcon);
 		if (evcon != NULL && hconn_find(evcon) == NULL) {
-			if ((hc = hconn_new(evcon)) == NULL) {
+			if (n->hl->bound == NULL) {
+				/* its listener was closed by a reload meanwhile */
+				evhttp_connection_free(evcon);
+			} else if ((hc = hconn_new(evcon)) == NULL) {
 				evhttp_connection_free(evcon);
 			} else {
 				hc->bev = n->bev;
+				hc->hl = n->hl;
 				hc->in_headers = 1;
 				evbuffer_add_cb(bufferevent_get_input(n->bev), hconn_input, hc);
 				hconn_arm(hc, node->conf->http_request_timeout_ms);
@@ -671,6 +679,7 @@ hs_bevcb(struct event_base *base, void *arg)
 		return NULL;
 	n = xcalloc(1, sizeof(*n));
 	n->bev = bev;
+	n->hl = hl;
 	TAILQ_INSERT_TAIL(&hs_new, n, entry);
 	event_active(hs_sweep_ev, 0, 0);
 	return bev;
@@ -877,12 +886,21 @@ https_unlisten(const char *url)
 {
 	size_t i;
 
+	struct hconn *hc, *t;
+	unsigned n = 0;
+
 	for (i = 0; i < nhls; i++)
 		if (hls[i]->bound != NULL && strcmp(hls[i]->url, url) == 0) {
 			evhttp_del_accept_socket(hls[i]->http, hls[i]->bound);
 			hls[i]->bound = NULL;
-			log_info("http: no longer listening on %s (its open connections end "
-			    "when idle)", url);
+			/* hconn_closed (the close callback) forgets a request in hand */
+			TAILQ_FOREACH_SAFE(hc, &hs_conns, entry, t)
+				if (hc->hl == hls[i]) {
+					evhttp_connection_free(hc->evcon);
+					n++;
+				}
+			log_info("http: no longer listening on %s (%u connection%s closed)", url, n,
+			    n == 1 ? "" : "s");
 			return;
 		}
 }

@@ -380,7 +380,7 @@ void tcps_unlisten(const char *url);
 /* Server side: evhttp on the http:// and https:// listen urls; curl_global_init. */
 int https_start(const struct conf *c);
 void https_stop(void);
-/* The same for http(s) urls; a closed one's open connections end when idle. */
+/* The same for http(s) urls. */
 int https_listen(const struct conf *c, const struct conf_url *u, char *err, size_t errlen);
 void https_unlisten(const char *url);
 

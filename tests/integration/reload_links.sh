@@ -15,6 +15,7 @@
 #     back; a listener that cannot be bound refuses the reload (old config
 #     stays); the city closes the second listener. A paused link takes a
 #     new parent block and stays paused until resumed.
+#  6. the city drops its http listener: A's http connection is closed.
 # Every stream arrives exactly once.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
@@ -205,4 +206,13 @@ t_check "cz: exactly once, in order" check_exactly_once "$T_DIR/cz.txt" 200
 t_wait send3 60
 t_eq "the stream to aki was all acked" 0 "$T_STATUS"
 t_eq "A kept its one session at the city through steps 2-5" "$a_logins" "$(link city fj-c-a reconnects)"
+
+# ---- the city drops its http listener: A's connection to it is closed
+N_TRANSPORT[a]=tcp
+reload city
+t_eq "city: http listener dropped: reload exits 0" 0 "$RC"
+t_check "city: names it removed" said "listen $(n_http_url city): removed"
+t_wait_for "the city no longer listens on http" 10 t_not t_port_open "$HPORT_city"
+t_wait_for "A's link over http is down" 15 t_not link_is a fj-c up
+t_check "the city closed its connections" grep -Eq "no longer listening on $(n_http_url city) \([1-9][0-9]* connections? closed\)" "$T_DIR/city.log"
 t_done
