@@ -9,6 +9,8 @@
 #     (reload): cascadectl queue still shows them, B's login is refused, more
 #     packets for it wait too; B added back (reload): it gets them, once each.
 #     A, whose block did not change, keeps its one session through all this.
+#     A login as removed B or as a removed client, with a Hello challenge
+#     from before the removal and a proof under an empty key, is refused.
 #  4. a client's secret changes at A (reload): its old session is closed and
 #     its old secret refused; with the new one it gets everything, once.
 #  5. C's parent url moves to a second tcp listener the city opens live, and
@@ -30,7 +32,7 @@ n_node c fj-c-c
 n_link city master
 n_link a city
 n_link b city
-for x in cx cy cz; do n_client city $x; done
+for x in cx cy cz cw; do n_client city $x; done
 n_client a ana; n_client a aki
 n_client b bea
 n_client c cal
@@ -100,10 +102,21 @@ n_stop b
 t_wait_for "the city sees B down" 15 link_is city fj-c-b down
 t_check "ana sends 20 to B's client" tc_send a ana fj-c-b/bea 20
 t_wait_for "20 wait for B at the city" 20 qdepth_is city child:fj-c-b 20
+# forgers holding a Hello challenge from before the removal of B and of the
+# city's client cw: after it, a proof under an empty key must not log in
+forge() { "$T_TCLIENT" auth -u "$(n_url city)" -D 2500 -E "$@"; }
+t_bg forge_b forge -k -a fj-c-b -s "$T_DIR/link-b.secret"
+t_bg forge_w forge -a fj-c/cw -s "$T_DIR/cw.secret"
+sleep 0.5
 N_CHILDREN[city]=" a c"
+N_CLIENTS[city]=" cx cy cz"
 reload city
 t_eq "city: removing B: reload exits 0" 0 "$RC"
 t_check "city: names B removed" said "child fj-c-b: removed"
+t_check "city: names cw removed" said "client cw: removed"
+t_wait forge_b 10; t_wait forge_w 10
+t_check "a forged login as removed B is refused" grep -q "^auth authentication failed" "$T_DIR/forge_b.log"
+t_check "a forged login as removed client cw is refused" grep -q "^auth authentication failed" "$T_DIR/forge_w.log"
 t_check "city: nothing about A (unchanged)" t_not said fj-c-a
 t_eq "B's queue stays: cascadectl queue shows 20" 20 "$(qdepth city child:fj-c-b)"
 t_eq "cascadectl links no longer lists B" "" "$(link city fj-c-b state)"
