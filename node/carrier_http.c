@@ -42,6 +42,7 @@
 #include <netinet/tcp.h>
 #include <netdb.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -94,9 +95,17 @@ type_name(uint32_t type)
 
 /* ================================================================ server */
 
+/*
+ * One listen url. A reload that drops it stops accepting on it and closes
+ * the connections it accepted (https_unlisten), as a closed tcp listener
+ * does, but keeps its evhttp (connections just accepted may still be on
+ * their way to hs_sweep, and point at it); https_stop frees them all. The
+ * http sessions of those connections end when idle, as always.
+ */
 struct hlisten {
 	struct evhttp *http;
-	const struct conf_url *u;
+	struct evhttp_bound_socket *bound;   /* NULL once closed by a reload */
+	char *url;                      /* as written */
 	int tls;
 	char prefix[256];               /* the url's path without its trailing '/' */
 };
@@ -119,6 +128,7 @@ struct hreq {
  */
 struct hconn {
 	struct evhttp_connection *evcon;
+	struct hlisten *hl;             /* the listener that accepted it */
 	struct bufferevent *bev;
 	char ip[48];
 	char peer[64];
@@ -132,10 +142,11 @@ struct hconn {
 /* A connection just accepted, until hs_sweep sees its evcon. */
 struct hnew {
 	struct bufferevent *bev;
+	struct hlisten *hl;
 	TAILQ_ENTRY(hnew) entry;
 };
 
-static struct hlisten *hls;
+static struct hlisten **hls;
 static size_t nhls;
 static SSL_CTX *hs_ssl;
 static struct event *hs_idle_ev;
@@ -474,10 +485,14 @@ hs_sweep(evutil_socket_t fd, short what, void *arg)
 		evcon = NULL;
 		bufferevent_getcb(n->bev, NULL, NULL, NULL, &evcon);
 		if (evcon != NULL && hconn_find(evcon) == NULL) {
-			if ((hc = hconn_new(evcon)) == NULL) {
+			if (n->hl->bound == NULL) {
+				/* its listener was closed by a reload meanwhile */
+				evhttp_connection_free(evcon);
+			} else if ((hc = hconn_new(evcon)) == NULL) {
 				evhttp_connection_free(evcon);
 			} else {
 				hc->bev = n->bev;
+				hc->hl = n->hl;
 				hc->in_headers = 1;
 				evbuffer_add_cb(bufferevent_get_input(n->bev), hconn_input, hc);
 				hconn_arm(hc, node->conf->http_request_timeout_ms);
@@ -664,6 +679,7 @@ hs_bevcb(struct event_base *base, void *arg)
 		return NULL;
 	n = xcalloc(1, sizeof(*n));
 	n->bev = bev;
+	n->hl = hl;
 	TAILQ_INSERT_TAIL(&hs_new, n, entry);
 	event_active(hs_sweep_ev, 0, 0);
 	return bev;
@@ -715,36 +731,56 @@ hs_tls_info(const SSL *ssl, int where, int ret)
 		    SSL_alert_desc_string_long(ret), hs_cert);
 }
 
+/* The https listeners' TLS context, or NULL with err set. */
 static SSL_CTX *
-tls_server_ctx(const struct conf *c)
+tls_server_ctx(const struct conf *c, char *err, size_t errlen)
 {
 	SSL_CTX *ctx;
 
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
-		fatalx("http: tls: %s", ERR_error_string(ERR_get_error(), NULL));
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		snprintf(err, errlen, "http: tls: %s", ERR_error_string(ERR_get_error(), NULL));
+		return NULL;
+	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1)
-		fatalx("http: tls-cert %s: %s", c->tls_cert, ERR_error_string(ERR_get_error(), NULL));
-	if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM) != 1)
-		fatalx("http: tls-key %s: %s", c->tls_key, ERR_error_string(ERR_get_error(), NULL));
-	if (SSL_CTX_check_private_key(ctx) != 1)
-		fatalx("http: tls-key %s does not match tls-cert %s", c->tls_key, c->tls_cert);
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1) {
+		snprintf(err, errlen, "http: tls-cert %s: %s", c->tls_cert,
+		    ERR_error_string(ERR_get_error(), NULL));
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM) != 1) {
+		snprintf(err, errlen, "http: tls-key %s: %s", c->tls_key,
+		    ERR_error_string(ERR_get_error(), NULL));
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen, "http: tls-key %s does not match tls-cert %s", c->tls_key,
+		    c->tls_cert);
+		goto fail;
+	}
 	/* with tls-ca, mutual TLS: the name is not compared with the peer id (the secret is) */
 	if (c->tls_ca != NULL) {
 		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(c->tls_ca);
 
-		if (names == NULL || SSL_CTX_load_verify_locations(ctx, c->tls_ca, NULL) != 1)
-			fatalx("http: tls-ca %s: %s", c->tls_ca,
+		if (names == NULL || SSL_CTX_load_verify_locations(ctx, c->tls_ca, NULL) != 1) {
+			snprintf(err, errlen, "http: tls-ca %s: %s", c->tls_ca,
 			    ERR_error_string(ERR_get_error(), NULL));
+			if (names != NULL)
+				sk_X509_NAME_pop_free(names, X509_NAME_free);
+			goto fail;
+		}
 		SSL_CTX_set_client_CA_list(ctx, names);
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 		log_info("http: https listeners require a client certificate signed by %s",
 		    c->tls_ca);
 	}
 	hs_cert = c->tls_cert;
-	hs_addr_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, hs_addr_free);
+	if (hs_addr_idx < 0)
+		hs_addr_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, hs_addr_free);
 	SSL_CTX_set_info_callback(ctx, hs_tls_info);
 	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
 }
 
 static void
@@ -753,74 +789,23 @@ hs_idle(evutil_socket_t fd, short what, void *arg)
 	server_expire_idle(CASCADE__CARRIER__CARRIER_HTTP, hs_idle_ms);
 }
 
-int
-https_start(const struct conf *c)
+/* What every http listener shares, set up with the first one. */
+static int
+hs_init(const struct conf *c)
 {
 	struct timeval tv;
-	size_t i, n = 0;
 	uint64_t body;
 	int64_t t;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		fatalx("http: curl_global_init failed");
-	for (i = 0; i < c->nlisten; i++)
-		n += c->listen[i].carrier == CONF_CARRIER_HTTP;
-	if (n == 0)
+	if (hs_sweep_ev != NULL)
 		return 0;
-	hls = xcalloc(n, sizeof(*hls));
 	if ((hs_sweep_ev = event_new(node->base, -1, 0, hs_sweep, NULL)) == NULL)
-		fatalx("http: event_new failed");
+		return -1;
 	/* a push holds at most max-batch packets of max-packet bytes, and its envelope */
 	body = (uint64_t)c->max_packet * c->max_batch + (64u << 10);
 	if (body > HTTP_BODY_MAX)
 		body = HTTP_BODY_MAX;
 	hs_body_max = body;
-	/*
-	 * No byte for this long ends a connection: a stalled request, an idle
-	 * keep-alive connection. A held pull is not cut: libevent does not read
-	 * (nor time out) a connection whose request is in hand.
-	 */
-	t = c->session_idle_ms / 2000;
-	if (t < HTTP_TIMEOUT_MIN_S)
-		t = HTTP_TIMEOUT_MIN_S;
-	if (t > HTTP_TIMEOUT_MAX_S)
-		t = HTTP_TIMEOUT_MAX_S;
-	for (i = 0; i < c->nlisten; i++) {
-		const struct conf_url *u = &c->listen[i];
-		struct hlisten *hl;
-		size_t plen;
-
-		if (u->carrier != CONF_CARRIER_HTTP)
-			continue;
-		hl = &hls[nhls++];
-		hl->u = u;
-		hl->tls = u->tls;
-		snprintf(hl->prefix, sizeof(hl->prefix), "%s", u->path);
-		plen = strlen(hl->prefix);
-		while (plen > 0 && hl->prefix[plen - 1] == '/')
-			hl->prefix[--plen] = '\0';
-		if ((hl->http = evhttp_new(node->base)) == NULL)
-			fatalx("http: evhttp_new failed");
-		evhttp_set_max_body_size(hl->http, (ev_ssize_t)body);
-		evhttp_set_max_headers_size(hl->http, HTTP_HEADERS_MAX);
-		evhttp_set_timeout(hl->http, (int)t);
-		/* every method reaches us, so the answer to a wrong one is ours (405) */
-		evhttp_set_allowed_methods(hl->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-		    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-		    EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-		evhttp_set_gencb(hl->http, hs_request, hl);
-		evhttp_set_bevcb(hl->http, hs_bevcb, hl);
-		if (u->tls) {
-			if (hs_ssl == NULL)
-				hs_ssl = tls_server_ctx(c);
-		} else
-			log_warnx("http: listening on plain %s (allow-plain yes): traffic is "
-			    "authenticated but not encrypted", u->url);
-		if (evhttp_bind_socket_with_handle(hl->http, u->host[0] ? u->host : "0.0.0.0",
-		    u->port) == NULL)
-			fatal("%s:%d: listen %s", u->where.file, u->where.line, u->url);
-		log_info("http: listening on %s (endpoints %s/v1/...)", u->url, hl->prefix);
-	}
 	/* http sessions are bound to no connection: they end when idle */
 	hs_idle_ms = c->session_idle_ms;
 	t = hs_idle_ms / 4;
@@ -832,6 +817,106 @@ https_start(const struct conf *c)
 	tv.tv_usec = (t % 1000) * 1000;
 	hs_idle_ev = event_new(node->base, -1, EV_PERSIST, hs_idle, NULL);
 	event_add(hs_idle_ev, &tv);
+	return 0;
+}
+
+int
+https_listen(const struct conf *c, const struct conf_url *u, char *err, size_t errlen)
+{
+	struct hlisten *hl;
+	size_t plen;
+	int64_t t;
+
+	if (hs_init(c) != 0) {
+		snprintf(err, errlen, "http: event_new failed");
+		return -1;
+	}
+	if (u->tls && hs_ssl == NULL && (hs_ssl = tls_server_ctx(c, err, errlen)) == NULL)
+		return -1;
+	hl = xcalloc(1, sizeof(*hl));
+	hl->tls = u->tls;
+	snprintf(hl->prefix, sizeof(hl->prefix), "%s", u->path);
+	plen = strlen(hl->prefix);
+	while (plen > 0 && hl->prefix[plen - 1] == '/')
+		hl->prefix[--plen] = '\0';
+	if ((hl->http = evhttp_new(node->base)) == NULL) {
+		snprintf(err, errlen, "http: evhttp_new failed");
+		free(hl);
+		return -1;
+	}
+	/*
+	 * No byte for this long ends a connection: a stalled request, an idle
+	 * keep-alive connection. A held pull is not cut: libevent does not read
+	 * (nor time out) a connection whose request is in hand.
+	 */
+	t = c->session_idle_ms / 2000;
+	if (t < HTTP_TIMEOUT_MIN_S)
+		t = HTTP_TIMEOUT_MIN_S;
+	if (t > HTTP_TIMEOUT_MAX_S)
+		t = HTTP_TIMEOUT_MAX_S;
+	evhttp_set_max_body_size(hl->http, (ev_ssize_t)hs_body_max);
+	evhttp_set_max_headers_size(hl->http, HTTP_HEADERS_MAX);
+	evhttp_set_timeout(hl->http, (int)t);
+	/* every method reaches us, so the answer to a wrong one is ours (405) */
+	evhttp_set_allowed_methods(hl->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+	    EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(hl->http, hs_request, hl);
+	evhttp_set_bevcb(hl->http, hs_bevcb, hl);
+	if ((hl->bound = evhttp_bind_socket_with_handle(hl->http, u->host[0] ? u->host :
+	    "0.0.0.0", u->port)) == NULL) {
+		snprintf(err, errlen, "%s:%d: listen %s: %s", u->where.file, u->where.line, u->url,
+		    strerror(errno));
+		evhttp_free(hl->http);
+		free(hl);
+		return -1;
+	}
+	if (!u->tls)
+		log_warnx("http: listening on plain %s (allow-plain yes): traffic is "
+		    "authenticated but not encrypted", u->url);
+	hl->url = xstrdup(u->url);
+	hls = xrealloc(hls, (nhls + 1) * sizeof(*hls));
+	hls[nhls++] = hl;
+	log_info("http: listening on %s (endpoints %s/v1/...)", u->url, hl->prefix);
+	return 0;
+}
+
+void
+https_unlisten(const char *url)
+{
+	size_t i;
+
+	struct hconn *hc, *t;
+	unsigned n = 0;
+
+	for (i = 0; i < nhls; i++)
+		if (hls[i]->bound != NULL && strcmp(hls[i]->url, url) == 0) {
+			evhttp_del_accept_socket(hls[i]->http, hls[i]->bound);
+			hls[i]->bound = NULL;
+			/* hconn_closed (the close callback) forgets a request in hand */
+			TAILQ_FOREACH_SAFE(hc, &hs_conns, entry, t)
+				if (hc->hl == hls[i]) {
+					evhttp_connection_free(hc->evcon);
+					n++;
+				}
+			log_info("http: no longer listening on %s (%u connection%s closed)", url, n,
+			    n == 1 ? "" : "s");
+			return;
+		}
+}
+
+int
+https_start(const struct conf *c)
+{
+	char err[512];
+	size_t i;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("http: curl_global_init failed");
+	for (i = 0; i < c->nlisten; i++)
+		if (c->listen[i].carrier == CONF_CARRIER_HTTP &&
+		    https_listen(c, &c->listen[i], err, sizeof(err)) != 0)
+			fatalx("%s", err);
 	return 0;
 }
 
@@ -859,8 +944,11 @@ https_stop(void)
 	if (hs_sweep_ev != NULL)
 		event_free(hs_sweep_ev);
 	hs_sweep_ev = NULL;
-	for (i = 0; i < nhls; i++)
-		evhttp_free(hls[i].http);
+	for (i = 0; i < nhls; i++) {
+		evhttp_free(hls[i]->http);
+		free(hls[i]->url);
+		free(hls[i]);
+	}
 	free(hls);
 	hls = NULL;
 	nhls = 0;

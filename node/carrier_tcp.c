@@ -308,86 +308,166 @@ tcps_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	loop_post(tcps_pipe_gone, pg);
 }
 
+/* The tls config of the tls+tcp listeners, or NULL with err set. */
 static nng_tls_config *
-tls_server_config(const struct conf *c)
+tls_server_config(const struct conf *c, char *err, size_t errlen)
 {
 	nng_tls_config *cfg;
-	char err[256], *cert, *key;
+	char *cert, *key = NULL;
 	int rc;
 
-	if ((cert = file_read(c->tls_cert, err, sizeof(err))) == NULL ||
-	    (key = file_read(c->tls_key, err, sizeof(err))) == NULL)
-		fatalx("tcp: tls: %s", err);
-	if ((rc = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)) != 0 ||
-	    (rc = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0)
-		fatalx("tcp: tls: %s / %s: %s (nng's mbedTLS takes RSA or P-256 keys)",
+	if ((cert = file_read(c->tls_cert, err, errlen)) == NULL ||
+	    (key = file_read(c->tls_key, err, errlen)) == NULL) {
+		free(cert);
+		return NULL;
+	}
+	if ((rc = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)) != 0) {
+		snprintf(err, errlen, "tls: %s", nng_strerror(rc));
+		cfg = NULL;
+		goto done;
+	}
+	if ((rc = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0) {
+		snprintf(err, errlen, "tls: %s / %s: %s (nng's mbedTLS takes RSA or P-256 keys)",
 		    c->tls_cert, c->tls_key, nng_strerror(rc));
+		goto fail;
+	}
 	/*
 	 * With tls-ca the child must present a certificate signed by it (mutual
 	 * TLS); its name is not compared with the peer id: the link secret says
 	 * who the peer is, the certificate only lets it reach the protocol.
 	 */
 	if (c->tls_ca != NULL) {
-		if ((rc = nng_tls_config_ca_file(cfg, c->tls_ca)) != 0)
-			fatalx("tcp: tls-ca %s: %s", c->tls_ca, nng_strerror(rc));
+		if ((rc = nng_tls_config_ca_file(cfg, c->tls_ca)) != 0) {
+			snprintf(err, errlen, "tls-ca %s: %s", c->tls_ca, nng_strerror(rc));
+			goto fail;
+		}
 		nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
 		log_info("tcp: tls+tcp listeners require a client certificate signed by %s",
 		    c->tls_ca);
 	} else
 		nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_NONE);
+	goto done;
+fail:
+	nng_tls_config_free(cfg);
+	cfg = NULL;
+done:
 	explicit_bzero(key, strlen(key));
 	free(cert);
 	free(key);
 	return cfg;
 }
 
-int
-tcps_start(const struct conf *c)
-{
+/*
+ * The listeners, by url as written: a reload opens new ones (tcps_listen)
+ * before it closes old ones (tcps_unlisten). Closing a listener closes the
+ * connections it accepted (nng_listener_close): their sessions end and the
+ * children dial the urls of their new config.
+ */
+static struct tlisten {
 	nng_listener l;
-	size_t i;
-	int rc, any = 0;
+	char *url;
+} *tcps_ls;
+static size_t tcps_nls;
 
-	for (i = 0; i < c->nlisten; i++)
-		any |= c->listen[i].carrier == CONF_CARRIER_TCP;
-	if (!any)
+/* The rep socket and its receiving contexts, on the first tcp listener. */
+static int
+tcps_sock_open(char *err, size_t errlen)
+{
+	int rc, i;
+
+	if (tcps_open)
 		return 0;
-	if ((rc = nng_rep0_open(&tcps_sock)) != 0)
-		fatalx("tcp: rep socket: %s", nng_strerror(rc));
+	if ((rc = nng_rep0_open(&tcps_sock)) != 0) {
+		snprintf(err, errlen, "tcp: rep socket: %s", nng_strerror(rc));
+		return -1;
+	}
 	nng_socket_set_size(tcps_sock, NNG_OPT_RECVMAXSZ, TCP_RECV_MAX);
 	nng_pipe_notify(tcps_sock, NNG_PIPE_EV_REM_POST, tcps_pipe_cb, NULL);
 	tcps_open = 1;
-	for (i = 0; i < c->nlisten; i++) {
-		const struct conf_url *u = &c->listen[i];
-
-		if (u->carrier != CONF_CARRIER_TCP)
-			continue;
-		if ((rc = nng_listener_create(&l, tcps_sock, u->url)) != 0)
-			fatalx("%s:%d: listen %s: %s", u->where.file, u->where.line, u->url,
-			    nng_strerror(rc));
-		if (u->tls) {
-			if (tcps_tls == NULL)
-				tcps_tls = tls_server_config(c);
-			nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tcps_tls);
-			if (tcps_ntls < 16) {
-				tcps_watch[tcps_ntls].l = l;
-				tcps_watch[tcps_ntls].url = u->url;
-				tcps_tls_ids[tcps_ntls++] = nng_listener_id(l);
-			}
-		} else
-			log_warnx("tcp: listening on plain %s (allow-plain yes): traffic is "
-			    "authenticated but not encrypted", u->url);
-		if ((rc = nng_listener_start(l, 0)) != 0)
-			fatalx("%s:%d: listen %s: %s", u->where.file, u->where.line, u->url,
-			    nng_strerror(rc));
-		log_info("tcp: listening on %s", u->url);
-	}
 	for (i = 0; i < TCPS_IDLE_MIN; i++)
 		tctx_new();
-	if (tcps_ntls > 0) {
-		tcps_watch_timer = evtimer_new(node->base, tls_watch_fire, NULL);
-		tls_watch_fire(-1, 0, NULL);
+	return 0;
+}
+
+int
+tcps_listen(const struct conf *c, const struct conf_url *u, char *err, size_t errlen)
+{
+	nng_listener l;
+	int rc;
+
+	if (tcps_sock_open(err, errlen) != 0)
+		return -1;
+	if ((rc = nng_listener_create(&l, tcps_sock, u->url)) != 0) {
+		snprintf(err, errlen, "%s:%d: listen %s: %s", u->where.file, u->where.line, u->url,
+		    nng_strerror(rc));
+		return -1;
 	}
+	if (u->tls) {
+		if (tcps_tls == NULL && (tcps_tls = tls_server_config(c, err, errlen)) == NULL) {
+			nng_listener_close(l);
+			return -1;
+		}
+		nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tcps_tls);
+	}
+	if ((rc = nng_listener_start(l, 0)) != 0) {
+		snprintf(err, errlen, "%s:%d: listen %s: %s", u->where.file, u->where.line, u->url,
+		    nng_strerror(rc));
+		nng_listener_close(l);
+		return -1;
+	}
+	if (u->tls) {
+		if (tcps_ntls < 16) {
+			tcps_watch[tcps_ntls].l = l;
+			tcps_watch[tcps_ntls].url = u->url;
+			tcps_tls_ids[tcps_ntls++] = nng_listener_id(l);
+		}
+		if (tcps_watch_timer == NULL) {
+			tcps_watch_timer = evtimer_new(node->base, tls_watch_fire, NULL);
+			tls_watch_fire(-1, 0, NULL);
+		}
+	} else
+		log_warnx("tcp: listening on plain %s (allow-plain yes): traffic is "
+		    "authenticated but not encrypted", u->url);
+	tcps_ls = xrealloc(tcps_ls, (tcps_nls + 1) * sizeof(*tcps_ls));
+	tcps_ls[tcps_nls].l = l;
+	tcps_ls[tcps_nls++].url = xstrdup(u->url);
+	log_info("tcp: listening on %s", u->url);
+	return 0;
+}
+
+void
+tcps_unlisten(const char *url)
+{
+	size_t i;
+	int k;
+
+	for (i = 0; i < tcps_nls; i++) {
+		if (strcmp(tcps_ls[i].url, url) != 0)
+			continue;
+		/* a tls listener's counters go with it; its id is never reused */
+		for (k = 0; k < tcps_ntls; k++)
+			if (tcps_tls_ids[k] == nng_listener_id(tcps_ls[i].l)) {
+				tcps_watch[k].url = "(closed)";
+				tcps_watch[k].l = (nng_listener)NNG_LISTENER_INITIALIZER;
+			}
+		nng_listener_close(tcps_ls[i].l);
+		log_info("tcp: no longer listening on %s", url);
+		free(tcps_ls[i].url);
+		tcps_ls[i] = tcps_ls[--tcps_nls];
+		return;
+	}
+}
+
+int
+tcps_start(const struct conf *c)
+{
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < c->nlisten; i++)
+		if (c->listen[i].carrier == CONF_CARRIER_TCP &&
+		    tcps_listen(c, &c->listen[i], err, sizeof(err)) != 0)
+			fatalx("%s", err);
 	return 0;
 }
 
@@ -421,6 +501,10 @@ tcps_stop(void)
 	}
 	if (tcps_tls != NULL)
 		nng_tls_config_free(tcps_tls);
+	while (tcps_nls > 0)
+		free(tcps_ls[--tcps_nls].url);
+	free(tcps_ls);
+	tcps_ls = NULL;
 }
 
 /* ---------------------------------------------------------------- client */

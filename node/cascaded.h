@@ -76,7 +76,7 @@ struct node {
 	struct event_base *base;
 	struct journal *j;
 	uint32_t q_up;                  /* toward the parent (not on the master) */
-	struct peer *peers;             /* children then clients, then clients a reload added */
+	struct peer *peers;             /* children then clients, then peers reloads added */
 	size_t npeers, peers_cap;       /* never reallocated: sessions point into it */
 	struct uplink *up;              /* NULL on the master */
 	volatile int stopping;
@@ -206,6 +206,8 @@ void lim_challenge_drop(const char *peeraddr);
 int64_t lim_auth_locked(const char *peeraddr);
 /* Counts a failed login; 1 when it should be logged one by one, 0 when summed up later. */
 int lim_auth_failed(const char *peeraddr);
+/* Forgets every address's failed logins (a reload added a peer or changed a secret). */
+void lim_auth_forgive(void);
 /* Takes one push from p's push-rate bucket: 0, or -1 when over the rate. */
 int lim_push_rate(struct peer *p);
 /*
@@ -265,6 +267,8 @@ void uplink_start(struct uplink *u);
 void uplink_wake(struct uplink *u);             /* the up queue has new packets */
 void uplink_routes_changed(struct uplink *u);
 void uplink_stop(struct uplink *u);
+/* A reload changed the parent block (not its id): the link is rebuilt under pc. */
+void uplink_reconfigure(struct uplink *u, const struct conf_parent *pc);
 /*
  * The operator's hands on the link (control.c): pause closes the connection
  * and stops every timer until resume; retry redials now with a new carrier
@@ -375,7 +379,7 @@ void snapshot_clients(Cascade__CtlClient ***out, size_t *n);
 extern int64_t node_started_ms;         /* main.c: wall clock at start */
 
 /* ----------------------------------------------------------- reload.c */
-#define RELOAD_SPARE_PEERS 256          /* clients reloads may add before a restart */
+#define RELOAD_SPARE_PEERS 256          /* children and clients reloads may add before a restart */
 /* Config times and the last refused reload, for status (snapshot.c). */
 extern int64_t reload_loaded_ms;        /* wall clock the running config was loaded */
 extern int64_t reload_failed_ms;        /* last refused reload, 0: none */
@@ -387,18 +391,29 @@ extern char *reload_failed_text;        /* its errors, one a line, or NULL */
  * gets the changes or every error.
  */
 int reload_run(int dry_run, char **text);
-/* Adds the journal queue and peer entry of a client (main.c, reload.c). */
+/* Adds the journal queue and peer entry of a client or child (main.c, at start). */
 struct peer *peer_add_client(const struct conf_client *cl, char *err, size_t errlen);
+struct peer *peer_add_child(const struct conf_child *ch, char *err, size_t errlen);
 
 /* ----------------------------------------------------- carrier_tcp.c */
 /* Server side: nng rep0 on the tcp:// and tls+tcp:// listen urls. */
 int tcps_start(const struct conf *c);
 void tcps_stop(void);
+/*
+ * A reload's listeners (reload.c): opens one more (-1 with err set when it
+ * cannot: nothing changed then) / closes one by its url, with the
+ * connections it accepted.
+ */
+int tcps_listen(const struct conf *c, const struct conf_url *u, char *err, size_t errlen);
+void tcps_unlisten(const char *url);
 
 /* ---------------------------------------------------- carrier_http.c */
 /* Server side: evhttp on the http:// and https:// listen urls; curl_global_init. */
 int https_start(const struct conf *c);
 void https_stop(void);
+/* The same for http(s) urls. */
+int https_listen(const struct conf *c, const struct conf_url *u, char *err, size_t errlen);
+void https_unlisten(const char *url);
 
 /*
  * The child side of a carrier, as the uplink uses it. Replies and events

@@ -2,7 +2,8 @@
  * confdiff.h — what changed between two loaded configurations: the one
  * running and the one on disk. Pure: it reads both, changes neither. Used by
  * `cascadectl check` (say what would change) and by the live reload
- * (reload.c: refuse what cannot change live, apply the rest).
+ * (reload.c: refuse what cannot change live, apply the rest). It is the one
+ * place that decides what changed: reload.c acts on the list, by what and id.
  */
 #ifndef CASCADE_CONFDIFF_H
 #define CASCADE_CONFDIFF_H
@@ -15,8 +16,27 @@ enum conf_change_kind {
 	CONF_CHANGE_RESTART,     /* not applied live by this version: restart */
 };
 
+/* What a live change is about: what reload.c has to do. */
+enum conf_change_what {
+	CONF_CHG_OTHER = 0,      /* nothing to do beyond the new config itself */
+	CONF_CHG_CLIENT_ADDED,
+	CONF_CHG_CLIENT_REMOVED,
+	CONF_CHG_CLIENT_CHANGED,
+	CONF_CHG_CHILD_ADDED,
+	CONF_CHG_CHILD_REMOVED,
+	CONF_CHG_CHILD_CHANGED,
+	CONF_CHG_PARENT,         /* the link to the parent is rebuilt */
+	CONF_CHG_LISTEN_ADDED,   /* id: the url, as written */
+	CONF_CHG_LISTEN_REMOVED,
+};
+
 struct conf_change {
 	enum conf_change_kind kind;
+	enum conf_change_what what;
+	/* the child's, client's or parent's id, or the listen url: a string of
+	 * the new config (of the old one for what was removed) */
+	const char *id;
+	int end_sessions;        /* the peer's session ends: it logs in again */
 	char text[320];          /* "file:line: client a: secret changed" */
 };
 

@@ -275,6 +275,20 @@ lim_auth_locked(const char *peeraddr)
 	return a->window_ms + AUTH_FAIL_WINDOW_MS - now;
 }
 
+/*
+ * A reload added a peer or changed a secret: failed logins counted so far
+ * were judged by the old config (a removed child keeps dialing and fails
+ * until it is added back), so they are forgotten.
+ */
+void
+lim_auth_forgive(void)
+{
+	struct addrent *a;
+
+	TAILQ_FOREACH(a, &addrs, entry)
+		a->fails = 0;
+}
+
 int
 lim_auth_failed(const char *peeraddr)
 {

@@ -125,26 +125,16 @@ static void
 peers_init(void)
 {
 	const struct conf *c = node->conf;
-	char qname[CADDR_TEXT_MAX + 16], err[256];
+	char err[256];
 	size_t i;
 
-	/* room for the clients later reloads add: the array never moves, as
+	/* room for the peers later reloads add: the array never moves, as
 	 * sessions and requests point into it (reload.c) */
 	node->peers_cap = c->nchildren + c->nclients + RELOAD_SPARE_PEERS;
 	node->peers = xcalloc(node->peers_cap + 1, sizeof(struct peer));
-	for (i = 0; i < c->nchildren; i++) {
-		struct peer *p = &node->peers[node->npeers++];
-
-		p->kind = CASCADE__PEER_KIND__PEER_NODE;
-		snprintf(p->name, sizeof(p->name), "%s", c->children[i].id);
-		p->child = &c->children[i];
-		p->secret = c->children[i].secret.key;
-		p->secretlen = c->children[i].secret.len;
-		p->carriers = c->children[i].carriers;
-		p->prefer = c->children[i].prefer;
-		snprintf(qname, sizeof(qname), "child:%s", p->name);
-		p->qid = queue_or_die(qname, JQ_LINK);
-	}
+	for (i = 0; i < c->nchildren; i++)
+		if (peer_add_child(&c->children[i], err, sizeof(err)) == NULL)
+			fatalx("%s", err);
 	for (i = 0; i < c->nclients; i++)
 		if (peer_add_client(&c->clients[i], err, sizeof(err)) == NULL)
 			fatalx("%s", err);

@@ -7,10 +7,17 @@
  * errors, or one changing what cannot change live, is refused as a whole:
  * the old one keeps running and status shows the refusal.
  *
- * What this version applies live: clients added, removed, secret or carriers
- * changed. A removed client's peer entry stays (marked removed: no logins,
- * nothing routed to it) so its journal queue stays and is shown by
- * cascadectl queue; adding it back revives the same entry and queue.
+ * What applies live (confdiff.c decides what changed, this file acts on
+ * its list): clients and children added, removed, or changed (secret,
+ * carriers, claims, ...: the peer's session is closed, it logs in again
+ * under the new block; peers not changed are left alone); the parent block
+ * but its id (the link is rebuilt, uplink_reconfigure); listen urls (the
+ * new ones are opened first: one that cannot be bound refuses the whole
+ * reload, and only then are the old ones closed). A removed client's or
+ * child's peer entry stays (marked removed: no logins; a client gets
+ * nothing routed to it, a child keeps its routes, so packets for its subtree
+ * wait in its queue) so its journal queue stays and is shown by cascadectl
+ * queue; adding it back revives the same entry and queue.
  *
  * Handover of the config (why old configs are never freed): peers point
  * into the struct conf (secrets, child and client blocks), the uplink holds
@@ -46,21 +53,44 @@ peer_fill_client(struct peer *p, const struct conf_client *cl)
 	return p;
 }
 
+/* The same for a child node (its subtree stays: router.c). */
+static struct peer *
+peer_fill_child(struct peer *p, const struct conf_child *ch)
+{
+	p->kind = CASCADE__PEER_KIND__PEER_NODE;
+	snprintf(p->name, sizeof(p->name), "%s", ch->id);
+	p->child = ch;
+	p->secret = ch->secret.key;
+	p->secretlen = ch->secret.len;
+	p->carriers = ch->carriers;
+	p->prefer = ch->prefer;
+	p->removed = 0;
+	return p;
+}
+
+static void
+queue_name_of(int kind, const char *id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:%s", kind == CASCADE__PEER_KIND__PEER_NODE ? "child" : "client",
+	    id);
+}
+
 /* At start-up only (before the journal thread runs). */
-struct peer *
-peer_add_client(const struct conf_client *cl, char *err, size_t errlen)
+static struct peer *
+peer_add(int kind, const char *id, const struct conf_where *w, char *err, size_t errlen)
 {
 	char qname[CADDR_TEXT_MAX + 16];
 	struct peer *p;
 
 	if (node->npeers >= node->peers_cap) {
-		snprintf(err, errlen, "%s:%d: client %s: no room for more clients before a "
-		    "restart", cl->where.file, cl->where.line, cl->id);
+		snprintf(err, errlen, "%s:%d: %s %s: no room for more peers before a restart",
+		    w->file, w->line, kind == CASCADE__PEER_KIND__PEER_NODE ? "child" : "client", id);
 		return NULL;
 	}
-	p = peer_fill_client(&node->peers[node->npeers], cl);
-	snprintf(qname, sizeof(qname), "client:%s", cl->id);
-	if (journal_queue(node->j, qname, JQ_CLIENT, &p->qid) != 0) {
+	p = &node->peers[node->npeers];
+	queue_name_of(kind, id, qname, sizeof(qname));
+	if (journal_queue(node->j, qname, kind == CASCADE__PEER_KIND__PEER_NODE ? JQ_LINK :
+	    JQ_CLIENT, &p->qid) != 0) {
 		snprintf(err, errlen, "journal: queue %s: %s", qname, journal_errmsg(node->j));
 		return NULL;
 	}
@@ -68,24 +98,68 @@ peer_add_client(const struct conf_client *cl, char *err, size_t errlen)
 	return p;
 }
 
+struct peer *
+peer_add_client(const struct conf_client *cl, char *err, size_t errlen)
+{
+	struct peer *p = peer_add(CASCADE__PEER_KIND__PEER_CLIENT, cl->id, &cl->where, err,
+	    errlen);
+
+	return p != NULL ? peer_fill_client(p, cl) : NULL;
+}
+
+struct peer *
+peer_add_child(const struct conf_child *ch, char *err, size_t errlen)
+{
+	struct peer *p = peer_add(CASCADE__PEER_KIND__PEER_NODE, ch->id, &ch->where, err,
+	    errlen);
+
+	return p != NULL ? peer_fill_child(p, ch) : NULL;
+}
+
+/* The peer entry of a child or client id, removed ones too. */
 static struct peer *
-client_peer(const char *id)
+peer_of(int kind, const char *id)
 {
 	char name[CADDR_TEXT_MAX + 1];
 	size_t i;
 
-	snprintf(name, sizeof(name), "%s/%s", node->id, id);
+	if (kind == CASCADE__PEER_KIND__PEER_CLIENT)
+		snprintf(name, sizeof(name), "%s/%s", node->id, id);
+	else
+		snprintf(name, sizeof(name), "%s", id);
 	for (i = 0; i < node->npeers; i++)
-		if (node->peers[i].kind == CASCADE__PEER_KIND__PEER_CLIENT &&
-		    strcmp(node->peers[i].name, name) == 0)
+		if (node->peers[i].kind == kind && strcmp(node->peers[i].name, name) == 0)
 			return &node->peers[i];
 	return NULL;
 }
 
-/* A new client's queue, made on the journal thread (the journal's one writer). */
+/*
+ * Fills p from the running config's block for it: 0, or -1 when that config
+ * no longer has one (a later reload removed it meanwhile).
+ */
+static int
+peer_fill_running(struct peer *p, int kind, const char *id)
+{
+	const struct conf_client *cl;
+	const struct conf_child *ch;
+
+	if (kind == CASCADE__PEER_KIND__PEER_CLIENT) {
+		if ((cl = conf_client_find(node->conf, id)) == NULL)
+			return -1;
+		peer_fill_client(p, cl);
+	} else {
+		if ((ch = conf_child_find(node->conf, id)) == NULL)
+			return -1;
+		peer_fill_child(p, ch);
+	}
+	return 0;
+}
+
+/* A new peer's queue, made on the journal thread (the journal's one writer). */
 struct addjob {
 	struct jjob job;
-	const struct conf_client *cl;
+	int kind;
+	char id[CADDR_TEXT_MAX + 1];
 	uint32_t qid;
 	char err[256];
 };
@@ -96,8 +170,9 @@ addjob_run(struct journal *j, struct jjob *job)
 	struct addjob *a = (struct addjob *)job;
 	char qname[CADDR_TEXT_MAX + 16];
 
-	snprintf(qname, sizeof(qname), "client:%s", a->cl->id);
-	if (journal_queue(j, qname, JQ_CLIENT, &a->qid) != 0) {
+	queue_name_of(a->kind, a->id, qname, sizeof(qname));
+	if (journal_queue(j, qname, a->kind == CASCADE__PEER_KIND__PEER_NODE ? JQ_LINK :
+	    JQ_CLIENT, &a->qid) != 0) {
 		snprintf(a->err, sizeof(a->err), "journal: queue %s: %s", qname, journal_errmsg(j));
 		return -1;
 	}
@@ -108,89 +183,200 @@ static void
 addjob_done(struct jjob *job)
 {
 	struct addjob *a = (struct addjob *)job;
-	const struct conf_client *cl;
+	const char *what = a->kind == CASCADE__PEER_KIND__PEER_NODE ? "child" : "client";
 	struct peer *p;
 
-	/* a later reload may have changed or removed it meanwhile: the running
-	 * config's block decides */
-	if ((cl = conf_client_find(node->conf, a->cl->id)) == NULL) {
-		free(a);
-		return;
-	}
-	a->cl = cl;
 	if (job->rc != 0) {
-		log_warnx("reload: client %s not added: %s", a->cl->id, a->err);
-	} else if ((p = client_peer(a->cl->id)) != NULL) {
+		log_warnx("reload: %s %s not added: %s", what, a->id, a->err);
+	} else if ((p = peer_of(a->kind, a->id)) != NULL) {
 		/* two reloads in a row added it: one entry, the running block */
-		peer_fill_client(p, a->cl);
+		(void)peer_fill_running(p, a->kind, a->id);
 	} else if (node->npeers >= node->peers_cap) {
-		log_warnx("reload: client %s not added: no room for more clients before a "
-		    "restart", a->cl->id);
+		log_warnx("reload: %s %s not added: no room for more peers before a restart "
+		    "(%d spare)", what, a->id, RELOAD_SPARE_PEERS);
 	} else {
-		p = peer_fill_client(&node->peers[node->npeers], a->cl);
-		p->qid = a->qid;
-		node->npeers++;
-		log_info("reload: client %s added", p->name);
+		p = &node->peers[node->npeers];
+		memset(p, 0, sizeof(*p));
+		/* a later reload may have removed it meanwhile: the running config decides */
+		if (peer_fill_running(p, a->kind, a->id) == 0) {
+			p->qid = a->qid;
+			node->npeers++;
+			log_info("reload: %s %s added", what, p->name);
+		}
 	}
 	free(a);
 }
 
 static void
-apply_clients(const struct conf *o, const struct conf *n)
+peer_added(int kind, const char *id)
 {
-	size_t i;
+	struct peer *p = peer_of(kind, id);
+	struct addjob *a;
 
-	for (i = 0; i < n->nclients; i++) {
-		const struct conf_client *cl = &n->clients[i];
-		const struct conf_client *ocl = conf_client_find(o, cl->id);
-		struct peer *p = client_peer(cl->id);
-
-		if (p == NULL) {
-			struct addjob *a = xcalloc(1, sizeof(*a));
-
-			a->cl = cl;
-			a->job.run = addjob_run;
-			a->job.done = addjob_done;
-			jthread_submit(&a->job);
-			continue;
-		}
-		if (ocl == NULL)
-			log_info("reload: client %s added back: its queue is served again", p->name);
-		else if (ocl->secret.len != cl->secret.len ||
-		    memcmp(ocl->secret.key, cl->secret.key, cl->secret.len) != 0)
-			server_peer_end(p, "secret changed by a reload: log in again");
-		peer_fill_client(p, cl);
+	if (p != NULL) {
+		if (peer_fill_running(p, kind, id) == 0)
+			log_info("reload: %s %s added back: its queue is served again",
+			    kind == CASCADE__PEER_KIND__PEER_NODE ? "child" : "client", p->name);
+		return;
 	}
-	for (i = 0; i < o->nclients; i++) {
-		struct peer *p;
-
-		if (conf_client_find(n, o->clients[i].id) != NULL)
-			continue;
-		if ((p = client_peer(o->clients[i].id)) == NULL || p->removed)
-			continue;
-		server_peer_end(p, "removed by a reload");
-		p->removed = 1;
-		p->secretlen = 0;
-		log_info("reload: client %s removed; its queue stays in the journal", p->name);
-	}
+	a = xcalloc(1, sizeof(*a));
+	a->kind = kind;
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	a->job.run = addjob_run;
+	a->job.done = addjob_done;
+	jthread_submit(&a->job);
 }
 
-/* Children are unchanged (conf_diff refused any change): point at the new blocks. */
 static void
-repoint_children(const struct conf *n)
+peer_removed(int kind, const char *id)
+{
+	struct peer *p = peer_of(kind, id);
+
+	if (p == NULL || p->removed)
+		return;
+	server_peer_end(p, "removed by a reload");
+	p->removed = 1;
+	p->secretlen = 0;
+	log_info("reload: %s %s removed; its queue stays in the journal",
+	    kind == CASCADE__PEER_KIND__PEER_NODE ? "child" : "client", p->name);
+}
+
+/* A child's claims may have narrowed: keep only what the new block allows. */
+static void
+child_refilter(struct peer *p)
+{
+	char **ids;
+	size_t i, n = p->nsubtree;
+
+	if (n == 0)
+		return;
+	ids = xcalloc(n, sizeof(*ids));
+	for (i = 0; i < n; i++)
+		ids[i] = xstrdup(p->subtree[i]);
+	free(router_set_subtree(p, ids, n, NULL, NULL));
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+/* Every peer still configured points at its block in the new config. */
+static void
+repoint_peers(void)
 {
 	size_t i;
 
 	for (i = 0; i < node->npeers; i++) {
 		struct peer *p = &node->peers[i];
-		const struct conf_child *ch;
 
-		if (p->kind != CASCADE__PEER_KIND__PEER_NODE ||
-		    (ch = conf_child_find(n, p->name)) == NULL)
+		if (p->removed)
 			continue;
-		p->child = ch;
-		p->secret = ch->secret.key;
+		if (p->kind == CASCADE__PEER_KIND__PEER_CLIENT)
+			(void)peer_fill_running(p, p->kind, p->name + strlen(node->id) + 1);
+		else
+			(void)peer_fill_running(p, p->kind, p->name);
 	}
+}
+
+/*
+ * Opens the listeners the new config adds: 0, or -1 with err set (and the
+ * ones opened here closed again) when one cannot be bound.
+ */
+static int
+listen_open(const struct conf *n, const struct conf_changes *ch, char *err, size_t errlen)
+{
+	size_t i, k;
+
+	for (i = 0; i < ch->n; i++) {
+		const struct conf_url *u = NULL;
+		int rc;
+
+		if (ch->v[i].what != CONF_CHG_LISTEN_ADDED)
+			continue;
+		for (k = 0; k < n->nlisten; k++)
+			if (strcmp(n->listen[k].url, ch->v[i].id) == 0)
+				u = &n->listen[k];
+		if (u == NULL)
+			continue;
+		rc = u->carrier == CONF_CARRIER_HTTP ? https_listen(n, u, err, errlen) :
+		    tcps_listen(n, u, err, errlen);
+		if (rc == 0)
+			continue;
+		while (i-- > 0)
+			if (ch->v[i].what == CONF_CHG_LISTEN_ADDED) {
+				tcps_unlisten(ch->v[i].id);
+				https_unlisten(ch->v[i].id);
+			}
+		return -1;
+	}
+	return 0;
+}
+
+/* Acts on the list of changes; node->conf is the new config already. */
+static void
+apply(const struct conf_changes *ch)
+{
+	int parent = 0;
+	size_t i;
+
+	for (i = 0; i < ch->n; i++) {
+		const struct conf_change *c = &ch->v[i];
+		int kind = c->what == CONF_CHG_CHILD_ADDED || c->what == CONF_CHG_CHILD_REMOVED ||
+		    c->what == CONF_CHG_CHILD_CHANGED ? CASCADE__PEER_KIND__PEER_NODE :
+		    CASCADE__PEER_KIND__PEER_CLIENT;
+		struct peer *p;
+
+		switch (c->what) {
+		case CONF_CHG_CLIENT_ADDED:
+		case CONF_CHG_CHILD_ADDED:
+			peer_added(kind, c->id);
+			break;
+		case CONF_CHG_CLIENT_REMOVED:
+		case CONF_CHG_CHILD_REMOVED:
+			peer_removed(kind, c->id);
+			break;
+		case CONF_CHG_CLIENT_CHANGED:
+		case CONF_CHG_CHILD_CHANGED:
+			if ((p = peer_of(kind, c->id)) == NULL || p->removed)
+				break;
+			if (c->end_sessions)
+				server_peer_end(p, "its block was changed by a reload: log in again");
+			break;
+		case CONF_CHG_PARENT:
+			parent = 1;
+			break;
+		case CONF_CHG_LISTEN_REMOVED:
+			tcps_unlisten(c->id);
+			https_unlisten(c->id);
+			break;
+		case CONF_CHG_LISTEN_ADDED:     /* opened before (listen_open) */
+		case CONF_CHG_OTHER:
+			break;
+		}
+	}
+	repoint_peers();
+	for (i = 0; i < ch->n; i++)
+		if (ch->v[i].what == CONF_CHG_CLIENT_ADDED || ch->v[i].what == CONF_CHG_CHILD_ADDED ||
+		    ch->v[i].end_sessions) {
+			lim_auth_forgive();
+			break;
+		}
+	for (i = 0; i < ch->n; i++) {
+		struct peer *p;
+
+		if (ch->v[i].what == CONF_CHG_CHILD_CHANGED &&
+		    (p = peer_of(CASCADE__PEER_KIND__PEER_NODE, ch->v[i].id)) != NULL &&
+		    !p->removed)
+			child_refilter(p);
+	}
+	if (parent && node->up != NULL && node->conf->parent != NULL)
+		uplink_reconfigure(node->up, node->conf->parent);
+}
+
+static void
+retire(struct conf *c)
+{
+	retired = xrealloc(retired, (nretired + 1) * sizeof(*retired));
+	retired[nretired++] = c;
 }
 
 static int
@@ -263,15 +449,27 @@ reload_run(int dry_run, char **text)
 		*text = buf;
 		return rc;
 	}
+	{
+		char err[512];
+
+		if (listen_open(n, &ch, err, sizeof(err)) != 0) {
+			char *buf;
+
+			xasprintf(&buf, "%s\n%s: reload refused: a new listener cannot be opened; "
+			    "the running configuration stays", err, path);
+			log_warnx("reload: %s", buf);
+			conf_changes_free(&ch);
+			/* kept, not freed: a listener opened and closed again
+			 * above may have pointed into it (its tls set-up) */
+			retire(n);
+			return refuse(buf, text);
+		}
+	}
 	for (i = 0; i < ch.n; i++)
 		log_info("reload: %s", ch.v[i].text);
-	apply_clients(node->conf, n);
-	repoint_children(n);
-	retired = realloc(retired, (nretired + 1) * sizeof(*retired));
-	if (retired == NULL)
-		fatal("realloc");
-	retired[nretired++] = node->conf;
+	retire(node->conf);
 	node->conf = n;
+	apply(&ch);
 	reload_loaded_ms = cnow_ms();
 	{
 		char *s = conf_changes_text(&ch);

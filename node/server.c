@@ -593,6 +593,14 @@ do_auth(struct sreq *r)
 	p = n->peer;
 	r->peer = p;
 	nonce_free(n);
+	/*
+	 * A reload removed the peer after its Hello: its secret is gone
+	 * (secretlen 0), and a proof under an empty key is anyone's to make.
+	 */
+	if (p->removed || p->secretlen == 0) {
+		auth_refuse(r, p->name, "removed from the configuration by a reload since its Hello");
+		goto fail;
+	}
 	cauth_mac(p->secret, p->secretlen, p->name, a->server_nonce.data, a->nonce.data, mac);
 	if (cequal(mac, a->mac.data, CSHA256_LEN) != 0) {
 		/*

@@ -155,8 +155,9 @@ snapshot_links(Cascade__CtlLink ***out, size_t *n)
 	*n = 0;
 	if (node->up != NULL)
 		(*out)[(*n)++] = link_parent();
+	/* a removed child's queue is still listed by cascadectl queue */
 	for (i = 0; i < node->npeers; i++)
-		if (node->peers[i].kind == CASCADE__PEER_KIND__PEER_NODE)
+		if (node->peers[i].kind == CASCADE__PEER_KIND__PEER_NODE && !node->peers[i].removed)
 			(*out)[(*n)++] = link_child(&node->peers[i]);
 }
 

@@ -86,6 +86,7 @@ static void carrier_use(struct uplink *u, const struct conf_url *url, const char
 static void push_more(struct uplink *u);
 static void pull(struct uplink *u);
 static void send_routes(struct uplink *u);
+static void uplink_set_conf(struct uplink *u, const struct conf_parent *pc);
 
 /* A request in flight: the session generation it belongs to. */
 struct ucall {
@@ -1108,25 +1109,86 @@ struct uplink *
 uplink_new(const struct conf_parent *pc)
 {
 	struct uplink *u = xcalloc(1, sizeof(*u));
+
+	uplink_set_conf(u, pc);
+	u->rebuilds_total = (uint64_t)-1;       /* the first carrier_use is no rebuild */
+	snprintf(u->peername, sizeof(u->peername), "parent:%s", pc->id);
+	u->max_batch = node->conf->max_batch;
+	u->timer = evtimer_new(node->base, timer_fire, u);
+	u->watchdog = evtimer_new(node->base, watchdog_fire, u);
+	u->probe_timer = evtimer_new(node->base, probe_fire, u);
+	u->tp_done = event_new(node->base, -1, 0, tls_probe_done, u);
+	return u;
+}
+
+/* The url the transport setting starts on. */
+static const struct conf_url *
+first_url(const struct uplink *u)
+{
+	switch (u->pc->transport) {
+	case CONF_TRANSPORT_TCP:
+		return u->tcp_url;
+	case CONF_TRANSPORT_HTTP:
+		return u->http_url;
+	default:
+		return u->tcp_url != NULL ? u->tcp_url : u->http_url;
+	}
+}
+
+/* What uplink_new and uplink_reconfigure take from the parent block. */
+static void
+uplink_set_conf(struct uplink *u, const struct conf_parent *pc)
+{
 	size_t i;
 
 	u->pc = pc;
-	u->rebuilds_total = (uint64_t)-1;       /* the first carrier_use is no rebuild */
+	u->tcp_url = u->http_url = NULL;
 	for (i = 0; i < pc->nurls; i++) {
 		if (pc->urls[i].carrier == CONF_CARRIER_TCP && u->tcp_url == NULL)
 			u->tcp_url = &pc->urls[i];
 		if (pc->urls[i].carrier == CONF_CARRIER_HTTP && u->http_url == NULL)
 			u->http_url = &pc->urls[i];
 	}
-	snprintf(u->peername, sizeof(u->peername), "parent:%s", pc->id);
 	u->window = pc->push_window ? pc->push_window : 1;
-	u->max_batch = node->conf->max_batch;
 	u->backoff_ms = pc->reconnect_min_ms;
-	u->timer = evtimer_new(node->base, timer_fire, u);
-	u->watchdog = evtimer_new(node->base, watchdog_fire, u);
-	u->probe_timer = evtimer_new(node->base, probe_fire, u);
-	u->tp_done = event_new(node->base, -1, 0, tls_probe_done, u);
-	return u;
+}
+
+/*
+ * A reload changed the parent block (same parent id): the carrier is
+ * closed and opened again under pc, as a carrier switch does. Custody lives
+ * above the carrier: the up queue stays, the new session resumes at the
+ * parent's mark + 1, so pushes in flight are sent again and the parent's
+ * mark keeps them once; the down stream resumes at our mark. A paused link
+ * takes the new block and stays paused. pc must outlive the link (reload.c
+ * never frees a replaced config).
+ */
+void
+uplink_reconfigure(struct uplink *u, const struct conf_parent *pc)
+{
+	const struct conf_url *url;
+
+	probe_stop(u);
+	u->fallen_back = 0;
+	u->tcp_failures = 0;
+	u->rebuilds = 0;
+	u->hold_until = 0;
+	uplink_set_conf(u, pc);
+	if ((url = first_url(u)) == NULL) {     /* conf.c refuses such a config */
+		log_warnx("%s:%d: parent %s: no url for its transport; the link stays as it was",
+		    pc->where.file, pc->where.line, pc->id);
+		return;
+	}
+	if (u->paused) {
+		u->url = url;
+		u->ops = ops_for(url);
+		log_info("link %s: reconfigured by a reload; still paused", pc->id);
+		return;
+	}
+	u->rebuilds_total--;            /* a reload is no rebuild */
+	if (u->state == UL_UP)
+		log_info("link %s: reconfigured by a reload: closing the session; the new one "
+		    "resumes at the parent's mark", pc->id);
+	carrier_use(u, url, "reconfigured by a reload");
 }
 
 void
@@ -1150,17 +1212,7 @@ uplink_start(struct uplink *u)
 		}
 		free(val);
 	}
-	switch (u->pc->transport) {
-	case CONF_TRANSPORT_TCP:
-		url = u->tcp_url;
-		break;
-	case CONF_TRANSPORT_HTTP:
-		url = u->http_url;
-		break;
-	default:
-		url = u->tcp_url != NULL ? u->tcp_url : u->http_url;
-	}
-	if (url == NULL)        /* conf.c refuses such a config; be safe */
+	if ((url = first_url(u)) == NULL)        /* conf.c refuses such a config; be safe */
 		fatalx("%s:%d: parent %s: no url for its transport", u->pc->where.file,
 		    u->pc->where.line, u->pc->id);
 	carrier_use(u, url, u->pc->transport == CONF_TRANSPORT_AUTO ? "transport auto" :

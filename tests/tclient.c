@@ -26,6 +26,8 @@
  *   tclient auth -u URL -a ADDR -s SECRET [-P]   Hello + Auth, prints the status;
  *       -P replays the Auth afterwards and prints that status too.
  *       -D MS waits that long between the Hello and the Auth (a slow link).
+ *       -E proves with an empty key instead of the secret's (a forger's
+ *       guess at a peer whose secret is gone; -s is still read).
  *   tclient raw -u URL -x HEX                    sends raw bytes, prints the reply status
  *   tclient bomb -u URL -B KIND -z BYTES [-a ADDR -s SECRET]
  *       one hostile request of about BYTES bytes that is cheap to send and
@@ -61,7 +63,7 @@ static const char *marker = "";         /* -m: appended to every payload */
 static const char *command = "test.echo"; /* -M: the packets' command */
 static int count = 1, batch = 64, size = 64, notify, receipt, urgent, reverse, replay, waitsec = 120;
 static int interval_ms;
-static int print_ids, auth_delay_ms;
+static int print_ids, auth_delay_ms, empty_key;
 static const char *bomb_kind;
 static const char *cancel_id, *kind_name, *ref_hex, *reply_hex, *hops;
 static int as_node, notice_code = 1;
@@ -741,7 +743,7 @@ main(int argc, char **argv)
 		die("usage: tclient send|recv|auth|raw [options]");
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRUS:rW:o:Px:Ic:i:K:F:C:y:H:kD:B:m:M:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:a:s:t:n:b:z:T:NRUS:rW:o:Px:Ic:i:K:F:C:y:H:kD:EB:m:M:")) != -1) {
 		switch (ch) {
 		case 'u': url = optarg; break;
 		case 'a': addr = optarg; break;
@@ -770,6 +772,7 @@ main(int argc, char **argv)
 		case 'H': hops = optarg; break;
 		case 'k': as_node = 1; break;
 		case 'D': auth_delay_ms = atoi(optarg); break;
+		case 'E': empty_key = 1; break;
 		case 'B': bomb_kind = optarg; break;
 		case 'm': marker = optarg; break;
 		case 'M': command = optarg; break;
@@ -791,7 +794,7 @@ main(int argc, char **argv)
 		die("-a and -s are required");
 	if ((r = csecret_load(secretfile, secret, sizeof(secret), msg, sizeof(msg))) < 0)
 		die("%s", msg);
-	secretlen = (size_t)r;
+	secretlen = empty_key ? 0 : (size_t)r;
 	if (strcmp(mode, "send") == 0) {
 		if (dst == NULL)
 			die("-t DST is required");

@@ -75,5 +75,8 @@ EXTRA_DIST += tests/integration/audit_sink.sh tests/integration/pg.sh
 # live reload (SIGHUP, cascadectl reload) and cascadectl check
 TESTS += tests/integration/reload.sh
 EXTRA_DIST += tests/integration/reload.sh
+# live reload of links: children, the parent block, listen urls (issue 10)
+TESTS += tests/integration/reload_links.sh
+EXTRA_DIST += tests/integration/reload_links.sh
 TESTS += tests/integration/notify_client.sh
 EXTRA_DIST += tests/integration/notify_client.sh

@@ -21,6 +21,7 @@
 #	                             certificate (conf/testpki.sh PKI); a child of NAME
 #	                             then links with n_transport CHILD tls|https [PORT]
 #	                             (through PORT, e.g. a proxy's), verifying PKI's CA
+#	n_child_set PARENT CHILD LINE  a line inside PARENT's child block of CHILD
 #	N_PULLWAIT[NAME]=DURATION    NAME's pull-wait (default 2s)
 #	N_LINK_TRANSPORT=tcp|http|auto   (environment) every n_link gets this
 #	                             transport, e.g. to run a test with http links
@@ -78,6 +79,13 @@ n_notify_recv() {
 declare -gA N_CLIENT_EXTRA=()
 n_client_set() {
 	N_CLIENT_EXTRA[$1/$2]="${N_CLIENT_EXTRA[$1/$2]:-}    $3
+"
+}
+
+# n_child_set PARENT CHILD LINE: a line inside PARENT's block for child CHILD
+declare -gA N_CHILD_EXTRA=()
+n_child_set() {
+	N_CHILD_EXTRA[$1/$2]="${N_CHILD_EXTRA[$1/$2]:-}    $3
 "
 }
 
@@ -186,6 +194,7 @@ _n_write_conf() {
 			echo "child ${N_ID[$c]} {"
 			echo "    secret $(_n_secret "link-$c")"
 			echo "    claim ${N_ID[$c]} ${N_ID[$c]}-*${N_CLAIM_EXTRA[$c]:-}"
+			printf '%s' "${N_CHILD_EXTRA[$name/$c]:-}"
 			echo "}"
 		done
 		for c in ${N_CLIENTS[$name]}; do

@@ -1,8 +1,9 @@
 /*
  * confdiff_test.c — node/confdiff.c: conf_diff on pairs of configurations
  * loaded by the real loader from files in a temporary directory: nothing
- * changed, clients added/removed/secret/carriers changed (live), node id,
- * role and data-dir (immutable), children, parent and audit-sink
+ * changed, clients and children added/removed/changed, the parent block and
+ * listen urls (live, with what and id for reload.c to act on), node id, role
+ * and data-dir (immutable), control, audit-sink and another parent id
  * (restart), and the file:line each change names.
  */
 #include "config.h"
@@ -201,25 +202,228 @@ TEST_immutable(void)
 	teardown();
 }
 
+static const struct conf_change *
+find(const struct conf_changes *ch, enum conf_change_what what, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < ch->n; i++)
+		if (ch->v[i].what == what && ch->v[i].id != NULL && strcmp(ch->v[i].id, id) == 0)
+			return &ch->v[i];
+	return NULL;
+}
+
+/* Children apply live: added, removed, changed (its session ends), by id. */
 static void
-TEST_children_restart(void)
+TEST_children_live(void)
+{
+	struct conf_changes ch;
+	struct conf *o, *n;
+	const struct conf_change *c;
+	char where[4200];
+
+	setup();
+	o = load("old.conf", "fj-xm-b", "data",
+	    "child fj-xm-a {\n\tsecret a.secret\n}\n"
+	    "child fj-xm-e {\n\tsecret a.secret\n}\n"
+	    "child fj-xm-f {\n\tsecret b.secret\n}\n"
+	    "client his {\n\tsecret b.secret\n}\n");
+	n = load("new.conf", "fj-xm-b", "data",
+	    "child fj-xm-a {\n\tsecret c.secret\n\tcarriers http\n}\n"
+	    "child fj-xm-d {\n\tsecret a.secret\n}\n"
+	    "child fj-xm-f {\n\tsecret b.secret\n}\n"
+	    "client his {\n\tsecret b.secret\n}\n");
+	memset(&ch, 0, sizeof(ch));
+	/* carriers http alone makes http its preferred carrier too (conf.c) */
+	CU_ASSERT_EQUAL(conf_diff(o, n, &ch), 5);
+	CU_ASSERT_EQUAL(ch.nrefused, 0);
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "child fj-xm-a: prefer tcp -> http"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "child fj-xm-a: secret changed"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "child fj-xm-a: carriers tcp http -> http"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "child fj-xm-d: added"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "child fj-xm-e: removed"));
+	c = find(&ch, CONF_CHG_CHILD_CHANGED, "fj-xm-a");
+	CU_ASSERT_FATAL(c != NULL);
+	CU_ASSERT(c->end_sessions);
+	CU_ASSERT(find(&ch, CONF_CHG_CHILD_ADDED, "fj-xm-d") != NULL);
+	CU_ASSERT(find(&ch, CONF_CHG_CHILD_REMOVED, "fj-xm-e") != NULL);
+	/* the unchanged child is not named at all */
+	CU_ASSERT(!has(&ch, CONF_CHANGE_LIVE, "fj-xm-f"));
+	/* the removed one is named where the old file had it */
+	snprintf(where, sizeof(where), "%s:12: child fj-xm-e: removed", tpath("old.conf"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, where));
+	conf_changes_free(&ch);
+	conf_free(n);
+
+	/* claims and prefer */
+	n = load("new.conf", "fj-xm-b", "data",
+	    "child fj-xm-a {\n\tsecret a.secret\n\tclaim fj-xm-a fj-xm-a-*\n}\n"
+	    "child fj-xm-e {\n\tsecret a.secret\n\tprefer http\n}\n"
+	    "child fj-xm-f {\n\tsecret b.secret\n}\n"
+	    "client his {\n\tsecret b.secret\n}\n");
+	memset(&ch, 0, sizeof(ch));
+	CU_ASSERT_EQUAL(conf_diff(o, n, &ch), 2);
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "child fj-xm-a: claims changed"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "child fj-xm-e: prefer tcp -> http"));
+	c = find(&ch, CONF_CHG_CHILD_CHANGED, "fj-xm-e");
+	CU_ASSERT(c != NULL && c->end_sessions);
+	conf_changes_free(&ch);
+	conf_free(o);
+	conf_free(n);
+	teardown();
+}
+
+/* The parent block applies live (the link is rebuilt) but for its id. */
+static void
+TEST_parent_live(void)
+{
+	struct conf_changes ch;
+	struct conf *o, *n;
+	struct conf_errors errs;
+	char text[4096];
+	size_t i;
+
+	setup();
+	o = load("old.conf", "fj-xm-b", "data", base_clients);
+	/* the base parent block with its url on another port, http, a new secret */
+	snprintf(text, sizeof(text),
+	    "node fj-xm-b\ndata-dir %s\nallow-plain yes\nlisten tcp://127.0.0.1:4700\n"
+	    "parent fj-xm {\n\turl http://127.0.0.1:4801/\n\ttransport http\n"
+	    "\tsecret c.secret\n\tpush-window 8\n}\n%s", tpath("data"), base_clients);
+	write_file("new.conf", text);
+	memset(&errs, 0, sizeof(errs));
+	n = NULL;
+	if (conf_load(tpath("new.conf"), &n, &errs) != 0)
+		conf_errors_print(&errs, stderr);
+	conf_errors_free(&errs);
+	CU_ASSERT_FATAL(n != NULL);
+	memset(&ch, 0, sizeof(ch));
+	CU_ASSERT_EQUAL(conf_diff(o, n, &ch), 4);
+	CU_ASSERT_EQUAL(ch.nrefused, 0);
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE,
+	    "parent fj-xm: url tcp://127.0.0.1:4800 -> http://127.0.0.1:4801/ (the link is rebuilt)"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "parent fj-xm: secret changed"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "parent fj-xm: transport changed"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "parent fj-xm: push-window changed"));
+	for (i = 0; i < ch.n; i++) {
+		CU_ASSERT_EQUAL(ch.v[i].what, CONF_CHG_PARENT);
+		CU_ASSERT_STRING_EQUAL(ch.v[i].id, "fj-xm");
+	}
+	conf_changes_free(&ch);
+	conf_free(n);
+
+	/* another parent id: refused, by name */
+	snprintf(text, sizeof(text),
+	    "node fj-xm-b\ndata-dir %s\nallow-plain yes\nlisten tcp://127.0.0.1:4700\n"
+	    "parent fj-qz {\n\turl tcp://127.0.0.1:4800\n\tsecret a.secret\n}\n%s",
+	    tpath("data"), base_clients);
+	write_file("new.conf", text);
+	memset(&errs, 0, sizeof(errs));
+	n = NULL;
+	CU_ASSERT_FATAL(conf_load(tpath("new.conf"), &n, &errs) == 0);
+	conf_errors_free(&errs);
+	memset(&ch, 0, sizeof(ch));
+	CU_ASSERT_EQUAL(conf_diff(o, n, &ch), 1);
+	CU_ASSERT_EQUAL(ch.nrefused, 1);
+	CU_ASSERT(has(&ch, CONF_CHANGE_RESTART, "parent: changed from fj-xm to fj-qz"));
+	CU_ASSERT_EQUAL(ch.v[0].what, CONF_CHG_OTHER);
+	conf_changes_free(&ch);
+	conf_free(o);
+	conf_free(n);
+	teardown();
+}
+
+/* listen urls added and removed, by url; control and tls-cert refused. */
+static int
+urls_differ(const struct conf_child *a, const struct conf_child *b)
+{
+	size_t i;
+
+	if (a->nadvertise != b->nadvertise)
+		return 1;
+	for (i = 0; i < a->nadvertise; i++)
+		if (strcmp(a->advertise[i].url, b->advertise[i].url) != 0)
+			return 1;
+	return 0;
+}
+
+static void
+TEST_listen_live(void)
+{
+	struct conf_changes ch;
+	struct conf *o, *o2, *n;
+	const struct conf_change *c;
+
+	setup();
+	o = load("old.conf", "fj-xm-b", "data", "listen http://127.0.0.1:4701/\n"
+	    "child fj-xm-a {\n\tsecret a.secret\n}\n");
+	n = load("new.conf", "fj-xm-b", "data", "listen tcp://127.0.0.1:4702\n"
+	    "child fj-xm-a {\n\tsecret a.secret\n}\n");
+	memset(&ch, 0, sizeof(ch));
+	CU_ASSERT_EQUAL(conf_diff(o, n, &ch), 2);
+	CU_ASSERT_EQUAL(ch.nrefused, 0);
+	c = find(&ch, CONF_CHG_LISTEN_ADDED, "tcp://127.0.0.1:4702");
+	CU_ASSERT(c != NULL && c->kind == CONF_CHANGE_LIVE);
+	c = find(&ch, CONF_CHG_LISTEN_REMOVED, "http://127.0.0.1:4701/");
+	CU_ASSERT(c != NULL && c->kind == CONF_CHANGE_LIVE);
+	/* the base listen url is in both: not named */
+	CU_ASSERT(find(&ch, CONF_CHG_LISTEN_ADDED, "tcp://127.0.0.1:4700") == NULL);
+	CU_ASSERT(find(&ch, CONF_CHG_LISTEN_REMOVED, "tcp://127.0.0.1:4700") == NULL);
+	/* the child's advertised urls follow the listen urls by default: not a
+	 * change of the child (its session stays) */
+	CU_ASSERT(!has(&ch, CONF_CHANGE_LIVE, "fj-xm-a"));
+	CU_ASSERT_NOT_EQUAL(urls_differ(conf_child_find(o, "fj-xm-a"),
+	    conf_child_find(n, "fj-xm-a")), 0);
+	conf_changes_free(&ch);
+	conf_free(n);
+
+	/* given ones that change are named, the session left alone */
+	o2 = load("old2.conf", "fj-xm-b", "data",
+	    "child fj-xm-a {\n\tsecret a.secret\n\tadvertise tcp://192.0.2.1:4700\n}\n");
+	n = load("new.conf", "fj-xm-b", "data",
+	    "child fj-xm-a {\n\tsecret a.secret\n\tadvertise tcp://192.0.2.2:4700\n}\n");
+	memset(&ch, 0, sizeof(ch));
+	CU_ASSERT_EQUAL(conf_diff(o2, n, &ch), 1);
+	c = find(&ch, CONF_CHG_CHILD_CHANGED, "fj-xm-a");
+	CU_ASSERT(c != NULL && !c->end_sessions);
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "child fj-xm-a: advertised urls changed"));
+	conf_changes_free(&ch);
+	conf_free(o2);
+	conf_free(n);
+
+	n = load("new.conf", "fj-xm-b", "data", "listen http://127.0.0.1:4701/\n"
+	    "control ctl.sock\n" "child fj-xm-a {\n\tsecret a.secret\n}\n");
+	memset(&ch, 0, sizeof(ch));
+	CU_ASSERT_EQUAL(conf_diff(o, n, &ch), 1);
+	CU_ASSERT_EQUAL(ch.nrefused, 1);
+	CU_ASSERT(has(&ch, CONF_CHANGE_RESTART, "control: changed"));
+	conf_changes_free(&ch);
+	conf_free(o);
+	conf_free(n);
+	teardown();
+}
+
+/* Limits read at each use: named as live changes, with both values. */
+static void
+TEST_limits_live(void)
 {
 	struct conf_changes ch;
 	struct conf *o, *n;
 
 	setup();
 	o = load("old.conf", "fj-xm-b", "data", base_clients);
-	n = load("new.conf", "fj-xm-b", "data",
-	    "child fj-xm-a {\n\tsecret c.secret\n\tcarriers http\n}\n"
-	    "child fj-xm-d {\n\tsecret a.secret\n}\n"
-	    "client his {\n\tsecret b.secret\n}\n"
-	    "client lab {\n\tsecret b.secret\n}\n");
+	n = load("new.conf", "fj-xm-b", "data", "push-rate 100\nquota-packets 50\n"
+	    "pull-wait 5s\n" "local-delivery direct\n" "max-packet 2M\n");
 	memset(&ch, 0, sizeof(ch));
-	CU_ASSERT_EQUAL(conf_diff(o, n, &ch), 3);
-	CU_ASSERT_EQUAL(ch.nrefused, 3);
-	CU_ASSERT(has(&ch, CONF_CHANGE_RESTART, "child fj-xm-a: secret changed"));
-	CU_ASSERT(has(&ch, CONF_CHANGE_RESTART, "child fj-xm-a: carriers tcp http -> http"));
-	CU_ASSERT(has(&ch, CONF_CHANGE_RESTART, "child fj-xm-d: added"));
+	/* and the three peers of base_clients removed */
+	CU_ASSERT_EQUAL(conf_diff(o, n, &ch), 7);
+	CU_ASSERT_EQUAL(ch.nrefused, 0);
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "push-rate: 500 -> 100 (applies at once)"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "quota-packets: 20000 -> 50"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "pull-wait: 25000 ms -> 5000 ms"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_LIVE, "local-delivery: changed"));
+	/* max-packet is not compared (the http body limit is set at start) */
+	CU_ASSERT(!has(&ch, CONF_CHANGE_LIVE, "max-packet"));
 	conf_changes_free(&ch);
 	conf_free(o);
 	conf_free(n);
@@ -298,7 +502,10 @@ static const struct cu_test tests[] = {
 	CU_TEST(TEST_clients_live),
 	CU_TEST(TEST_carriers),
 	CU_TEST(TEST_immutable),
-	CU_TEST(TEST_children_restart),
+	CU_TEST(TEST_children_live),
+	CU_TEST(TEST_parent_live),
+	CU_TEST(TEST_listen_live),
+	CU_TEST(TEST_limits_live),
 	CU_END
 };
 
