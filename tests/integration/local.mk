@@ -66,6 +66,10 @@ tests_evtamper_SOURCES = tests/evtamper.c
 tests_evtamper_LDADD = $(LMDB_LIBS)
 TESTS += tests/integration/audit_ctl.sh
 EXTRA_DIST += tests/integration/audit_ctl.sh
+# cascadectl replay (a county that lost its disk, one that did not, --id,
+# pruned packets; evtamper unstore plays retention) and payload-read events
+TESTS += tests/integration/replay.sh
+EXTRA_DIST += tests/integration/replay.sh
 
 # live reload (SIGHUP, cascadectl reload) and cascadectl check
 TESTS += tests/integration/reload.sh
