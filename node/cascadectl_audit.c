@@ -30,6 +30,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "audit_query.h"
 #include "cascadectl.h"
@@ -642,6 +644,55 @@ payload_ask(const char *path, const char *idarg)
 	return ask(path, CASCADE__CTL_COMMAND__CTL_PAYLOAD, idarg);
 }
 
+/*
+ * Whether a cascaded listens on control socket path: an nng dial (a bare
+ * connect() that hangs up before nng's handshake held up the daemon's
+ * answers for seconds).
+ */
+static int
+socket_alive(const char *path)
+{
+	struct stat st;
+	nng_socket s;
+	char url[1100];
+	int ok;
+
+	if (stat(path, &st) == -1 || !S_ISSOCK(st.st_mode) || nng_req0_open(&s) != 0)
+		return 0;
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	ok = nng_dial(s, url, NULL, 0) == 0;
+	nng_close(s);
+	return ok;
+}
+
+/*
+ * Where --payload asks for the payload: -s, else the config's socket; with
+ * --journal DIR, -s, else the default socket beside that journal
+ * (data-dir/control.sock) when its node runs, else nobody (NULL: read
+ * directly, unrecorded). A running node always gets to record the access.
+ */
+static char *
+payload_socket(const char *sock, const char *conffile, const char *given, const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+	char *probe;
+
+	if (sock != NULL)
+		return strdup(sock);
+	if (given == NULL)
+		return socket_from_config(conffile);
+	if (asprintf(&probe, "%.*s/control.sock", slash != NULL ? (int)(slash - dir) : 1,
+	    slash != NULL ? dir : ".") < 0)
+		die(EX_FAILED, "out of memory");
+	if (socket_alive(probe)) {
+		fprintf(stderr, "cascadectl: %s: the node of this journal runs: the payload comes "
+		    "from it, which records the access\n", probe);
+		return probe;
+	}
+	free(probe);
+	return NULL;
+}
+
 /* audit show ID: exit 0 found, 1 not found. sock: where to ask for the payload (NULL: none). */
 static int
 show(struct journal *j, const char *idarg, int with_payload, const char *sock, const char *dir)
@@ -818,9 +869,9 @@ audit_run(const char *conffile, const char *sock, int argc, char **argv)
 	if (sub != NULL && strcmp(sub, "show") == 0) {
 		char *path = NULL;
 
-		/* the payload through the daemon, which records the access; --journal: directly */
-		if (payload && given == NULL)
-			path = sock != NULL ? strdup(sock) : socket_from_config(conffile);
+		/* the payload through the daemon, which records the access; a stopped node's: directly */
+		if (payload)
+			path = payload_socket(sock, conffile, given, dir);
 		rc = show(j, argv[optind], payload, path, dir);
 		free(path);
 		journal_close(j);

@@ -16,8 +16,9 @@
 #    exits 6 naming it and requeues the rest.
 # 4. audit show --payload goes through the daemon, which records a
 #    payload-read event (who, when, which packet) shown by audit show and
-#    audit --type payload-read; against a stopped node it needs --journal
-#    DIR, and then says the access could not be recorded in the chain.
+#    audit --type payload-read (also with --journal DIR of the running
+#    node); against a stopped node it needs --journal DIR, and then says
+#    the access could not be recorded in the chain.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init replay
@@ -175,6 +176,11 @@ ctl city audit show "$I1" >"$T_DIR/p.txt" 2>&1
 t_check "audit show without --payload: no payload, no new access" bash -c \
 	"! grep -q 'payload (' '$T_DIR/p.txt' && [ \$('$CTL' -f '$T_DIR/city.conf' audit --json --type payload-read | wc -l) = 1 ]"
 t_check "... but the event in its list" grep -qE ' payload-read +leg down +uid ' "$T_DIR/p.txt"
+ctl city audit show "$I1" --payload --journal "$T_DIR/city" >/dev/null 2>"$T_DIR/pr.err"
+t_eq "--journal DIR of the running city: exit 0" 0 $?
+t_check "... the payload still comes from the daemon, recorded" bash -c \
+	"grep -q 'the node of this journal runs' '$T_DIR/pr.err' && grep -q 'recorded in the node.s event log as event' '$T_DIR/pr.err'"
+t_eq "... 2 payload-read events now" 2 "$(count city --type payload-read)"
 n_stop county
 ctl county audit show "$C" --payload >/dev/null 2>"$T_DIR/ps.err"
 t_eq "the county stopped: --payload without --journal: exit 3" 3 $?
