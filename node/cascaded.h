@@ -334,6 +334,8 @@ void ctl_trace(const char *arg, Cascade__CtlReply *rep);
  * events. Answers rep (reply_send) when the journal thread is done.
  */
 void ctl_replay(const Cascade__CtlRequest *req, Cascade__CtlReply *rep, const char *who);
+/* Waits for a replay's scan still running (control_stop, with node->stopping set). */
+void ctl_replay_stop(void);
 
 /* -------------------------------------------------------- ctl_payload.c */
 /* cascadectl audit show ID --payload: the payload, its access journaled first. */

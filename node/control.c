@@ -610,6 +610,7 @@ control_stop(void)
 	if (!ctl_open)
 		return;
 	ctl_open = 0;
+	ctl_replay_stop();
 	if (!cnng_close_bounded(ctl_sock, CTL_STOP_WAIT_MS, NULL, NULL)) {
 		log_warnx("control: closing the socket took longer than %d ms (nng wedged); "
 		    "stopping without it", CTL_STOP_WAIT_MS);

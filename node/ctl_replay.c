@@ -16,11 +16,16 @@
  * skipped silently. Each requeue is a "replayed" event naming the
  * operator; the replay as a whole, a note.
  *
- * The scan walks the whole event log (no time index yet), on the journal
- * thread: commits wait for it. Replays are rare and asked for by hand.
+ * The scan walks the whole event log (no time index yet) on a thread of
+ * its own, in read transactions of SCAN_CHUNK events (LMDB readers never
+ * block the writer; short ones do not hold up map growth or page reuse), so
+ * packets keep flowing meanwhile; only the requeues go through the journal
+ * thread. The control socket answers one request at a time: other
+ * cascadectl commands wait for the replay's answer.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +36,10 @@
 #define CTL(x) CASCADE__CTL_RESULT__CTL_##x
 #define IDS_MAX 10000           /* ids per list in the reply; the event log has all */
 #define NOTE_IDS 20             /* pruned ids named in the replay's note */
+#define SCAN_CHUNK 20000        /* events per read transaction of the scan */
+
+static pthread_t scan_thread;
+static int scan_running;        /* loop thread only */
 
 struct replay {
 	struct jjob job;
@@ -50,6 +59,10 @@ struct replay {
 	/* what was found, then done, in order */
 	struct jrequeue *rq;
 	size_t n, cap;
+	/* the scan (its thread) */
+	int scan_rc;
+	uint64_t next_seq;              /* where the next chunk starts; 0: the end was reached */
+	unsigned left;                  /* events this chunk may still look at */
 };
 
 static void
@@ -93,6 +106,16 @@ rq_add(struct replay *r, const uint8_t id[CID_LEN], uint8_t leg, uint32_t qid)
 
 /* ------------------------------------------------- which packets (thread) */
 
+/* Ends the chunk after SCAN_CHUNK events (1: stop, the next starts after ev). */
+static int
+chunk_full(struct replay *r, const struct jevent *ev)
+{
+	if (--r->left > 0 && !node->stopping)
+		return 0;
+	r->next_seq = ev->seq + 1;
+	return 1;
+}
+
 static int
 forwarded_on(const struct jevent *ev, void *arg)
 {
@@ -101,7 +124,7 @@ forwarded_on(const struct jevent *ev, void *arg)
 	if (ev->type == JEV_FORWARDED && ev->time_ms >= r->since_ms &&
 	    ev->time_ms <= r->until_ms && strcmp(ev->peer, r->qname) == 0)
 		rq_add(r, ev->id, ev->leg, r->qid);
-	return 0;
+	return chunk_full(r, ev);
 }
 
 struct pos {
@@ -156,9 +179,27 @@ about_id(const struct jevent *ev, void *arg)
 	struct replay *r = arg;
 
 	if (memcmp(ev->id, r->id, CID_LEN) != 0)
-		return 0;
+		return chunk_full(r, ev);
 	r->had_events = 1;
+	r->next_seq = 0;
 	return 1;
+}
+
+/* journal_events in chunks of SCAN_CHUNK, each its own read transaction. */
+static int
+events_chunked(struct journal *j, struct replay *r, int (*fn)(const struct jevent *, void *))
+{
+	uint64_t from = 1;
+	int rc;
+
+	do {
+		r->next_seq = 0;
+		r->left = SCAN_CHUNK;
+		if ((rc = journal_events(j, from, fn, r)) != 0)
+			return rc;
+		from = r->next_seq;
+	} while (from != 0 && !node->stopping);
+	return 0;
 }
 
 /*
@@ -192,10 +233,29 @@ find_one(struct journal *j, struct replay *r)
 	if (any && r->n == 0)
 		r->no_queue = 1;
 	if (!any)
-		return journal_events(j, 1, about_id, r);
+		return events_chunked(j, r, about_id);
 	return 0;
 }
 
+static void scan_done(void *);
+
+/* The scan's thread: what to requeue (read-only), then back to the loop. */
+static void *
+scan_main(void *arg)
+{
+	struct replay *r = arg;
+
+	if (r->one)
+		r->scan_rc = find_one(node->j, r);
+	else {
+		r->scan_rc = events_chunked(node->j, r, forwarded_on);
+		rq_unique(r);
+	}
+	loop_post(scan_done, r);
+	return NULL;
+}
+
+/* The requeues, on the journal thread. */
 static int
 replay_run(struct journal *j, struct jjob *job)
 {
@@ -206,14 +266,6 @@ replay_run(struct journal *j, struct jjob *job)
 	struct jevent ev;
 	int rc;
 
-	if (r->one)
-		rc = find_one(j, r);
-	else {
-		rc = journal_events(j, 1, forwarded_on, r);
-		rq_unique(r);
-	}
-	if (rc != 0)
-		return rc;
 	for (i = 0; i < r->n; i += n) {
 		n = r->n - i < JREQUEUE_MAX ? r->n - i : JREQUEUE_MAX;
 		if ((rc = journal_requeue(j, r->rq + i, (unsigned)n, r->what, now)) != 0)
@@ -381,6 +433,37 @@ replay_done(struct jjob *job)
 	free(r);
 }
 
+/* On the loop: the scan is over; the requeues go to the journal thread. */
+static void
+scan_done(void *arg)
+{
+	struct replay *r = arg;
+
+	if (scan_running) {
+		pthread_join(scan_thread, NULL);
+		scan_running = 0;
+	}
+	if (r->scan_rc != 0 || node->stopping) {
+		fail(r->rep, CTL(FAILED), node->stopping ? "cascaded is stopping: nothing was "
+		    "replayed" : journal_errmsg(node->j));
+		reply_send(r->rep);
+		free(r->rq);
+		free(r);
+		return;
+	}
+	jthread_submit(&r->job);
+}
+
+void
+ctl_replay_stop(void)
+{
+	/* node->stopping ends the scan at its next event */
+	if (scan_running) {
+		pthread_join(scan_thread, NULL);
+		scan_running = 0;
+	}
+}
+
 /* ------------------------------------------------------------- request */
 
 /* The queue of link name: the parent's ("up") or a child's. */
@@ -414,6 +497,7 @@ ctl_replay(const Cascade__CtlRequest *req, Cascade__CtlReply *rep, const char *w
 {
 	struct replay *r = xcalloc(1, sizeof(*r));
 	char why[320], a[32], b[32], idt[CID_TEXT_LEN];
+	int rc;
 
 	r->rep = rep;
 	snprintf(r->who, sizeof(r->who), "%s", who);
@@ -449,7 +533,16 @@ ctl_replay(const Cascade__CtlRequest *req, Cascade__CtlReply *rep, const char *w
 	}
 	r->job.run = replay_run;
 	r->job.done = replay_done;
-	jthread_submit(&r->job);
+	/* one request at a time (control.c): no other scan runs */
+	if ((rc = pthread_create(&scan_thread, NULL, scan_main, r)) != 0) {
+		log_warnx("control: replay: pthread_create: %s", strerror(rc));
+		free(r);
+		fail(rep, CTL(FAILED), "cannot start the replay's scan (out of threads?): see "
+		    "the log");
+		reply_send(rep);
+		return;
+	}
+	scan_running = 1;
 	return;
 bad:
 	free(r);
