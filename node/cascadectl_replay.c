@@ -30,7 +30,7 @@ static const char replay_usage_text[] =
     "usage: cascadectl replay --link LINK --since T [--until T] [--json]\n"
     "       cascadectl replay --id ID [--json]\n"
     "  LINK: the parent's or a child's node id; T as for audit (-1h, today,\n"
-    "  2026-03-01T08:00:00Z, ...); see cascadectl(8), REPLAY";
+    "  2026-03-01T08:00:00Z, ...); see cascadectl(8)";
 
 static json_t *
 ids_json(char **v, size_t n)
