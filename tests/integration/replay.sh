@@ -117,12 +117,20 @@ t_eq "the county delivered 7 to bob in all" 7 "$(count county --type delivered -
 t_check "alice sends 1 to carol" send 1 fj-xm-a/carol "$T_DIR/idc"
 C=$(cat "$T_DIR/idc")
 t_eq "carol gets it" "$C" "$(carol --count 1 -T 30 | jq -r .id)"
-out=$(ctl county replay --id "$C"); rc=$?
+# run as root through sudo, the event names sudo's caller beside uid 0
+out=$(SUDO_USER=lin ctl county replay --id "$C"); rc=$?
 t_eq "replay --id at the county: exit 0" 0 $rc
 t_check "... requeued to carol's inbox ($out)" bash -c "echo '$out' | grep -q '^packet $C requeued to client:carol (seq 2)$'"
 t_eq "carol gets it again (her CLI keeps no state)" "$C" "$(carol --count 1 -T 30 | jq -r .id)"
 t_eq "audit show at the county lists the replay" "replayed client:carol" \
 	"$(ctl county audit show "$C" --json | jq -r '.events[] | select(.type == "replayed") | "\(.type) \(.peer)"')"
+if [ "$(id -u)" = 0 ]; then
+	t_check "... naming uid 0 and sudo's caller" bash -c "'$CTL' -f '$T_DIR/county.conf' audit --json \
+		--type replayed --id '$C' | jq -r .text | grep -q 'by uid 0 (root) pid [0-9]*, for user lin (cascadectl.s word)'"
+else
+	t_check "... naming our uid (sudo's caller only counts for root)" bash -c "'$CTL' -f '$T_DIR/county.conf' \
+		audit --json --type replayed --id '$C' | jq -r .text | grep -q 'by uid $(id -u) ' "
+fi
 I1=$(sed -n 1p "$T_DIR/ids2")
 out=$(ctl city replay --id "$I1"); rc=$?
 t_eq "replay --id at the city: exit 0" 0 $rc
