@@ -76,6 +76,7 @@ print_replay(const Cascade__CtlReply *rep, const char *link, int64_t since, int6
 		json_object_set_new(o, "pruned", json_integer((json_int_t)r->pruned));
 		json_object_set_new(o, "expired", json_integer((json_int_t)r->expired));
 		json_object_set_new(o, "waiting", json_integer((json_int_t)r->waiting));
+		json_object_set_new(o, "moved", json_integer((json_int_t)r->moved));
 		json_object_set_new(o, "requeued_ids", ids_json(r->requeued_ids, r->n_requeued_ids));
 		json_object_set_new(o, "pruned_ids", ids_json(r->pruned_ids, r->n_pruned_ids));
 		json_object_set_new(o, "expired_ids", ids_json(r->expired_ids, r->n_expired_ids));

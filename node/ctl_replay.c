@@ -14,7 +14,9 @@
  * its start (DESIGN.md, streams) and commits it. Packets whose bodies are
  * gone (retention, disk room, cancel, expiry) are counted and named, never
  * skipped silently. Each requeue is a "replayed" event naming the
- * operator; the replay as a whole, a note.
+ * operator; the replay as a whole, a note. What already waited toward the
+ * link, unsent, is moved behind the replayed packets (it is newer): a flow
+ * keeps its order when the replay comes before the peer takes it.
  *
  * The scan walks the whole event log (no time index yet) on a thread of
  * its own, in read transactions of SCAN_CHUNK events (LMDB readers never
@@ -61,6 +63,7 @@ struct replay {
 	size_t n, cap;
 	/* the scan (its thread) */
 	int scan_rc;
+	uint64_t moved;                 /* waiting entries moved behind the replayed ones */
 	uint64_t next_seq;              /* where the next chunk starts; 0: the end was reached */
 	unsigned left;                  /* events this chunk may still look at */
 };
@@ -255,17 +258,55 @@ scan_main(void *arg)
 	return NULL;
 }
 
+/*
+ * What already waited toward the link (seq below before) goes behind the
+ * replayed packets, which are older: so a flow keeps its order, but for
+ * what a link may have sent already (in flight), which stays in front.
+ */
+static int
+move_waiting(struct journal *j, struct replay *r, const struct jqueue_info *qi,
+    uint64_t before, int64_t now)
+{
+	struct jrequeue mv[JREQUEUE_MAX];
+	struct jkey *keys;
+	unsigned n = 0, i, k, m;
+	int rc;
+
+	if (qi->depth == 0 || before <= qi->acked_seq + 1)
+		return 0;
+	keys = xcalloc(qi->depth, sizeof(*keys));
+	rc = journal_queue_keys(j, r->qid, qi->acked_seq + 1, before - 1, keys,
+	    (unsigned)qi->depth, &n);
+	for (i = 0; rc == 0 && i < n; i += m) {
+		m = n - i < JREQUEUE_MAX ? n - i : JREQUEUE_MAX;
+		for (k = 0; k < m; k++) {
+			memset(&mv[k], 0, sizeof(mv[k]));
+			mv[k].key = keys[i + k];
+			mv[k].qid = r->qid;
+			mv[k].move = 1;
+		}
+		if ((rc = journal_requeue(j, mv, m, "", now)) == 0)
+			for (k = 0; k < m; k++)
+				r->moved += mv[k].result == JRQ_MOVED;
+	}
+	free(keys);
+	return rc;
+}
+
 /* The requeues, on the journal thread. */
 static int
 replay_run(struct journal *j, struct jjob *job)
 {
 	struct replay *r = (struct replay *)job;
-	size_t i, n, named = 0, counts[JRQ_WAITING + 1] = { 0 };
+	size_t i, n, named = 0, counts[JRQ_GONE + 1] = { 0 };
 	char note[1024], a[32], b[32], idt[CID_TEXT_LEN];
 	int64_t now = cnow_ms();
+	struct jqueue_info qi;
 	struct jevent ev;
 	int rc;
 
+	if (!r->one && (rc = journal_queue_info(j, r->qid, &qi)) != 0)
+		return rc;
 	for (i = 0; i < r->n; i += n) {
 		n = r->n - i < JREQUEUE_MAX ? r->n - i : JREQUEUE_MAX;
 		if ((rc = journal_requeue(j, r->rq + i, (unsigned)n, r->what, now)) != 0)
@@ -273,13 +314,16 @@ replay_run(struct journal *j, struct jjob *job)
 	}
 	if (r->one)
 		return 0;
+	if ((rc = move_waiting(j, r, &qi, qi.next_seq, now)) != 0)
+		return rc;
 	for (i = 0; i < r->n; i++)
 		counts[r->rq[i].result]++;
 	n = (size_t)snprintf(note, sizeof(note), "replay toward %s (%s) by %s, forwarded %s to "
-	    "%s: %zu requeued, %zu pruned, %zu expired, %zu still waiting", r->link, r->qname,
-	    r->who, utc(r->since_ms, a, sizeof(a)), utc(r->until_ms, b, sizeof(b)),
-	    counts[JRQ_REQUEUED], counts[JRQ_ABSENT] + counts[JRQ_PRUNED], counts[JRQ_EXPIRED],
-	    counts[JRQ_WAITING]);
+	    "%s: %zu requeued, %zu pruned, %zu expired, %zu still waiting; %llu waiting moved "
+	    "behind them", r->link, r->qname, r->who, utc(r->since_ms, a, sizeof(a)),
+	    utc(r->until_ms, b, sizeof(b)), counts[JRQ_REQUEUED],
+	    counts[JRQ_ABSENT] + counts[JRQ_PRUNED], counts[JRQ_EXPIRED], counts[JRQ_WAITING],
+	    (unsigned long long)r->moved);
 	/* each id adds at most 64 bytes: stop while 80 are left */
 	for (i = 0; i < r->n && n + 80 < sizeof(note); i++) {
 		if (r->rq[i].result != JRQ_ABSENT && r->rq[i].result != JRQ_PRUNED)
@@ -399,12 +443,14 @@ link_done(struct replay *r, Cascade__CtlReply *rep)
 			c->waiting++;
 		}
 	}
+	c->moved = r->moved;
 	rep->replay = c;
 	snprintf(text, sizeof(text), "replay toward %s (%s), forwarded %s to %s: %llu requeued, "
-	    "%llu not replayable (body gone), %llu expired, %llu still waiting", r->link, r->qname,
-	    utc(r->since_ms, a, sizeof(a)), utc(r->until_ms, b, sizeof(b)),
-	    (unsigned long long)c->requeued, (unsigned long long)c->pruned,
-	    (unsigned long long)c->expired, (unsigned long long)c->waiting);
+	    "%llu not replayable (body gone), %llu expired, %llu still waiting; %llu that waited "
+	    "moved behind them", r->link, r->qname, utc(r->since_ms, a, sizeof(a)),
+	    utc(r->until_ms, b, sizeof(b)), (unsigned long long)c->requeued,
+	    (unsigned long long)c->pruned, (unsigned long long)c->expired,
+	    (unsigned long long)c->waiting, (unsigned long long)c->moved);
 	ok_text(rep, text);
 	log_info("control: %s; asked by %s", text, r->who);
 }

@@ -1881,10 +1881,10 @@ fail:
 /* --------------------------------------------------------------- replay */
 
 /*
- * One packet of journal_requeue inside w. r's queue list gets (qid, seq)
- * in place of its entry for qid, or of one whose entry is gone, or after
- * the others; the record is rewritten with its body as it is (a sealed
- * body is bound to its key, not to the header).
+ * One packet of journal_requeue inside w (sentmu held). r's queue list
+ * gets (qid, seq) in place of its entry for qid, or of one whose entry is
+ * gone, or after the others; the record is rewritten with its body as it
+ * is (a sealed body is bound to its key, not to the header).
  */
 static int
 requeue_one(struct wtx *w, struct jrequeue *rq, const char *text, int64_t now_ms)
@@ -1897,6 +1897,7 @@ requeue_one(struct wtx *w, struct jrequeue *rq, const char *text, int64_t now_ms
 	MDB_val k, v;
 	size_t hdr, len;
 	unsigned i, slot;
+	uint64_t oldseq = 0;
 	int rc, queued;
 
 	jkey_pack(pkey, rq->key.id, rq->key.leg);
@@ -1922,12 +1923,19 @@ requeue_one(struct wtx *w, struct jrequeue *rq, const char *text, int64_t now_ms
 		k.mv_size = sizeof(qk);
 		k.mv_data = qk;
 		if ((rc = mdb_get(w->txn, j->queues, &k, &v)) == 0) {
-			rq->result = JRQ_WAITING;
-			return 0;
-		}
-		if (rc != MDB_NOTFOUND)
+			/* a link may have sent it already: it stays where it is */
+			if (!rq->move || r.qseq[i] <= sent_upto(j, rq->qid)) {
+				rq->result = JRQ_WAITING;
+				return 0;
+			}
+			oldseq = r.qseq[i];
+		} else if (rc != MDB_NOTFOUND)
 			return rc;
 		slot = i;
+	}
+	if (rq->move && oldseq == 0) {
+		rq->result = JRQ_GONE;  /* it left meanwhile: nothing to move */
+		return 0;
 	}
 	/* no entry for qid: a free place, else one whose entry has left */
 	for (i = 0; slot == r.nq && r.nq == JMAX_QUEUES && i < r.nq; i++) {
@@ -1961,9 +1969,21 @@ requeue_one(struct wtx *w, struct jrequeue *rq, const char *text, int64_t now_ms
 	memmove(j->buf + hdr, r.body, r.bodylen);
 	rec_header(&r, j->buf);
 	r.body = j->buf + hdr;
-	snprintf(evtext, sizeof(evtext), "seq %llu: %s", (unsigned long long)rq->seq, nz(text));
-	if ((rc = ev_about(w, &r, pkey, JEV_REPLAYED, q.name, now_ms, evtext)) != 0)
-		return rc;
+	if (oldseq != 0) {
+		/* moved: its old place goes (no event: it was never sent) */
+		qkey_pack(qk, q.qid, oldseq);
+		k.mv_size = sizeof(qk);
+		k.mv_data = qk;
+		if ((rc = mdb_del(w->txn, j->queues, &k, NULL)) != 0)
+			return rc;
+		q.depth--;
+		q.bytes = q.bytes >= len ? q.bytes - len : 0;
+	} else {
+		snprintf(evtext, sizeof(evtext), "seq %llu: %s", (unsigned long long)rq->seq,
+		    nz(text));
+		if ((rc = ev_about(w, &r, pkey, JEV_REPLAYED, q.name, now_ms, evtext)) != 0)
+			return rc;
+	}
 	k.mv_size = JKEY_LEN;
 	k.mv_data = pkey;
 	v.mv_size = hdr + r.bodylen;
@@ -1992,7 +2012,7 @@ requeue_one(struct wtx *w, struct jrequeue *rq, const char *text, int64_t now_ms
 		if ((rc = mdb_put(w->txn, j->expiry, &k, &v, 0)) != 0)
 			return rc;
 	}
-	rq->result = JRQ_REQUEUED;
+	rq->result = oldseq != 0 ? JRQ_MOVED : JRQ_REQUEUED;
 	return 0;
 }
 
@@ -2010,8 +2030,12 @@ journal_requeue(struct journal *j, struct jrequeue *rq, unsigned n, const char *
 	if (j->full)
 		return jfail(j, JOURNAL_FULL, "requeue: the journal is full: replay when it has "
 		    "room again");
-	if ((rc = jwtx_begin(j, &w)) != 0)
+	/* sentmu to the commit: no link reads a moved entry for sending meanwhile */
+	pthread_mutex_lock(&j->sentmu);
+	if ((rc = jwtx_begin(j, &w)) != 0) {
+		pthread_mutex_unlock(&j->sentmu);
 		return jfail(j, rc, "requeue: begin");
+	}
 	for (i = 0; i < n; i++) {
 		rq[i].result = 0;
 		rq[i].seq = 0;
@@ -2019,11 +2043,14 @@ journal_requeue(struct journal *j, struct jrequeue *rq, unsigned n, const char *
 			char id[CID_TEXT_LEN];
 
 			jwtx_abort(&w);
+			pthread_mutex_unlock(&j->sentmu);
 			return jfail(j, rc, "requeue %s leg %u to queue %u",
 			    cid_format(rq[i].key.id, id), rq[i].key.leg, rq[i].qid);
 		}
 	}
-	if ((rc = jwtx_commit(&w)) != 0)
+	rc = jwtx_commit(&w);
+	pthread_mutex_unlock(&j->sentmu);
+	if (rc != 0)
 		return jfail(j, rc, "requeue: commit");
 	return 0;
 }

@@ -327,13 +327,17 @@ enum jrq_result {
 	                       cancelled or expired */
 	JRQ_EXPIRED,        /* its deadline has passed: not sent again */
 	JRQ_WAITING,        /* it still waits in that queue: it goes anyway */
+	JRQ_MOVED,          /* move: taken from its place in the queue to the end */
+	JRQ_GONE,           /* move: it no longer waits there */
 };
 
 struct jrequeue {
 	struct jkey key;            /* in: the stored packet */
 	uint32_t qid;               /* in: the queue it goes to again */
+	int move;                   /* in: it waits in qid: move it to the end, unless a
+	                               link may have sent it (then JRQ_WAITING) */
 	uint32_t result;            /* out: enum jrq_result */
-	uint64_t seq;               /* out: its new seq there (JRQ_REQUEUED) */
+	uint64_t seq;               /* out: its new seq there (REQUEUED, MOVED) */
 };
 
 /*
@@ -344,8 +348,12 @@ struct jrequeue {
  * all in one transaction. The record's queue list gets the new (qid, seq)
  * in place of its old entry for qid (acked), so cancel, expiry, retention
  * and `show` see it waiting there; its deadline is indexed again. Packets
- * that cannot go again are left as they are, with their result. Returns
- * JOURNAL_FULL (nothing done) while the journal is full.
+ * that cannot go again are left as they are, with their result. With
+ * move set, a packet still waiting in qid (and not in flight: see
+ * journal_sent_set) leaves its place for the end of the queue instead,
+ * without an event: replay puts what already waited behind the packets it
+ * sends again, so a flow keeps its order. Returns JOURNAL_FULL (nothing
+ * done) while the journal is full.
  */
 #define JREQUEUE_MAX 256
 int journal_requeue(struct journal *j, struct jrequeue *rq, unsigned n, const char *text,

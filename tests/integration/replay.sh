@@ -19,6 +19,8 @@
 #    audit --type payload-read (also with --journal DIR of the running
 #    node); against a stopped node it needs --journal DIR, and then says
 #    the access could not be recorded in the chain.
+# 5. Replayed while the county is still down, with newer packets waiting
+#    for it: the replayed ones go first, the flow keeps its order.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init replay
@@ -201,4 +203,23 @@ t_check "... saying the access could not be recorded in the chain" grep -q \
 	"the access could not be recorded in the journal's event chain: logged to syslog" "$T_DIR/pj.err"
 t_eq "... and the county's log has no payload-read" 0 \
 	"$("$CTL" audit --journal "$T_DIR/county" --json --type payload-read | wc -l)"
+
+# --- 5. the county loses its disk again, and alice sends while it is down:
+# replayed before it is back, the replayed packets (older) go ahead of those
+# that waited (newer), so the flow alice -> bob keeps its order
+t_check "the county's data directory is deleted again (it is down)" rm -rf "$T_DIR/county"
+t_check "alice sends 2 more to bob meanwhile" send 2 fj-xm-a/bob "$T_DIR/ids3"
+t_wait_for "... they wait at the city" 20 depth_is city child:fj-xm-a 2
+ctl city replay --link fj-xm-a --since -1h --json >"$T_DIR/r5.json" 2>/dev/null
+t_eq "replay before the county is back: exit 6 (the pruned one)" 6 $?
+t_eq "... 7 requeued, 1 pruned, the 2 that waited moved behind them" "7 1 2" \
+	"$(jq -r '"\(.requeued) \(.pruned) \(.moved)"' "$T_DIR/r5.json")"
+n_start county
+t_check "bob gets the 2 new ones (his state has the rest)" bob fifth --count 2 -T 30
+t_eq "... those, in order" "$(cat "$T_DIR/ids3")" "$(jq -r .id "$T_DIR/fifth.json")"
+t_check "and nothing more" bob after5 -T 3
+t_eq "... nothing" 0 "$(wc -l <"$T_DIR/after5.json")"
+t_eq "the new county took bob's packets in the order alice sent them" \
+	"$(cat "$T_DIR/ids1" "$T_DIR/ids2" "$T_DIR/ids3" | grep -vx "$P")" \
+	"$(ctl county audit --json --type accepted --dst fj-xm-a/bob | jq -r .id)"
 t_done

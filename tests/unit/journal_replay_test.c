@@ -2,7 +2,8 @@
  * journal_replay_test.c — journal_requeue (cascadectl replay): a delivered
  * packet goes into its queue again as a new entry, its record says where,
  * REPLAYED is logged; what cannot go again (absent, body gone, expired,
- * still waiting) is left alone with its reason; sealed bodies survive.
+ * still waiting) is left alone with its reason; sealed bodies survive;
+ * move takes what waits (not in flight) to the end.
  */
 #include "config.h"
 
@@ -300,11 +301,71 @@ TEST_requeue_sealed(void)
 	free(dir);
 }
 
+/*
+ * move: what waits leaves its place for the end (behind the replayed),
+ * unless a link may have sent it; no event; depth and bytes unchanged.
+ */
+static void
+TEST_requeue_move(void)
+{
+	char *dir = cu_tmpdir("jreplay");
+	struct journal *j = jt_open(dir);
+	struct jqueue_info qi0, qi;
+	struct tpkt t[3];
+	struct jrequeue rq[3];
+	struct jentry e[4];
+	uint32_t q;
+	unsigned i, n;
+
+	RC(journal_queue(j, "child:county-a", JQ_LINK, &q));
+	for (i = 0; i < 3; i++) {
+		tpkt_init(&t[i], "county-a/dr-lin", "city-b/dr-wang", 8);
+		put_one(j, &t[i], &q, 1, 1, 0);                 /* seqs 1, 2, 3 */
+	}
+	RC(journal_queue_info(j, q, &qi0));
+	journal_sent_set(j, q, 1);                          /* seq 1 is on the wire */
+	for (i = 0; i < 3; i++) {
+		rq_of(&rq[i], &t[i], q);
+		rq[i].move = 1;
+	}
+	RC(journal_requeue(j, rq, 3, "", 5));
+	CHECK_EQ(rq[0].result, JRQ_WAITING);               /* in flight: stays in front */
+	CHECK_EQ(rq[1].result, JRQ_MOVED);
+	CHECK_EQ(rq[1].seq, 4);
+	CHECK_EQ(rq[2].result, JRQ_MOVED);
+	CHECK_EQ(rq[2].seq, 5);
+	RC(journal_queue_info(j, q, &qi));
+	CHECK_EQ(qi.depth, 3);
+	CHECK_EQ(qi.bytes, qi0.bytes);
+	CHECK_EQ(qi.next_seq, 6);
+	CHECK_EQ(jt_events(j, JEV_REPLAYED), 0);
+	RC(journal_peek(j, q, 1, 4, 1 << 20, e, &n));
+	CHECK_EQ(n, 3);
+	CHECK_EQ(e[0].seq, 1);
+	CHECK_EQ(e[1].seq, 4);
+	CU_ASSERT(memcmp(e[1].key.id, t[1].id, CID_LEN) == 0);
+	CHECK_EQ(e[2].seq, 5);
+	CU_ASSERT(memcmp(e[2].key.id, t[2].id, CID_LEN) == 0);
+	journal_entries_free(e, n);
+	/* acked: a move finds it gone */
+	journal_sent_set(j, q, 0);
+	RC(journal_ack(j, q, 5, 6, &n));
+	CHECK_EQ(n, 3);
+	RC(journal_requeue(j, &rq[1], 1, "", 7));
+	CHECK_EQ(rq[1].result, JRQ_GONE);
+	for (i = 0; i < 3; i++)
+		tpkt_free(&t[i]);
+	journal_close(j);
+	cu_rmtree(dir);
+	free(dir);
+}
+
 static const struct cu_test tests[] = {
 	CU_TEST(TEST_requeue_delivered),
 	CU_TEST(TEST_requeue_refused),
 	CU_TEST(TEST_requeue_other_queue),
 	CU_TEST(TEST_requeue_sealed),
+	CU_TEST(TEST_requeue_move),
 	CU_END
 };
 
