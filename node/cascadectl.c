@@ -8,7 +8,7 @@
  * Exit codes (cascadectl(8)): 0 done, 1 the command failed, 2 usage,
  * 3 the daemon is not running (no socket, nobody listening), 4 permission
  * denied on the socket, 5 cascadectl and cascaded speak different control
- * protocol versions.
+ * protocol versions, 6 a replay that could not send every packet again.
  */
 #include "config.h"
 
@@ -39,6 +39,7 @@
 #define ANSWER_WAIT_MS 5000
 
 int json;
+int ask_wait_ms = ANSWER_WAIT_MS;
 const char *opt_limit, *opt_after;     /* queue --limit, --after */
 
 static const struct command {
@@ -87,9 +88,13 @@ usage(FILE *f, int status)
 	    "        [--command C] [--type TYPE] [--id ID] [--limit N] [--journal DIR]\n"
 	    "        [--format jsonl|csv]\n"
 	    "                the event log, read from the journal itself\n"
+	    "  replay --link LINK --since T [--until T] | replay --id ID\n"
+	    "                requeues the packets forwarded over LINK in the window\n"
+	    "                (for a peer that lost its disk), or one packet\n"
 	    "  check         what a reload of the config on disk would change\n"
 	    "  reload        applies the config on disk (as SIGHUP)\n"
-	    "exit: 0 ok, 1 failed, 2 usage, 3 not running, 4 permission, 5 version\n");
+	    "exit: 0 ok, 1 failed, 2 usage, 3 not running, 4 permission, 5 version,\n"
+	    "      6 replay: some packets could not be replayed (bodies gone)\n");
 	exit(status);
 }
 
@@ -163,6 +168,23 @@ socket_check(const char *path)
 	}
 }
 
+/*
+ * Who runs us, for the daemon's audit events beside the uid it sees: sudo's
+ * caller when run as root through sudo, else our login.
+ */
+static const char *
+ctl_user(void)
+{
+	struct passwd *pw;
+	const char *s;
+
+	if (getuid() == 0 && (s = getenv("SUDO_USER")) != NULL && *s)
+		return s;
+	if ((pw = getpwuid(getuid())) != NULL)
+		return pw->pw_name;
+	return (s = getenv("LOGNAME")) != NULL ? s : "";
+}
+
 Cascade__CtlReply *
 ask(const char *path, uint32_t cmd, const char *arg)
 {
@@ -187,8 +209,10 @@ ask_req(const char *path, Cascade__CtlRequest *rq)
 	snprintf(url, sizeof(url), "ipc://%s", path);
 	if ((rc = nng_req0_open(&s)) != 0)
 		die(EX_FAILED, "nng: %s", nng_strerror(rc));
-	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, ANSWER_WAIT_MS);
-	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, ANSWER_WAIT_MS);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, ask_wait_ms);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, ask_wait_ms);
+	/* answers may be large: replay's id lists, a payload (nng's default is 1 MiB) */
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 64u << 20);
 	if ((rc = nng_dial(s, url, NULL, 0)) != 0) {
 		if (rc == NNG_ECONNREFUSED || rc == NNG_ENOENT)
 			die(EX_NOT_RUNNING, "%s: nobody listens: cascaded is not running (the "
@@ -199,6 +223,8 @@ ask_req(const char *path, Cascade__CtlRequest *rq)
 		die(EX_FAILED, "%s: %s", path, nng_strerror(rc));
 	}
 	req.version = CASCADE__CTL_VERSION__CTL_VERSION_CURRENT;
+	if (req.user == NULL || *req.user == '\0')
+		req.user = (char *)ctl_user();
 	/* for tests of the version check: speak as another version would */
 	if (getenv("CASCADECTL_PROTOCOL") != NULL)
 		req.version = (uint32_t)strtoul(getenv("CASCADECTL_PROTOCOL"), NULL, 10);
@@ -206,9 +232,10 @@ ask_req(const char *path, Cascade__CtlRequest *rq)
 		die(EX_FAILED, "nng: %s", nng_strerror(rc));
 	cascade__ctl_request__pack(&req, nng_msg_body(m));
 	if ((rc = nng_sendmsg(s, m, 0)) != 0 || (rc = nng_recvmsg(s, &m, 0)) != 0)
-		die(rc == NNG_ETIMEDOUT ? EX_FAILED : EX_NOT_RUNNING, "%s: %s%s", path,
-		    nng_strerror(rc), rc == NNG_ETIMEDOUT ? ": cascaded did not answer within "
-		    "5 s (wedged? see its log)" : ": cascaded went away");
+		die(rc == NNG_ETIMEDOUT ? EX_FAILED : EX_NOT_RUNNING, "%s: %s%s%d%s", path,
+		    nng_strerror(rc), rc == NNG_ETIMEDOUT ? ": cascaded did not answer within " :
+		    ": cascaded went away", rc == NNG_ETIMEDOUT ? ask_wait_ms / 1000 : 0,
+		    rc == NNG_ETIMEDOUT ? " s (wedged? see its log)" : "");
 	rep = cascade__ctl_reply__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
 	nng_msg_free(m);
 	nng_close(s);
@@ -531,7 +558,8 @@ main(int argc, char **argv)
 	for (i = 1; i < (size_t)argc && argv[i][0] == '-'; i++)
 		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "-s") == 0)
 			i++;
-	if (i < (size_t)argc && strcmp(argv[i], "audit") == 0) {
+	if (i < (size_t)argc && (strcmp(argv[i], "audit") == 0 ||
+	    strcmp(argv[i], "replay") == 0)) {
 		audit_argc = (int)i;
 		argc = (int)i;
 	}
@@ -546,8 +574,10 @@ main(int argc, char **argv)
 		default: usage(stderr, EX_USAGE);
 		}
 	}
+	if (audit_argc && strcmp(argv[audit_argc], "replay") == 0)
+		return replay_run(conffile, sock, full_argc - audit_argc, argv + audit_argc);
 	if (audit_argc)
-		return audit_run(conffile, full_argc - audit_argc, argv + audit_argc);
+		return audit_run(conffile, sock, full_argc - audit_argc, argv + audit_argc);
 	if (optind >= argc)
 		usage(stderr, EX_USAGE);
 	if (ops_command(argv[optind]))          /* queue, trace, top: cascadectl_ops.c */

@@ -12,9 +12,10 @@
 #include "packets.h"
 
 enum { EX_OK = 0, EX_FAILED = 1, EX_USAGE = 2, EX_NOT_RUNNING = 3, EX_PERMISSION = 4,
-	EX_VERSION = 5 };
+	EX_VERSION = 5, EX_PARTIAL = 6 /* replay: some packets could not go again */ };
 
 extern int json;                        /* -j, --json */
+extern int ask_wait_ms;                 /* how long ask() waits for the answer (5 s) */
 extern const char *opt_limit, *opt_after;
 
 /* Prints the message (and, with --json, {"error", "exit"}) and exits with status. */
@@ -45,8 +46,12 @@ int ops_run(char *path, int argc, char **argv);
 
 /*
  * cascadectl_audit.c: audit, audit verify, audit export, reading the
- * journal directly (argv[0] is "audit"); returns the exit code.
+ * journal directly (argv[0] is "audit"); audit show --payload asks the
+ * daemon on socket sock (NULL: the config's); returns the exit code.
  */
-int audit_run(const char *conffile, int argc, char **argv);
+int audit_run(const char *conffile, const char *sock, int argc, char **argv);
+
+/* cascadectl_replay.c: replay --link ... | --id ID (argv[0] is "replay"). */
+int replay_run(const char *conffile, const char *sock, int argc, char **argv);
 
 #endif

@@ -10,6 +10,12 @@
  *
  * The queries are master/audit_query.c's, shared with cascade-audit. No
  * indexes yet: every query scans the whole log.
+ *
+ * A payload can hold patient data: show --payload asks the daemon for it
+ * over the control socket, which journals the access first (a payload-read
+ * event: who, when, which packet). Only with --journal DIR, for a stopped
+ * node, is it read here directly, and then the access can only go to
+ * syslog: the journal is opened read-only, outside its writer.
  */
 #include "config.h"
 
@@ -24,6 +30,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "audit_query.h"
 #include "cascadectl.h"
@@ -341,10 +349,9 @@ flags_json(uint32_t flags)
 }
 
 /*
- * Reading a payload is a PHI access: it is logged (syslog authpriv and
- * standard error) with who, when and which packet. cascadectl opens the
- * journal read-only, so the journal's own event for it needs the control
- * socket (later work).
+ * Reading a payload directly (--journal DIR) is a PHI access the journal
+ * cannot record (opened read-only, outside its writer): it goes to syslog
+ * (authpriv) and standard error, saying so.
  */
 static void
 log_payload_access(const char *idt, const char *dir)
@@ -354,16 +361,50 @@ log_payload_access(const char *idt, const char *dir)
 	iso_utc(cnow_ms(), t, sizeof(t));
 	openlog("cascadectl", LOG_PID, LOG_AUTHPRIV);
 	syslog(LOG_NOTICE, "payload access: uid %ld read the payload of packet %s at %s "
-	    "(journal %s)", (long)getuid(), idt, t, dir);
+	    "(journal %s, read directly: not recorded in its event log)", (long)getuid(), idt, t,
+	    dir);
 	closelog();
 	fprintf(stderr, "cascadectl: payload access: uid %ld read the payload of packet %s at "
-	    "%s (journal %s); logged to syslog (authpriv)\n", (long)getuid(), idt, t, dir);
+	    "%s (journal %s); read directly, the access could not be recorded in the journal's "
+	    "event chain: logged to syslog (authpriv) only\n", (long)getuid(), idt, t, dir);
 }
 
-/* The stored record of one leg as JSON, or NULL when this leg holds none. */
+/* The daemon recorded the access (ctl_payload.c): say where. */
+static void
+say_payload_recorded(const Cascade__CtlPayload *cp)
+{
+	char t[40];
+
+	fprintf(stderr, "cascadectl: payload access: uid %ld read the payload of packet %s "
+	    "(leg %s) at %s; recorded in the node's event log as event %" PRIu64
+	    " (payload-read, by %s)\n", (long)getuid(), cp->id, cp->leg == JLEG_DOWN ? "down" :
+	    "up", iso_utc(cnow_ms(), t, sizeof(t)), cp->event_seq, cp->who);
+}
+
+static void
+payload_json(json_t *o, const uint8_t *b, size_t n)
+{
+	if (printable_utf8(b, n))
+		json_object_set_new(o, "payload_text", json_stringn((const char *)b, n));
+	else {
+		char *x = malloc(2 * n + 1);
+
+		if (x == NULL)
+			die(EX_FAILED, "out of memory");
+		hex(b, n, x);
+		json_object_set_new(o, "payload_hex", json_string(x));
+		free(x);
+	}
+}
+
+/*
+ * The stored record of one leg as JSON, or NULL when this leg holds none.
+ * The payload: given (from the daemon, which recorded the access), or with
+ * direct, read here (logged to syslog only).
+ */
 static json_t *
-record_json(struct journal *j, const uint8_t id[CID_LEN], unsigned leg, int with_payload,
-    int *payload_shown, const char *dir)
+record_json(struct journal *j, const uint8_t id[CID_LEN], unsigned leg,
+    const Cascade__CtlPayload *given, int direct, int *payload_shown, const char *dir)
 {
 	static const char *const kinds[] = { "data", "notice", "cancel", "audit" };
 	char idt[CID_TEXT_LEN], t[40], h[2 * CSHA256_LEN + 1];
@@ -433,22 +474,14 @@ record_json(struct journal *j, const uint8_t id[CID_LEN], unsigned leg, int with
 	hex(sha, CSHA256_LEN, h);
 	json_object_set_new(o, "payload_sha256", json_string(h));
 	json_object_set_new(o, "payload_gone", json_boolean(p == NULL || w.pruned));
-	if (with_payload && p != NULL && !w.pruned) {
-		n = p->payload.len;
+	if (given != NULL) {
+		say_payload_recorded(given);
+		*payload_shown = 1;
+		payload_json(o, given->payload.data, given->payload.len);
+	} else if (direct && p != NULL && !w.pruned) {
 		log_payload_access(cid_format(id, idt), dir);
 		*payload_shown = 1;
-		if (printable_utf8(p->payload.data, n))
-			json_object_set_new(o, "payload_text",
-			    json_stringn((const char *)p->payload.data, n));
-		else {
-			char *x = malloc(2 * n + 1);
-
-			if (x == NULL)
-				die(EX_FAILED, "out of memory");
-			hex(p->payload.data, n, x);
-			json_object_set_new(o, "payload_hex", json_string(x));
-			free(x);
-		}
+		payload_json(o, p->payload.data, p->payload.len);
 	}
 	cpkt_free(p);
 	free(w.body);
@@ -594,25 +627,104 @@ show_text(json_t *all)
 	}
 }
 
-/* audit show ID: exit 0 found, 1 not found. */
-static int
-show(struct journal *j, const char *idarg, int with_payload, const char *dir)
+/*
+ * The payloads of packet id from the daemon on socket path, which records
+ * the access first. A stopped node has no one to record it: then only
+ * --journal DIR reads it (and says it could not be recorded).
+ */
+static Cascade__CtlReply *
+payload_ask(const char *path, const char *idarg)
 {
+	struct stat st;
+
+	if (stat(path, &st) == -1)
+		die(EX_NOT_RUNNING, "%s: no control socket: cascaded is not running, so the payload "
+		    "access cannot be recorded in its journal; for a stopped node's journal give "
+		    "--journal DIR (the access then goes to syslog only)", path);
+	return ask(path, CASCADE__CTL_COMMAND__CTL_PAYLOAD, idarg);
+}
+
+/*
+ * Whether a cascaded listens on control socket path: an nng dial (a bare
+ * connect() that hangs up before nng's handshake held up the daemon's
+ * answers for seconds).
+ */
+static int
+socket_alive(const char *path)
+{
+	struct stat st;
+	nng_socket s;
+	char url[1100];
+	int ok;
+
+	if (stat(path, &st) == -1 || !S_ISSOCK(st.st_mode) || nng_req0_open(&s) != 0)
+		return 0;
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	ok = nng_dial(s, url, NULL, 0) == 0;
+	nng_close(s);
+	return ok;
+}
+
+/*
+ * Where --payload asks for the payload: -s, else the config's socket; with
+ * --journal DIR, -s, else the default socket beside that journal
+ * (data-dir/control.sock) when its node runs, else nobody (NULL: read
+ * directly, unrecorded). A running node always gets to record the access.
+ */
+static char *
+payload_socket(const char *sock, const char *conffile, const char *given, const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+	char *probe;
+
+	if (sock != NULL)
+		return strdup(sock);
+	if (given == NULL)
+		return socket_from_config(conffile);
+	if (asprintf(&probe, "%.*s/control.sock", slash != NULL ? (int)(slash - dir) : 1,
+	    slash != NULL ? dir : ".") < 0)
+		die(EX_FAILED, "out of memory");
+	if (socket_alive(probe)) {
+		fprintf(stderr, "cascadectl: %s: the node of this journal runs: the payload comes "
+		    "from it, which records the access\n", probe);
+		return probe;
+	}
+	free(probe);
+	return NULL;
+}
+
+/* audit show ID: exit 0 found, 1 not found. sock: where to ask for the payload (NULL: none). */
+static int
+show(struct journal *j, const char *idarg, int with_payload, const char *sock, const char *dir)
+{
+	Cascade__CtlReply *prep = NULL;
+	const Cascade__CtlPayload *given[2] = { NULL, NULL };
 	struct aq_filter f;
 	struct show s;
 	json_t *all, *recs, *r;
 	char idt[CID_TEXT_LEN], err[512];
 	int shown = 0;
 	unsigned leg;
+	size_t i;
 
 	if (cid_parse(idarg, s.id) != 0)
 		die(EX_USAGE, "audit show %s: not a packet id (32 hex digits)", idarg);
+	/* first: the scan below then lists this access among the events */
+	if (with_payload && sock != NULL) {
+		prep = payload_ask(sock, idarg);
+		for (i = 0; i < prep->n_payloads; i++)
+			if (prep->payloads[i]->leg <= JLEG_DOWN)
+				given[prep->payloads[i]->leg] = prep->payloads[i];
+	}
 	s.events = json_array();
 	s.related = json_array();
 	recs = json_array();
 	for (leg = JLEG_UP; leg <= JLEG_DOWN; leg++)
-		if ((r = record_json(j, s.id, leg, with_payload, &shown, dir)) != NULL)
+		if ((r = record_json(j, s.id, leg, given[leg], with_payload && sock == NULL, &shown,
+		    dir)) != NULL)
 			json_array_append_new(recs, r);
+	if (prep != NULL)
+		cascade__ctl_reply__free_unpacked(prep, NULL);
 	memset(&f, 0, sizeof(f));
 	if (aq_scan(j, &f, show_row, &s) != 0) {
 		snprintf(err, sizeof(err), "%s", journal_errmsg(j));
@@ -653,7 +765,7 @@ audit_usage(void)
 }
 
 int
-audit_run(const char *conffile, int argc, char **argv)
+audit_run(const char *conffile, const char *sock, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "journal", required_argument, NULL, 'J' },
@@ -705,7 +817,8 @@ audit_run(const char *conffile, int argc, char **argv)
 			if ((f.type = aq_type_parse(optarg)) == 0)
 				die(EX_USAGE, "--type %s: not an event type (accepted, forwarded, "
 				    "delivered, rejected, expired, cancelled, replayed, duplicate, "
-				    "body-pruned, config-loaded, started, stopped, note)", optarg);
+				    "body-pruned, config-loaded, started, stopped, note, "
+				    "payload-read)", optarg);
 			break;
 		case 'i':
 			if (cid_parse(optarg, f.id) != 0)
@@ -754,7 +867,13 @@ audit_run(const char *conffile, int argc, char **argv)
 	if (journal_open(&j, &jo, err, sizeof(err)) != 0)
 		die(EX_FAILED, "%s", err);
 	if (sub != NULL && strcmp(sub, "show") == 0) {
-		rc = show(j, argv[optind], payload, dir);
+		char *path = NULL;
+
+		/* the payload through the daemon, which records the access; a stopped node's: directly */
+		if (payload)
+			path = payload_socket(sock, conffile, given, dir);
+		rc = show(j, argv[optind], payload, path, dir);
+		free(path);
 		journal_close(j);
 		free(dir);
 		return rc;

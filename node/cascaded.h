@@ -361,6 +361,21 @@ void trace_ask(const uint8_t id[CID_LEN], const struct peer *asker, trace_done_c
 /* cascadectl trace ID: answers rep (reply_send) when the hops are in. */
 void ctl_trace(const char *arg, Cascade__CtlReply *rep);
 
+/* --------------------------------------------------------- ctl_replay.c */
+/*
+ * cascadectl replay: --link (req->link, since_ms, until_ms) requeues toward
+ * that link every packet forwarded over it in the window; --id (req->arg)
+ * one packet toward where it went from here. who names the operator in the
+ * events. Answers rep (reply_send) when the journal thread is done.
+ */
+void ctl_replay(const Cascade__CtlRequest *req, Cascade__CtlReply *rep, const char *who);
+/* Waits for a replay's scan still running (control_stop, with node->stopping set). */
+void ctl_replay_stop(void);
+
+/* -------------------------------------------------------- ctl_payload.c */
+/* cascadectl audit show ID --payload: the payload, its access journaled first. */
+void ctl_payload(const char *arg, Cascade__CtlReply *rep, const char *who);
+
 /* ---------------------------------------------------------- metrics.c */
 /* Prometheus text at http://<metrics-listen>/metrics (nothing when unset). */
 int metrics_start(const struct conf *c);

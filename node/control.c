@@ -12,6 +12,8 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -399,13 +401,60 @@ peer_allowed(nng_msg *m, char *why, size_t len)
 	return 0;
 }
 
+/*
+ * Who asks, for the events of audited commands (replay, payload): the uid
+ * and pid the ipc socket's peer credentials give, and the user cascadectl
+ * says it runs for (its login, or sudo's caller) when that is another
+ * name. Without credentials, only cascadectl's word.
+ */
+struct ctl_peer {
+	int known;
+	uint64_t uid, pid;
+};
+
+static void
+peer_get(nng_msg *m, struct ctl_peer *cp)
+{
+	nng_pipe p = nng_msg_get_pipe(m);
+
+	memset(cp, 0, sizeof(*cp));
+	cp->known = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &cp->uid) == 0;
+	if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &cp->pid) != 0)
+		cp->pid = 0;
+}
+
+static void
+peer_who(const struct ctl_peer *cp, const char *said, char *out, size_t len)
+{
+	struct passwd pw, *pwp = NULL;
+	char buf[1024], name[64];
+	size_t n;
+
+	said = said != NULL ? said : "";
+	if (!cp->known) {
+		snprintf(out, len, "user %.64s (cascadectl's word: the socket gave no peer "
+		    "credentials)", *said ? said : "?");
+		return;
+	}
+	if (getpwuid_r((uid_t)cp->uid, &pw, buf, sizeof(buf), &pwp) == 0 && pwp != NULL)
+		snprintf(name, sizeof(name), "%s", pw.pw_name);
+	else
+		snprintf(name, sizeof(name), "?");
+	n = (size_t)snprintf(out, len, "uid %llu (%s) pid %llu", (unsigned long long)cp->uid,
+	    name, (unsigned long long)cp->pid);
+	if (*said && strcmp(said, name) != 0 && n < len)
+		snprintf(out + n, len - n, ", for user %.64s (cascadectl's word)", said);
+}
+
 static void
 ctl_request(nng_msg *m)
 {
 	Cascade__CtlReply *rep = reply_new();
 	Cascade__CtlRequest *req = NULL;
-	char why[256];
+	struct ctl_peer cp;
+	char why[256], who[320];
 
+	peer_get(m, &cp);
 	if (!peer_allowed(m, why, sizeof(why))) {
 		nng_msg_free(m);
 		reply_set(rep, CTL(DENIED), why, NULL);
@@ -463,6 +512,16 @@ ctl_request(nng_msg *m)
 		break;
 	}
 	case CMD(TRACE): ctl_trace(req->arg, rep); cascade__ctl_request__free_unpacked(req, NULL); return;
+	case CMD(REPLAY):
+	case CMD(PAYLOAD):
+		/* answered once the journal thread has done it (and journaled who asked) */
+		peer_who(&cp, req->user, who, sizeof(who));
+		if (req->command == CMD(REPLAY))
+			ctl_replay(req, rep, who);
+		else
+			ctl_payload(req->arg, rep, who);
+		cascade__ctl_request__free_unpacked(req, NULL);
+		return;
 	default:
 		snprintf(why, sizeof(why), "unknown command %u (a newer cascadectl?)", req->command);
 		log_warnx("control: request refused: %s", why);
@@ -551,6 +610,7 @@ control_stop(void)
 	if (!ctl_open)
 		return;
 	ctl_open = 0;
+	ctl_replay_stop();
 	if (!cnng_close_bounded(ctl_sock, CTL_STOP_WAIT_MS, NULL, NULL)) {
 		log_warnx("control: closing the socket took longer than %d ms (nng wedged); "
 		    "stopping without it", CTL_STOP_WAIT_MS);

@@ -1954,6 +1954,183 @@ fail:
 	return jfail(j, rc, "cancel %s leg %u", idtext, kk->leg);
 }
 
+/* --------------------------------------------------------------- replay */
+
+/*
+ * One packet of journal_requeue inside w (sentmu held). r's queue list
+ * gets (qid, seq) in place of its entry for qid, or of one whose entry is
+ * gone, or after the others; the record is rewritten with its body as it
+ * is (a sealed body is bound to its key, not to the header).
+ */
+static int
+requeue_one(struct wtx *w, struct jrequeue *rq, const char *text, int64_t now_ms)
+{
+	struct journal *j = w->j;
+	uint8_t pkey[JKEY_LEN], qk[JQKEY_LEN], qv[JQVAL_LEN], xk[JXKEY_LEN];
+	char evtext[512];
+	struct jqueue_info q;
+	struct jrec r;
+	MDB_val k, v;
+	size_t hdr, len;
+	unsigned i, slot;
+	uint64_t oldseq = 0;
+	int rc, queued;
+
+	jkey_pack(pkey, rq->key.id, rq->key.leg);
+	if ((rc = rec_get(j, w->txn, pkey, &r)) == JOURNAL_NOT_FOUND) {
+		rq->result = JRQ_ABSENT;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if ((r.flags & JREC_PRUNED) || r.bodylen == 0) {
+		rq->result = JRQ_PRUNED;
+		return 0;
+	}
+	if (r.deadline_ms != 0 && r.deadline_ms <= now_ms) {
+		rq->result = JRQ_EXPIRED;
+		return 0;
+	}
+	slot = r.nq;
+	for (i = 0; i < r.nq; i++) {
+		if (r.qid[i] != rq->qid)
+			continue;
+		qkey_pack(qk, r.qid[i], r.qseq[i]);
+		k.mv_size = sizeof(qk);
+		k.mv_data = qk;
+		if ((rc = mdb_get(w->txn, j->queues, &k, &v)) == 0) {
+			/* a link may have sent it already: it stays where it is */
+			if (!rq->move || r.qseq[i] <= sent_upto(j, rq->qid)) {
+				rq->result = JRQ_WAITING;
+				return 0;
+			}
+			oldseq = r.qseq[i];
+		} else if (rc != MDB_NOTFOUND)
+			return rc;
+		slot = i;
+	}
+	if (rq->move && oldseq == 0) {
+		rq->result = JRQ_GONE;  /* it left meanwhile: nothing to move */
+		return 0;
+	}
+	/* no entry for qid: a free place, else one whose entry has left */
+	for (i = 0; slot == r.nq && r.nq == JMAX_QUEUES && i < r.nq; i++) {
+		struct jrec one = r;
+
+		one.nq = 1;
+		one.qid[0] = r.qid[i];
+		one.qseq[0] = r.qseq[i];
+		if ((rc = rec_queued(j, w->txn, &one, 0, 0, &queued)) != 0)
+			return rc;
+		if (!queued)
+			slot = i;
+	}
+	if (slot == JMAX_QUEUES)
+		return EINVAL;  /* it waits in JMAX_QUEUES other queues: cannot be */
+	if ((rc = qstate_get(j, w->txn, rq->qid, &q)) != 0)
+		return rc;
+	if (slot == r.nq)
+		r.nq++;
+	r.qid[slot] = rq->qid;
+	r.qseq[slot] = q.next_seq;
+	rq->seq = q.next_seq++;
+	len = rec_plainlen(&r);
+	q.depth++;
+	q.bytes += len;
+
+	/* The new value first: r.body points into the map until the first put. */
+	hdr = JREC_HDR + (size_t)r.nq * JREC_QENT;
+	if (jgrow_buf(&j->buf, &j->bufsz, hdr + r.bodylen) == NULL)
+		return ENOMEM;
+	memmove(j->buf + hdr, r.body, r.bodylen);
+	rec_header(&r, j->buf);
+	r.body = j->buf + hdr;
+	if (oldseq != 0) {
+		/* moved: its old place goes (no event: it was never sent) */
+		qkey_pack(qk, q.qid, oldseq);
+		k.mv_size = sizeof(qk);
+		k.mv_data = qk;
+		if ((rc = mdb_del(w->txn, j->queues, &k, NULL)) != 0)
+			return rc;
+		q.depth--;
+		q.bytes = q.bytes >= len ? q.bytes - len : 0;
+	} else {
+		snprintf(evtext, sizeof(evtext), "seq %llu: %s", (unsigned long long)rq->seq,
+		    nz(text));
+		if ((rc = ev_about(w, &r, pkey, JEV_REPLAYED, q.name, now_ms, evtext)) != 0)
+			return rc;
+	}
+	k.mv_size = JKEY_LEN;
+	k.mv_data = pkey;
+	v.mv_size = hdr + r.bodylen;
+	v.mv_data = j->buf;
+	if ((rc = mdb_put(w->txn, j->packets, &k, &v, 0)) != 0)
+		return rc;
+	if ((rc = qstate_put(j, w->txn, &q)) != 0)
+		return rc;
+	qkey_pack(qk, q.qid, rq->seq);
+	memcpy(qv, pkey, JKEY_LEN);
+	put32(qv + JKEY_LEN, (uint32_t)len);
+	k.mv_size = sizeof(qk);
+	k.mv_data = qk;
+	v.mv_size = sizeof(qv);
+	v.mv_data = qv;
+	if ((rc = mdb_put(w->txn, j->queues, &k, &v, MDB_NOOVERWRITE)) != 0)
+		return rc;
+	/* its deadline left the index when it last left a queue */
+	if (r.deadline_ms != 0) {
+		put64(xk, (uint64_t)r.deadline_ms);
+		memcpy(xk + 8, pkey, JKEY_LEN);
+		k.mv_size = sizeof(xk);
+		k.mv_data = xk;
+		v.mv_size = 0;
+		v.mv_data = "";
+		if ((rc = mdb_put(w->txn, j->expiry, &k, &v, 0)) != 0)
+			return rc;
+	}
+	rq->result = oldseq != 0 ? JRQ_MOVED : JRQ_REQUEUED;
+	return 0;
+}
+
+int
+journal_requeue(struct journal *j, struct jrequeue *rq, unsigned n, const char *text,
+    int64_t now_ms)
+{
+	struct wtx w;
+	unsigned i;
+	int rc;
+
+	if (n > JREQUEUE_MAX)
+		return jfail(j, EINVAL, "requeue: %u packets in one call (at most %u)", n,
+		    JREQUEUE_MAX);
+	if (j->full)
+		return jfail(j, JOURNAL_FULL, "requeue: the journal is full: replay when it has "
+		    "room again");
+	/* sentmu to the commit: no link reads a moved entry for sending meanwhile */
+	pthread_mutex_lock(&j->sentmu);
+	if ((rc = jwtx_begin(j, &w)) != 0) {
+		pthread_mutex_unlock(&j->sentmu);
+		return jfail(j, rc, "requeue: begin");
+	}
+	for (i = 0; i < n; i++) {
+		rq[i].result = 0;
+		rq[i].seq = 0;
+		if ((rc = requeue_one(&w, &rq[i], text, now_ms)) != 0) {
+			char id[CID_TEXT_LEN];
+
+			jwtx_abort(&w);
+			pthread_mutex_unlock(&j->sentmu);
+			return jfail(j, rc, "requeue %s leg %u to queue %u",
+			    cid_format(rq[i].key.id, id), rq[i].key.leg, rq[i].qid);
+		}
+	}
+	rc = jwtx_commit(&w);
+	pthread_mutex_unlock(&j->sentmu);
+	if (rc != 0)
+		return jfail(j, rc, "requeue: commit");
+	return 0;
+}
+
 /* --------------------------------------------------------------- expiry */
 
 static int

@@ -83,6 +83,7 @@ enum jev_type {
 	JEV_STARTED,
 	JEV_STOPPED,
 	JEV_NOTE,           /* free text from the daemon (e.g. "sync off") */
+	JEV_PAYLOAD_READ,   /* an operator read the payload (peer: who; cascadectl audit show --payload) */
 };
 
 /* One event record. Strings are borrowed (not copied) by journal_event_* and
@@ -335,6 +336,47 @@ int journal_packet_where(struct journal *j, const struct jkey *k, struct jwhere 
  */
 int journal_cancel(struct journal *j, const struct jkey *k, const char *src, uint64_t now_ms,
     int *was_queued);
+
+/* --------------------------------------------------------------- replay */
+
+enum jrq_result {
+	JRQ_REQUEUED = 1,   /* a new entry at the end of the queue, REPLAYED logged */
+	JRQ_ABSENT,         /* no record here (retention pruned it, or never here) */
+	JRQ_PRUNED,         /* the record without its body: pruned for disk room,
+	                       cancelled or expired */
+	JRQ_EXPIRED,        /* its deadline has passed: not sent again */
+	JRQ_WAITING,        /* it still waits in that queue: it goes anyway */
+	JRQ_MOVED,          /* move: taken from its place in the queue to the end */
+	JRQ_GONE,           /* move: it no longer waits there */
+};
+
+struct jrequeue {
+	struct jkey key;            /* in: the stored packet */
+	uint32_t qid;               /* in: the queue it goes to again */
+	int move;                   /* in: it waits in qid: move it to the end, unless a
+	                               link may have sent it (then JRQ_WAITING) */
+	uint32_t result;            /* out: enum jrq_result */
+	uint64_t seq;               /* out: its new seq there (REQUEUED, MOVED) */
+};
+
+/*
+ * Replay: puts each stored packet rq[i].key (n at most JREQUEUE_MAX) in
+ * queue rq[i].qid again, at the end, as a new entry of that stream (the
+ * receiver's (id, leg) dedup drops it if it still holds it), and logs
+ * REPLAYED (peer = the queue's name, text "seq N: " then text) for each,
+ * all in one transaction. The record's queue list gets the new (qid, seq)
+ * in place of its old entry for qid (acked), so cancel, expiry, retention
+ * and `show` see it waiting there; its deadline is indexed again. Packets
+ * that cannot go again are left as they are, with their result. With
+ * move set, a packet still waiting in qid (and not in flight: see
+ * journal_sent_set) leaves its place for the end of the queue instead,
+ * without an event: replay puts what already waited behind the packets it
+ * sends again, so a flow keeps its order. Returns JOURNAL_FULL (nothing
+ * done) while the journal is full.
+ */
+#define JREQUEUE_MAX 256
+int journal_requeue(struct journal *j, struct jrequeue *rq, unsigned n, const char *text,
+    int64_t now_ms);
 
 /* --------------------------------------------------------------- expiry */
 

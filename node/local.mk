@@ -38,6 +38,8 @@ node_cascaded_SOURCES = \
 	node/metrics.c \
 	node/ctl_queue.c \
 	node/ctl_trace.c \
+	node/ctl_replay.c \
+	node/ctl_payload.c \
 	node/control.c \
 	node/notify.c \
 	node/delaywarn.c
@@ -55,7 +57,7 @@ endif
 # the operator's tool: talks to a running cascaded over its control socket
 sbin_PROGRAMS += node/cascadectl
 node_cascadectl_SOURCES = node/cascadectl.h node/cascadectl.c node/cascadectl_ops.c \
-	node/cascadectl_audit.c
+	node/cascadectl_audit.c node/cascadectl_replay.c
 node_cascadectl_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/master -DSYSCONFDIR='"$(sysconfdir)"'
 node_cascadectl_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(JANSSON_CFLAGS)
 node_cascadectl_LDADD = master/libauditq.la node/libnode.la $(JANSSON_LIBS)

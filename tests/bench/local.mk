@@ -22,6 +22,7 @@ bench:
 	@$(MAKE) $(AM_MAKEFLAGS) bench-sdk
 	@$(MAKE) $(AM_MAKEFLAGS) bench-audit
 	@$(MAKE) $(AM_MAKEFLAGS) bench-sink
+	@$(MAKE) $(AM_MAKEFLAGS) bench-replay
 	@$(MAKE) $(AM_MAKEFLAGS) bench-chain
 
 .PHONY: bench-journal
@@ -70,3 +71,11 @@ bench-sink: node/cascaded$(EXEEXT) node/cascadectl$(EXEEXT) tests/freeport$(EXEE
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 	    bash $(top_srcdir)/tests/bench/sink.sh
 .PHONY: bench-sink
+# bench-replay: cascadectl replay of REPLAY_N packets (default 20 000) toward
+# a county that kept its journal and one that lost it (tests/bench/replay.sh).
+EXTRA_DIST += tests/bench/replay.sh
+bench-replay: node/cascaded$(EXEEXT) node/cascadectl$(EXEEXT) tests/freeport$(EXEEXT) \
+	tests/tclient$(EXEEXT)
+	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+	    bash $(top_srcdir)/tests/bench/replay.sh
+.PHONY: bench-replay

@@ -7,7 +7,8 @@
 # was flipped and, separately, the one deleted (tests/evtamper); export
 # gives as many rows as the query and states its first and last hash;
 # show ID gives one packet's record, hop trace, events and payload hash,
-# the payload itself only with --payload.
+# the payload itself only with --payload, through the daemon, which records
+# the access as a payload-read event (replay.sh checks the rest of it).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init audit_ctl
@@ -107,8 +108,10 @@ t_eq "show --payload: exit 0" 0 $?
 t_eq "--payload: the bytes sent, in hex (not printable)" \
 	"$({ printf 'n=2 src=fj-xm/alice'; head -c 45 /dev/zero; } | od -An -v -tx1 | tr -d ' \n')" \
 	"$(jq -r '.records[0].payload_hex' "$T_DIR/showp.json")"
-t_check "--payload: the access is logged with uid, time and packet" \
-	grep -qE "payload access: uid $(id -u) read the payload of packet $ID at [0-9]{4}-[0-9]{2}-[0-9]{2}T" "$T_DIR/showp.err"
+t_check "--payload: the access is recorded (the master's event log) with uid, time and packet" \
+	grep -qE "payload access: uid $(id -u) read the payload of packet $ID \(leg down\) at [0-9]{4}-[0-9]{2}-[0-9]{2}T.*; recorded in the node's event log as event [0-9]+ \(payload-read" "$T_DIR/showp.err"
+t_eq "... a payload-read event of that packet, naming the reader's uid" "$ID uid $(id -u)" \
+	"$(m --json --type payload-read | jq -r '"\(.id) \(.peer | split(" ")[0:2] | join(" "))"')"
 tc_recv_bg bob2 county bob 1 -W 30
 t_check "alice sends a printable payload with a receipt asked" bash -c "'$T_TCLIENT' send -u '$(n_url county)' -a fj-xm/alice \
 	-s '$T_DIR/alice.secret' -t fj-xm/bob -n 1 -z 1 -m 'hello, 世界' -M lab.note -R -I > '$T_DIR/ids_txt'"
@@ -125,9 +128,10 @@ s county "$TID" --json > "$T_DIR/showr.json"
 t_check "the county: bob's reply among the related" bash -c \
 	"jq -e '[.related[] | select(.relation == \"reply\" and .id == \"$RID\" and .command == \"lab.note.ack\")] | length > 0' '$T_DIR/showr.json' >/dev/null"
 # 'forwarded' is written when the master's push reply arrives, which under
-# load can come after the packet is back down and delivered: compare as a set
-t_eq "the county: accepted up, accepted down (from the master), forwarded, delivered" \
-	"accepted/down accepted/up delivered/down forwarded/up" \
+# load can come after the packet is back down and delivered: compare as a set.
+# The payload of both legs was read above (--payload): one payload-read each.
+t_eq "the county: accepted up, accepted down (from the master), forwarded, delivered, payload-read" \
+	"accepted/down accepted/up delivered/down forwarded/up payload-read/down payload-read/up" \
 	"$(jq -r '[.events[] | "\(.type)/\(.leg)"] | sort | join(" ")' "$T_DIR/showr.json")"
 t_eq "the county: delivered to bob" "client:bob" \
 	"$(jq -r '[.events[] | select(.type == "delivered")][0].peer' "$T_DIR/showr.json")"

@@ -66,6 +66,10 @@ tests_evtamper_SOURCES = tests/evtamper.c
 tests_evtamper_LDADD = $(LMDB_LIBS)
 TESTS += tests/integration/audit_ctl.sh
 EXTRA_DIST += tests/integration/audit_ctl.sh
+# cascadectl replay (a county that lost its disk, one that did not, --id,
+# pruned packets; evtamper unstore plays retention) and payload-read events
+TESTS += tests/integration/replay.sh
+EXTRA_DIST += tests/integration/replay.sh
 
 # audit-sink postgresql://: against a PostgreSQL server of its own (pg.sh
 # starts Debian's; ./bootstrap installs it). Fails, saying why, without one.

@@ -15,3 +15,10 @@ UNIT_TESTS += tests/unit/journal_crypt_test
 tests_unit_journal_crypt_test_SOURCES = tests/unit/journal_crypt_test.c tests/unit/jtest.h
 tests_unit_journal_crypt_test_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_journal_crypt_test_LDADD = tests/unit/libcu.la node/libnode.la
+# Replay: journal_requeue puts a delivered packet in a queue again.
+check_PROGRAMS += tests/unit/journal_replay_test
+TESTS += tests/unit/journal_replay_test
+UNIT_TESTS += tests/unit/journal_replay_test
+tests_unit_journal_replay_test_SOURCES = tests/unit/journal_replay_test.c tests/unit/jtest.h
+tests_unit_journal_replay_test_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_journal_replay_test_LDADD = tests/unit/libcu.la node/libnode.la
