@@ -43,7 +43,8 @@ client_sdk_cascade_SOURCES = \
 	client-sdk/cli/options.c \
 	client-sdk/cli/send.c \
 	client-sdk/cli/listen.c \
-	client-sdk/cli/cancel.c
+	client-sdk/cli/cancel.c \
+	client-sdk/cli/batch.c
 client_sdk_cascade_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 client_sdk_cascade_LDADD = client-sdk/libcascade.la $(JANSSON_LIBS) $(PTHREAD_LIBS)
 

@@ -48,6 +48,8 @@ struct cli {
 	int last_state;
 	char last_detail[512];
 	char open_why[512];             /* the library's last error line */
+	/* a command's own state callback, run after the common one (NULL: none) */
+	void (*on_state)(int state, const char *detail);
 };
 
 extern struct cli C;
@@ -96,6 +98,7 @@ const char *rejected_why(const uint8_t *id, char *buf, size_t len);
 enum {
 	O_CERT = 200, O_KEY,
 	O_RECEIPT = 256, O_WAIT_REPLY, O_TTL, O_URGENT, O_FILE, O_STDIN, O_COUNT, O_REPLY_WITH,
+	O_WAIT_REPLIES,
 };
 
 /* Options every command takes, also before the command. */
@@ -132,5 +135,6 @@ int check_dst_command(const char *dst, const char *command);
 int cmd_send(int argc, char **argv, int request);       /* send.c: send, request */
 int cmd_listen(int argc, char **argv);                  /* listen.c */
 int cmd_cancel(int argc, char **argv);                  /* cancel.c */
+int cmd_batch(int argc, char **argv);                   /* batch.c */
 
 #endif

@@ -51,6 +51,8 @@ state_cb(void *arg, cascade_t *h, int state, const char *detail)
 	else if (first_takeover)
 		fprintf(stderr, "cascade: %s: another program uses this address: %s\n", C.addr,
 		    detail);
+	if (C.on_state != NULL)
+		C.on_state(state, detail);
 }
 
 /*

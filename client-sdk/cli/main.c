@@ -1,12 +1,14 @@
 /*
  * main.c — cascade(1), the command-line client: send, listen, request and
- * cancel for scripts and operators, on libcascade's public API only.
+ * cancel for scripts and operators, batch for many packets in one session;
+ * on libcascade's public API only.
  *
  *	cascade [options] send [--receipt | --wait-reply] [--ttl MS] [--urgent]
  *	    DST COMMAND [PAYLOAD | --file F | --stdin]
  *	cascade [options] listen [--count N] [--reply-with CMD]
  *	cascade [options] request [--ttl MS] DST COMMAND [PAYLOAD | --file F | --stdin]
  *	cascade [options] cancel ID
+ *	cascade [options] batch [--wait-replies SECONDS]
  *
  * One file per command (cli.h lists them), main.c only dispatches. One
  * handle per run. The main thread issues the calls and waits on a condition
@@ -47,7 +49,9 @@ usage_text(FILE *f)
 	    "  request [--ttl MS] DST COMMAND [PAYLOAD | --file F | --stdin]\n"
 	    "                    send and print the reply\n"
 	    "  cancel ID         cancel a packet sent with the same -S state directory\n"
-
+	    "  batch [--wait-replies SECONDS]\n"
+	    "                    one session for many packets: JSON lines of operations on\n"
+	    "                    stdin, results and incoming packets as JSON lines on stdout\n"
 	    "\n"
 	    "options (also from CASCADE_URL, CASCADE_ADDRESS, CASCADE_SECRET, CASCADE_CA,\n"
 	    "CASCADE_STATE):\n"
@@ -128,9 +132,11 @@ main(int argc, char **argv)
 		return cmd_listen(argc, argv);
 	if (strcmp(cmd, "cancel") == 0)
 		return cmd_cancel(argc, argv);
+	if (strcmp(cmd, "batch") == 0)
+		return cmd_batch(argc, argv);
 	if (strcmp(cmd, "help") == 0) {
 		usage_text(stdout);
 		return EXIT_OK;
 	}
-	return usage_fail("unknown command %s (send, listen, request, cancel)", cmd);
+	return usage_fail("unknown command %s (send, listen, request, cancel, batch)", cmd);
 }
