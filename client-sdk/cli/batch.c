@@ -714,7 +714,7 @@ op_run(struct op *op, json_t *res)
 		}
 		if ((rp = ring_find(ref, &slot)) == NULL) {
 			snprintf(text, sizeof(text), "reply to %s: not one of the last %d packets "
-			    "received in this session", op->to, REPLY_RING);
+			    "received in this session, or answered already", op->to, REPLY_RING);
 			set_error(res, CASCADE_ENOTFOUND, text);
 			return EXIT_USAGE;
 		}

@@ -31,26 +31,39 @@ cli() {
 	"$CLI" -u "$(n_url "$name")" -a "${N_ID[$name]}/$client" -s "$T_DIR/$client.secret" "$@"
 }
 
-# answer COUNT: reads bob's batch output on stdin and writes a reply line for
-# each incoming packet ("re:" and the request's payload); after COUNT it
-# closes its output (bob's batch reads EOF, flushes, exits) and drains the rest.
+# answer COUNT FIFO: reads bob's batch output on stdin (a copy in bob.out)
+# and writes to FIFO, bob's batch's input, a reply line for each incoming
+# packet ("re:" and the request's payload); after COUNT it closes FIFO (bob's
+# batch reads EOF, flushes, exits) and drains the rest.
 answer() {
 	local n=0 l re='^\{"event":"packet","id":"([0-9a-f-]+)".*"payload":"([^"]*)"'
 
+	exec 3>"$2"
 	while IFS= read -r l; do
 		printf '%s\n' "$l" >>"$T_DIR/bob.out"
 		[[ $l =~ $re ]] || continue
 		printf '{"op":"reply","to":"%s","payload":"re:%s"}\n' "${BASH_REMATCH[1]}" \
-			"${BASH_REMATCH[2]}"
+			"${BASH_REMATCH[2]}" >&3
 		n=$((n + 1))
 		[ "$n" -ge "$1" ] && break
 	done
-	exec >&-
+	exec 3>&-
 	cat >>"$T_DIR/bob.out"
 }
+# With jq the answers come faster than bash's read (a byte per read(2) on a
+# pipe) can: jq stops after COUNT, and tee -p goes on writing bob.out.
+if [ -z "${CLI_NO_JQ:-}" ] && command -v jq >/dev/null 2>&1; then
+	answer() {
+		tee -p -a "$T_DIR/bob.out" | jq -n -c --unbuffered "limit($1; inputs |
+		    select(.event == \"packet\")) | {op: \"reply\", to: .id,
+		    payload: (\"re:\" + .packet.payload)}" >"$2"
+	}
+fi
 mkfifo "$T_DIR/bob.in"
-( cli city bob batch <"$T_DIR/bob.in" 2>"$T_DIR/bob.err"; echo $? >"$T_DIR/bob.rc" ) |
-	answer $((N + M)) >"$T_DIR/bob.in" &
+# timeout: should the test die early, bob's batch (not one of t_bg's) ends too
+( timeout 300 "$CLI" -u "$(n_url city)" -a fj-xm/bob -s "$T_DIR/bob.secret" batch \
+	<"$T_DIR/bob.in" 2>"$T_DIR/bob.err"; echo $? >"$T_DIR/bob.rc" ) |
+	answer $((N + M)) "$T_DIR/bob.in" &
 ANSWERER=$!
 t_wait_for "bob's batch session is up" 10 grep -q '"event":"state","state":"up"' "$T_DIR/bob.out"
 
