@@ -6,7 +6,10 @@
 # once, with its own answer; the results come in input order; a line that
 # is not JSON and one with an unknown op are reported with their line
 # numbers and the rest goes on; a send with a receipt gets its custody and
-# receipt events; EOF ends both cleanly. The same run measures request/
+# receipt events; bad base64, a ttl that is no number, a reply to a packet
+# never received and a bad destination are results of their own; EOF ends
+# both cleanly; a stdout that cannot be written ends batch with exit 6
+# (/dev/full). The same run measures request/
 # replies per second through batch against one `cascade request` process
 # per request (a "# " line: no speed is asserted).
 . "$(dirname "$0")/lib.sh"
@@ -133,7 +136,10 @@ single=$((t1 - t0)) batch=$((t3 - t2))
 # 3. sends with a receipt; a bad destination is a result of its own
 printf '%s\n' '{"op":"send","dst":"fj-xm/bob","command":"t.note","payload_b64":"AAEC/w==","receipt":true,"tag":"r1"}' \
 	'{"op":"send","dst":"no such/address","command":"t.note","tag":"r2"}' \
-	'{"op":"flush","tag":"f"}' >"$T_DIR/r.in"
+	'{"op":"flush","tag":"f"}' \
+	'{"op":"send","dst":"fj-xm/bob","command":"t.note","payload_b64":"#!"}' \
+	'{"op":"send","dst":"fj-xm/bob","command":"t.note","ttl":"soon"}' \
+	'{"op":"reply","to":"01a23c0a961b-75a1572a33c7296a4e08","payload":"x"}' >"$T_DIR/r.in"
 cli city bob listen --count 1 -j -T 20 >"$T_DIR/bob2.out" 2>"$T_DIR/bob2.err" &
 LPID=$!
 cli cy alice -T 20 batch --wait-replies 10 <"$T_DIR/r.in" >"$T_DIR/r.out" 2>"$T_DIR/r.err"
@@ -144,8 +150,28 @@ t_check "the bad destination: its error and the SDK's text" grep -q \
 	'^{"line":2,"op":"send","tag":"r2","ok":false,"error":"not a valid cascade address","code":-3,"text":"send to no such/address: destination \\"no such/address\\" is not a valid address' \
 	"$T_DIR/r.out"
 t_check "flush: custody" grep -q '^{"line":3,"op":"flush","tag":"f","ok":true,"state":"custody"}$' "$T_DIR/r.out"
+t_check "bad base64 is bad input" grep -q \
+	'^{"line":4,"op":"send","ok":false,"error":"bad input","text":"stdin line 4: \\"payload_b64\\" is not base64"}$' \
+	"$T_DIR/r.out"
+t_check "so is a ttl that is not a number" grep -q \
+	'^{"line":5,"op":"send","ok":false,"error":"bad input","text":"stdin line 5: \\"ttl\\" must be a number of milliseconds"}$' \
+	"$T_DIR/r.out"
+t_check "a reply to a packet this session never got" grep -q \
+	'^{"line":6,"op":"reply","ok":false,"error":"[^"]*","code":-14,"text":"reply to 01a23c0a961b-75a1572a33c7296a4e08: not one of the last 10000 packets received in this session, or answered already"}$' \
+	"$T_DIR/r.out"
+rid=$(sed -n 's/^{"line":1,"op":"send","tag":"r1","ok":true,"id":"\([0-9a-f-]*\)".*/\1/p' "$T_DIR/r.out")
+t_check "the receipt of the send came before the end ($rid)" grep -q \
+	"^{\"event\":\"receipt\",\"id\":\"$rid\",\"notice\":\"delivered\"" "$T_DIR/r.out"
+t_eq "six results" 6 "$(grep -c '^{"line":' "$T_DIR/r.out")"
 t_check "custody of the send comes before the flush's result" awk '
 	/^{"event":"custody","line":1,"tag":"r1",.*"ok":true}$/ { c = NR }
 	/^{"line":3,"op":"flush"/ { f = NR }
 	END { exit !(c > 0 && c < f) }' "$T_DIR/r.out"
+
+# 4. standard output that cannot be written: exit 6, said on stderr
+echo '{"op":"send","dst":"fj-xm/bob","command":"t.full","payload":"x"}' |
+	cli cy alice -T 20 batch >/dev/full 2>"$T_DIR/full.err"
+t_eq "batch into a full disk exits 6" 6 "$?"
+t_check "... and says why" grep -q '^cascade: batch: standard output: No space left on device' \
+	"$T_DIR/full.err"
 t_done
