@@ -9,9 +9,9 @@
 # receipt events; bad base64, a ttl that is no number, a reply to a packet
 # never received and a bad destination are results of their own; EOF ends
 # both cleanly; a stdout that cannot be written ends batch with exit 6
-# (/dev/full). The same run measures request/
-# replies per second through batch against one `cascade request` process
-# per request (a "# " line: no speed is asserted).
+# (/dev/full). The same run measures request/replies per second through
+# batch against one `cascade request` process per request (a "# " line: no
+# speed is asserted).
 . "$(dirname "$0")/lib.sh"
 t_init cli_batch
 . "$(dirname "$0")/nodes.sh"
