@@ -385,7 +385,7 @@ custody_update(void)
 	char why[300], text[400], idt[CASCADE_ID_TEXT_LEN];
 	struct pend *e;
 	uint32_t i;
-	int any;
+	int any, found;
 
 	if (B.head == B.n || cascade_pending(C.h, &pending) != 0)
 		return;
@@ -398,14 +398,11 @@ custody_update(void)
 	pthread_mutex_lock(&B.mu);
 	for (; B.acked < acked && B.head < B.n; B.acked++, B.head++) {
 		e = &B.pend[B.head];
-		why[0] = '\0';
-		for (i = 0; any && cascade_flush_rejected(C.h, i, rid, NULL, why, sizeof(why)) == 0;
-		    i++)
-			if (same_id(rid, e->id))
-				break;
-			else
-				why[0] = '\0';
-		if (why[0] != '\0') {
+		found = 0;
+		for (i = 0; any && !found &&
+		    cascade_flush_rejected(C.h, i, rid, NULL, why, sizeof(why)) == 0; i++)
+			found = same_id(rid, e->id);
+		if (found) {
 			snprintf(text, sizeof(text), "packet %s: rejected by node %s: %s",
 			    id_text(e->id, idt), C.url, why);
 			custody_event(e, CASCADE_EREJECTED, text);
@@ -429,7 +426,7 @@ custody_wait(char *text, size_t len)
 {
 	char story[600];
 	int64_t deadline = C.timeout_ms > 0 ? mono_ms() + C.timeout_ms : NEVER;
-	int rc;
+	int rc = CASCADE_OK;
 
 	for (;;) {
 		custody_update();
@@ -440,14 +437,15 @@ custody_wait(char *text, size_t len)
 		if (deadline != NEVER && mono_ms() >= deadline)
 			break;
 		rc = cascade_flush(C.h, 100);
-		if (rc != CASCADE_OK && rc != CASCADE_ETIMEDOUT) {
-			snprintf(text, len, "flush: %s", cascade_strerror(rc));
+		if (rc != CASCADE_OK && rc != CASCADE_ETIMEDOUT)
 			break;
-		}
 	}
 	conn_story(story, sizeof(story));
-	snprintf(text, len, "node %s has not taken custody within %g s (%s)", C.url, timeout_s(),
-	    story);
+	if (rc != CASCADE_OK && rc != CASCADE_ETIMEDOUT)
+		snprintf(text, len, "flush: %s (%s)", cascade_strerror(rc), story);
+	else
+		snprintf(text, len, "node %s has not taken custody within %g s (%s)", C.url,
+		    timeout_s(), story);
 	warn("batch: %zu packets: %s", B.n - B.head, text);
 	pthread_mutex_lock(&B.mu);
 	for (; B.head < B.n; B.head++, B.acked++)
