@@ -219,8 +219,10 @@ request_cb(void *arg, cascade_t *h, int status, const uint8_t id[CASCADE_ID_LEN]
 		else
 			snprintf(text, sizeof(text), "request %s: %s", idt, cascade_strerror(status));
 		set_error(o, status, text);
-		worsen(status == CASCADE_ETIMEDOUT || status == CASCADE_ECLOSED ? EXIT_TIMEOUT :
-		    EXIT_DELIVERY);
+		/* cancelled: what a cancel line asked for, no failure */
+		if (status != CASCADE_ECANCELLED)
+			worsen(status == CASCADE_ETIMEDOUT || status == CASCADE_ECLOSED ?
+			    EXIT_TIMEOUT : EXIT_DELIVERY);
 	}
 	json_object_set_new(o, "rtt_ms", json_integer((json_int_t)(mono_ms() - q->t0)));
 	if (reply != NULL)
@@ -284,7 +286,7 @@ packet_cb(void *arg, cascade_t *h, const cascade_packet_t *p)
 		json_object_set_new(o, "id", ref != NULL ? json_string(id_text(ref, idt)) :
 		    json_null());
 		json_object_set_new(o, "notice", json_string(notice_name(n)));
-		if (notice_status(n) < 0)
+		if (notice_status(n) < 0 && n != CASCADE_NOTICE_CANCELLED)
 			worsen(EXIT_DELIVERY);
 		if (notice_status(n) <= 0)
 			receipt_done(ref);

@@ -22,7 +22,7 @@ M=${CLI_BATCH_M:-50}            # requests one process each, for the comparison
 n_node city fj-xm master
 n_node cy fj-xm-a
 n_link cy city
-n_client cy alice; n_client city bob
+n_client cy alice; n_client city bob; n_client city carol
 n_start city
 n_start cy
 t_wait_for "the county is up" 10 grep -q "link fj-xm: session .* up over" "$T_DIR/cy.log"
@@ -168,7 +168,28 @@ t_check "custody of the send comes before the flush's result" awk '
 	/^{"line":3,"op":"flush"/ { f = NR }
 	END { exit !(c > 0 && c < f) }' "$T_DIR/r.out"
 
-# 4. standard output that cannot be written: exit 6, said on stderr
+# 4. cancel: a packet for carol (no session: it waits in her inbox at the
+# city), then a cancel line with its id, once its result gave the id
+mkfifo "$T_DIR/c.in"
+cli cy alice -T 20 batch <"$T_DIR/c.in" >"$T_DIR/c.out" 2>"$T_DIR/c.err" &
+CPID=$!
+exec 4>"$T_DIR/c.in"
+printf '%s\n' '{"op":"send","dst":"fj-xm/carol","command":"t.c","payload":"x","tag":"c1"}' \
+	'{"op":"flush"}' >&4
+t_wait_for "custody of the packet for carol" 10 grep -q '^{"line":2,"op":"flush","ok":true' \
+	"$T_DIR/c.out"
+cid=$(sed -n 's/^{"line":1,"op":"send","tag":"c1","ok":true,"id":"\([0-9a-f-]*\)".*/\1/p' \
+	"$T_DIR/c.out")
+printf '{"op":"cancel","id":"%s","tag":"k"}\n' "$cid" >&4
+t_wait_for "the cancel's outcome: cancelled ($cid)" 10 grep -q \
+	"^{\"event\":\"notice\",\"id\":\"$cid\",\"notice\":\"cancelled\"" "$T_DIR/c.out"
+exec 4>&-
+wait "$CPID"
+t_eq "a batch whose cancel worked exits 0" 0 "$?"
+t_check "the cancel line's result names the cancel packet" grep -q \
+	'^{"line":3,"op":"cancel","tag":"k","ok":true,"id":"[0-9a-f-]*","state":"queued"}$' "$T_DIR/c.out"
+
+# 5. standard output that cannot be written: exit 6, said on stderr
 echo '{"op":"send","dst":"fj-xm/bob","command":"t.full","payload":"x"}' |
 	cli cy alice -T 20 batch >/dev/full 2>"$T_DIR/full.err"
 t_eq "batch into a full disk exits 6" 6 "$?"
