@@ -44,7 +44,8 @@ client_sdk_cascade_SOURCES = \
 	client-sdk/cli/send.c \
 	client-sdk/cli/listen.c \
 	client-sdk/cli/cancel.c \
-	client-sdk/cli/batch.c
+	client-sdk/cli/batch.c \
+	client-sdk/cli/outq.c
 client_sdk_cascade_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 client_sdk_cascade_LDADD = client-sdk/libcascade.la $(JANSSON_LIBS) $(PTHREAD_LIBS)
 

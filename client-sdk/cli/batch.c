@@ -8,11 +8,14 @@
  *	cascade [options] batch [--wait-replies SECONDS]
  *
  * Threads: the main thread reads stdin, makes the SDK calls and tracks
- * custody; the SDK's thread runs the callbacks. Both write stdout under
- * one mutex (B.mu), a whole line at a time. The main thread holds B.mu
- * across an SDK call and the writing of its result, so every event about
- * a packet comes after the packet's result line (callbacks run without
- * the SDK's locks, so a callback waiting for B.mu blocks nobody else).
+ * custody; the SDK's thread runs the callbacks. Both put their lines under
+ * one mutex (B.mu), whole, into outq.c's queue, whose thread writes them
+ * out in that order: reading stdin never waits for our reader. The main
+ * thread holds B.mu across an SDK call and the putting of its result, so
+ * every event about a packet comes after the packet's result line
+ * (callbacks run without the SDK's locks, so a callback waiting for B.mu
+ * blocks nobody else). A callback that hands over a packet waits until
+ * its line is written, so the SDK acknowledges only packets shown.
  *
  * Custody per packet: the SDK's outbox is one numbered stream that the
  * node acknowledges in order, and cascade_pending() says how many are not
@@ -35,6 +38,7 @@
 #define REPLY_RING 10000        /* received packets a reply line may name */
 #define LINE_MAX_BYTES INPUT_MAX
 #define RETRY (-1)              /* op_run(): the outbox is full, call again */
+#define OUTQ_MAX (64u << 20)    /* output not read yet: stop reading input above */
 
 /* One of our packets waiting for the node's custody. */
 struct pend {
@@ -84,39 +88,14 @@ worsen(int x)
 		B.worst = x;
 }
 
-/* Writes o as one line of stdout and frees it (mu held). */
-static void
+/* Puts o as one line of stdout and frees it (mu held); its outq number. */
+static uint64_t
 emit(json_t *o)
 {
-	char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+	uint64_t seq = outq_put(o);
 
-	if (s != NULL) {
-		fputs(s, stdout);
-		fputc('\n', stdout);
-		free(s);
-	}
-	fflush(stdout);
 	json_decref(o);
-}
-
-/*
- * Nobody reads our output any more: stop here, as SIGPIPE would have made
- * us. From a packet callback this leaves the packet with the node (with
- * -S it is handed over again, flagged as a redelivery) instead of losing it.
- */
-static void
-check_stdout(const uint8_t *id)
-{
-	char idt[CASCADE_ID_TEXT_LEN];
-
-	if (!ferror(stdout))
-		return;
-	if (id != NULL)
-		fprintf(stderr, "cascade: batch: standard output: %s; packet %s stays with the "
-		    "node\n", strerror(errno), id_text(id, idt));
-	else
-		fprintf(stderr, "cascade: batch: standard output: %s\n", strerror(errno));
-	_exit(EXIT_INTERNAL);
+	return seq;
 }
 
 /* {"event":KIND} or {"line":N,"op":OP} with the tag, for the fields to follow. */
@@ -198,6 +177,7 @@ request_cb(void *arg, cascade_t *h, int status, const uint8_t id[CASCADE_ID_LEN]
 {
 	struct breq *q = arg;
 	char idt[CASCADE_ID_TEXT_LEN], text[600];
+	uint64_t seq;
 	json_t *o;
 
 	pthread_mutex_lock(&B.mu);
@@ -227,13 +207,15 @@ request_cb(void *arg, cascade_t *h, int status, const uint8_t id[CASCADE_ID_LEN]
 	json_object_set_new(o, "rtt_ms", json_integer((json_int_t)(mono_ms() - q->t0)));
 	if (reply != NULL)
 		json_object_set_new(o, "packet", packet_json(reply));
-	emit(o);
-	check_stdout(reply != NULL ? cascade_packet_id(reply) : NULL);
+	seq = emit(o);
 	B.open_requests--;
 	pthread_cond_broadcast(&B.cv);
 	pthread_mutex_unlock(&B.mu);
 	json_decref(q->tag);
 	free(q);
+	/* the reply is acknowledged when we return: once it is written */
+	if (reply != NULL)
+		outq_wait(seq);
 }
 
 /* A send with a receipt waits for it at EOF (mu held); 0 or -1. */
@@ -275,6 +257,7 @@ packet_cb(void *arg, cascade_t *h, const cascade_packet_t *p)
 	char idt[CASCADE_ID_TEXT_LEN];
 	const uint8_t *ref;
 	cascade_packet_t *dup;
+	uint64_t seq;
 	json_t *o;
 	int n;
 
@@ -306,9 +289,10 @@ packet_cb(void *arg, cascade_t *h, const cascade_packet_t *p)
 		}
 	}
 	json_object_set_new(o, "packet", packet_json(p));
-	emit(o);
-	check_stdout(cascade_packet_id(p));
+	seq = emit(o);
 	pthread_mutex_unlock(&B.mu);
+	/* the SDK acknowledges p when we return: once it is written */
+	outq_wait(seq);
 }
 
 /* Connection states as events; a held state is also on stderr (handle.c). */
@@ -412,7 +396,6 @@ custody_update(void)
 		} else
 			custody_event(e, 0, NULL);
 	}
-	check_stdout(NULL);
 	pthread_mutex_unlock(&B.mu);
 }
 
@@ -839,7 +822,6 @@ line_run(const char *buf, size_t len)
 			worsen(x);
 		pthread_mutex_unlock(&B.mu);
 	}
-	check_stdout(NULL);
 	free(op.payload);
 	json_decref(o);
 	return x;
@@ -903,8 +885,11 @@ read_lines(void)
 			/* blank lines are skipped; a CR before the newline too */
 			if (i > start && buf[i - 1] == '\r')
 				buf[i - 1] = ' ';
-			if (strspn(buf + start, " \t\r") < i - start)
+			if (strspn(buf + start, " \t\r") < i - start) {
+				/* a reader that takes nothing for long: wait for it */
+				outq_wait_below(OUTQ_MAX);
 				line_run(buf + start, i - start);
+			}
 			start = i + 1;
 		}
 		memmove(buf, buf + start, len - start);
@@ -976,8 +961,12 @@ cmd_batch(int argc, char **argv)
 		C.timeout_ms = DEFAULT_TIMEOUT_MS;
 	C.deadline = NEVER;
 	C.on_state = state_hook;
-	if ((x = cli_open(packet_cb)) != 0)
+	if (outq_start() != 0)
+		return fail(EXIT_INTERNAL, "batch: cannot start the output thread");
+	if ((x = cli_open(packet_cb)) != 0) {
+		outq_close();
 		return x;
+	}
 	if (cascade_pending(C.h, &B.base) != 0)
 		B.base = 0;
 	x = read_lines();
@@ -1008,5 +997,6 @@ cmd_batch(int argc, char **argv)
 	for (i = B.head; i < B.n; i++)
 		json_decref(B.pend[i].tag);
 	free(B.pend);
+	outq_close();           /* everything written */
 	return x;
 }

@@ -85,6 +85,13 @@ void packet_text(FILE *f, const cascade_packet_t *p);
 void json_line(json_t *o);
 void stray(const cascade_packet_t *p);
 
+/* outq.c: stdout through a queue and a writer thread (batch) */
+int outq_start(void);
+uint64_t outq_put(json_t *o);
+void outq_wait(uint64_t seq);
+void outq_wait_below(size_t bytes);
+void outq_close(void);
+
 /* handle.c: the one handle, waiting on it, custody */
 int cli_open(cascade_packet_cb pcb);
 int wait_locked(int (*ready)(void));

@@ -8,8 +8,9 @@
 # numbers and the rest goes on; a send with a receipt gets its custody and
 # receipt events; bad base64, a ttl that is no number, a reply to a packet
 # never received and a bad destination are results of their own; EOF ends
-# both cleanly; a stdout that cannot be written ends batch with exit 6
-# (/dev/full). The same run measures request/replies per second through
+# both cleanly; an answerer that collects 2000 requests before it answers
+# them all does not deadlock with bob's batch; a stdout that cannot be
+# written ends batch with exit 6 (/dev/full). The same run measures request/replies per second through
 # batch against one `cascade request` process per request (a "# " line: no
 # speed is asserted).
 . "$(dirname "$0")/lib.sh"
@@ -43,7 +44,7 @@ answer() {
 
 	exec 3>"$2"
 	while IFS= read -r l; do
-		printf '%s\n' "$l" >>"$T_DIR/bob.out"
+		printf '%s\n' "$l" >>"${ANS_OUT:-$T_DIR/bob.out}"
 		[[ $l =~ $re ]] || continue
 		printf '{"op":"reply","to":"%s","payload":"re:%s"}\n' "${BASH_REMATCH[1]}" \
 			"${BASH_REMATCH[2]}" >&3
@@ -51,13 +52,13 @@ answer() {
 		[ "$n" -ge "$1" ] && break
 	done
 	exec 3>&-
-	cat >>"$T_DIR/bob.out"
+	cat >>"${ANS_OUT:-$T_DIR/bob.out}"
 }
 # With jq the answers come faster than bash's read (a byte per read(2) on a
 # pipe) can: jq stops after COUNT, and tee -p goes on writing bob.out.
 if [ -z "${CLI_NO_JQ:-}" ] && command -v jq >/dev/null 2>&1; then
 	answer() {
-		tee -p -a "$T_DIR/bob.out" | jq -n -c --unbuffered "limit($1; inputs |
+		tee -p -a "${ANS_OUT:-$T_DIR/bob.out}" | jq -n -c --unbuffered "limit($1; inputs |
 		    select(.event == \"packet\")) | {op: \"reply\", to: .id,
 		    payload: (\"re:\" + .packet.payload)}" >"$2"
 	}
@@ -189,7 +190,45 @@ t_eq "a batch whose cancel worked exits 0" 0 "$?"
 t_check "the cancel line's result names the cancel packet" grep -q \
 	'^{"line":3,"op":"cancel","tag":"k","ok":true,"id":"[0-9a-f-]*","state":"queued"}$' "$T_DIR/c.out"
 
-# 5. standard output that cannot be written: exit 6, said on stderr
+# 5. an answerer that collects K requests and then answers them all at once:
+# while it writes K replies to bob's stdin it reads nothing, and bob writes
+# a result for each reply. A batch that waited for its reader before reading
+# on would fill its stdout pipe and stop reading, the answerer would fill
+# bob's stdin and stop too: both blocked for good (seen: exit 124 below).
+# answer_all COUNT FIFO: as answer, all replies after the COUNTth packet
+answer_all() {
+	local n=0 l ids=() re='^\{"event":"packet","id":"([0-9a-f-]+)".*"payload":"([^"]*)"'
+
+	exec 3>"$2"
+	while [ "$n" -lt "$1" ] && IFS= read -r l; do
+		[[ $l =~ $re ]] || continue
+		ids+=("${BASH_REMATCH[1]} ${BASH_REMATCH[2]}")
+		n=$((n + 1))
+	done
+	for l in "${ids[@]}"; do
+		printf '{"op":"reply","to":"%s","payload":"re:%s"}\n' "${l% *}" "${l#* }"
+	done >&3
+	exec 3>&-
+	cat >/dev/null
+}
+K=${CLI_BATCH_K:-2000}
+mkfifo "$T_DIR/bob2.in"
+( timeout 120 "$CLI" -u "$(n_url city)" -a fj-xm/bob -s "$T_DIR/bob.secret" batch \
+	<"$T_DIR/bob2.in" 2>"$T_DIR/bob2.err"; echo $? >"$T_DIR/bob2.rc" ) |
+	answer_all "$K" "$T_DIR/bob2.in" &
+SLOW=$!
+for i in $(seq 1 "$K"); do
+	printf '{"op":"request","dst":"fj-xm/bob","command":"t.ask","payload":"s-%d","tag":%d}\n' \
+		"$i" "$i"
+done >"$T_DIR/slow.in"
+timeout 120 "$CLI" -u "$(n_url cy)" -a fj-xm-a/alice -s "$T_DIR/alice.secret" -T 60 batch \
+	<"$T_DIR/slow.in" >"$T_DIR/slow.out" 2>"$T_DIR/slow.err"
+t_eq "$K requests answered all at once: alice's batch exits 0" 0 "$?"
+t_eq "... each answered" "$K" "$(grep -c '^{"event":"reply","line":[0-9]*,"tag":[0-9]*,"id":"[0-9a-f-]*","ok":true' "$T_DIR/slow.out")"
+wait "$SLOW"
+t_eq "bob's batch exits 0" 0 "$(cat "$T_DIR/bob2.rc")"
+
+# 6. standard output that cannot be written: exit 6, said on stderr
 echo '{"op":"send","dst":"fj-xm/bob","command":"t.full","payload":"x"}' |
 	cli cy alice -T 20 batch >/dev/full 2>"$T_DIR/full.err"
 t_eq "batch into a full disk exits 6" 6 "$?"
