@@ -78,7 +78,12 @@
  *   have taken them): never as new.
  * - Node restarts, lost connections and dead links are handled inside:
  *   the handle reconnects with backoff and resumes where the node's
- *   custody stopped, without losing or duplicating a packet.
+ *   custody stopped, without losing or duplicating a packet. A node that
+ *   answers "no session" without our session key (it restarted, or an
+ *   http session idled out) is reported as CASCADE_STATE_NEW_SESSION, with
+ *   the reason in cascade_last_error(), and a new session starts at once;
+ *   only a "no session" signed under our session key means another program
+ *   took the session over (CASCADE_STATE_TAKEN_OVER).
  * - libcurl: the http carrier (http://, https://) uses libcurl. The first
  *   handle opened on such a url calls curl_global_init(CURL_GLOBAL_DEFAULT)
  *   once per process, and the library never calls curl_global_cleanup().
@@ -187,6 +192,15 @@ enum cascade_state {
 	                                   now (detail says why, e.g. "journal full"); the
 	                                   outbox keeps them and retries every second; UP
 	                                   again once the node takes one */
+	CASCADE_STATE_NEW_SESSION = 8,  /* the node no longer knew our session (it restarted,
+	                                   or an http session idled out): a new one is being
+	                                   set up at once; not a takeover, nothing is lost; UP
+	                                   follows */
+	CASCADE_STATE_UNTRUSTED = 9,    /* tls: the node's certificate does not verify (from
+	                                   another CA than ca_file, for another name than the
+	                                   url's host, expired); detail and cascade_last_error()
+	                                   name the verify error; dialing goes on, UP once it
+	                                   verifies */
 };
 
 /* Log levels (cascade_options_set_log_cb). */
@@ -531,7 +545,11 @@ int cascade_flush(cascade_t *h, int32_t timeout_ms);
  * (cascade_reason_str()), why (whylen bytes, NUL-terminated, truncated;
  * may be NULL with whylen 0) "REASON: the node's text". Typical use: after
  * cascade_flush(), walk i from 0 until CASCADE_ENOTFOUND and compare ids
- * with those cascade_send() returned.
+ * with those cascade_send() returned. A packet above the node's max-packet
+ * that was sent before the session told the SDK the limit (cascade_send()
+ * refuses it with CASCADE_ETOOBIG afterwards) is refused alone, e.g.
+ * "oversize: payload: 200000 bytes, over the limit of 65536"; the rest of
+ * its push is taken.
  * Returns CASCADE_OK, CASCADE_ENOTFOUND (no refusal i) or CASCADE_EINVAL
  * (h NULL, why NULL with whylen > 0). Thread-safe.
  */

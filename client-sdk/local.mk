@@ -10,6 +10,7 @@ client_sdk_libcascadeint_la_SOURCES = \
 	client-sdk/carrier.h \
 	client-sdk/sdk.c \
 	client-sdk/session.c \
+	client-sdk/session_api.c \
 	client-sdk/reqs.c \
 	client-sdk/idmap.c \
 	client-sdk/store.c \

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "cascade.h"
 #include "carrier.h"
@@ -266,8 +267,130 @@ size_t reqs_count(const struct reqs *r);
 
 /* ----------------------------------------------------------- session.c */
 
+#define SDK_NEVER INT64_MAX
+#define SDK_MAX_REPLY (64u << 20)       /* the largest reply the carrier takes */
+#define SDK_DEF_MAX_BATCH 64
+#define SDK_MAX_REJECTED 256            /* push refusals kept for cascade_flush_rejected() */
+
+/* P_TAKEN: another program took our session; we do not dial again */
+enum pstate { P_DOWN, P_HELLO, P_AUTH, P_UP, P_TAKEN };
+
+/* A request to the node in flight; it becomes an event when answered. */
+struct call {
+	struct cascade *h;
+	uint64_t gen;                   /* session generation */
+	uint32_t type;
+	uint64_t first, last;           /* push range */
+	uint64_t session, seq;          /* what the reply's mac must name */
+	int authentic;                  /* the reply is the node's: its mac, or tls */
+	int err;
+	uint8_t *buf;
+	size_t len;
+	uint64_t conn;
+	struct call *next;
+};
+
+/* The handle (cascade_t): settings, what h->mu guards, and the SDK thread's own state. */
+struct cascade {
+	/* settings, fixed after open */
+	char *url, *client, *ca_file, *state_dir;
+	char *cert_file, *key_file;
+	char node[CADDR_NODE_MAX + 1];  /* the node our address names */
+	int carrier_kind;               /* CASCADE_CARRIER_TCP / _HTTP */
+	int tls;
+	uint8_t secret[64];
+	size_t secretlen;
+	cascade_packet_cb packet_cb;
+	void *packet_arg;
+	cascade_state_cb state_cb;
+	void *state_arg;
+	cascade_log_cb log_cb;
+	void *log_arg;
+	int log_level;
+	int32_t timeout_ms, reconnect_min_ms, reconnect_max_ms, dead_ms;
+	int64_t reply_ttl_ms;
+
+	struct store *st;
+	struct carrier *car;
+	pthread_t thr;
+	int thr_started;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;              /* wakes the SDK thread */
+	pthread_cond_t flush_cv;        /* wakes cascade_flush() */
+	/* under mu */
+	int closing;
+	int wake;                       /* the outbox has new packets */
+	struct call *ev_head, *ev_tail; /* answered calls */
+	int conn_up;                    /* the carrier has a connection */
+	int conn_down_seen;             /* a connection went since the SDK thread looked */
+	struct reqs reqs;
+	int pub_state;
+	uint32_t max_packet;
+	int paused;                     /* cascade_pause(): no pulls, no deliveries */
+	int poke;                       /* pause or resume: the SDK thread looks again */
+	char last_err[512];             /* cascade_last_error() */
+	struct rejected {               /* packets refused for good at push: a ring */
+		uint8_t id[CID_LEN];
+		uint32_t reason;
+		char why[192];
+	} rejected[SDK_MAX_REJECTED];
+	uint64_t nrejected;             /* refusals ever; the ring keeps the last ones */
+
+	/* SDK thread */
+	enum pstate ps;
+	uint64_t gen;
+	uint64_t session;
+	uint64_t sess_conn;             /* the connection the session lives on */
+	uint64_t seq;                   /* the session's last request counter */
+	int unauth_refusals;            /* refusals in a row nobody signed */
+	uint8_t key[CSHA256_LEN];
+	int keyed;
+	uint8_t snonce[CNONCE_LEN], cnonce[CNONCE_LEN];
+	uint64_t next_send;
+	unsigned inflight, window, max_batch;
+	uint32_t pull_wait_ms;
+	int64_t hold_until;
+	uint64_t down_epoch, down_acked;
+	uint64_t down_acked_up;         /* down_acked when the session came up */
+	uint64_t down_acked_sent;       /* the ack the last Pull carried */
+	int pulling;
+	int64_t timer_at;
+	int64_t backoff_ms;
+	int64_t prune_at;
+	int64_t nag_at;                 /* when to say again that no connection comes up */
+	char tls_said[512];             /* why tls does not come up, as last told */
+	int connected;
+	int64_t unconnected_since;      /* no connection since (0: connected) */
+	int rebuilds;                   /* carrier rebuilds in this outage */
+	struct carrier_params cp;       /* what the carrier was opened with, to rebuild it */
+	int carrier_pref;
+	char *proxy;
+};
+
 /* Logs through the handle's log callback (if any). */
-struct cascade;
 void sdk_log(struct cascade *h, int level, const char *fmt, ...) SDK_PRINTF(3, 4);
+/*
+ * Records the detail behind the latest error for cascade_last_error()
+ * (any thread; copied under the handle's lock).
+ */
+void sdk_set_error(struct cascade *h, const char *fmt, ...) SDK_PRINTF(2, 3);
+/* Whether cascade_pause() is in force (takes h->mu). */
+int sdk_paused(struct cascade *h);
+/* Whether the caller runs on h's SDK thread (where blocking calls are refused). */
+int sdk_on_thread(struct cascade *h);
+/* The carrier's callbacks: its log lines, and a connection up or down. */
+void sdk_carrier_log(void *arg, int level, const char *msg);
+void sdk_conn_event(void *arg, int up, uint64_t conn);
+/* When the first "why no connection" look is due after open (ms from now). */
+int64_t sdk_first_nag_ms(const struct cascade *h);
+/* A monotonic ms time as the timespec pthread_cond_timedwait() wants. */
+struct timespec sdk_abs_time(int64_t mono_ms);
+/* The SDK thread (pthread_create's start routine; arg is the handle). */
+void *sdk_main(void *arg);
+
+/* -------------------------------------------------------- session_api.c */
+
+/* The public cascade_* calls of a handle (cascade.h); nothing else. */
 
 #endif /* CASCADE_SDK_INT_H */

@@ -1,7 +1,9 @@
 /*
- * session.c — the handle: its SDK thread, which speaks the link protocol
- * to the node as a client session (Hello, Auth, the push window upward,
- * the long-poll pull downward), and the API calls that hand work to it.
+ * session.c — the engine of a handle: its SDK thread, which speaks the
+ * link protocol to the node as a client session (Hello, Auth, the push
+ * window upward, the long-poll pull downward) and runs every callback.
+ * The public calls that hand it work are in session_api.c; struct
+ * cascade, which both share, is in sdk_int.h.
  *
  * Threads and locks
  * - The SDK thread owns the protocol state (the fields marked "SDK thread"
@@ -38,7 +40,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,11 +53,10 @@
 #define FLAG(x) CASCADE__PACKET_FLAG__FLAG_##x
 #define KIND(x) CASCADE__PACKET_KIND__KIND_##x
 
-#define NEVER INT64_MAX
+#define NEVER SDK_NEVER
 #define PUSH_MAX_BYTES (1u << 20)
 #define PULL_MAX_BYTES (4u << 20)
-#define MAX_REPLY (64u << 20)
-#define DEF_MAX_BATCH 64
+#define DEF_MAX_BATCH SDK_DEF_MAX_BATCH
 #define MAX_BATCH 1024
 #define MAX_WINDOW 16
 #define REFUSED_MIN_MS 5000
@@ -64,104 +64,6 @@
 #define UNAUTH_REFUSALS 3               /* unsigned refusals in a row taken as one */
 #define NAG_TLS_MS 3000                 /* no tls connection this long: find out why */
 #define PRUNE_EVERY_MS (3600LL * 1000)
-#define MAX_REJECTED 256               /* push refusals kept for cascade_flush_rejected() */
-#define SEND_FLAGS (CASCADE_FLAG_RECEIPT | CASCADE_FLAG_NO_TTL | CASCADE_FLAG_URGENT | \
-	CASCADE_FLAG_NOTIFY)
-
-/* P_TAKEN: another program took our session; we do not dial again */
-enum pstate { P_DOWN, P_HELLO, P_AUTH, P_UP, P_TAKEN };
-
-/* A request to the node in flight; it becomes an event when answered. */
-struct call {
-	struct cascade *h;
-	uint64_t gen;                   /* session generation */
-	uint32_t type;
-	uint64_t first, last;           /* push range */
-	uint64_t session, seq;          /* what the reply's mac must name */
-	int authentic;                  /* the reply is the node's: its mac, or tls */
-	int err;
-	uint8_t *buf;
-	size_t len;
-	uint64_t conn;
-	struct call *next;
-};
-
-struct cascade {
-	/* settings, fixed after open */
-	char *url, *client, *ca_file, *state_dir;
-	char *cert_file, *key_file;
-	char node[CADDR_NODE_MAX + 1];  /* the node our address names */
-	int carrier_kind;               /* CASCADE_CARRIER_TCP / _HTTP */
-	int tls;
-	uint8_t secret[64];
-	size_t secretlen;
-	cascade_packet_cb packet_cb;
-	void *packet_arg;
-	cascade_state_cb state_cb;
-	void *state_arg;
-	cascade_log_cb log_cb;
-	void *log_arg;
-	int log_level;
-	int32_t timeout_ms, reconnect_min_ms, reconnect_max_ms, dead_ms;
-	int64_t reply_ttl_ms;
-
-	struct store *st;
-	struct carrier *car;
-	pthread_t thr;
-	int thr_started;
-
-	pthread_mutex_t mu;
-	pthread_cond_t cv;              /* wakes the SDK thread */
-	pthread_cond_t flush_cv;        /* wakes cascade_flush() */
-	/* under mu */
-	int closing;
-	int wake;                       /* the outbox has new packets */
-	struct call *ev_head, *ev_tail; /* answered calls */
-	int conn_up;                    /* the carrier has a connection */
-	int conn_down_seen;             /* a connection went since the SDK thread looked */
-	struct reqs reqs;
-	int pub_state;
-	uint32_t max_packet;
-	int paused;                     /* cascade_pause(): no pulls, no deliveries */
-	int poke;                       /* pause or resume: the SDK thread looks again */
-	char last_err[512];             /* cascade_last_error() */
-	struct rejected {               /* packets refused for good at push: a ring */
-		uint8_t id[CID_LEN];
-		uint32_t reason;
-		char why[192];
-	} rejected[MAX_REJECTED];
-	uint64_t nrejected;             /* refusals ever; the ring keeps the last ones */
-
-	/* SDK thread */
-	enum pstate ps;
-	uint64_t gen;
-	uint64_t session;
-	uint64_t sess_conn;             /* the connection the session lives on */
-	uint64_t seq;                   /* the session's last request counter */
-	int unauth_refusals;            /* refusals in a row nobody signed */
-	uint8_t key[CSHA256_LEN];
-	int keyed;
-	uint8_t snonce[CNONCE_LEN], cnonce[CNONCE_LEN];
-	uint64_t next_send;
-	unsigned inflight, window, max_batch;
-	uint32_t pull_wait_ms;
-	int64_t hold_until;
-	uint64_t down_epoch, down_acked;
-	uint64_t down_acked_up;         /* down_acked when the session came up */
-	uint64_t down_acked_sent;       /* the ack the last Pull carried */
-	int pulling;
-	int64_t timer_at;
-	int64_t backoff_ms;
-	int64_t prune_at;
-	int64_t nag_at;                 /* when to say again that no connection comes up */
-	char tls_said[512];             /* why tls does not come up, as last told */
-	int connected;
-	int64_t unconnected_since;      /* no connection since (0: connected) */
-	int rebuilds;                   /* carrier rebuilds in this outage */
-	struct carrier_params cp;       /* what the carrier was opened with, to rebuild it */
-	int carrier_pref;
-	char *proxy;
-};
 
 /* ------------------------------------------------------------- logging */
 
@@ -183,11 +85,8 @@ sdk_log(struct cascade *h, int level, const char *fmt, ...)
  * Records the detail behind the latest error for cascade_last_error()
  * (any thread; copied under the handle's lock).
  */
-static void
-set_error(struct cascade *h, const char *fmt, ...) SDK_PRINTF(2, 3);
-
-static void
-set_error(struct cascade *h, const char *fmt, ...)
+void
+sdk_set_error(struct cascade *h, const char *fmt, ...)
 {
 	char msg[sizeof(h->last_err)];
 	va_list ap;
@@ -200,8 +99,8 @@ set_error(struct cascade *h, const char *fmt, ...)
 	pthread_mutex_unlock(&h->mu);
 }
 
-static int
-is_paused(struct cascade *h)
+int
+sdk_paused(struct cascade *h)
 {
 	int p;
 
@@ -211,8 +110,8 @@ is_paused(struct cascade *h)
 	return p;
 }
 
-static void
-carrier_log(void *arg, int level, const char *msg)
+void
+sdk_carrier_log(void *arg, int level, const char *msg)
 {
 	sdk_log(arg, level, "%s", msg);
 }
@@ -220,8 +119,8 @@ carrier_log(void *arg, int level, const char *msg)
 /* The handle whose SDK thread this is (NULL on other threads). */
 static _Thread_local struct cascade *sdk_self;
 
-static int
-on_sdk_thread(struct cascade *h)
+int
+sdk_on_thread(struct cascade *h)
 {
 	return sdk_self == h;
 }
@@ -248,9 +147,11 @@ set_state(struct cascade *h, int state, const char *fmt, ...)
 		return;
 	if (state != CASCADE_STATE_UP && state != CASCADE_STATE_CONNECTING &&
 	    state != CASCADE_STATE_CLOSED)
-		set_error(h, "%s", detail);
-	sdk_log(h, state == CASCADE_STATE_DOWN || state == CASCADE_STATE_HELD || state == CASCADE_STATE_TAKEN_OVER ||
-	    state == CASCADE_STATE_REFUSED ? CASCADE_LOG_WARN : CASCADE_LOG_INFO,
+		sdk_set_error(h, "%s", detail);
+	sdk_log(h, state == CASCADE_STATE_DOWN || state == CASCADE_STATE_HELD ||
+	    state == CASCADE_STATE_TAKEN_OVER || state == CASCADE_STATE_REFUSED ||
+	    state == CASCADE_STATE_NEW_SESSION || state == CASCADE_STATE_UNTRUSTED ?
+	    CASCADE_LOG_WARN : CASCADE_LOG_INFO,
 	    "cascade %s: %s", h->client, detail);
 	if (h->state_cb != NULL)
 		h->state_cb(h->state_arg, h, state, detail);
@@ -278,8 +179,8 @@ call_answered(void *arg, int err, uint8_t *buf, size_t len, uint64_t conn)
 	pthread_mutex_unlock(&h->mu);
 }
 
-static void
-conn_event(void *arg, int up, uint64_t conn)
+void
+sdk_conn_event(void *arg, int up, uint64_t conn)
 {
 	struct cascade *h = arg;
 
@@ -306,6 +207,8 @@ timer_arm(struct cascade *h, int64_t in_ms)
 /* --------------------------------------------------------------- calls */
 
 static void session_lost(struct cascade *h, int redial, const char *fmt, ...) SDK_PRINTF(3, 4);
+static void session_retry(struct cascade *h, int redial);
+static void tls_why(struct cascade *h);
 
 /* Sends one request of the session; 0, or the session is lost. */
 static int
@@ -378,6 +281,13 @@ session_lost(struct cascade *h, int redial, const char *fmt, ...)
 		set_state(h, CASCADE_STATE_DOWN, "session lost: %s", why);
 	else
 		sdk_log(h, CASCADE_LOG_INFO, "cascade %s: %s", h->client, why);
+	session_retry(h, redial);
+}
+
+/* The session is gone: start over with Hello after the backoff. */
+static void
+session_retry(struct cascade *h, int redial)
+{
 	session_drop(h);
 	if (redial) {
 		/* a dead or wedged connection: drop it, the carrier dials again */
@@ -389,6 +299,30 @@ session_lost(struct cascade *h, int redial, const char *fmt, ...)
 	h->backoff_ms *= 2;
 	if (h->backoff_ms > h->reconnect_max_ms)
 		h->backoff_ms = h->reconnect_max_ms;
+}
+
+/*
+ * The node answered "no session" without our session key: it does not know
+ * the session (it restarted, or an http session idled out). That is no
+ * refusal and no takeover, only a reason to start over: a new session at
+ * once (after the usual backoff), said as CASCADE_STATE_NEW_SESSION. An
+ * unsigned "no session" proves nothing, but believing it costs no more than
+ * a Hello and an Auth.
+ */
+static void
+session_unknown(struct cascade *h, const char *what, const Cascade__Reply *rep)
+{
+	char sid[CSESSION_SHORT_LEN];
+
+	if (h->ps == P_UP)
+		set_state(h, CASCADE_STATE_NEW_SESSION, "the node at %s no longer knows session %s "
+		    "(%s: %.100s): it restarted, or the session idled out; starting a new session",
+		    h->url, csession_short(h->session, sid), what,
+		    rep->error != NULL && rep->error[0] ? rep->error : "no session");
+	else
+		sdk_log(h, CASCADE_LOG_INFO, "cascade %s: %s: the node no longer knows the session; "
+		    "starting over", h->client, what);
+	session_retry(h, 0);
 }
 
 /*
@@ -468,6 +402,16 @@ reply_open(struct cascade *h, struct call *c, const char *what)
 	Cascade__Reply *rep;
 
 	if (c->err != 0) {
+		/*
+		 * https is "connected" at once (curl dials per request): a Hello
+		 * that fails there is where a certificate that does not verify
+		 * shows. Ask why, as nag does for tls+tcp, at most as often.
+		 */
+		if (c->err == CASCADE_ECARRIER && c->type == MSG(HELLO) && h->tls &&
+		    h->carrier_kind == CASCADE_CARRIER_HTTP && now_ms() >= h->nag_at) {
+			h->nag_at = now_ms() + 4 * (int64_t)h->dead_ms;
+			tls_why(h);
+		}
 		session_lost(h, c->err == CASCADE_ETIMEDOUT, "%s: %s", what,
 		    c->err == CASCADE_ETIMEDOUT ? "no answer from the node within the dead-link "
 		    "timeout" : c->err == CASCADE_ECARRIER ? "the connection failed" :
@@ -493,20 +437,21 @@ reply_open(struct cascade *h, struct call *c, const char *what)
 			goto fail;
 		}
 	}
-	if (!c->authentic && (rep->status != STATUS(OK) || c->type == MSG(AUTH))) {
-		unauthenticated(h, what, rep);
-		goto fail;
-	}
 	if (rep->status == STATUS(NO_SESSION) && c->type != MSG(HELLO) && c->type != MSG(AUTH)) {
 		/*
 		 * Only the node can sign under our session key, and it does so only
 		 * when a newer session took ours over; any other "no session" (an
-		 * http session that idled out, a restarted node) means start over.
+		 * http session that idled out, a restarted node) means start over,
+		 * signed or not: the node cannot sign for a session it forgot.
 		 */
 		if (c->session != 0 && cenv_reply_verify(rep, c->session, c->seq, h->key) == 0)
 			taken_over(h);
 		else
-			session_lost(h, 0, "%s: the node no longer knows the session", what);
+			session_unknown(h, what, rep);
+		goto fail;
+	}
+	if (!c->authentic && (rep->status != STATUS(OK) || c->type == MSG(AUTH))) {
+		unauthenticated(h, what, rep);
 		goto fail;
 	}
 	if (rep->status != STATUS(OK)) {
@@ -704,7 +649,7 @@ remember_rejected(struct cascade *h, const uint8_t *id, uint32_t reason, const c
 	struct rejected *r;
 
 	pthread_mutex_lock(&h->mu);
-	r = &h->rejected[h->nrejected % MAX_REJECTED];
+	r = &h->rejected[h->nrejected % SDK_MAX_REJECTED];
 	memcpy(r->id, id, CID_LEN);
 	r->reason = reason;
 	snprintf(r->why, sizeof(r->why), "%s: %s", creason_str(reason), text != NULL ? text : "");
@@ -743,7 +688,7 @@ push_reply(struct cascade *h, struct call *c)
 		    cid_format(pr->rejects[i]->id.data, idt) : "?",
 		    (unsigned long long)pr->rejects[i]->seq, creason_str(pr->rejects[i]->reason),
 		    pr->rejects[i]->text);
-		set_error(h, "packet %s rejected by the node: %s: %s", pr->rejects[i]->id.len ==
+		sdk_set_error(h, "packet %s rejected by the node: %s: %s", pr->rejects[i]->id.len ==
 		    CID_LEN ? cid_format(pr->rejects[i]->id.data, idt) : "?",
 		    creason_str(pr->rejects[i]->reason), pr->rejects[i]->text);
 		if (pr->rejects[i]->id.len == CID_LEN)
@@ -849,7 +794,7 @@ pull(struct cascade *h)
 	p.epoch = h->down_epoch;
 	p.acked_seq = h->down_acked;
 	p.max_bytes = PULL_MAX_BYTES;
-	if (is_paused(h)) {
+	if (sdk_paused(h)) {
 		/* paused: only carry the ack of what was delivered; the rest stays with the node */
 		if (h->down_acked <= h->down_acked_sent)
 			return;
@@ -956,7 +901,7 @@ pull_reply(struct cascade *h, struct call *c)
 			stop = i;
 			break;
 		}
-		if (is_paused(h)) {
+		if (sdk_paused(h)) {
 			/* not delivered, not acked: the node keeps it for after cascade_resume() */
 			stop = i;
 			break;
@@ -1080,49 +1025,69 @@ prune(struct cascade *h)
 }
 
 /* A tls failure is there at once: ask why soon (the first handshake with OpenSSL). */
-static int64_t
-first_nag_ms(const struct cascade *h)
+int64_t
+sdk_first_nag_ms(const struct cascade *h)
 {
 	return h->tls && h->dead_ms > NAG_TLS_MS ? NAG_TLS_MS : h->dead_ms;
 }
 
 /*
- * No connection for a while: say why (the carrier keeps dialing). nng's tls
- * does not tell why a handshake fails, so one handshake with OpenSSL finds
- * out (blocking this thread, which has nothing else to do without a
- * connection, for at most a few seconds), and the state callback hears the
- * reason once per new reason.
+ * Why tls does not come up: nng's tls does not tell why a handshake fails,
+ * and curl's reason reaches only the log, so one handshake with OpenSSL
+ * finds out (blocking this thread, which has nothing else to do without a
+ * session, for at most a few seconds). A certificate that does not verify
+ * (another CA, a name not on it, expired) is CASCADE_STATE_UNTRUSTED; any
+ * other reason is told in the state the handle is in. Either way
+ * cascade_last_error() has it, and the state callback hears each new
+ * reason once.
+ */
+static void
+tls_why(struct cascade *h)
+{
+	char host[256], msg[512];
+	int port = 0, state, rc = 0;
+
+	if (sdk_url_check(h->url, host, sizeof(host), &port) == CASCADE_OK)
+		rc = ctls_probe(host, (unsigned)port, h->ca_file,
+		    h->dead_ms < 3000 ? h->dead_ms : 3000, msg, sizeof(msg));
+	if (rc == 0)
+		snprintf(msg, sizeof(msg), "no tls connection to %s yet, though a handshake with "
+		    "OpenSSL verifies against CA file %s", h->url, h->ca_file);
+	if (strcmp(msg, h->tls_said) == 0)
+		return;
+	snprintf(h->tls_said, sizeof(h->tls_said), "%s", msg);
+	pthread_mutex_lock(&h->mu);
+	state = h->pub_state;
+	pthread_mutex_unlock(&h->mu);
+	if (rc == CTLS_UNVERIFIED && state != CASCADE_STATE_UNTRUSTED) {
+		set_state(h, CASCADE_STATE_UNTRUSTED, "%s: %s; not trusting the node (dialing on)",
+		    h->url, msg);
+		return;
+	}
+	sdk_log(h, CASCADE_LOG_WARN, "cascade %s: %s: %s", h->client, h->url, msg);
+	sdk_set_error(h, "%s: %s", h->url, msg);
+	if (h->state_cb != NULL)
+		h->state_cb(h->state_arg, h, state, msg);
+}
+
+/*
+ * No connection for a while: say why (the carrier keeps dialing), through
+ * tls_why on a tls url.
  */
 static void
 nag(struct cascade *h)
 {
-	char host[256], msg[512];
-	int port, state;
-
 	h->nag_at = now_ms() + 4 * (int64_t)h->dead_ms;
 	if (!h->tls) {
 		sdk_log(h, CASCADE_LOG_WARN, "cascade %s: no connection to %s yet: the node is "
 		    "unreachable", h->client, h->url);
 		return;
 	}
-	if (sdk_url_check(h->url, host, sizeof(host), &port) != CASCADE_OK ||
-	    ctls_probe(host, (unsigned)port, h->ca_file, h->dead_ms < 3000 ? h->dead_ms : 3000,
-	    msg, sizeof(msg)) == 0)
-		snprintf(msg, sizeof(msg), "no tls connection to %s yet, though a handshake with "
-		    "OpenSSL verifies against CA file %s", h->url, h->ca_file);
-	if (strcmp(msg, h->tls_said) == 0)
-		return;
-	snprintf(h->tls_said, sizeof(h->tls_said), "%s", msg);
-	sdk_log(h, CASCADE_LOG_WARN, "cascade %s: %s: %s", h->client, h->url, msg);
-	pthread_mutex_lock(&h->mu);
-	state = h->pub_state;
-	pthread_mutex_unlock(&h->mu);
-	if (h->state_cb != NULL)
-		h->state_cb(h->state_arg, h, state, msg);
+	tls_why(h);
 }
 
-static struct timespec
-abs_time(int64_t mono_ms)
+struct timespec
+sdk_abs_time(int64_t mono_ms)
 {
 	struct timespec ts;
 
@@ -1199,7 +1164,7 @@ close_ack(struct cascade *h)
 	deadline = now_ms() + wait;
 	pthread_mutex_lock(&h->mu);
 	while (!done && now_ms() < deadline) {
-		struct timespec ts = abs_time(deadline);
+		struct timespec ts = sdk_abs_time(deadline);
 
 		if (h->ev_head == NULL)
 			pthread_cond_timedwait(&h->cv, &h->mu, &ts);
@@ -1223,7 +1188,7 @@ close_ack(struct cascade *h)
 		    "the next session again", h->client, (unsigned long long)h->down_acked, wait);
 }
 
-static void *
+void *
 sdk_main(void *arg)
 {
 	struct cascade *h = arg;
@@ -1253,7 +1218,7 @@ sdk_main(void *arg)
 			if (next == NEVER)
 				pthread_cond_wait(&h->cv, &h->mu);
 			else {
-				struct timespec ts = abs_time(next);
+				struct timespec ts = sdk_abs_time(next);
 
 				pthread_cond_timedwait(&h->cv, &h->mu, &ts);
 			}
@@ -1275,7 +1240,7 @@ sdk_main(void *arg)
 			if (h->connected || h->unconnected_since == 0)
 				h->unconnected_since = now_ms();
 			h->connected = 0;
-			h->nag_at = now_ms() + first_nag_ms(h);
+			h->nag_at = now_ms() + sdk_first_nag_ms(h);
 					if (h->ps != P_DOWN && h->ps != P_TAKEN)
 				session_lost(h, 0, "connection to %s closed", h->url);
 		}
@@ -1340,541 +1305,4 @@ sdk_main(void *arg)
 	}
 	set_state(h, CASCADE_STATE_CLOSED, "closed");
 	return NULL;
-}
-
-/* ---------------------------------------------------------- open, close */
-
-static void
-handle_free(struct cascade *h)
-{
-	store_close(h->st);
-	reqs_fini(&h->reqs);
-	pthread_cond_destroy(&h->cv);
-	pthread_cond_destroy(&h->flush_cv);
-	pthread_mutex_destroy(&h->mu);
-	explicit_bzero(h->secret, sizeof(h->secret));
-	explicit_bzero(h->key, sizeof(h->key));
-	free(h->url);
-	free(h->client);
-	free(h->ca_file);
-	free(h->cert_file);
-	free(h->key_file);
-	free(h->state_dir);
-	free(h->proxy);
-	free(h);
-}
-
-static char *
-dup_or_null(const char *s, int *fail)
-{
-	char *c;
-
-	if (s == NULL)
-		return NULL;
-	if ((c = strdup(s)) == NULL)
-		*fail = 1;
-	return c;
-}
-
-int
-cascade_open(const cascade_options_t *o, cascade_t **hp)
-{
-	struct cascade *h;
-	struct carrier_params cp;
-	struct caddr a;
-	pthread_condattr_t ca;
-	sigset_t all, old;
-	char err[512];
-	int rc, n, fail = 0;
-
-	if (hp != NULL)
-		*hp = NULL;
-	if (o == NULL || hp == NULL || o->url == NULL || o->client == NULL ||
-	    o->secret_file == NULL)
-		return CASCADE_EINVAL;
-	if (caddr_parse(o->client, &a) != CADDR_OK || a.client[0] == '\0')
-		return CASCADE_EADDRESS;
-	if ((h = calloc(1, sizeof(*h))) == NULL)
-		return CASCADE_ENOMEM;
-	h->log_cb = o->log_cb;
-	h->log_arg = o->log_arg;
-	h->log_level = o->log_level;
-	h->url = dup_or_null(o->url, &fail);
-	h->client = dup_or_null(o->client, &fail);
-	h->ca_file = dup_or_null(o->ca_file, &fail);
-	h->cert_file = dup_or_null(o->cert_file, &fail);
-	h->key_file = dup_or_null(o->key_file, &fail);
-	h->state_dir = dup_or_null(o->state_dir, &fail);
-	h->proxy = dup_or_null(o->proxy, &fail);
-	pthread_mutex_init(&h->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->cv, &ca);
-	pthread_cond_init(&h->flush_cv, &ca);
-	pthread_condattr_destroy(&ca);
-	if (fail || reqs_init(&h->reqs, SDK_MEM_IDS) != 0) {
-		handle_free(h);
-		return CASCADE_ENOMEM;
-	}
-	strcpy(h->node, a.node);
-	h->packet_cb = o->packet_cb;
-	h->packet_arg = o->packet_arg;
-	h->state_cb = o->state_cb;
-	h->state_arg = o->state_arg;
-	h->timeout_ms = o->timeout_ms;
-	h->reply_ttl_ms = o->reply_ttl_ms;
-	h->reconnect_min_ms = o->reconnect_min_ms;
-	h->reconnect_max_ms = o->reconnect_max_ms;
-	h->dead_ms = o->dead_ms;
-	h->max_packet = CPKT_DEFAULT_MAX_PAYLOAD;
-	h->backoff_ms = h->reconnect_min_ms;
-	h->timer_at = NEVER;
-	h->prune_at = NEVER;
-	h->max_batch = DEF_MAX_BATCH;
-	h->window = 1;
-	h->pub_state = 0;               /* the SDK thread says CONNECTING first */
-
-	if ((rc = carrier_pick(h->url, o->carrier, err, sizeof(err))) < 0) {
-		sdk_log(h, CASCADE_LOG_ERROR, "cascade: %s", err);
-		handle_free(h);
-		return rc;
-	}
-	h->carrier_kind = rc;
-	h->tls = carrier_url_tls(h->url);
-	h->nag_at = now_ms() + first_nag_ms(h);
-	if ((n = csecret_load(o->secret_file, h->secret, sizeof(h->secret), err, sizeof(err))) < 0) {
-		sdk_log(h, CASCADE_LOG_ERROR, "cascade: %s", err);
-		handle_free(h);
-		return CASCADE_ESECRET;
-	}
-	h->secretlen = (size_t)n;
-	if (h->key_file != NULL && cfile_private(h->key_file, err, sizeof(err)) != 0) {
-		sdk_log(h, CASCADE_LOG_ERROR, "cascade: client certificate key %s", err);
-		handle_free(h);
-		return CASCADE_ESECRET;
-	}
-	if ((rc = store_open(&h->st, h->state_dir, o->state_size, o->queue_max, err,
-	    sizeof(err))) != 0) {
-		sdk_log(h, CASCADE_LOG_ERROR, "cascade: %s", err);
-		handle_free(h);
-		return rc;
-	}
-	if (h->state_dir != NULL)
-		h->prune_at = now_ms() + 10000;
-	memset(&cp, 0, sizeof(cp));
-	cp.url = h->url;
-	cp.ca_file = h->ca_file;
-	cp.cert_file = h->cert_file;    /* they live as long as h, longer than the carrier */
-	cp.key_file = h->key_file;
-	cp.proxy = h->proxy;
-	cp.reconnect_min_ms = h->reconnect_min_ms;
-	cp.reconnect_max_ms = h->reconnect_max_ms;
-	cp.max_reply = MAX_REPLY;
-	cp.state_fn = conn_event;
-	cp.log_fn = carrier_log;
-	cp.arg = h;
-	h->cp = cp;                     /* to rebuild it (carrier_rebuild) */
-	h->carrier_pref = o->carrier;
-	h->unconnected_since = now_ms();
-	if ((rc = carrier_open(&cp, o->carrier, &h->car, err, sizeof(err))) != 0) {
-		sdk_log(h, CASCADE_LOG_ERROR, "cascade: %s", err);
-		handle_free(h);
-		return rc == CASCADE_ENOMEM ? rc : CASCADE_ECARRIER;
-	}
-	/* the SDK thread takes no signals: they stay with the application's threads */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&h->thr, NULL, sdk_main, h);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		sdk_log(h, CASCADE_LOG_ERROR, "cascade: starting the SDK thread: %s", strerror(rc));
-		carrier_close(h->car);
-		handle_free(h);
-		return CASCADE_ENOMEM;
-	}
-	h->thr_started = 1;
-	*hp = h;
-	return CASCADE_OK;
-}
-
-int
-cascade_close(cascade_t *h)
-{
-	if (h == NULL)
-		return CASCADE_EINVAL;
-	if (on_sdk_thread(h))
-		return CASCADE_ECALLBACK;
-	pthread_mutex_lock(&h->mu);
-	h->closing = 1;
-	pthread_cond_signal(&h->cv);
-	pthread_cond_broadcast(&h->flush_cv);
-	pthread_mutex_unlock(&h->mu);
-	pthread_join(h->thr, NULL);
-	handle_free(h);
-	return CASCADE_OK;
-}
-
-/* ------------------------------------------------------------- sending */
-
-struct out {
-	uint32_t kind;
-	const char *dst;
-	const char *command;
-	const void *payload;
-	size_t len;
-	int64_t ttl_ms;
-	uint32_t flags;
-	const uint8_t *reply_to;
-	const uint8_t *ref_id;
-	/* a request */
-	cascade_request_cb cb;
-	void *arg;
-	int32_t timeout_ms;
-};
-
-/*
- * Builds, checks and queues one packet; id gets its id, and so does id_out
- * (if not NULL) before the packet can leave: a callback about it may run
- * before enqueue returns.
- */
-static int
-enqueue(struct cascade *h, const struct out *o, uint8_t id[CID_LEN], uint8_t *id_out)
-{
-	Cascade__Packet p = CASCADE__PACKET__INIT;
-	struct preq *q;
-	enum cpkt_err e;
-	uint8_t *buf;
-	uint64_t seq;
-	uint32_t maxp;
-	size_t len;
-	int rc;
-
-	pthread_mutex_lock(&h->mu);
-	rc = h->closing ? CASCADE_ECLOSED : 0;
-	maxp = h->max_packet;
-	pthread_mutex_unlock(&h->mu);
-	if (rc != 0)
-		return rc;
-	if (cid_next(id) != 0)
-		return CASCADE_EINTERNAL;
-	if (id_out != NULL)
-		memcpy(id_out, id, CID_LEN);
-	p.version = CPKT_VERSION;
-	p.id.data = id;
-	p.id.len = CID_LEN;
-	p.src = h->client;
-	p.dst = (char *)o->dst;
-	p.command = (char *)(o->command != NULL ? o->command : "");
-	p.payload.data = (uint8_t *)o->payload;
-	p.payload.len = o->len;
-	p.kind = o->kind;
-	p.flags = o->flags;
-	if (o->ttl_ms == 0)
-		p.flags |= FLAG(NO_TTL);
-	else
-		p.ttl_ms = o->ttl_ms;
-	if (o->reply_to != NULL) {
-		p.reply_to.data = (uint8_t *)o->reply_to;
-		p.reply_to.len = CID_LEN;
-	}
-	if (o->ref_id != NULL) {
-		p.ref_id.data = (uint8_t *)o->ref_id;
-		p.ref_id.len = CID_LEN;
-	}
-	switch ((e = cpkt_validate(&p, maxp, NULL, 0))) {
-	case CPKT_OK:
-		break;
-	case CPKT_BAD_DST:
-		set_error(h, "destination \"%.130s\" is not a valid address (node or node/client)",
-		    o->dst);
-		return CASCADE_EADDRESS;
-	case CPKT_PAYLOAD_TOO_LARGE:
-		set_error(h, "payload of %zu bytes is above the node's limit of %u bytes", o->len,
-		    (unsigned)maxp);
-		return CASCADE_ETOOBIG;
-	default:
-		set_error(h, "packet to %.130s, command \"%.70s\": %s", o->dst, p.command,
-		    cpkt_strerror(e));
-		return CASCADE_EINVAL;
-	}
-	if ((buf = cpkt_encode(&p, &len)) == NULL)
-		return CASCADE_ENOMEM;
-	if (o->cb != NULL) {
-		/* registered before the packet can leave, so no reply can beat it */
-		pthread_mutex_lock(&h->mu);
-		rc = reqs_add(&h->reqs, id, o->dst, now_ms() + o->timeout_ms, o->cb, o->arg);
-		pthread_cond_signal(&h->cv);        /* a new deadline to wait for */
-		pthread_mutex_unlock(&h->mu);
-		if (rc != 0) {
-			free(buf);
-			return rc;
-		}
-	}
-	rc = store_put(h->st, id, o->dst, buf, len, cnow_ms(), &seq);
-	free(buf);
-	if (rc == CASCADE_EQUEUE_FULL)
-		set_error(h, "the outbox is full (%s); try again after the node took some",
-		    h->state_dir != NULL ? "the state directory's map" : "queue-max packets");
-	else if (rc != 0)
-		set_error(h, "outbox: %s%s%s", cascade_strerror(rc), h->state_dir != NULL ?
-		    " in state directory " : "", h->state_dir != NULL ? h->state_dir : "");
-	pthread_mutex_lock(&h->mu);
-	if (rc != 0 && o->cb != NULL && (q = reqs_remove(&h->reqs, id)) != NULL)
-		free(q);
-	if (rc == 0) {
-		h->wake = 1;
-		pthread_cond_signal(&h->cv);
-	}
-	pthread_mutex_unlock(&h->mu);
-	return rc;
-}
-
-int
-cascade_send(cascade_t *h, const char *dst, const char *command, const void *payload,
-    size_t len, int64_t ttl_ms, uint32_t flags, uint8_t id_out[CASCADE_ID_LEN])
-{
-	struct out o;
-	uint8_t id[CID_LEN];
-
-	if (h == NULL || dst == NULL || command == NULL || (payload == NULL && len > 0) ||
-	    ttl_ms < 0 || (flags & ~SEND_FLAGS) != 0)
-		return CASCADE_EINVAL;
-	memset(&o, 0, sizeof(o));
-	o.kind = KIND(DATA);
-	o.dst = dst;
-	o.command = command;
-	o.payload = payload;
-	o.len = len;
-	o.ttl_ms = (flags & CASCADE_FLAG_NO_TTL) ? 0 : ttl_ms;
-	o.flags = flags;
-	return enqueue(h, &o, id, id_out);
-}
-
-int
-cascade_request(cascade_t *h, const char *dst, const char *command, const void *payload,
-    size_t len, int32_t timeout_ms, cascade_request_cb cb, void *arg,
-    uint8_t id_out[CASCADE_ID_LEN])
-{
-	if (h == NULL || timeout_ms < 0)
-		return CASCADE_EINVAL;
-	/* the ttl is the timeout: the timeout ends the request, an EXPIRED notice comes late */
-	return cascade_request_ttl(h, dst, command, payload, len, timeout_ms,
-	    timeout_ms > 0 ? timeout_ms : h->timeout_ms, cb, arg, id_out);
-}
-
-int
-cascade_request_ttl(cascade_t *h, const char *dst, const char *command, const void *payload,
-    size_t len, int32_t timeout_ms, int64_t ttl_ms, cascade_request_cb cb, void *arg,
-    uint8_t id_out[CASCADE_ID_LEN])
-{
-	return cascade_request_flags(h, dst, command, payload, len, timeout_ms, ttl_ms, 0, cb,
-	    arg, id_out);
-}
-
-int
-cascade_request_flags(cascade_t *h, const char *dst, const char *command, const void *payload,
-    size_t len, int32_t timeout_ms, int64_t ttl_ms, uint32_t flags, cascade_request_cb cb,
-    void *arg, uint8_t id_out[CASCADE_ID_LEN])
-{
-	struct out o;
-	uint8_t id[CID_LEN];
-
-	if (h == NULL || dst == NULL || command == NULL || (payload == NULL && len > 0) ||
-	    cb == NULL || timeout_ms < 0 || ttl_ms < 0 || h->packet_cb == NULL ||
-	    (flags & ~SEND_FLAGS) != 0)
-		return CASCADE_EINVAL;
-	memset(&o, 0, sizeof(o));
-	o.kind = KIND(DATA);
-	o.dst = dst;
-	o.command = command;
-	o.payload = payload;
-	o.len = len;
-	o.timeout_ms = timeout_ms > 0 ? timeout_ms : h->timeout_ms;
-	/* 0: never expires (enqueue sets FLAG_NO_TTL) */
-	o.ttl_ms = (flags & CASCADE_FLAG_NO_TTL) ? 0 : ttl_ms;
-	o.flags = flags | FLAG(NOTIFY);        /* a request always hears why it failed */
-	o.cb = cb;
-	o.arg = arg;
-	return enqueue(h, &o, id, id_out);
-}
-
-int
-cascade_reply(cascade_t *h, const cascade_packet_t *received, const char *command,
-    const void *payload, size_t len, uint8_t id_out[CASCADE_ID_LEN])
-{
-	struct out o;
-	uint8_t id[CID_LEN];
-
-	if (h == NULL || received == NULL || received->p == NULL || command == NULL ||
-	    (payload == NULL && len > 0) || received->p->kind != KIND(DATA) ||
-	    received->p->id.len != CID_LEN || received->p->src == NULL)
-		return CASCADE_EINVAL;
-	memset(&o, 0, sizeof(o));
-	o.kind = KIND(DATA);
-	o.dst = received->p->src;
-	o.command = command;
-	o.payload = payload;
-	o.len = len;
-	o.ttl_ms = h->reply_ttl_ms;
-	o.reply_to = received->p->id.data;
-	return enqueue(h, &o, id, id_out);
-}
-
-int
-cascade_cancel(cascade_t *h, const uint8_t id[CASCADE_ID_LEN], uint8_t id_out[CASCADE_ID_LEN])
-{
-	struct out o;
-	char dst[CADDR_TEXT_MAX + 1];
-	uint8_t cid[CID_LEN];
-	int rc;
-
-	if (h == NULL || id == NULL)
-		return CASCADE_EINVAL;
-	if ((rc = store_sent_dst(h->st, id, dst, sizeof(dst))) != 0)
-		return rc;
-	memset(&o, 0, sizeof(o));
-	o.kind = KIND(CANCEL);
-	o.dst = dst;
-	o.command = "cascade.cancel";
-	o.ttl_ms = h->reply_ttl_ms;
-	o.ref_id = id;
-	return enqueue(h, &o, cid, id_out);
-}
-
-int
-cascade_flush(cascade_t *h, int32_t timeout_ms)
-{
-	struct timespec ts;
-	uint64_t target, acked;
-	int64_t deadline;
-	int rc = CASCADE_OK;
-
-	if (h == NULL)
-		return CASCADE_EINVAL;
-	if (on_sdk_thread(h))
-		return CASCADE_ECALLBACK;
-	store_counters(h->st, &target, NULL);
-	deadline = timeout_ms < 0 ? NEVER : now_ms() + timeout_ms;
-	ts = abs_time(deadline);
-	pthread_mutex_lock(&h->mu);
-	for (;;) {
-		if (h->closing) {
-			rc = CASCADE_ECLOSED;
-			break;
-		}
-		store_counters(h->st, NULL, &acked);
-		if (acked >= target)
-			break;
-		if (deadline != NEVER && now_ms() >= deadline) {
-			rc = CASCADE_ETIMEDOUT;
-			break;
-		}
-		if (deadline == NEVER)
-			pthread_cond_wait(&h->flush_cv, &h->mu);
-		else
-			pthread_cond_timedwait(&h->flush_cv, &h->mu, &ts);
-	}
-	pthread_mutex_unlock(&h->mu);
-	return rc;
-}
-
-int
-cascade_state(cascade_t *h)
-{
-	int s;
-
-	if (h == NULL)
-		return CASCADE_EINVAL;
-	pthread_mutex_lock(&h->mu);
-	s = h->pub_state;
-	pthread_mutex_unlock(&h->mu);
-	return s != 0 ? s : CASCADE_STATE_CONNECTING;
-}
-
-int
-cascade_pending(cascade_t *h, uint64_t *unacked)
-{
-	uint64_t last, acked;
-
-	if (h == NULL || unacked == NULL)
-		return CASCADE_EINVAL;
-	store_counters(h->st, &last, &acked);
-	*unacked = last > acked ? last - acked : 0;
-	return CASCADE_OK;
-}
-
-int
-cascade_pause(cascade_t *h)
-{
-	if (h == NULL)
-		return CASCADE_EINVAL;
-	pthread_mutex_lock(&h->mu);
-	if (!h->paused) {
-		h->paused = 1;
-		h->poke = 1;
-		pthread_cond_signal(&h->cv);
-	}
-	pthread_mutex_unlock(&h->mu);
-	return CASCADE_OK;
-}
-
-int
-cascade_resume(cascade_t *h)
-{
-	if (h == NULL)
-		return CASCADE_EINVAL;
-	pthread_mutex_lock(&h->mu);
-	if (h->paused) {
-		h->paused = 0;
-		h->poke = 1;
-		pthread_cond_signal(&h->cv);
-	}
-	pthread_mutex_unlock(&h->mu);
-	return CASCADE_OK;
-}
-
-int
-cascade_paused(cascade_t *h)
-{
-	if (h == NULL)
-		return CASCADE_EINVAL;
-	return is_paused(h);
-}
-
-int
-cascade_last_error(cascade_t *h, char *buf, size_t len)
-{
-	if (h == NULL || buf == NULL || len == 0)
-		return CASCADE_EINVAL;
-	pthread_mutex_lock(&h->mu);
-	snprintf(buf, len, "%s", h->last_err);
-	pthread_mutex_unlock(&h->mu);
-	return CASCADE_OK;
-}
-
-int
-cascade_flush_rejected(cascade_t *h, uint32_t i, uint8_t id[CASCADE_ID_LEN], uint32_t *reason,
-    char *why, size_t whylen)
-{
-	const struct rejected *r;
-	uint64_t first;
-	int rc = CASCADE_OK;
-
-	if (h == NULL || (why == NULL && whylen > 0))
-		return CASCADE_EINVAL;
-	pthread_mutex_lock(&h->mu);
-	first = h->nrejected > MAX_REJECTED ? h->nrejected - MAX_REJECTED : 0;
-	if (first + i >= h->nrejected)
-		rc = CASCADE_ENOTFOUND;
-	else {
-		r = &h->rejected[(first + i) % MAX_REJECTED];
-		if (id != NULL)
-			memcpy(id, r->id, CID_LEN);
-		if (reason != NULL)
-			*reason = r->reason;
-		if (whylen > 0)
-			snprintf(why, whylen, "%s", r->why);
-	}
-	pthread_mutex_unlock(&h->mu);
-	return rc;
 }

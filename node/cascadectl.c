@@ -422,6 +422,15 @@ print_status(const Cascade__CtlStatus *st)
 		printf("notices   offline: %" PRIu64 " sent, %" PRIu64 " failed attempts, %" PRIu64
 		    " pending; delayed: %" PRIu64 " sent, since start\n", st->notify_sent,
 		    st->notify_failures, st->notify_pending, st->delayed_sent);
+	if (st->audit_sink[0] != '\0') {
+		printf("audit     sink %s: %s; confirmed %" PRIu64 ", lag %" PRIu64 " records",
+		    st->audit_sink, st->audit_sink_error[0] ? "DOWN" : "streaming",
+		    st->audit_sink_confirmed, st->audit_sink_lag_records);
+		printf(st->audit_sink_lag_records ? " (oldest %s)\n" : "\n",
+		    age(st->audit_sink_lag_ms, a, sizeof(a)));
+		if (st->audit_sink_error[0])
+			printf("          %s\n", st->audit_sink_error);
+	}
 }
 
 static void

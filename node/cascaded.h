@@ -66,6 +66,7 @@ struct peer {
 	int64_t seen_ms;                /* wall clock of its last request, 0: none yet */
 	int removed;                    /* dropped by a reload: its queue stays, no logins */
 	uint64_t logins;                /* sessions up since start (reconnects: the ones after the first) */
+	uint64_t receipts_upto;         /* its inbox seq up to which receipts are built (server.c) */
 };
 
 struct node {
@@ -134,7 +135,17 @@ uint32_t router_local_queue(const char *addr);
  * NoticeCode, reason/text for rejects. Nothing for notices themselves.
  */
 void router_notice(const Cascade__Packet *p, uint32_t code, uint32_t reason, const char *text);
-/* The same for news about p waiting here: down from here when p's src is in this subtree. */
+/*
+ * The notice router_notice would send, routed into it but not committed:
+ * the caller commits it (in its own transaction, e.g. with the ack that
+ * produces a receipt), then calls router_local_committed(it), and frees the
+ * packet returned. NULL: no notice is due (it untouched).
+ */
+Cascade__Packet *router_notice_routed(const Cascade__Packet *p, uint32_t code, uint32_t reason,
+    const char *text, struct jitem *it, char *why, size_t whylen);
+/* After a local packet's commit: forwards it if accepted, else says why it is lost. */
+void router_local_committed(const struct jitem *it);
+/* router_notice for news about p waiting here: down from here when p's src is in this subtree. */
 void router_notice_here(const Cascade__Packet *p, uint32_t code, const char *text);
 /*
  * Packet p from a client session was refused for good: tells that client
@@ -299,6 +310,26 @@ void notify_stats(uint64_t *sent, uint64_t *failures, unsigned *pending);
 void delaywarn_start(void);
 void delaywarn_stop(void);
 uint64_t delaywarn_sent(void);
+
+/* -------------------------------------------------------- audit_sink.c */
+/*
+ * audit-sink postgresql://...: the event log streamed into PostgreSQL on a
+ * thread of its own (nothing when unset). audit_sink_status fills the
+ * audit_sink_* fields of st, head being the number of records in the log;
+ * loop thread. Without libpq (configure) they do nothing: conf.c refuses
+ * the directive.
+ */
+#ifdef HAVE_LIBPQ
+void audit_sink_start(void);
+void audit_sink_stop(void);
+void audit_sink_status(Cascade__CtlStatus *st, uint64_t head);
+void audit_sink_counters(uint64_t *records, uint64_t *outages, uint64_t *gaps);
+#else
+static inline void audit_sink_start(void) {}
+static inline void audit_sink_stop(void) {}
+static inline void audit_sink_status(Cascade__CtlStatus *st, uint64_t head) { (void)st; (void)head; }
+static inline void audit_sink_counters(uint64_t *r, uint64_t *o, uint64_t *g) { *r = *o = *g = 0; }
+#endif
 
 /* ---------------------------------------------------------- control.c */
 /* The control socket (cascadectl): nng rep0 on ipc://<control>, mode 0600. */

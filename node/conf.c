@@ -28,6 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HAVE_LIBPQ
+#include <libpq-fe.h>
+#endif
+
 #include "packets.h"
 #include "conf.h"
 
@@ -82,7 +86,7 @@ struct parser {
 static dir_fn d_node, d_role, d_path, d_key, d_size, d_bool, d_dur, d_uint,
     d_delivery, d_listen, d_block, d_url, d_transport, d_secret, d_proxy,
     d_reconnect, d_carriers, d_prefer, d_claim, d_advertise, d_include, d_metrics, d_journal_key;
-static dir_fn d_notify_url, d_notify_after;
+static dir_fn d_notify_url, d_notify_after, d_audit_sink;
 
 #define C(f) offsetof(struct conf, f)
 #define P(f) offsetof(struct conf_parent, f)
@@ -135,6 +139,8 @@ static const struct dir dirs[] = {
 	    C(offline_notify_after_ms), 100, 30 * DAY },
 	{ "delay-warning-after", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur,
 	    C(delay_warning_after_ms), 0, 30 * DAY },
+	/* the PostgreSQL audit sink (audit_sink.c) */
+	{ "audit-sink", CTX_TOP, 1, 1, 0, 0, "postgresql://...", d_audit_sink, 0, 0, 0 },
 	{ "parent", CTX_TOP, 1, 1, 0, 1, "ID {", d_block, 0, 0, 0 },
 	{ "child", CTX_TOP, 1, 1, 1, 1, "ID {", d_block, 0, 0, 0 },
 	{ "client", CTX_TOP, 1, 1, 1, 1, "ID {", d_block, 0, 0, 0 },
@@ -696,6 +702,43 @@ d_notify_url(struct parser *p, const struct stmt *s, const struct dir *d)
 	}
 	free(p->c->offline_notify_url);
 	p->c->offline_notify_url = str_dup(p, u);
+}
+
+/*
+ * audit-sink postgresql://[user@]host[:port]/db[?param=value...] (node/audit_sink.c):
+ * a libpq connection URI, checked here by libpq's own parser. Only in a
+ * cascaded built with libpq.
+ */
+static void
+d_audit_sink(struct parser *p, const struct stmt *s, const struct dir *d)
+{
+	const char *u = s->argv[1];
+
+	if (strncmp(u, "postgresql://", 13) != 0 && strncmp(u, "postgres://", 11) != 0) {
+		SERR(p, s, "%s: \"%s\" is not a postgresql:// URL", d->name, u);
+		return;
+	}
+#ifdef HAVE_LIBPQ
+	{
+		PQconninfoOption *o;
+		char *err = NULL;
+
+		if ((o = PQconninfoParse(u, &err)) == NULL) {
+			SERR(p, s, "%s: bad URL: %s", d->name, err != NULL ? err : "out of memory");
+			PQfreemem(err);
+			return;
+		}
+		PQconninfoFree(o);
+	}
+#else
+	SERR(p, s, "%s: this cascaded was built without libpq: install libpq-dev "
+	    "(apt-get install -y libpq-dev), run ./configure and make again", d->name);
+	return;
+#endif
+	free(p->c->audit_sink);
+	p->c->audit_sink = str_dup(p, u);
+	p->c->audit_sink_where.file = s->file;
+	p->c->audit_sink_where.line = s->line;
 }
 
 static void
@@ -1727,6 +1770,7 @@ conf_free(struct conf *c)
 	free(c->control);
 	free(c->metrics_host);
 	free(c->offline_notify_url);
+	free(c->audit_sink);
 	if (c->parent) {
 		free(c->parent->id);
 		for (i = 0; i < c->parent->nurls; i++)

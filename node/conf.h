@@ -167,6 +167,9 @@ struct conf {
 	char *offline_notify_url;               /* http(s) URL to POST to, NULL: off */
 	int64_t offline_notify_after_ms;        /* [5m] */
 	int64_t delay_warning_after_ms;         /* [0 = off] */
+	/* the PostgreSQL audit sink (audit_sink.c) */
+	char *audit_sink;                       /* postgresql:// URL, NULL: off */
+	struct conf_where audit_sink_where;
 
 	struct conf_parent *parent;             /* NULL for the master */
 	struct conf_child *children;

@@ -175,6 +175,9 @@ conf_diff(const struct conf *o, const struct conf *n, struct conf_changes *ch)
 		add(ch, CONF_CHANGE_RESTART, &nw, "listen: changed (" RESTART_WHY ")");
 	if (str_ne(o->control, n->control))
 		add(ch, CONF_CHANGE_RESTART, &nw, "control: changed (" RESTART_WHY ")");
+	if (str_ne(o->audit_sink, n->audit_sink))
+		add(ch, CONF_CHANGE_RESTART, n->audit_sink != NULL ? &n->audit_sink_where : &nw,
+		    "audit-sink: changed (" RESTART_WHY ")");
 	diff_parent(o, n, ch);
 	diff_children(o, n, ch);
 	diff_clients(o, n, ch);

@@ -247,6 +247,8 @@ journal_events(struct journal *j, uint64_t from, int (*fn)(const struct jevent *
 			goto fail;
 		ev.seq = get64(k.mv_data);
 		memcpy(ev.hash, v.mv_data, CSHA256_LEN);
+		ev.rec = (const uint8_t *)v.mv_data + CSHA256_LEN;
+		ev.reclen = v.mv_size - CSHA256_LEN;
 		if (fn(&ev, arg) != 0)
 			break;
 	}

@@ -1038,16 +1038,17 @@ ev_about(struct wtx *w, const struct jrec *r, const uint8_t *pkey, uint32_t type
 }
 
 /*
- * One ack transaction: removes up to chunk entries with seq <= upto.
- * *done is set when nothing with seq <= upto is left.
+ * The ack's work inside transaction w: removes up to chunk entries with
+ * seq <= upto. *done is set when nothing with seq <= upto is left. Returns
+ * 0, or an error (the caller aborts w).
  */
 static int
-ack_try(struct journal *j, uint32_t qid, uint64_t upto, int64_t now_ms, unsigned chunk,
-    unsigned *nacked, int *done)
+ack_body(struct journal *j, struct wtx *wp, uint32_t qid, uint64_t upto, int64_t now_ms,
+    unsigned chunk, unsigned *nacked, int *done)
 {
 	struct jqueue_info q;
 	MDB_cursor *c = NULL;
-	struct wtx w;
+	struct wtx w = *wp;             /* written back at the end: ev_about moves the chain */
 	MDB_val k, v, pv;
 	uint8_t qk[JQKEY_LEN], pkey[JKEY_LEN];
 	uint64_t seq, last = 0;
@@ -1057,18 +1058,14 @@ ack_try(struct journal *j, uint32_t qid, uint64_t upto, int64_t now_ms, unsigned
 
 	*nacked = 0;
 	*done = 1;
-	if ((rc = jwtx_begin(j, &w)) != 0)
-		return rc;
 	if ((rc = qstate_get(j, w.txn, qid, &q)) != 0)
 		goto fail;
 	if (upto >= q.next_seq) {
 		rc = JOURNAL_RANGE;
 		goto fail;
 	}
-	if (upto <= q.acked_seq) {
-		jwtx_abort(&w);
+	if (upto <= q.acked_seq)
 		return 0;
-	}
 	type = q.kind == JQ_CLIENT ? JEV_DELIVERED : JEV_FORWARDED;
 	if ((rc = mdb_cursor_open(w.txn, j->queues, &c)) != 0)
 		goto fail;
@@ -1120,12 +1117,31 @@ ack_try(struct journal *j, uint32_t qid, uint64_t upto, int64_t now_ms, unsigned
 	q.acked_seq = *done ? upto : last;
 	if ((rc = qstate_put(j, w.txn, &q)) != 0)
 		goto fail;
-	return jwtx_commit(&w);
+	*wp = w;
+	return 0;
 fail:
 	if (c != NULL)
 		mdb_cursor_close(c);
-	jwtx_abort(&w);
 	*nacked = 0;
+	return rc;
+}
+
+/* One ack transaction: ack_body, committed. */
+static int
+ack_try(struct journal *j, uint32_t qid, uint64_t upto, int64_t now_ms, unsigned chunk,
+    unsigned *nacked, int *done)
+{
+	struct wtx w;
+	int rc;
+
+	if ((rc = jwtx_begin(j, &w)) != 0)
+		return rc;
+	if ((rc = ack_body(j, &w, qid, upto, now_ms, chunk, nacked, done)) != 0) {
+		jwtx_abort(&w);
+		return rc;
+	}
+	if ((rc = jwtx_commit(&w)) != 0)
+		*nacked = 0;
 	return rc;
 }
 
@@ -1171,6 +1187,66 @@ journal_ack(struct journal *j, uint32_t qid, uint64_t upto, uint64_t now_ms, uns
 		    (unsigned long long)upto);
 	if (rc)
 		return jfail(j, rc, "ack queue %u up to %llu", qid, (unsigned long long)upto);
+	return 0;
+}
+
+/*
+ * The ack and the local packets it produces (receipts) in one transaction:
+ * a crash cannot leave the ack committed and its receipts lost. Only when
+ * that transaction does not fit (a full journal or map, or an ack too long
+ * for one transaction) do they commit one after the other, the ack first,
+ * as journal_ack and journal_commit_batch would; *together (may be NULL)
+ * says which way it went. b's item results are as journal_commit_batch's;
+ * returns journal_ack's codes.
+ */
+static int batch_body(struct journal *, struct wtx *, struct jbatch *, int, unsigned,
+    unsigned *, uint64_t *);
+
+int
+journal_ack_with(struct journal *j, uint32_t qid, uint64_t upto, uint64_t now_ms,
+    struct jbatch *b, unsigned *nacked, int *together)
+{
+	struct wtx w;
+	uint64_t newmark = 0;
+	unsigned n = 0, stop;
+	int rc, done = 0;
+
+	if (together != NULL)
+		*together = 0;
+	if (b == NULL || b->n == 0)
+		return journal_ack(j, qid, upto, now_ms, nacked);
+	if (b->items == NULL)
+		return jfail(j, EINVAL, "ack queue %u: a batch without items", qid);
+	if (!j->full && (rc = jwtx_begin(j, &w)) == 0) {
+		b->mark = 0;
+		rc = ack_body(j, &w, qid, upto, (int64_t)now_ms, UINT_MAX, &n, &done);
+		if (rc == 0 && done)
+			rc = batch_body(j, &w, b, 0, b->n, &stop, &newmark);
+		else if (rc == 0)
+			rc = MDB_MAP_FULL;      /* not whole: go the long way */
+		if (rc == 0)
+			rc = jwtx_commit(&w);
+		else
+			jwtx_abort(&w);
+		if (rc == 0) {
+			b->mark = newmark;
+			if (nacked != NULL)
+				*nacked = n;
+			if (together != NULL)
+				*together = 1;
+			return 0;
+		}
+		if (rc == JOURNAL_RANGE)
+			return jfail(j, rc, "ack queue %u up to %llu: above the highest seq", qid,
+			    (unsigned long long)upto);
+		if (rc != MDB_MAP_FULL && rc != JOURNAL_FULL)
+			return jfail(j, rc, "ack queue %u up to %llu with %u local packets", qid,
+			    (unsigned long long)upto, b->n);
+	}
+	if ((rc = journal_ack(j, qid, upto, now_ms, nacked)) != 0)
+		return rc;
+	/* the ack stands; b's items say what became of each (JR_FULL: lost) */
+	(void)journal_commit_batch(j, b);
 	return 0;
 }
 

@@ -14,6 +14,9 @@
  * - Full disk is backpressure, not loss: see journal_commit_batch and
  *   JOURNAL_FULL. Acks, trims, expiry and prunes commit in transactions of
  *   their own, apart from inserts, so they go through when inserts cannot.
+ *   The one exception, journal_ack_with, puts the receipts an ack produces
+ *   in the ack's transaction, and commits them apart again when the
+ *   journal is full.
  * - Times are wall-clock milliseconds (cnow_ms()); callers pass "now" so
  *   tests can drive time.
  * - Functions return 0 on success or a JOURNAL_* code (negative) or an LMDB
@@ -98,6 +101,10 @@ struct jevent {
 	uint32_t reason;            /* Reason for REJECTED */
 	const char *text;           /* detail, or "" */
 	uint8_t hash[CSHA256_LEN];  /* out: SHA-256(previous hash || record) */
+	/* out (journal_events): the encoded record as hashed, in the map
+	 * (valid until fn returns), for copies that must stay verifiable */
+	const uint8_t *rec;
+	size_t reclen;
 };
 
 struct jkeyring;   /* journal_crypt.h */
@@ -197,6 +204,18 @@ int journal_queue_keys(struct journal *j, uint32_t qid, uint64_t from_seq, uint6
  * transaction. *nacked (may be NULL) gets the number removed.
  */
 int journal_ack(struct journal *j, uint32_t qid, uint64_t upto, uint64_t now_ms, unsigned *nacked);
+/*
+ * journal_ack, and b (local packets it produces, e.g. receipts) committed
+ * in the same transaction, so a crash cannot keep the one and lose the
+ * other. When they do not fit in one transaction (a full journal or map)
+ * the ack commits first and b after it, as journal_ack and
+ * journal_commit_batch do; *together (may be NULL) gets 1 when they went
+ * in one transaction. b NULL or empty: journal_ack. Returns journal_ack's
+ * codes; b's items tell what became of each (JR_FULL: not stored).
+ */
+struct jbatch;
+int journal_ack_with(struct journal *j, uint32_t qid, uint64_t upto, uint64_t now_ms,
+    struct jbatch *b, unsigned *nacked, int *together);
 
 /* ------------------------------------------------------ streams / marks */
 

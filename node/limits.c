@@ -109,6 +109,31 @@ lim_auth_check(const uint8_t *body, size_t len, char *why, size_t whylen)
 	return 0;
 }
 
+/* The bytes of an encoded Packet's payloads (field 6; a repeat is merged by protobuf). */
+static size_t
+payload_bytes(const uint8_t *pkt, size_t len)
+{
+	struct pbw w;
+	const uint8_t *d;
+	uint64_t v;
+	size_t dl, n = 0;
+	unsigned f;
+
+	pbw_start(&w, pkt, len);
+	while (pbw_next(&w, &f, &v, &d, &dl) > 0)
+		if (f == 6 && d != NULL)
+			n += dl;
+	return n;
+}
+
+/*
+ * A packet above max-packet only by its payload is no reason to refuse the
+ * push: the router rejects that one packet for good (oversize, in the
+ * reply's rejects[]) and takes the others, so a sender that did not know
+ * the limit yet does not resend the whole push forever. Its payload costs
+ * one copy to unpack, within the request's budget. A packet whose other
+ * fields are that large (a bomb of empty hops) still refuses the push.
+ */
 int
 lim_push_check(const uint8_t *body, size_t len, char *why, size_t whylen)
 {
@@ -129,7 +154,7 @@ lim_push_check(const uint8_t *body, size_t len, char *why, size_t whylen)
 			break;
 		}
 		npk++;
-		if (dl > pktmax) {
+		if (dl > pktmax && dl - payload_bytes(d, dl) > LIM_PACKET_OVERHEAD) {
 			snprintf(why, whylen, "packet %ld of the batch has %zu bytes (max-packet is "
 			    "%llu)", npk, dl, (unsigned long long)node->conf->max_packet);
 			return STATUS(TOO_LARGE);

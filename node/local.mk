@@ -15,9 +15,10 @@ node_libnode_la_SOURCES = \
 	node/journal_crypt.h \
 	node/journal_crypt.c \
 	node/eventlog.c
-node_libnode_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS)
+node_libnode_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(LIBPQ_CFLAGS)
 node_libnode_la_LIBADD = packets/libpackets.la $(LMDB_LIBS) $(NNG_LIBS) \
-	$(LIBEVENT_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS) $(PTHREAD_LIBS)
+	$(LIBEVENT_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS) $(LIBPQ_LIBS) $(PTHREAD_LIBS)
 
 # the daemon itself
 sbin_PROGRAMS += node/cascaded
@@ -40,10 +41,16 @@ node_cascaded_SOURCES = \
 	node/control.c \
 	node/notify.c \
 	node/delaywarn.c
-node_cascaded_CPPFLAGS = $(AM_CPPFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
+node_cascaded_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/master -DSYSCONFDIR='"$(sysconfdir)"'
 node_cascaded_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(CURL_CFLAGS) $(JANSSON_CFLAGS)
-node_cascaded_LDADD = node/libnode.la $(JANSSON_LIBS)
+node_cascaded_LDADD = master/libauditq.la node/libnode.la $(JANSSON_LIBS)
+# audit-sink postgresql://...: only with libpq (configure says whether)
+if HAVE_LIBPQ
+node_cascaded_SOURCES += node/audit_sink.c
+node_cascaded_CFLAGS += $(LIBPQ_CFLAGS)
+node_cascaded_LDADD += $(LIBPQ_LIBS)
+endif
 
 # the operator's tool: talks to a running cascaded over its control socket
 sbin_PROGRAMS += node/cascadectl

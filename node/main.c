@@ -324,6 +324,7 @@ main(int argc, char **argv)
 	router_start_timers();
 	notify_start();
 	delaywarn_start();
+	audit_sink_start();
 	control_start(c);
 	metrics_start(c);
 
@@ -339,6 +340,7 @@ main(int argc, char **argv)
 
 	notify_stop();
 	delaywarn_stop();
+	audit_sink_stop();
 	control_stop();
 	metrics_stop();
 	uplink_stop(node->up);

@@ -70,6 +70,33 @@ histogram(struct evbuffer *b, const char *name, const char *help, const struct j
 	    (double)h->sum_us / 1e6, name, h->count);
 }
 
+/* audit-sink (audit_sink.c), when configured */
+static void
+sink_metrics(struct evbuffer *b, const Cascade__CtlStatus *st)
+{
+	uint64_t records, outages, gaps;
+
+	audit_sink_counters(&records, &outages, &gaps);
+	one(b, "cascade_audit_sink_up", "gauge",
+	    "1 while the audit sink streams the event log into PostgreSQL.",
+	    st->audit_sink_error[0] == '\0');
+	one(b, "cascade_audit_sink_confirmed_position", "gauge",
+	    "The last event-log position the database has committed.", st->audit_sink_confirmed);
+	one(b, "cascade_audit_sink_lag_records", "gauge",
+	    "Event records not yet in the database.", st->audit_sink_lag_records);
+	head(b, "cascade_audit_sink_lag_seconds", "gauge",
+	    "Age of the oldest event record not yet in the database, 0 when none.");
+	evbuffer_add_printf(b, "cascade_audit_sink_lag_seconds %.3f\n",
+	    (double)st->audit_sink_lag_ms / 1e3);
+	one(b, "cascade_audit_sink_records_total", "counter",
+	    "Event records written to the database since start.", records);
+	one(b, "cascade_audit_sink_outages_total", "counter",
+	    "Times the database was lost (or refused) since start.", outages);
+	one(b, "cascade_audit_sink_gaps_total", "counter",
+	    "Holes met in the event log's positions since start (see cascadectl audit verify).",
+	    gaps);
+}
+
 static void
 node_metrics(struct evbuffer *b, const Cascade__CtlStatus *st)
 {
@@ -123,6 +150,8 @@ node_metrics(struct evbuffer *b, const Cascade__CtlStatus *st)
 	if (journal_stats(node->j, &js) == 0)
 		one(b, "cascade_journal_grows_total", "counter",
 		    "Times the map grew since start.", js.grows);
+	if (st->audit_sink[0] != '\0')
+		sink_metrics(b, st);
 	journal_latency(node->j, &commit, &sync);
 	histogram(b, "cascade_journal_commit_seconds",
 	    "Group commits of incoming packets: from the first batch to the answer.", &commit);

@@ -348,6 +348,18 @@ struct local_job {
 	unsigned n;
 };
 
+void
+router_local_committed(const struct jitem *it)
+{
+	if (it->result == JR_ACCEPTED)
+		router_accepted(it);
+	else if (it->result == JR_FULL)
+		log_warnx("router: journal full: notice %s lost", it->pkt->command);
+	else if (it->result == JR_REJECTED)
+		log_warnx("router: local packet to %s rejected: %s", it->pkt->dst,
+		    it->reject_text ? it->reject_text : "");
+}
+
 static void
 local_done(struct jjob *job)
 {
@@ -355,15 +367,7 @@ local_done(struct jjob *job)
 	unsigned i;
 
 	for (i = 0; i < lj->n; i++) {
-		struct jitem *it = &lj->items[i];
-
-		if (it->result == JR_ACCEPTED)
-			router_accepted(it);
-		else if (it->result == JR_FULL)
-			log_warnx("router: journal full: notice %s lost", lj->pkts[i]->command);
-		else if (it->result == JR_REJECTED)
-			log_warnx("router: local packet to %s rejected: %s", lj->pkts[i]->dst,
-			    it->reject_text ? it->reject_text : "");
+		router_local_committed(&lj->items[i]);
 		cpkt_free(lj->pkts[i]);
 	}
 	free(lj->items);
@@ -418,9 +422,9 @@ bytes_copy(ProtobufCBinaryData *to, const ProtobufCBinaryData *from)
 	memcpy(to->data, from->data, from->len);
 }
 
-/* A notice about p to address to; down: sent on the down leg from here. */
-static void
-notice_to(const Cascade__Packet *p, const char *to, int down, uint32_t code, uint32_t reason,
+/* A notice about p to address to (NULL: none is due); down: on the down leg from here. */
+static Cascade__Packet *
+notice_new(const Cascade__Packet *p, const char *to, int down, uint32_t code, uint32_t reason,
     const char *text)
 {
 	static const char *names[] = { "", "delivered", "expired", "undeliverable",
@@ -430,7 +434,7 @@ notice_to(const Cascade__Packet *p, const char *to, int down, uint32_t code, uin
 
 	if (p->kind == KIND(NOTICE) || p->kind == KIND(AUDIT) || to == NULL ||
 	    caddr_parse(to, &a) != CADDR_OK || p->id.len != CID_LEN)
-		return;                 /* never a notice about a notice */
+		return NULL;            /* never a notice about a notice */
 	n = packet_new(to, KIND(NOTICE), code < sizeof(names) / sizeof(names[0]) ? names[code] : "notice");
 	if (down)
 		n->flags |= FLAG(DOWN);
@@ -440,13 +444,34 @@ notice_to(const Cascade__Packet *p, const char *to, int down, uint32_t code, uin
 	n->reason = reason;
 	if (text != NULL)
 		n->text = strndup(text, CPKT_TEXT_MAX);
-	router_submit_local(n);
+	return n;
+}
+
+static void
+notice_to(const Cascade__Packet *p, const char *to, int down, uint32_t code, uint32_t reason,
+    const char *text)
+{
+	Cascade__Packet *n = notice_new(p, to, down, code, reason, text);
+
+	if (n != NULL)
+		router_submit_local(n);
 }
 
 void
 router_notice(const Cascade__Packet *p, uint32_t code, uint32_t reason, const char *text)
 {
 	notice_to(p, p->src, 0, code, reason, text);
+}
+
+Cascade__Packet *
+router_notice_routed(const Cascade__Packet *p, uint32_t code, uint32_t reason, const char *text,
+    struct jitem *it, char *why, size_t whylen)
+{
+	Cascade__Packet *n = notice_new(p, p->src, 0, code, reason, text);
+
+	if (n != NULL)
+		router_route(n, FROM_LOCAL, NULL, it, why, whylen);
+	return n;
 }
 
 static void

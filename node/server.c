@@ -1055,52 +1055,79 @@ server_wake(uint32_t qid)
 	}
 }
 
-/* Acknowledging a peer's inbox: receipts go back to the sources. */
+/*
+ * Acknowledging a peer's inbox. A client's ack produces the receipts
+ * (DELIVERED notices) its packets asked for: they are built and routed here
+ * on the main thread, and committed in the ack's own transaction
+ * (journal_ack_with), so a crash cannot keep the ack and lose a receipt.
+ */
 struct ack_job {
 	struct jjob job;
 	struct sreq *r;
 	uint32_t qid;
-	int client;
 	uint64_t from, upto;
+	struct jbatch b;                /* the receipts */
+	struct jitem *items;
 	Cascade__Packet **receipts;
+	char (*why)[256];
 	size_t nreceipts;
 	struct jkey *keys;              /* what the ack removes, for the quotas */
 	unsigned nkeys, nacked;
+	int together;                   /* receipts and ack went in one transaction */
 	struct timeval wait;            /* the pull's wait starts once the ack is in */
 };
 
-static int
-ack_run(struct journal *j, struct jjob *job)
+/* The receipts due for what a client acks (from..upto of its inbox), routed. */
+static void
+ack_receipts(struct ack_job *aj, const char *client)
 {
-	struct ack_job *aj = (struct ack_job *)job;
 	struct jentry e[64];
 	uint64_t at = aj->from;
 	unsigned n, i;
-	int rc;
+	Cascade__Packet *p, *rc;
 
-	/* receipts are for what clients take; a child node's acks need no look */
-	while (aj->client && at <= aj->upto) {
-		if ((rc = journal_peek(j, aj->qid, at, 64, 1u << 30, e, &n)) != 0)
-			return rc;
+	while (at <= aj->upto) {
+		if (journal_peek(node->j, aj->qid, at, 64, 1u << 30, e, &n) != 0) {
+			log_warnx("server: %s: reading the inbox for receipts: %s", client,
+			    journal_errmsg(node->j));
+			return;
+		}
 		for (i = 0; i < n && e[i].seq <= aj->upto; i++) {
-			Cascade__Packet *p = cpkt_decode(e[i].bytes, e[i].len);
-
+			p = cpkt_decode(e[i].bytes, e[i].len);
 			if (p != NULL && (p->flags & CASCADE__PACKET_FLAG__FLAG_RECEIPT) &&
 			    p->kind == CASCADE__PACKET_KIND__KIND_DATA) {
+				aj->items = xrealloc(aj->items, (aj->nreceipts + 1) * sizeof(*aj->items));
 				aj->receipts = xrealloc(aj->receipts,
 				    (aj->nreceipts + 1) * sizeof(*aj->receipts));
-				aj->receipts[aj->nreceipts++] = p;
-			} else
-				cpkt_free(p);
+				aj->why = xrealloc(aj->why, (aj->nreceipts + 1) * sizeof(*aj->why));
+				rc = router_notice_routed(p, CASCADE__NOTICE_CODE__NOTICE_DELIVERED, 0,
+				    client, &aj->items[aj->nreceipts], aj->why[aj->nreceipts],
+				    sizeof(aj->why[0]));
+				if (rc != NULL)
+					aj->receipts[aj->nreceipts++] = rc;
+			}
+			cpkt_free(p);
 		}
 		journal_entries_free(e, n);
 		if (n < 64)
 			break;
 		at = e[n - 1].seq + 1;
 	}
+	aj->b.peer = "";
+	aj->b.items = aj->items;
+	aj->b.n = (unsigned)aj->nreceipts;
+}
+
+static int
+ack_run(struct journal *j, struct jjob *job)
+{
+	struct ack_job *aj = (struct ack_job *)job;
+	int rc;
+
 	if ((rc = lim_quota_keys(j, aj->qid, aj->upto, &aj->keys, &aj->nkeys)) != 0)
 		return rc;
-	return journal_ack(j, aj->qid, aj->upto, cnow_ms(), &aj->nacked);
+	return journal_ack_with(j, aj->qid, aj->upto, cnow_ms(), &aj->b, &aj->nacked,
+	    &aj->together);
 }
 
 static void
@@ -1109,21 +1136,27 @@ ack_done(struct jjob *job)
 	struct ack_job *aj = (struct ack_job *)job;
 	size_t i;
 
-	if (job->rc != 0)
+	if (job->rc != 0) {
 		log_warnx("server: %s: ack up to %llu: %s", aj->r->peer->name,
 		    (unsigned long long)aj->upto, journal_strerror(job->rc));
-	else {
+		/* not acked: the next ack builds these receipts again */
+		if (aj->r->peer->receipts_upto == aj->upto)
+			aj->r->peer->receipts_upto = aj->from - 1;
+	} else {
 		lim_quota_release(aj->keys, aj->nkeys);
 		node->stat_sent += aj->nacked;
 	}
+	if (aj->nreceipts > 0 && !aj->together)
+		log_warnx("server: %s: journal full: %zu receipt%s committed after the ack, "
+		    "not with it", aj->r->peer->name, aj->nreceipts, aj->nreceipts == 1 ? "" : "s");
 	free(aj->keys);
 	for (i = 0; i < aj->nreceipts; i++) {
-		if (aj->r->peer->kind == CASCADE__PEER_KIND__PEER_CLIENT)
-			router_notice(aj->receipts[i], CASCADE__NOTICE_CODE__NOTICE_DELIVERED, 0,
-			    aj->r->peer->name);
+		router_local_committed(&aj->items[i]);
 		cpkt_free(aj->receipts[i]);
 	}
+	free(aj->items);
 	free(aj->receipts);
+	free(aj->why);
 	if (aj->r->timer != NULL)
 		evtimer_add(aj->r->timer, &aj->wait);
 	pull_continue(aj->r);
@@ -1186,9 +1219,18 @@ do_pull(struct sreq *r, struct session *s)
 
 			aj->r = r;
 			aj->qid = s->peer->qid;
-			aj->client = s->peer->kind == CASCADE__PEER_KIND__PEER_CLIENT;
 			aj->from = qi.acked_seq + 1;
 			aj->upto = pl->acked_seq;
+			/*
+			 * Receipts are for what clients take; a child node's acks need no
+			 * look. An ack still in flight has built those up to its own upto.
+			 */
+			if (s->peer->receipts_upto >= aj->from && s->peer->receipts_upto < qi.next_seq)
+				aj->from = s->peer->receipts_upto + 1;
+			if (s->peer->kind == CASCADE__PEER_KIND__PEER_CLIENT && aj->from <= aj->upto) {
+				ack_receipts(aj, s->peer->name);
+				s->peer->receipts_upto = aj->upto;
+			}
 			aj->job.run = ack_run;
 			aj->job.done = ack_done;
 			if (r->timer != NULL)

@@ -51,7 +51,7 @@ snapshot_status(void)
 {
 	const struct conf *c = node->conf;
 	Cascade__CtlStatus *st = xcalloc(1, sizeof(*st));
-	struct jstats js;
+	struct jstats js = { 0 };
 	char *dir;
 
 	cascade__ctl_status__init(st);
@@ -72,6 +72,9 @@ snapshot_status(void)
 		st->journal_full = js.full != 0;
 		st->queued = js.queued;
 	}
+	st->audit_sink = dup_or_empty("");
+	st->audit_sink_error = dup_or_empty("");
+	audit_sink_status(st, js.events);
 	st->packets_in = node->stat_accepted;
 	st->packets_out = node->stat_sent;
 	st->packets_rejected = node->stat_rejected;

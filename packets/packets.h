@@ -274,9 +274,12 @@ const char *cstatus_str(uint32_t status);
  * One tls handshake with OpenSSL to host:port, verifying the certificate
  * against cafile for host, to say why a tls link does not come up (nng does
  * not). Blocking, each step bounded by timeout_ms. Returns 0 when it
- * verifies, else -1; msg says what was found either way, e.g. "the
+ * verifies, CTLS_UNVERIFIED when the handshake went through but the
+ * certificate does not verify (another CA, another name, expired), else -1
+ * (no connection, no tls); msg says what was found either way, e.g. "the
  * certificate is for localhost, the url names 127.0.0.1".
  */
+#define CTLS_UNVERIFIED (-2)
 int ctls_probe(const char *host, unsigned port, const char *cafile, int timeout_ms,
     char *msg, size_t msglen);
 

@@ -152,6 +152,7 @@ ctls_probe(const char *host, unsigned port, const char *cafile, int timeout_ms, 
 
 		cert_names(peer, names, sizeof(names));
 		snprintf(msg, msglen, "the certificate is for %s, the url names %s", names, host);
+		rc = CTLS_UNVERIFIED;
 	} else if (vr != X509_V_OK) {
 		char subj[256] = "", iss[256] = "";
 
@@ -162,6 +163,7 @@ ctls_probe(const char *host, unsigned port, const char *cafile, int timeout_ms, 
 		snprintf(msg, msglen, "the certificate (%s, issued by %s) does not verify against "
 		    "ca %s: %s", subj, iss, cafile != NULL ? cafile : "(none)",
 		    X509_verify_cert_error_string(vr));
+		rc = CTLS_UNVERIFIED;
 	} else {
 		snprintf(msg, msglen, "a tls handshake with %s:%u verifies", host, port);
 		rc = 0;

@@ -6,11 +6,19 @@
  * type MSG_PUSH). One line per event in $ACKSHIM_LOG:
  *   SYNC fd | DSYNC fd | ACK fd
  * The test then checks that every ACK follows a SYNC and a DSYNC of its own.
+ *
+ * Crash injection (tests/integration/receipt_crash.sh): with
+ * ACKSHIM_DIE_AFTER=PATH, the first DSYNC write (a transaction's commit
+ * reaching the disk) made while PATH exists and is not empty is the
+ * process's last: it SIGKILLs itself right after it, before anything else
+ * commits. (PATH can be a receiving test client's output file: its first
+ * line is written inside the callback, before the client acks.)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +52,19 @@ record(const char *what, int fd)
 	if (logfd >= 0 && write(logfd, line, (size_t)n) < 0)
 		logfd = -1;
 	pthread_mutex_unlock(&lock);
+}
+
+/* ACKSHIM_DIE_AFTER: a commit is done; die now when the test armed us. */
+static void
+die_if_armed(void)
+{
+	const char *path = getenv("ACKSHIM_DIE_AFTER");
+	struct stat st;
+
+	if (path != NULL && path[0] != '\0' && stat(path, &st) == 0 && st.st_size > 0) {
+		record("DIE", -1);
+		kill(getpid(), SIGKILL);
+	}
 }
 
 static void
@@ -126,8 +147,10 @@ pwrite(int fd, const void *buf, size_t len, off_t off)
 	if (real == NULL)
 		real = dlsym(RTLD_NEXT, "pwrite");
 	rc = real(fd, buf, len, off);
-	if (fd >= 0 && fd < MAXFD && dsync_fd[fd])
+	if (fd >= 0 && fd < MAXFD && dsync_fd[fd]) {
 		record("DSYNC", fd);
+		die_if_armed();
+	}
 	return rc;
 }
 
@@ -140,8 +163,10 @@ pwrite64(int fd, const void *buf, size_t len, off_t off)
 	if (real == NULL)
 		real = dlsym(RTLD_NEXT, "pwrite64");
 	rc = real(fd, buf, len, off);
-	if (fd >= 0 && fd < MAXFD && dsync_fd[fd])
+	if (fd >= 0 && fd < MAXFD && dsync_fd[fd]) {
 		record("DSYNC", fd);
+		die_if_armed();
+	}
 	return rc;
 }
 

@@ -163,6 +163,8 @@ state_name(int s)
 	case CASCADE_STATE_REFUSED: return "refused";
 	case CASCADE_STATE_CLOSED: return "closed";
 	case CASCADE_STATE_HELD: return "held";
+	case CASCADE_STATE_NEW_SESSION: return "new session";
+	case CASCADE_STATE_UNTRUSTED: return "untrusted";
 	}
 	return "unknown";
 }

@@ -21,6 +21,7 @@ bench:
 	@$(MAKE) $(AM_MAKEFLAGS) bench-journal
 	@$(MAKE) $(AM_MAKEFLAGS) bench-sdk
 	@$(MAKE) $(AM_MAKEFLAGS) bench-audit
+	@$(MAKE) $(AM_MAKEFLAGS) bench-sink
 	@$(MAKE) $(AM_MAKEFLAGS) bench-chain
 
 .PHONY: bench-journal
@@ -57,3 +58,15 @@ EXTRA_DIST += tests/bench/audit.sh
 bench-audit: node/cascadectl$(EXEEXT) tests/bench/audit_gen$(EXEEXT)
 	top_builddir='$(abs_top_builddir)' bash $(top_srcdir)/tests/bench/audit.sh
 .PHONY: bench-audit
+
+# bench-sink: audit-sink's records/s into PostgreSQL beside the chain's
+# records/s, in the same run, and the CPU per record of each side
+# (tests/bench/sink.sh; SINK_COUNT, SINK_RUNS; results-sink.txt). Starts a
+# PostgreSQL server of its own (tests/integration/pg.sh).
+EXTRA_DIST += tests/bench/sink.sh
+CLEANFILES += tests/bench/results-sink.txt
+bench-sink: node/cascaded$(EXEEXT) node/cascadectl$(EXEEXT) tests/freeport$(EXEEXT) \
+	tests/bench/sdk_send$(EXEEXT)
+	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+	    bash $(top_srcdir)/tests/bench/sink.sh
+.PHONY: bench-sink

@@ -3,9 +3,10 @@
 # is full (journal-max-size, its parent down) refuses pushes for now.
 # cascade send, without -v, says so on stderr as it happens and in its
 # timeout message (exit 4), instead of only "the session is up"; the SDK
-# reports it as CASCADE_STATE_HELD. cascade batch tells it per packet: each
-# send's custody event fails with the same words, and a "held" state event
-# comes as it happens. Once the parent is back and the queue
+# reports it as CASCADE_STATE_HELD with the reason in cascade_last_error()
+# (sdkpeer shows both). cascade batch tells it per packet: each send's
+# custody event fails with the same words, and a "held" state event comes
+# as it happens. Once the parent is back and the queue
 # drains, a send goes through again (exit 0).
 . "$(dirname "$0")/lib.sh"
 t_init cli_held
@@ -36,6 +37,15 @@ t_check "without -v, the timeout message says why" \
 t_check "... and the refusal is told as it happens" \
 	grep -q "^cascade: the node at .* refuses packets for now: journal full; waiting" "$T_DIR/send.err"
 t_check "... not as 'connecting'" sh -c "! grep -q connecting '$T_DIR/send.err'"
+# the same through the SDK's own API (tests/sdk/sdkpeer): the state callback
+# and cascade_last_error()
+"$top_builddir/tests/sdk/sdkpeer" send -u "$(n_url cy)" -a fj-c/fred -s "$T_DIR/fred.secret" \
+	-t fj/carol -n 1 -W 4 >"$T_DIR/peer.out" 2>"$T_DIR/peer.err"
+t_eq "sdkpeer: no custody within 4 s" "flush timed out" "$(grep -o 'flush timed out' "$T_DIR/peer.out")"
+t_check "the state callback gets CASCADE_STATE_HELD (7) with the reason" \
+	grep -q "state 7: the node at .* refuses packets for now: journal full" "$T_DIR/peer.err"
+t_check "cascade_last_error() says it" \
+	grep -q "last error: the node at .* refuses packets for now: journal full" "$T_DIR/peer.err"
 # cascade batch: the refusal per packet, and as a state event
 printf '{"op":"send","dst":"fj/carol","command":"t.held","payload":"b%d","tag":%d}\n' 1 1 2 2 \
 	>"$T_DIR/held.in"

@@ -67,6 +67,11 @@ tests_evtamper_LDADD = $(LMDB_LIBS)
 TESTS += tests/integration/audit_ctl.sh
 EXTRA_DIST += tests/integration/audit_ctl.sh
 
+# audit-sink postgresql://: against a PostgreSQL server of its own (pg.sh
+# starts Debian's; ./bootstrap installs it). Fails, saying why, without one.
+TESTS += tests/integration/audit_sink.sh
+EXTRA_DIST += tests/integration/audit_sink.sh tests/integration/pg.sh
+
 # live reload (SIGHUP, cascadectl reload) and cascadectl check
 TESTS += tests/integration/reload.sh
 EXTRA_DIST += tests/integration/reload.sh

@@ -2,8 +2,10 @@
 # Issue 8.18: a tls+tcp link that cannot come up says why. The master's
 # certificate is for localhost; a county dials tls+tcp://127.0.0.1:PORT
 # (the name is not on the certificate), then localhost with another CA. The
-# county's log and the cascade client's state (-v) name the reason; the
-# master logs the failed handshakes it can see.
+# county's log and the cascade client's state (-v) name the reason; through
+# the SDK's API (sdkpeer) over tls+tcp:// and https:// it is the state
+# CASCADE_STATE_UNTRUSTED with the reason in cascade_last_error(), not
+# "connecting"; the master logs the failed handshakes it can see.
 . "$(dirname "$0")/lib.sh"
 t_init tls_why
 CASCADED=$top_builddir/node/cascaded
@@ -71,10 +73,35 @@ t_kill county
 echo "# --- the cascade client"
 t_eq "cascade gives up after -T" 4 "$("$CLI" -v -u "tls+tcp://127.0.0.1:$PORT" --ca "$T_DIR/pki/ca.crt" \
 	-a fj/alice -s "$T_DIR/alice.secret" -T 8 send fj/alice test.x x >/dev/null 2>"$T_DIR/cli.err"; echo $?)"
-t_check "and its state says why" grep -q "state connecting: .*certificate is for localhost, the url names 127.0.0.1" \
+t_check "and its state says why" grep -q "state [a-z ]*: .*certificate is for localhost, the url names 127.0.0.1" \
 	"$T_DIR/cli.err"
 t_check "the same client with localhost connects" "$CLI" -u "tls+tcp://localhost:$PORT" \
 	--ca "$T_DIR/pki/ca.crt" -a fj/alice -s "$T_DIR/alice.secret" -T 10 send fj/alice test.x x
+
+echo "# --- the SDK's state and cascade_last_error() (tests/sdk/sdkpeer): CASCADE_STATE_UNTRUSTED (9), not connecting"
+# sdkpeer_untrusted TAG URL CAFILE REASON: a send that cannot get custody, and what the SDK said
+sdkpeer_untrusted() {
+	local tag=$1 url=$2 ca=$3 reason=$4
+	"$PEER" send -u "$url" -C "$ca" -a fj/alice -s "$T_DIR/alice.secret" -t fj/alice -n 1 -W 7 \
+		>"$T_DIR/$tag.out" 2>"$T_DIR/$tag.err"
+	t_eq "$tag: no custody" "flush timed out" "$(grep -o 'flush timed out' "$T_DIR/$tag.out")"
+	t_check "$tag: the state callback gets state 9 (untrusted) naming the reason" \
+		grep -q "state 9: $url: .*$reason" "$T_DIR/$tag.err"
+	t_check "$tag: cascade_last_error() names it" grep -q "last error: $url: .*$reason" "$T_DIR/$tag.err"
+	t_check "$tag: never up" t_not grep -q "state 2:" "$T_DIR/$tag.err"
+}
+PEER=$top_builddir/tests/sdk/sdkpeer
+sdkpeer_untrusted mismatch "tls+tcp://127.0.0.1:$PORT" "$T_DIR/pki/ca.crt" \
+	"the certificate is for localhost, the url names 127.0.0.1"
+sdkpeer_untrusted otherca "tls+tcp://localhost:$PORT" "$T_DIR/other/ca.crt" \
+	"does not verify against ca $T_DIR/other/ca.crt"
+t_wait_for "master serves https" 10 t_port_open "$HPORT"
+sdkpeer_untrusted https_otherca "https://localhost:$HPORT" "$T_DIR/other/ca.crt" \
+	"does not verify against ca $T_DIR/other/ca.crt"
+sdkpeer_untrusted https_mismatch "https://127.0.0.1:$HPORT" "$T_DIR/pki/ca.crt" \
+	"the certificate is for localhost, the url names 127.0.0.1"
+t_check "the right CA and name: up" "$PEER" send -u "tls+tcp://localhost:$PORT" -C "$T_DIR/pki/ca.crt" \
+	-a fj/alice -s "$T_DIR/alice.secret" -t fj/alice -n 1 -W 10
 
 echo "# --- https: a client that does not accept the master's certificate"
 t_wait_for "master serves https" 10 t_port_open "$HPORT"

@@ -12,5 +12,11 @@ SDK_TESTS += tests/integration/sdk_stall.sh
 SDK_TESTS += tests/integration/sdk_takeover.sh
 # pause keeps the inbox at the node, close acks the last batch (issue 12)
 SDK_TESTS += tests/integration/sdk_pause.sh
+# "no session" over http (node restarted, session idled out): a new session, said so (issue 12)
+SDK_TESTS += tests/integration/sdk_nosession.sh
+# an oversize packet among good ones: only it is refused, no resend loop (issue 12)
+SDK_TESTS += tests/integration/sdk_oversize.sh
+# a receipt survives a crash right after the ack that produces it (issue 12)
+SDK_TESTS += tests/integration/receipt_crash.sh
 TESTS += $(SDK_TESTS)
 EXTRA_DIST += $(SDK_TESTS)

@@ -5,8 +5,11 @@
  *   sdkpeer send    -u URL -a ADDR -s SECRET -t DST -n N [-S DIR] [-i MS] [-R] [-o FILE]
  *       sends N packets ("n=<i> src=<addr>"), -i MS apart, then flushes; with
  *       -R (receipts) it also waits for N DELIVERED notices. -o appends
- *       "sent ID n" per packet. Exits 0 once the node has custody of all
- *       (and, with -R, all receipts came).
+ *       "sent ID n" per packet. -Z K:BYTES pads the K-th packet's payload
+ *       to BYTES. After the flush it prints "rejected ID REASON WHY" for
+ *       each packet the node refused for good (cascade_flush_rejected()).
+ *       Exits 0 once the node has custody of all (and, with -R, all
+ *       receipts came).
  *   sdkpeer recv    -u URL -a ADDR -s SECRET -n N -o FILE [-S DIR] [-K K] [-E]
  *                   [-D MS] [-Q]
  *       appends "ID SRC n FLAGS KIND NOTICE" for every packet the callback
@@ -44,7 +47,10 @@
  *
  * Common: -W SECONDS overall deadline (default 60), -C CAFILE for
  * tls+tcp:// and https:// urls, -P PROXY an http forward proxy for http(s)://
- * urls, -v logs the SDK's lines to stderr. Exit status 0 on success, 1 on a failed check, 2 on usage.
+ * urls, -v logs the SDK's lines to stderr. Every state change is logged to stderr as
+ * "sdkpeer ADDR: state N: DETAIL", followed for states other than
+ * connecting, up and closed by "sdkpeer ADDR: last error: TEXT"
+ * (cascade_last_error()). Exit status 0 on success, 1 on a failed check, 2 on usage.
  */
 #include "config.h"
 
@@ -67,6 +73,7 @@ static const char *url, *addr, *secret, *dst, *outfile, *statedir, *node, *secre
 static int count = 1, interval_ms, receipts, crash_at, echo, delay_ms, timeout_ms = 5000,
     expect_late, expect_undeliverable, expect_expired, nclients = 10, waitsec = 60, verbose, quick_close;
 static int64_t req_ttl_ms = -1;
+static int big_at, big_bytes;           /* -Z K:BYTES */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -114,6 +121,14 @@ state_cb(void *arg, cascade_t *h, int state, const char *detail)
 	pthread_mutex_unlock(&mu);
 	fprintf(stderr, "sdkpeer %s: state %d: %s\n", arg != NULL ? (const char *)arg : "",
 	    state, detail);
+	if (state != CASCADE_STATE_UP && state != CASCADE_STATE_CONNECTING &&
+	    state != CASCADE_STATE_CLOSED) {
+		char err[512];
+
+		if (cascade_last_error(h, err, sizeof(err)) == CASCADE_OK)
+			fprintf(stderr, "sdkpeer %s: last error: %s\n",
+			    arg != NULL ? (const char *)arg : "", err);
+	}
 }
 
 static cascade_t *
@@ -186,19 +201,33 @@ do_send(void)
 {
 	cascade_t *h;
 	uint8_t id[CASCADE_ID_LEN];
-	char idt[CASCADE_ID_TEXT_LEN], pl[192], line[160];
+	char idt[CASCADE_ID_TEXT_LEN], pl[192], line[160], why[256];
 	int64_t deadline = mono_ms() + waitsec * 1000LL;
 	int i, rc, fd = -1, ok;
+	uint32_t reason, k;
+	char *big = NULL;
+	size_t len;
 
 	h = open_handle(addr, secret, statedir, receipts ? send_pkt_cb : NULL, NULL, 1);
 	if (outfile != NULL && (fd = open(outfile, O_WRONLY | O_APPEND | O_CREAT, 0644)) == -1)
 		die("%s: %s", outfile, strerror(errno));
 	for (i = 1; i <= count; i++) {
 		snprintf(pl, sizeof(pl), "n=%d src=%s", i, addr);
-		while ((rc = cascade_send(h, dst, "test.data", pl, strlen(pl), 0,
+		len = strlen(pl);
+		if (i == big_at && (size_t)big_bytes > len) {
+			if ((big = malloc((size_t)big_bytes)) == NULL)
+				die("out of memory");
+			memset(big, 'x', (size_t)big_bytes);
+			memcpy(big, pl, len);
+			big[len] = ' ';
+			len = (size_t)big_bytes;
+		}
+		while ((rc = cascade_send(h, dst, "test.data", big != NULL ? big : pl, len, 0,
 		    receipts ? CASCADE_FLAG_RECEIPT : 0, id)) == CASCADE_EQUEUE_FULL &&
 		    mono_ms() < deadline)
 			usleep(10000);
+		free(big);
+		big = NULL;
 		if (rc != 0) {
 			fprintf(stderr, "sdkpeer: send %d: %s\n", i, cascade_strerror(rc));
 			return 1;
@@ -214,6 +243,10 @@ do_send(void)
 	}
 	rc = cascade_flush(h, (int32_t)(deadline - mono_ms()));
 	printf("flush %s\n", cascade_strerror(rc));
+	for (k = 0; cascade_flush_rejected(h, k, id, &reason, why, sizeof(why)) == CASCADE_OK; k++) {
+		cascade_id_format(id, idt, sizeof(idt));
+		printf("rejected %s %u %s\n", idt, reason, why);
+	}
 	ok = rc == 0;
 	if (ok && receipts) {
 		pthread_mutex_lock(&mu);
@@ -822,7 +855,7 @@ main(int argc, char **argv)
 		die("usage: sdkpeer send|recv|echo|request|swarm|takeover|cancel|refused [options]");
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "u:a:s:t:n:S:i:Ro:K:ED:T:LXN:d:c:C:P:W:vQe:Y")) != -1) {
+	while ((ch = getopt(argc, argv, "u:a:s:t:n:S:i:Ro:K:ED:T:LXN:d:c:C:P:W:vQe:YZ:")) != -1) {
 		switch (ch) {
 		case 'u': url = optarg; break;
 		case 'a': addr = optarg; break;
@@ -849,6 +882,11 @@ main(int argc, char **argv)
 		case 'Q': quick_close = 1; break;
 		case 'e': req_ttl_ms = atoll(optarg); break;
 		case 'Y': expect_expired = 1; break;
+		case 'Z':
+			if (sscanf(optarg, "%d:%d", &big_at, &big_bytes) != 2 || big_at < 1 ||
+			    big_bytes < 1)
+				die("-Z K:BYTES: %s", optarg);
+			break;
 		default: die("bad option");
 		}
 	}

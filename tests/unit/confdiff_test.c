@@ -2,8 +2,8 @@
  * confdiff_test.c — node/confdiff.c: conf_diff on pairs of configurations
  * loaded by the real loader from files in a temporary directory: nothing
  * changed, clients added/removed/secret/carriers changed (live), node id,
- * role and data-dir (immutable), children and parent (restart), and the
- * file:line each change names.
+ * role and data-dir (immutable), children, parent and audit-sink
+ * (restart), and the file:line each change names.
  */
 #include "config.h"
 
@@ -252,7 +252,47 @@ TEST_client_notify_after(void)
 	teardown();
 }
 
+#ifdef HAVE_LIBPQ
+/* audit-sink (audit_sink.c): added, changed or removed takes a restart. */
+static void
+TEST_audit_sink_restart(void)
+{
+	struct conf_changes ch;
+	struct conf *o, *n, *n2;
+
+	setup();
+	o = load("old.conf", "fj-xm-b", "data", "");
+	n = load("new.conf", "fj-xm-b", "data", "audit-sink postgresql://h/audit\n");
+	n2 = load("new2.conf", "fj-xm-b", "data", "audit-sink postgresql://h2/audit\n");
+	CU_ASSERT_FATAL(o != NULL && n != NULL && n2 != NULL);
+	CU_ASSERT_STRING_EQUAL(n->audit_sink, "postgresql://h/audit");
+	memset(&ch, 0, sizeof(ch));
+	CU_ASSERT_EQUAL(conf_diff(o, n, &ch), 1);
+	CU_ASSERT_EQUAL(ch.nrefused, 1);
+	CU_ASSERT(has(&ch, CONF_CHANGE_RESTART, "new.conf:9: audit-sink: changed"));
+	conf_changes_free(&ch);
+	memset(&ch, 0, sizeof(ch));
+	CU_ASSERT_EQUAL(conf_diff(n, n2, &ch), 1);
+	CU_ASSERT(has(&ch, CONF_CHANGE_RESTART, "new2.conf:9: audit-sink: changed"));
+	conf_changes_free(&ch);
+	memset(&ch, 0, sizeof(ch));
+	CU_ASSERT_EQUAL(conf_diff(n, o, &ch), 1);
+	CU_ASSERT(has(&ch, CONF_CHANGE_RESTART, "audit-sink: changed"));
+	conf_changes_free(&ch);
+	memset(&ch, 0, sizeof(ch));
+	CU_ASSERT_EQUAL(conf_diff(n, n, &ch), 0);
+	conf_changes_free(&ch);
+	conf_free(o);
+	conf_free(n);
+	conf_free(n2);
+	teardown();
+}
+#endif
+
 static const struct cu_test tests[] = {
+#ifdef HAVE_LIBPQ
+	CU_TEST(TEST_audit_sink_restart),
+#endif
 	CU_TEST(TEST_client_notify_after),
 	CU_TEST(TEST_no_change),
 	CU_TEST(TEST_clients_live),

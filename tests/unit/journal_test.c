@@ -833,6 +833,61 @@ TEST_ack(void)
 	free(dir);
 }
 
+/* journal_ack_with: the ack and the receipts it produces commit together. */
+static void
+TEST_ack_with(void)
+{
+	char *dir = cu_tmpdir("journal");
+	struct journal *j;
+	struct jqueue_info qi;
+	struct jitem it;
+	struct jbatch b;
+	struct tpkt t;
+	uint32_t inbox, other;
+	unsigned n;
+	int together = 0;
+
+	j = jt_open(dir);
+	RC(journal_queue(j, "client:county-a/bob", JQ_CLIENT, &inbox));
+	RC(journal_queue(j, "client:county-a/alice", JQ_CLIENT, &other));
+	RC(jt_insert(j, inbox, 3, 16, 1, 0, NULL));
+	tpkt_init(&t, "county-a", "county-a/alice", 8);
+	memset(&it, 0, sizeof(it));
+	it.pkt = &t.p;
+	it.queues[0] = other;
+	it.nqueues = 1;
+	memset(&b, 0, sizeof(b));
+	b.peer = "";
+	b.items = &it;
+	b.n = 1;
+	b.now_ms = 777;
+	RC(journal_ack_with(j, inbox, 2, 777, &b, &n, &together));
+	CHECK_EQ(n, 2);
+	CHECK_EQ(together, 1);
+	CHECK_EQ(it.result, JR_ACCEPTED);
+	RC(journal_queue_info(j, inbox, &qi));
+	CHECK_EQ(qi.acked_seq, 2);
+	CHECK_EQ(qi.depth, 1);
+	RC(journal_queue_info(j, other, &qi));
+	CHECK_EQ(qi.depth, 1);
+	CHECK_EQ(jt_events(j, JEV_DELIVERED), 2);
+
+	/* without a batch: journal_ack */
+	RC(journal_ack_with(j, inbox, 3, 777, NULL, &n, &together));
+	CHECK_EQ(n, 1);
+	CHECK_EQ(together, 0);
+	/* above the highest seq: refused, the batch not stored */
+	tpkt_free(&t);
+	tpkt_init(&t, "county-a", "county-a/alice", 8);
+	CHECK_EQ(journal_ack_with(j, inbox, 9, 777, &b, &n, &together), JOURNAL_RANGE);
+	RC(journal_queue_info(j, other, &qi));
+	CHECK_EQ(qi.depth, 1);
+	tpkt_free(&t);
+	journal_close(j);
+	cu_rmtree(dir);
+	free(dir);
+}
+
 static void
 TEST_cancel(void)
 {
@@ -1287,6 +1342,7 @@ static const struct cu_test tests[] = {
 	CU_TEST(TEST_queue_numbering),
 	CU_TEST(TEST_peek),
 	CU_TEST(TEST_ack),
+	CU_TEST(TEST_ack_with),
 	CU_TEST(TEST_cancel),
 	CU_TEST(TEST_packet_where),
 	CU_TEST(TEST_expiry),

@@ -111,6 +111,8 @@ class State(enum.IntEnum):
     REFUSED = 5
     CLOSED = 6
     HELD = 7
+    NEW_SESSION = 8
+    UNTRUSTED = 9
 
 
 class LogLevel(enum.IntEnum):

@@ -28,7 +28,8 @@ public final class Err {
 	    NOTICE_CANCEL_TOO_LATE = 6;
 	/** enum cascade_state. */
 	public static final int STATE_CONNECTING = 1, STATE_UP = 2, STATE_DOWN = 3,
-	    STATE_TAKEN_OVER = 4, STATE_REFUSED = 5, STATE_CLOSED = 6, STATE_HELD = 7;
+	    STATE_TAKEN_OVER = 4, STATE_REFUSED = 5, STATE_CLOSED = 6, STATE_HELD = 7,
+	    STATE_NEW_SESSION = 8, STATE_UNTRUSTED = 9;
 	/** enum cascade_log_level. */
 	public static final int LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3;
 	/** enum cascade_carrier. */
