@@ -170,9 +170,10 @@ t_check "custody of the send comes before the flush's result" awk '
 	END { exit !(c > 0 && c < f) }' "$T_DIR/r.out"
 
 # 4. cancel: a packet for carol (no session: it waits in her inbox at the
-# city), then a cancel line with its id, once its result gave the id
+# city), then a cancel line with its id, once its result gave the id; with
+# a state directory (the outbox on disk)
 mkfifo "$T_DIR/c.in"
-cli cy alice -T 20 batch <"$T_DIR/c.in" >"$T_DIR/c.out" 2>"$T_DIR/c.err" &
+cli cy alice -T 20 -S "$T_DIR/alice-state" batch <"$T_DIR/c.in" >"$T_DIR/c.out" 2>"$T_DIR/c.err" &
 CPID=$!
 exec 4>"$T_DIR/c.in"
 printf '%s\n' '{"op":"send","dst":"fj-xm/carol","command":"t.c","payload":"x","tag":"c1"}' \
@@ -189,6 +190,8 @@ wait "$CPID"
 t_eq "a batch whose cancel worked exits 0" 0 "$?"
 t_check "the cancel line's result names the cancel packet" grep -q \
 	'^{"line":3,"op":"cancel","tag":"k","ok":true,"id":"[0-9a-f-]*","state":"queued"}$' "$T_DIR/c.out"
+t_eq "custody of the packet and of the cancel, from the state directory's outbox" 2 \
+	"$(grep -c '^{"event":"custody",.*"ok":true}$' "$T_DIR/c.out")"
 
 # 5. an answerer that collects K requests and then answers them all at once:
 # while it writes K replies to bob's stdin it reads nothing, and bob writes
