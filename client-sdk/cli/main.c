@@ -64,7 +64,8 @@ usage_text(FILE *f)
 	    "  -S DIR            state directory (outbox and delivered ids survive restarts)\n"
 	    "  -j, --json        JSON output\n"
 	    "  -v                the SDK's log on stderr\n"
-	    "  -T SECONDS        overall timeout (default 30; listen: none; 0: none)\n"
+	    "  -T SECONDS        overall timeout (default 30; listen: none; 0: none;\n"
+	    "                    batch: each wait for custody, and its requests' timeout)\n"
 	    "\n"
 	    "exit: 0 ok, 1 usage, 2 config or secret, 3 refused by the node, 4 timeout,\n"
 	    "      5 delivery failed, 6 internal error. See cascade(1).\n", f);
