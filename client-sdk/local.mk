@@ -35,7 +35,18 @@ EXTRA_DIST += client-sdk/libcascade.pc.in
 # The command-line client cascade(1) and the consultation example (make demo
 # runs it). Both use libcascade's public API only; JSON through jansson.
 bin_PROGRAMS += client-sdk/cascade
-client_sdk_cascade_SOURCES = client-sdk/cli.c
+client_sdk_cascade_SOURCES = \
+	client-sdk/cli/cli.h \
+	client-sdk/cli/main.c \
+	client-sdk/cli/common.c \
+	client-sdk/cli/output.c \
+	client-sdk/cli/handle.c \
+	client-sdk/cli/options.c \
+	client-sdk/cli/send.c \
+	client-sdk/cli/listen.c \
+	client-sdk/cli/cancel.c \
+	client-sdk/cli/batch.c \
+	client-sdk/cli/outq.c
 client_sdk_cascade_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 client_sdk_cascade_LDADD = client-sdk/libcascade.la $(JANSSON_LIBS) $(PTHREAD_LIBS)
 

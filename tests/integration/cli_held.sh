@@ -4,7 +4,9 @@
 # cascade send, without -v, says so on stderr as it happens and in its
 # timeout message (exit 4), instead of only "the session is up"; the SDK
 # reports it as CASCADE_STATE_HELD with the reason in cascade_last_error()
-# (sdkpeer shows both). Once the parent is back and the queue
+# (sdkpeer shows both). cascade batch tells it per packet: each send's
+# custody event fails with the same words, and a "held" state event comes
+# as it happens. Once the parent is back and the queue
 # drains, a send goes through again (exit 0).
 . "$(dirname "$0")/lib.sh"
 t_init cli_held
@@ -44,6 +46,22 @@ t_check "the state callback gets CASCADE_STATE_HELD (7) with the reason" \
 	grep -q "state 7: the node at .* refuses packets for now: journal full" "$T_DIR/peer.err"
 t_check "cascade_last_error() says it" \
 	grep -q "last error: the node at .* refuses packets for now: journal full" "$T_DIR/peer.err"
+# cascade batch: the refusal per packet, and as a state event
+printf '{"op":"send","dst":"fj/carol","command":"t.held","payload":"b%d","tag":%d}\n' 1 1 2 2 \
+	>"$T_DIR/held.in"
+"$CLI" -u "$(n_url cy)" -a fj-c/fred -s "$T_DIR/fred.secret" -T 3 batch <"$T_DIR/held.in" \
+	>"$T_DIR/batch.out" 2>"$T_DIR/batch.err"
+t_eq "cascade batch exits 4" 4 "$?"
+t_eq "both sends queued" 2 "$(grep -c '^{"line":[12],"op":"send","tag":[12],"ok":true,"id":"[0-9a-f-]*","state":"queued"}$' "$T_DIR/batch.out")"
+t_eq "each packet's custody event says why it failed" 2 "$(grep -c '^{"event":"custody","line":[12],"tag":[12],"id":"[0-9a-f-]*","ok":false,"error":"[^"]*","code":-5,"text":"node [^ ]* has not taken custody within 3 s (the session is up, but the node at [^ ]* refuses packets for now: journal full)"}$' "$T_DIR/batch.out")"
+t_check "the held state as an event" grep -q \
+	'^{"event":"state","state":"held","detail":"the node at [^ ]* refuses packets for now: journal full"}$' \
+	"$T_DIR/batch.out"
+t_check "... and on stderr, without -v" grep -q \
+	"^cascade: the node at .* refuses packets for now: journal full; waiting" "$T_DIR/batch.err"
+t_check "... with the count of packets left" grep -q \
+	"^cascade: batch: 2 packets: node .* has not taken custody within 3 s (the session is up, but the node at .* refuses packets for now: journal full)" \
+	"$T_DIR/batch.err"
 t_kill alice TERM
 n_start master
 t_wait_for "the county's link is up again" 20 sh -c "[ \$(grep -c 'link fj: session .* up over' '$T_DIR/cy.log') -ge 2 ]"
