@@ -52,6 +52,7 @@
 #define JOURNAL_SYS         (-38)    /* a system call failed: errno is in the message */
 #define JOURNAL_NOT_YOURS   (-39)    /* cancel: the packet has another source */
 #define JOURNAL_NO_KEY      (-40)    /* a body sealed under a journal key not configured */
+#define JOURNAL_NO_INDEX    (-41)    /* no complete event indexes: scan instead */
 
 enum jleg { JLEG_UP = 0, JLEG_DOWN = 1 };
 
@@ -98,6 +99,13 @@ struct jevent {
 	uint32_t reason;            /* Reason for REJECTED */
 	const char *text;           /* detail, or "" */
 	uint8_t hash[CSHA256_LEN];  /* out: SHA-256(previous hash || record) */
+	/*
+	 * In, for the indexes only (not part of the record, NULL when unknown):
+	 * the packet's command and the id it refers to (a notice, cancel or
+	 * audit copy). jev_set_packet fills them.
+	 */
+	const char *command;
+	const uint8_t *ref;
 };
 
 struct jkeyring;   /* journal_crypt.h */
@@ -115,6 +123,8 @@ struct journal_opts {
 	                               LMDB lets readers run while the daemon writes */
 	const struct jkeyring *keys; /* journal-key (copied): NULL or none = bodies stored
 	                               in clear; keys[0] seals new ones, all open old ones */
+	int no_index;               /* do not keep the event indexes (audit-index no): queries
+	                               then scan; a writer without it builds missing ones */
 };
 
 struct journal;
@@ -369,6 +379,38 @@ int journal_events(struct journal *j, uint64_t from,
     int (*fn)(const struct jevent *, void *), void *arg);
 
 /*
+ * What journal_events_where can narrow with the event indexes (evindex.c):
+ * a time window and at most one field. Events outside it may still be
+ * passed to fn (the window is covered by whole minutes, and an address
+ * "node" also means its clients): the caller filters exactly.
+ */
+enum jix_field {
+	JIX_NONE = 0,
+	JIX_SRC = 'S',              /* the event's src address */
+	JIX_DST = 'D',              /* its dst address */
+	JIX_COMMAND = 'C',          /* the packet's command */
+	JIX_ID = 'I',               /* the packet id, or the id it refers to */
+};
+struct jev_where {
+	int64_t since_ms, until_ms; /* [since, until), 0 = open */
+	int field;                  /* jix_field */
+	const void *val;            /* its value (JIX_ID: CID_LEN bytes) */
+	size_t vlen;
+	int with_clients;           /* JIX_SRC/DST "node": also "node/..." */
+};
+
+/*
+ * Calls fn in seq order for the events w may match, found through the
+ * indexes. Returns JOURNAL_NO_INDEX (nothing called) when the journal has no
+ * complete indexes or w narrows nothing: scan with journal_events instead.
+ */
+int journal_events_where(struct journal *j, const struct jev_where *w,
+    int (*fn)(const struct jevent *, void *), void *arg);
+
+/* Whether queries can use the indexes (complete up to the last event). */
+int journal_indexed(struct journal *j);
+
+/*
  * Walks the whole chain recomputing every hash. Returns 0 when intact;
  * JOURNAL_CORRUPT with *bad_seq = the first record that does not match.
  * *count gets the number of records checked.
@@ -406,6 +448,8 @@ struct jstats {
 	uint64_t packets;           /* records in packets (bodies or not) */
 	uint64_t queued;            /* entries in queues */
 	uint64_t events;
+	uint64_t index_pages;       /* pages of the event indexes (evidx) */
+	int indexed;                /* they are complete (journal_indexed) */
 	uint64_t expiring;          /* entries in the expiry index */
 	int full;
 	uint64_t grows, body_prunes;

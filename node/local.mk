@@ -14,7 +14,8 @@ node_libnode_la_SOURCES = \
 	node/journal_notify.c \
 	node/journal_crypt.h \
 	node/journal_crypt.c \
-	node/eventlog.c
+	node/eventlog.c \
+	node/evindex.c
 node_libnode_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS)
 node_libnode_la_LIBADD = packets/libpackets.la $(LMDB_LIBS) $(NNG_LIBS) \
 	$(LIBEVENT_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS) $(PTHREAD_LIBS)

@@ -202,6 +202,7 @@ journal_start(void)
 	o.map_max = c->journal_max_size;
 	o.disk_floor = c->journal_disk_floor;
 	o.sync = c->sync;
+	o.no_index = !c->audit_index;
 	o.keys = &c->journal_keys;
 	if (journal_open(&node->j, &o, err, sizeof(err)) != 0)
 		fatalx("journal: %s", err);
