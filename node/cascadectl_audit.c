@@ -8,8 +8,11 @@
  *   cascadectl audit export --since T --format jsonl|csv
  *   cascadectl audit show ID [--payload]      one packet: record, trace, events
  *
- * The queries are master/audit_query.c's, shared with cascade-audit. No
- * indexes yet: every query scans the whole log.
+ * The queries are master/audit_query.c's: through the journal's event
+ * indexes when the filter allows (node/evindex.c), else (or with --scan)
+ * reading the whole log. --journal takes the journal directory or the
+ * data-dir holding it, so this also reads the journal of a stopped node
+ * (it replaced the separate cascade-audit tool).
  */
 #include "config.h"
 
@@ -642,7 +645,7 @@ show(struct journal *j, const char *idarg, int with_payload, const char *dir)
 static const char audit_usage_text[] =
     "usage: cascadectl audit [verify | export] [--journal DIR] [--since T] "
     "[--until T] [--src ADDR] [--dst ADDR] [--command C] [--type TYPE] [--id ID] "
-    "[--limit N] [--json] [--format jsonl|csv]\n"
+    "[--limit N] [--scan] [--json] [--format jsonl|csv]\n"
     "       cascadectl audit show ID [--journal DIR] [--payload] [--json]; "
     "see cascadectl(8), AUDIT";
 
@@ -668,6 +671,7 @@ audit_run(const char *conffile, int argc, char **argv)
 		{ "format", required_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "payload", no_argument, NULL, 'P' },
+		{ "scan", no_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -677,7 +681,7 @@ audit_run(const char *conffile, int argc, char **argv)
 	struct journal *j;
 	struct out o;
 	char err[512], *dir, *end;
-	int ch, rc, since = 0, payload = 0;
+	int ch, rc, since = 0, payload = 0, mode = AQ_AUTO;
 
 	memset(&f, 0, sizeof(f));
 	if (argc > 1 && (strcmp(argv[1], "verify") == 0 || strcmp(argv[1], "export") == 0 ||
@@ -698,6 +702,7 @@ audit_run(const char *conffile, int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'F': format = optarg; break;
 		case 'P': payload = 1; break;
+		case 'X': mode = AQ_SCAN; break;
 		case 'h':
 			printf("%s\n", audit_usage_text);
 			exit(EX_OK);
@@ -770,7 +775,12 @@ audit_run(const char *conffile, int argc, char **argv)
 	else if (o.fmt == OUT_TABLE)
 		printf("%7s  %-29s %-10s %-33s %-22s %-22s %-14s %s\n", "SEQ", "TIME", "TYPE", "ID",
 		    "SRC", "DST", "COMMAND", "PEER / DETAIL");
-	rc = aq_scan(j, &f, print_row, &o);
+	if (mode == AQ_AUTO && journal_has_index(j) && !journal_indexed(j) && (since ||
+	    f.until_ms || f.src || f.dst || f.command || f.has_id))
+		fprintf(stderr, "cascadectl: %s: the event indexes lack the latest events "
+		    "(written with audit-index no or by an older cascaded; cascaded completes them "
+		    "at its next start with audit-index yes): reading the whole log\n", dir);
+	rc = aq_scan_mode(j, &f, mode, print_row, &o);
 	if (rc != 0) {
 		snprintf(err, sizeof(err), "%s", journal_errmsg(j));
 		journal_close(j);

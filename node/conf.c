@@ -1526,6 +1526,8 @@ finish(struct parser *p)
 	if (c->role == CONF_ROLE_NODE && c->parent == NULL)
 		werr(p, p->role_where.file ? &p->role_where : mw, "a node with role node needs "
 		    "a parent block (or set \"role master\")");
+	if (c->audit_index < 0)
+		c->audit_index = c->role == CONF_ROLE_MASTER;
 	if (c->audit_anchor_ms < 0)
 		c->audit_anchor_ms = c->role == CONF_ROLE_MASTER ? CONF_DEF_ANCHOR_MS : 0;
 	if (c->audit_copy && c->local_delivery != CONF_DELIVERY_DIRECT)
@@ -1667,8 +1669,8 @@ conf_load(const char *path, struct conf **confp, struct conf_errors *errs)
 	c->journal_disk_floor = CONF_DEF_DISK_FLOOR;
 	c->sync = 1;
 	c->retention_ms = CONF_DEF_RETENTION_MS;
-	c->audit_index = 1;
-	c->audit_anchor_ms = -1;        /* by role, once the role is known */
+	c->audit_index = -1;            /* these two by role, once the role is known */
+	c->audit_anchor_ms = -1;
 	c->local_delivery = CONF_DELIVERY_VIA_MASTER;
 	c->max_packet = CONF_DEF_MAX_PACKET;
 	c->max_batch = CONF_DEF_MAX_BATCH;

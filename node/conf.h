@@ -146,7 +146,7 @@ struct conf {
 	int64_t retention_ms;                   /* [30d] */
 	enum conf_delivery local_delivery;      /* [via-master] */
 	int audit_copy;                         /* [0] */
-	int audit_index;                        /* [1] keep the event indexes */
+	int audit_index;                        /* [1 on the master, else 0] event indexes */
 	int64_t audit_anchor_ms;                /* [60m on the master, else 0 = off] */
 	struct conf_url *listen;                /* repeatable */
 	size_t nlisten;

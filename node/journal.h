@@ -407,8 +407,12 @@ struct jev_where {
 int journal_events_where(struct journal *j, const struct jev_where *w,
     int (*fn)(const struct jevent *, void *), void *arg);
 
-/* Whether queries can use the indexes (complete up to the last event). */
+/*
+ * Whether queries can use the indexes (complete up to the last event), and
+ * whether the journal has any (a node with audit-index no never had them).
+ */
 int journal_indexed(struct journal *j);
+int journal_has_index(struct journal *j);
 
 /*
  * Walks the whole chain recomputing every hash. Returns 0 when intact;

@@ -42,11 +42,19 @@
 #                               writev / sendmsg calls per packet (perf stat on
 #                               syscall tracepoints) in throughput run 1 and
 #                               in the latency phase
-#   CHAIN_REFS=0                skip the nng references (quicker, for profiling)
+#   CHAIN_REFS=0                skip the nng references and the journal_bench run
+#                               of the ceiling (quicker, for profiling)
 #   CHAIN_KEY_RUNS=N            throughput runs (default CHAIN_RUNS; 0: none) with a
 #                               journal-key on every node (bodies sealed with
 #                               AES-256-GCM), after the runs without; the table
 #                               gives their median and the ratio to the runs without
+#   CHAIN_NOINDEX_RUNS=N        throughput runs (default 0) with audit-index no on
+#                               every node (no event indexes), after the runs
+#                               with them; the table gives their median and the
+#                               cost of the indexes (make bench-audit sets it)
+#   CHAIN_INDEX=yes|no          audit-index on every node in the other runs
+#                               (default: the nodes' default, the master only)
+#   CHAIN_LAT=0                 skip the latency phases
 #   CHAIN_CASCADED=PATH         the cascaded binary to run (default: the build's)
 #   CHAIN_OUT=FILE              where to write the table instead
 #   T_KEEP=1                    keep the temporary directory (logs, journals)
@@ -295,7 +303,7 @@ if [ -s "$JRES" ] && [ -n "$(find "$JRES" -mmin -60 2>/dev/null)" ]; then
 	CEILING=$(ceiling_of "$JRES")
 	CEILING_SRC="tests/bench/results-journal.txt, $(( ($(date +%s) - $(stat -c %Y "$JRES")) / 60 )) min old"
 fi
-if [ -z "$CEILING" ] && [ -x "$JBENCH" ]; then
+if [ -z "$CEILING" ] && [ -x "$JBENCH" ] && [ "${CHAIN_REFS:-1}" != 0 ]; then
 	echo "# the four-journal-writer ceiling: tests/bench/journal_bench, one run"
 	BENCH_RUNS=1 "$JBENCH" >"$T_DIR/jbench.txt" 2>/dev/null
 	CEILING=$(ceiling_of "$T_DIR/jbench.txt")
@@ -308,6 +316,13 @@ fi
 [ -n "$CEILING" ] && echo "# ceiling: $CEILING packets/s per writer ($CEILING_SRC)"
 
 # ---------------------------------------------------------- throughput
+
+if [ -n "${CHAIN_INDEX:-}" ]; then
+	for n in $NODES; do
+		N_EXTRA[$n]="${N_EXTRA[$n]}audit-index $CHAIN_INDEX
+"
+	done
+fi
 
 : >"$T_DIR/mem.txt"
 : >"$T_DIR/tput.txt"
@@ -376,6 +391,40 @@ KTPUT=$(awk '{ print $2 }' "$T_DIR/ktput.txt" | median)
 LOST=$((LOST + $(awk '{ s += $3 } END { print s + 0 }' "$T_DIR/ktput.txt")))
 DUP=$((DUP + $(awk '{ s += $4 } END { print s + 0 }' "$T_DIR/ktput.txt")))
 
+# ------------------------------- throughput without the event indexes
+
+# The same runs with audit-index no on every node: what the indexes cost.
+NOIX_RUNS=${CHAIN_NOINDEX_RUNS:-0}
+: >"$T_DIR/nitput.txt"
+if [ "$NOIX_RUNS" -gt 0 ]; then
+	for n in $NODES; do
+		N_EXTRA[$n]="${N_EXTRA[$n]%"audit-index ${CHAIN_INDEX:-}
+"}audit-index no
+"
+	done
+	for r in $(seq "$NOIX_RUNS"); do
+		echo "# throughput run $r with audit-index no: $COUNT packets"
+		t_check "noindex run $r: chain up on fresh journals" chain_start || break
+		load "nitput$r" "$COUNT"
+		t_check "noindex run $r: every packet acked by the county" test $? -eq 0
+		cons=$(cat "$T_DIR/nitput$r.cons")
+		echo "#   $cons"
+		t_eq "noindex run $r: none lost" 0 "$(kv "$cons" lost)"
+		t_eq "noindex run $r: none duplicated" 0 "$(kv "$cons" dup)"
+		echo "$r $(kv "$cons" e2e_per_s) $(kv "$cons" lost) $(kv "$cons" dup)" >>"$T_DIR/nitput.txt"
+		chain_stop
+	done
+	for n in $NODES; do
+		N_EXTRA[$n]=${N_EXTRA[$n]%"audit-index no
+"}
+		[ -n "${CHAIN_INDEX:-}" ] && N_EXTRA[$n]="${N_EXTRA[$n]}audit-index $CHAIN_INDEX
+"
+	done
+fi
+NITPUT=$(awk '{ print $2 }' "$T_DIR/nitput.txt" | median)
+LOST=$((LOST + $(awk '{ s += $3 } END { print s + 0 }' "$T_DIR/nitput.txt")))
+DUP=$((DUP + $(awk '{ s += $4 } END { print s + 0 }' "$T_DIR/nitput.txt")))
+
 # ------------------------------------------------------------- latency
 
 # lat_phase TAG RATE SECONDS SYNC: a fresh chain (sync yes or no) at a steady
@@ -403,12 +452,14 @@ lat_phase() {
 	fi
 	N_SYNC=yes
 }
-# the work of BENCH.md: durable, at RATE
-lat_phase lat "$RATE" "$LAT_SECS" yes
-# the floor: one packet at a time through four durable commits in a row
-lat_phase floor "$FLOOR_RATE" 3 yes
-# what is left without the disk (BENCH.md's target for it: Mosquitto's p50)
-lat_phase nosync "$RATE" "$LAT_SECS" no
+if [ "${CHAIN_LAT:-1}" != 0 ]; then
+	# the work of BENCH.md: durable, at RATE
+	lat_phase lat "$RATE" "$LAT_SECS" yes
+	# the floor: one packet at a time through four durable commits in a row
+	lat_phase floor "$FLOOR_RATE" 3 yes
+	# what is left without the disk (BENCH.md's target for it: Mosquitto's p50)
+	lat_phase nosync "$RATE" "$LAT_SECS" no
+fi
 lcons=$(cat "$T_DIR/lat.cons" 2>/dev/null)
 fcons=$(cat "$T_DIR/floor.cons" 2>/dev/null)
 ncons=$(cat "$T_DIR/nosync.cons" 2>/dev/null)
@@ -438,6 +489,12 @@ mem_row() {	# mem_row TAG: "county X MiB, ..." RssAnon per node at the end of ph
 			"  the same with journal-key (AES-256-GCM at rest)" "$KTPUT" \
 			"$(awk '{ printf "%s%.0f", sep, $2; sep = ", " }' "$T_DIR/ktput.txt")" \
 			"$(ratio "$KTPUT" "$TPUT")"
+	fi
+	if [ -s "$T_DIR/nitput.txt" ]; then
+		printf '%-58s %.0f packets/s (%s); with them %s of that (target >= 0.90)\n' \
+			"  the same with audit-index no (no event indexes)" "$NITPUT" \
+			"$(awk '{ printf "%s%.0f", sep, $2; sep = ", " }' "$T_DIR/nitput.txt")" \
+			"$(ratio "$TPUT" "$NITPUT")"
 	fi
 	awk '{ printf "  run %d: %.0f packets/s e2e, producer acked %.0f/s, push batch %.1f, pull batch %.1f, resent %d, machine CPU busy %d%% (iowait %d%%)\n", $1, $2, $3, $6, $7, $8, $13, $14 }' "$T_DIR/tput.txt"
 	printf '%-58s %s\n' "  RssAnon / CPU per node, end of median run ($MRUN)" "$(mem_row "tput$MRUN")"
