@@ -14,7 +14,7 @@
 
 static const char *const type_names[] = { "?", "accepted", "forwarded", "delivered",
     "rejected", "expired", "cancelled", "replayed", "duplicate", "body-pruned",
-    "config-loaded", "started", "stopped", "note" };
+    "config-loaded", "started", "stopped", "note", "anchor" };
 #define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
 
 const char *

@@ -83,10 +83,13 @@ usage(FILE *f, int status)
 	    "                the queues, or the packets waiting in one\n"
 	    "  trace ID      where packet ID is, node by node up its route\n"
 	    "  top           a live view of the node (q quits)\n"
-	    "  audit [verify | export] [--since T] [--until T] [--src ADDR] [--dst ADDR]\n"
+	    "  audit [export] [--since T] [--until T] [--src ADDR] [--dst ADDR]\n"
 	    "        [--command C] [--type TYPE] [--id ID] [--limit N] [--journal DIR]\n"
-	    "        [--format jsonl|csv]\n"
+	    "        [--scan] [--format jsonl|csv]\n"
 	    "                the event log, read from the journal itself\n"
+	    "  audit verify [--since T] [--anchor HASH] [--journal DIR]\n"
+	    "                walks the hash chain (through HASH)\n"
+	    "  audit anchor  the daemon writes and logs the chain's head now\n"
 	    "  check         what a reload of the config on disk would change\n"
 	    "  reload        applies the config on disk (as SIGHUP)\n"
 	    "exit: 0 ok, 1 failed, 2 usage, 3 not running, 4 permission, 5 version\n");
@@ -255,11 +258,7 @@ place_name(uint32_t p)
 void
 hex(const uint8_t *b, size_t n, char *out)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
-	out[2 * n] = '\0';
+	chex(b, n, out);
 }
 
 /*
@@ -538,7 +537,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (audit_argc)
-		return audit_run(conffile, full_argc - audit_argc, argv + audit_argc);
+		return audit_run(conffile, sock, full_argc - audit_argc, argv + audit_argc);
 	if (optind >= argc)
 		usage(stderr, EX_USAGE);
 	if (ops_command(argv[optind]))          /* queue, trace, top: cascadectl_ops.c */

@@ -268,8 +268,17 @@ fail:
 	return 0;
 }
 
+/* The time of a stored record (hash || record), or 0 when too short to say. */
+static int64_t
+val_time(const MDB_val *v)
+{
+	return v->mv_size >= CSHA256_LEN + 24 ?
+	    (int64_t)get64((const uint8_t *)v->mv_data + CSHA256_LEN + 16) : 0;
+}
+
 int
-journal_verify_ex(struct journal *j, struct jverify *vr)
+journal_verify_from(struct journal *j, int64_t since_ms, const uint8_t *anchor,
+    struct jverify *vr)
 {
 	uint8_t prev[CSHA256_LEN] = { 0 }, h[CSHA256_LEN];
 	struct evdec d = { 0 };
@@ -286,8 +295,36 @@ journal_verify_ex(struct journal *j, struct jverify *vr)
 		return jfail(j, rc, "verify: begin");
 	if ((rc = mdb_cursor_open(txn, j->events, &c)) != 0)
 		goto fail;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), expect++) {
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	/*
+	 * --since: the first record at or after it (the clock may step back, so
+	 * by position, not by a search on time); the one before it gives the
+	 * hash the rest hooks on, taken as stored.
+	 */
+	for (; since_ms != 0 && rc == 0 && val_time(&v) < since_ms;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8 || v.mv_size < CSHA256_LEN) {
+			seq = k.mv_size == 8 ? get64(k.mv_data) : 0;
+			snprintf(vr->what, sizeof(vr->what), "a malformed key or value");
+			goto corrupt;
+		}
+		memcpy(prev, v.mv_data, CSHA256_LEN);
+		expect = get64(k.mv_data) + 1;
+		last_ms = val_time(&v);
+	}
+	if (rc == 0) {
+		vr->first_seq = k.mv_size == 8 ? get64(k.mv_data) : expect;
+		vr->first_time_ms = val_time(&v);
+		if (since_ms != 0)
+			expect = vr->first_seq;
+	}
+	memcpy(vr->start_hash, prev, CSHA256_LEN);
+	if (anchor != NULL && vr->first_seq > 1 && memcmp(prev, anchor, CSHA256_LEN) == 0) {
+		vr->anchor_found = 1;
+		vr->anchor_seq = vr->first_seq - 1;
+		vr->anchor_time_ms = last_ms;
+	}
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), expect++) {
 		const uint8_t *rec = (const uint8_t *)v.mv_data + CSHA256_LEN;
 		size_t len = v.mv_size - CSHA256_LEN;
 
@@ -320,6 +357,11 @@ journal_verify_ex(struct journal *j, struct jverify *vr)
 		}
 		last_ms = ev.time_ms;
 		memcpy(prev, h, CSHA256_LEN);
+		if (anchor != NULL && !vr->anchor_found && memcmp(h, anchor, CSHA256_LEN) == 0) {
+			vr->anchor_found = 1;
+			vr->anchor_seq = seq;
+			vr->anchor_time_ms = ev.time_ms;
+		}
 		vr->count++;
 	}
 	if (rc == MDB_NOTFOUND)
@@ -341,6 +383,42 @@ fail:
 		    (unsigned long long)vr->bad_seq, vr->what);
 	if (rc)
 		return jfail(j, rc, "verify");
+	return 0;
+}
+
+int
+journal_verify_ex(struct journal *j, struct jverify *vr)
+{
+	return journal_verify_from(j, 0, NULL, vr);
+}
+
+int
+journal_anchor(struct journal *j, int64_t now_ms, uint64_t *seq, uint8_t head[CSHA256_LEN])
+{
+	char text[2 * CSHA256_LEN + 64];
+	struct jevent ev;
+	struct wtx w;
+	size_t n;
+	int rc;
+
+	if ((rc = jwtx_begin(j, &w)) != 0)
+		return jfail(j, rc, "anchor: begin");
+	*seq = w.ev_seq;
+	memcpy(head, w.ev_hash, CSHA256_LEN);
+	n = (size_t)snprintf(text, sizeof(text), "chain head at record %llu: ",
+	    (unsigned long long)w.ev_seq);
+	chex(head, CSHA256_LEN, text + n);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = JEV_ANCHOR;
+	ev.time_ms = now_ms;
+	ev.peer = ev.src = ev.dst = "";
+	ev.text = text;
+	if ((rc = jev_append(&w, &ev)) != 0) {
+		jwtx_abort(&w);
+		return jfail(j, rc, "anchor: log");
+	}
+	if ((rc = jwtx_commit(&w)) != 0)
+		return jfail(j, rc, "anchor: commit");
 	return 0;
 }
 

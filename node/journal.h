@@ -81,6 +81,7 @@ enum jev_type {
 	JEV_STARTED,
 	JEV_STOPPED,
 	JEV_NOTE,           /* free text from the daemon (e.g. "sync off") */
+	JEV_ANCHOR,         /* the chain's head, noted for auditors (text: its hash) */
 };
 
 /* One event record. Strings are borrowed (not copied) by journal_event_* and
@@ -433,8 +434,33 @@ struct jverify {
 	int missing;                /* bad_seq is absent (deleted), not altered */
 	int64_t bad_time_ms;
 	char what[160];
+	/* journal_verify_from: where it started, and the anchor */
+	uint64_t first_seq;         /* the first record checked (0: none at or after since) */
+	int64_t first_time_ms;
+	uint8_t start_hash[CSHA256_LEN]; /* the hash it hooks on (first_seq - 1's, or zeros) */
+	int anchor_found;
+	uint64_t anchor_seq;        /* the record whose hash the anchor is */
+	int64_t anchor_time_ms;
 };
 int journal_verify_ex(struct journal *j, struct jverify *v);
+
+/*
+ * journal_verify_ex from the first record at or after since_ms (0: from
+ * the first), trusting the stored hash of the record before it (stated in
+ * start_hash); with anchor (CSHA256_LEN bytes, or NULL) also whether a
+ * record checked, or the one it hooks on, has that hash. A missing anchor
+ * is not an error here: the caller says what it means.
+ */
+int journal_verify_from(struct journal *j, int64_t since_ms, const uint8_t *anchor,
+    struct jverify *v);
+
+/*
+ * Appends an ANCHOR event holding the chain's head (the hash of the last
+ * record before it) in its own transaction: *seq gets that record's
+ * position, head its hash (all zero for an empty log).
+ */
+int journal_anchor(struct journal *j, int64_t now_ms, uint64_t *seq,
+    uint8_t head[CSHA256_LEN]);
 
 /* ------------------------------------------------------- meta, stats */
 

@@ -38,6 +38,7 @@ node_cascaded_SOURCES = \
 	node/metrics.c \
 	node/ctl_queue.c \
 	node/ctl_trace.c \
+	node/ctl_audit.c \
 	node/control.c \
 	node/notify.c \
 	node/delaywarn.c

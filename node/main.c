@@ -325,6 +325,7 @@ main(int argc, char **argv)
 	router_start_timers();
 	notify_start();
 	delaywarn_start();
+	anchor_start();
 	control_start(c);
 	metrics_start(c);
 
@@ -340,6 +341,7 @@ main(int argc, char **argv)
 
 	notify_stop();
 	delaywarn_stop();
+	anchor_stop();
 	control_stop();
 	metrics_stop();
 	uplink_stop(node->up);

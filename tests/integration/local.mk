@@ -66,6 +66,10 @@ tests_evtamper_SOURCES = tests/evtamper.c
 tests_evtamper_LDADD = $(LMDB_LIBS)
 TESTS += tests/integration/audit_ctl.sh
 EXTRA_DIST += tests/integration/audit_ctl.sh
+# chain anchors (cascadectl audit anchor, audit-anchor-interval), verify
+# --since/--anchor, the event indexes built at start and equal to --scan
+TESTS += tests/integration/audit_anchor.sh
+EXTRA_DIST += tests/integration/audit_anchor.sh
 
 # live reload (SIGHUP, cascadectl reload) and cascadectl check
 TESTS += tests/integration/reload.sh
