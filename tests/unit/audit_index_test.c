@@ -6,7 +6,7 @@
  * (aq_scan_mode AQ_SCAN and AQ_INDEX) and the event lists compared. Also:
  * a journal written without indexes is indexed at its next open by a
  * writer, and read only it is scanned; index bytes per event stay under the
- * figure cascade.conf(5) gives.
+ * figure cascade.conf(5) gives. Anchors and journal_verify_from too.
  */
 #include "config.h"
 
@@ -323,7 +323,55 @@ TEST_bytes_per_event(void)
 	free(dir);
 }
 
+/* An anchor is the head at its time; verify_from finds it, and starts at --since. */
+static void
+TEST_anchor_verify_from(void)
+{
+	char *dir = cu_tmpdir("auditix");
+	struct journal *j = jt_open(dir);
+	uint8_t head[CSHA256_LEN], other[CSHA256_LEN];
+	struct jverify v;
+	struct jbatch b;
+	uint64_t seq;
+	uint32_t q;
+	unsigned i;
+
+	RC(journal_queue(j, "up", JQ_LINK, &q));
+	for (i = 0; i < 10; i++)
+		RC(jt_insert(j, q, 3, 10, T0 + i * 1000, 0, &b));
+	RC(journal_anchor(j, T0 + 10500, &seq, head));
+	CHECK_EQ(seq, 30);
+	for (i = 11; i < 20; i++)
+		RC(jt_insert(j, q, 3, 10, T0 + i * 1000, 0, &b));
+	RC(journal_verify_from(j, 0, head, &v));
+	CU_ASSERT(v.anchor_found);
+	CHECK_EQ(v.anchor_seq, 30);
+	CHECK_EQ(v.count, 31 + 27);
+	CHECK_EQ(jt_events(j, JEV_ANCHOR), 1);
+	memset(other, 0xab, sizeof(other));
+	RC(journal_verify_from(j, 0, other, &v));
+	CU_ASSERT(!v.anchor_found);
+	/* from 15 s on: records 47.. (the anchor is 31) */
+	RC(journal_verify_from(j, T0 + 15000, head, &v));
+	CHECK_EQ(v.first_seq, 31 + 3 * 4 + 1);
+	CHECK_EQ(v.count, 3 * 5);
+	CU_ASSERT(!v.anchor_found);             /* before the start: not walked */
+	/* starting right after the anchored record: the hash it hooks on is the anchor */
+	RC(journal_verify_from(j, T0 + 10500, head, &v));
+	CHECK_EQ(v.first_seq, 31);
+	CU_ASSERT(memcmp(v.start_hash, head, CSHA256_LEN) == 0);
+	CU_ASSERT(v.anchor_found);
+	CHECK_EQ(v.anchor_seq, 30);
+	RC(journal_verify_from(j, T0 + 99000, NULL, &v));
+	CHECK_EQ(v.first_seq, 0);
+	CHECK_EQ(v.count, 0);
+	journal_close(j);
+	cu_rmtree(dir);
+	free(dir);
+}
+
 static const struct cu_test tests[] = {
+	CU_TEST(TEST_anchor_verify_from),
 	CU_TEST(TEST_index_equals_scan),
 	CU_TEST(TEST_build_at_open),
 	CU_TEST(TEST_catch_up),
