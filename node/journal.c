@@ -2829,6 +2829,8 @@ journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_
 	/* after the keys: an old journal's build reads the packets' commands */
 	if (!o->readonly && !o->no_index)
 		jev_index_build(j);
+	else if (!o->readonly)
+		j->ix_ok = 0;   /* complete now, but this writer will not keep them */
 	*jp = j;
 	return 0;
 fail:

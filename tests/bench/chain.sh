@@ -48,12 +48,9 @@
 #                               journal-key on every node (bodies sealed with
 #                               AES-256-GCM), after the runs without; the table
 #                               gives their median and the ratio to the runs without
-#   CHAIN_NOINDEX_RUNS=N        throughput runs (default 0) with audit-index no on
-#                               every node (no event indexes), after the runs
-#                               with them; the table gives their median and the
-#                               cost of the indexes (make bench-audit sets it)
-#   CHAIN_INDEX=yes|no          audit-index on every node in the other runs
-#                               (default: the nodes' default, the master only)
+#   CHAIN_INDEX=yes|no          audit-index on every node (default: the nodes'
+#                               default, the master only); make bench-audit
+#                               alternates runs of each
 #   CHAIN_LAT=0                 skip the latency phases
 #   CHAIN_CASCADED=PATH         the cascaded binary to run (default: the build's)
 #   CHAIN_OUT=FILE              where to write the table instead
@@ -391,40 +388,6 @@ KTPUT=$(awk '{ print $2 }' "$T_DIR/ktput.txt" | median)
 LOST=$((LOST + $(awk '{ s += $3 } END { print s + 0 }' "$T_DIR/ktput.txt")))
 DUP=$((DUP + $(awk '{ s += $4 } END { print s + 0 }' "$T_DIR/ktput.txt")))
 
-# ------------------------------- throughput without the event indexes
-
-# The same runs with audit-index no on every node: what the indexes cost.
-NOIX_RUNS=${CHAIN_NOINDEX_RUNS:-0}
-: >"$T_DIR/nitput.txt"
-if [ "$NOIX_RUNS" -gt 0 ]; then
-	for n in $NODES; do
-		N_EXTRA[$n]="${N_EXTRA[$n]%"audit-index ${CHAIN_INDEX:-}
-"}audit-index no
-"
-	done
-	for r in $(seq "$NOIX_RUNS"); do
-		echo "# throughput run $r with audit-index no: $COUNT packets"
-		t_check "noindex run $r: chain up on fresh journals" chain_start || break
-		load "nitput$r" "$COUNT"
-		t_check "noindex run $r: every packet acked by the county" test $? -eq 0
-		cons=$(cat "$T_DIR/nitput$r.cons")
-		echo "#   $cons"
-		t_eq "noindex run $r: none lost" 0 "$(kv "$cons" lost)"
-		t_eq "noindex run $r: none duplicated" 0 "$(kv "$cons" dup)"
-		echo "$r $(kv "$cons" e2e_per_s) $(kv "$cons" lost) $(kv "$cons" dup)" >>"$T_DIR/nitput.txt"
-		chain_stop
-	done
-	for n in $NODES; do
-		N_EXTRA[$n]=${N_EXTRA[$n]%"audit-index no
-"}
-		[ -n "${CHAIN_INDEX:-}" ] && N_EXTRA[$n]="${N_EXTRA[$n]}audit-index $CHAIN_INDEX
-"
-	done
-fi
-NITPUT=$(awk '{ print $2 }' "$T_DIR/nitput.txt" | median)
-LOST=$((LOST + $(awk '{ s += $3 } END { print s + 0 }' "$T_DIR/nitput.txt")))
-DUP=$((DUP + $(awk '{ s += $4 } END { print s + 0 }' "$T_DIR/nitput.txt")))
-
 # ------------------------------------------------------------- latency
 
 # lat_phase TAG RATE SECONDS SYNC: a fresh chain (sync yes or no) at a steady
@@ -489,12 +452,6 @@ mem_row() {	# mem_row TAG: "county X MiB, ..." RssAnon per node at the end of ph
 			"  the same with journal-key (AES-256-GCM at rest)" "$KTPUT" \
 			"$(awk '{ printf "%s%.0f", sep, $2; sep = ", " }' "$T_DIR/ktput.txt")" \
 			"$(ratio "$KTPUT" "$TPUT")"
-	fi
-	if [ -s "$T_DIR/nitput.txt" ]; then
-		printf '%-58s %.0f packets/s (%s); with them %s of that (target >= 0.90)\n' \
-			"  the same with audit-index no (no event indexes)" "$NITPUT" \
-			"$(awk '{ printf "%s%.0f", sep, $2; sep = ", " }' "$T_DIR/nitput.txt")" \
-			"$(ratio "$TPUT" "$NITPUT")"
 	fi
 	awk '{ printf "  run %d: %.0f packets/s e2e, producer acked %.0f/s, push batch %.1f, pull batch %.1f, resent %d, machine CPU busy %d%% (iowait %d%%)\n", $1, $2, $3, $6, $7, $8, $13, $14 }' "$T_DIR/tput.txt"
 	printf '%-58s %s\n' "  RssAnon / CPU per node, end of median run ($MRUN)" "$(mem_row "tput$MRUN")"
