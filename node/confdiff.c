@@ -175,6 +175,13 @@ conf_diff(const struct conf *o, const struct conf *n, struct conf_changes *ch)
 		add(ch, CONF_CHANGE_RESTART, &nw, "listen: changed (" RESTART_WHY ")");
 	if (str_ne(o->control, n->control))
 		add(ch, CONF_CHANGE_RESTART, &nw, "control: changed (" RESTART_WHY ")");
+	if (o->audit_index != n->audit_index)
+		add(ch, CONF_CHANGE_RESTART, &nw, "audit-index: %s -> %s (read when the journal "
+		    "opens: restart cascaded)", o->audit_index ? "yes" : "no",
+		    n->audit_index ? "yes" : "no");
+	if (o->audit_anchor_ms != n->audit_anchor_ms)
+		add(ch, CONF_CHANGE_RESTART, &nw, "audit-anchor-interval: changed (read at start: "
+		    "restart cascaded)");
 	diff_parent(o, n, ch);
 	diff_children(o, n, ch);
 	diff_clients(o, n, ch);
