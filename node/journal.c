@@ -2508,11 +2508,6 @@ journal_stats(struct journal *j, struct jstats *st)
 	if ((rc = mdb_stat(txn, j->events, &ms)) != 0)
 		goto fail;
 	st->events = ms.ms_entries;
-	if (j->has_evidx) {
-		if ((rc = mdb_stat(txn, j->evidx, &ms)) != 0)
-			goto fail;
-		st->index_pages = ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages;
-	}
 	st->indexed = j->ix_ok;
 	if ((rc = mdb_stat(txn, j->expiry, &ms)) != 0)
 		goto fail;

@@ -478,7 +478,6 @@ struct jstats {
 	uint64_t packets;           /* records in packets (bodies or not) */
 	uint64_t queued;            /* entries in queues */
 	uint64_t events;
-	uint64_t index_pages;       /* pages of the event indexes (evidx) */
 	int indexed;                /* they are complete (journal_indexed) */
 	uint64_t expiring;          /* entries in the expiry index */
 	int full;
