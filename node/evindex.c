@@ -8,17 +8,23 @@
  *   'S' src address ("node" or "node/client")
  *   'D' dst address
  *   'C' the packet's command
- *   'I' the packet id (16 bytes); also the id it refers to (ref)
+ *   'I' 8 bytes of the packet id (its 48-bit ms, then its last 2 bytes);
+ *       also of the id it refers to (ref)
  *
  * Why this shape: a value's events are one sorted list of 8-byte seqs. Seqs
  * only grow, so every put is an MDB_APPENDDUP at the end of its list, and
  * LMDB keeps lists of many items in LEAF2 pages without per-item headers:
  * about 8 bytes per entry once a value has a few dozen events (src, dst,
  * command, minute), more for a packet id's few (its key and a sub-page
- * header are shared by 2-4 events). A query seeks one list, bounded by the
+ * header are shared by 2-4 events): some 70-90 bytes per event in all
+ * (tests/unit/audit_index_test, make bench-audit). A query seeks one list, bounded by the
  * seqs the time window's minutes hold: the 'T' entries cover whole minutes
  * and the clock may step back, so the bounds are a superset and the caller
  * filters exactly (audit_query.c re-applies every filter).
+ *
+ * A packet id has few events, so its key is paid for by them alone: 8 bytes
+ * of it instead of 16 keep it small, and two ids that share them (the same
+ * millisecond and low 16 bits) only add a candidate the caller drops.
  *
  * "node" also means its clients: their keys sort together as "node/...", a
  * prefix range. Events are append-only (retention prunes packet bodies, never
@@ -53,6 +59,16 @@ key_make(uint8_t *out, int field, const void *val, size_t n)
 	out[0] = (uint8_t)field;
 	memcpy(out + 1, val, n);
 	return 1 + n;
+}
+
+/* The 'I' key of a packet id: its time (sorting with it) and its last 2 bytes. */
+static size_t
+key_id(uint8_t *out, const uint8_t id[CID_LEN])
+{
+	out[0] = JIX_ID;
+	memcpy(out + 1, id, 6);
+	memcpy(out + 7, id + CID_LEN - 2, 2);
+	return 9;
 }
 
 static size_t
@@ -166,11 +182,11 @@ jix_put(struct journal *j, MDB_txn *txn, const struct jevent *ev)
 	    strlen(ev->command)), d)) != 0)
 		return rc;
 	if (memcmp(ev->id, zero, CID_LEN) != 0 &&
-	    (rc = put1(txn, j->evidx, key, key_make(key, JIX_ID, ev->id, CID_LEN), d)) != 0)
+	    (rc = put1(txn, j->evidx, key, key_id(key, ev->id), d)) != 0)
 		return rc;
 	if (ev->ref != NULL && memcmp(ev->ref, zero, CID_LEN) != 0 &&
 	    memcmp(ev->ref, ev->id, CID_LEN) != 0 &&
-	    (rc = put1(txn, j->evidx, key, key_make(key, JIX_ID, ev->ref, CID_LEN), d)) != 0)
+	    (rc = put1(txn, j->evidx, key, key_id(key, ev->ref), d)) != 0)
 		return rc;
 	return 0;
 }
@@ -304,7 +320,10 @@ jix_collect(struct journal *j, MDB_txn *txn, const struct jev_where *w, uint64_t
 			goto done;      /* nothing in the window */
 	}
 	if (w->field != JIX_NONE) {
-		k.mv_size = key_make(key, w->field, w->val, w->vlen);
+		if (w->field == JIX_ID && w->vlen == CID_LEN)
+			k.mv_size = key_id(key, w->val);
+		else
+			k.mv_size = key_make(key, w->field, w->val, w->vlen);
 		k.mv_data = key;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
 		if (rc == 0)
