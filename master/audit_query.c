@@ -1,6 +1,6 @@
 /*
- * audit_query.c — time parsing, filters and the event-log scan behind
- * cascade-audit and `cascadectl audit` (see audit_query.h).
+ * audit_query.c — time parsing, filters and the event-log queries behind
+ * `cascadectl audit` (see audit_query.h).
  */
 #include "config.h"
 
@@ -14,7 +14,7 @@
 
 static const char *const type_names[] = { "?", "accepted", "forwarded", "delivered",
     "rejected", "expired", "cancelled", "replayed", "duplicate", "body-pruned",
-    "config-loaded", "started", "stopped", "note", "payload-read" };
+    "config-loaded", "started", "stopped", "note", "payload-read", "anchor" };
 #define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
 
 const char *
@@ -191,11 +191,56 @@ scan_one(const struct jevent *ev, void *arg)
 	return f->limit && ++s->n >= f->limit;
 }
 
+/*
+ * The index a filter narrows best: the packet id (a handful of events),
+ * then an address or the command, each bounded by the time window; the
+ * window alone when nothing else is indexed. --type has no index.
+ */
+void
+aq_where(const struct aq_filter *f, struct jev_where *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->since_ms = f->since_ms;
+	w->until_ms = f->until_ms;
+	if (f->has_id) {
+		w->field = JIX_ID;
+		w->val = f->id;
+		w->vlen = CID_LEN;
+	} else if (f->src != NULL || f->dst != NULL) {
+		const char *a = f->src != NULL ? f->src : f->dst;
+
+		w->field = f->src != NULL ? JIX_SRC : JIX_DST;
+		w->val = a;
+		w->vlen = strlen(a);
+		w->with_clients = strchr(a, '/') == NULL;
+	} else if (f->command != NULL) {
+		w->field = JIX_COMMAND;
+		w->val = f->command;
+		w->vlen = strlen(f->command);
+	}
+}
+
+int
+aq_scan_mode(struct journal *j, const struct aq_filter *f, int mode,
+    int (*fn)(const struct aq_row *, void *), void *arg)
+{
+	struct scan s = { j, f, fn, arg, 0 };
+	struct jev_where w;
+	int rc;
+
+	if (mode != AQ_SCAN) {
+		/* the indexes only choose which events to look at: scan_one decides */
+		aq_where(f, &w);
+		rc = journal_events_where(j, &w, scan_one, &s);
+		if (rc != JOURNAL_NO_INDEX || mode == AQ_INDEX)
+			return rc;
+	}
+	return journal_events(j, 1, scan_one, &s);
+}
+
 int
 aq_scan(struct journal *j, const struct aq_filter *f,
     int (*fn)(const struct aq_row *, void *), void *arg)
 {
-	struct scan s = { j, f, fn, arg, 0 };
-
-	return journal_events(j, 1, scan_one, &s);
+	return aq_scan_mode(j, f, AQ_AUTO, fn, arg);
 }

@@ -1,7 +1,9 @@
 /*
- * audit_query.h — the event-log queries shared by cascade-audit and
- * `cascadectl audit`: time parsing, filters, and a linear scan of a
- * journal's event log (no indexes yet: every query reads the whole log).
+ * audit_query.h — the event-log queries of `cascadectl audit`: time
+ * parsing, filters, and the query itself, which narrows the events it reads
+ * with the journal's indexes (node/evindex.c) when the filter allows and
+ * reads the whole log otherwise. Both ways give the same answer: the
+ * indexes only pick candidates, every filter is applied to each.
  */
 #ifndef CASCADE_AUDIT_QUERY_H
 #define CASCADE_AUDIT_QUERY_H
@@ -49,11 +51,21 @@ struct aq_row {
 };
 
 /*
- * Scans the event log of j in order, calling fn for each event f matches
- * (at most f->limit); fn returning non-zero stops the scan. Returns 0 or
- * the journal's error (journal_errmsg).
+ * Calls fn, in log order, for each event of j that f matches (at most
+ * f->limit); fn returning non-zero stops. Uses the indexes when the journal
+ * has complete ones and f has a time window, an id, an address or a
+ * command; else reads the whole log. Returns 0 or the journal's error
+ * (journal_errmsg); with AQ_INDEX, JOURNAL_NO_INDEX when it cannot.
  */
 int aq_scan(struct journal *j, const struct aq_filter *f,
     int (*fn)(const struct aq_row *, void *), void *arg);
+
+/* aq_scan's choice made by the caller (tests, the benchmark). */
+enum { AQ_AUTO, AQ_SCAN, AQ_INDEX };
+int aq_scan_mode(struct journal *j, const struct aq_filter *f, int mode,
+    int (*fn)(const struct aq_row *, void *), void *arg);
+
+/* The index query for f (what aq_scan narrows with). */
+void aq_where(const struct aq_filter *f, struct jev_where *w);
 
 #endif

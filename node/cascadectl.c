@@ -84,10 +84,13 @@ usage(FILE *f, int status)
 	    "                the queues, or the packets waiting in one\n"
 	    "  trace ID      where packet ID is, node by node up its route\n"
 	    "  top           a live view of the node (q quits)\n"
-	    "  audit [verify | export] [--since T] [--until T] [--src ADDR] [--dst ADDR]\n"
+	    "  audit [export] [--since T] [--until T] [--src ADDR] [--dst ADDR]\n"
 	    "        [--command C] [--type TYPE] [--id ID] [--limit N] [--journal DIR]\n"
-	    "        [--format jsonl|csv]\n"
+	    "        [--scan] [--format jsonl|csv]\n"
 	    "                the event log, read from the journal itself\n"
+	    "  audit verify [--since T] [--anchor HASH] [--journal DIR]\n"
+	    "                walks the hash chain (through HASH)\n"
+	    "  audit anchor  the daemon writes and logs the chain's head now\n"
 	    "  replay --link LINK --since T [--until T] | replay --id ID\n"
 	    "                requeues the packets forwarded over LINK in the window\n"
 	    "                (for a peer that lost its disk), or one packet\n"
@@ -282,11 +285,7 @@ place_name(uint32_t p)
 void
 hex(const uint8_t *b, size_t n, char *out)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
-	out[2 * n] = '\0';
+	chex(b, n, out);
 }
 
 /*

@@ -45,9 +45,9 @@ int ops_command(const char *name);
 int ops_run(char *path, int argc, char **argv);
 
 /*
- * cascadectl_audit.c: audit, audit verify, audit export, reading the
- * journal directly (argv[0] is "audit"); audit show --payload asks the
- * daemon on socket sock (NULL: the config's); returns the exit code.
+ * cascadectl_audit.c: audit, audit verify, audit export, audit show, reading
+ * the journal directly, and audit anchor, asking the daemon (on sock, or
+ * the configuration's socket); argv[0] is "audit". Returns the exit code.
  */
 int audit_run(const char *conffile, const char *sock, int argc, char **argv);
 

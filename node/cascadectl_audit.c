@@ -4,12 +4,16 @@
  * daemon, or the journal of a stopped node), not over the control socket.
  *
  *   cascadectl audit [filters] [--json]       matching events
- *   cascadectl audit verify                   the hash chain
+ *   cascadectl audit verify [--since T] [--anchor HASH]   the hash chain
+ *   cascadectl audit anchor                   the daemon writes an anchor now
  *   cascadectl audit export --since T --format jsonl|csv
  *   cascadectl audit show ID [--payload]      one packet: record, trace, events
  *
- * The queries are master/audit_query.c's, shared with cascade-audit. No
- * indexes yet: every query scans the whole log.
+ * The queries are master/audit_query.c's: through the journal's event
+ * indexes when the filter allows (node/evindex.c), else (or with --scan)
+ * reading the whole log. --journal takes the journal directory or the
+ * data-dir holding it, so this also reads the journal of a stopped node
+ * (it replaced the separate cascade-audit tool).
  *
  * A payload can hold patient data: show --payload asks the daemon for it
  * over the control socket, which journals the access first (a payload-read
@@ -251,20 +255,69 @@ time_opt(const char *s, int64_t *out)
 		die(EX_USAGE, "%s", err);
 }
 
-static int
-verify(struct journal *j)
+/* HASH of --anchor: 64 hex digits. */
+static void
+anchor_opt(const char *s, uint8_t out[CSHA256_LEN])
 {
-	char h[2 * CSHA256_LEN + 1], t[48];
+	unsigned i, x;
+
+	if (strlen(s) != 2 * CSHA256_LEN || strspn(s, "0123456789abcdefABCDEF") != strlen(s))
+		die(EX_USAGE, "--anchor %s: not a chain hash (64 hex digits, as audit anchor or "
+		    "audit verify printed it)", s);
+	for (i = 0; i < CSHA256_LEN; i++) {
+		sscanf(s + 2 * i, "%2x", &x);
+		out[i] = (uint8_t)x;
+	}
+}
+
+/*
+ * The whole chain, or from the first record at or after since_ms (trusting
+ * the stored hash of the one before it, which is said); with anchor, whether
+ * the chain passes through it: not passing is a failure (exit 1).
+ */
+static int
+verify(struct journal *j, int64_t since_ms, const uint8_t *anchor)
+{
+	char h[2 * CSHA256_LEN + 1], sh[2 * CSHA256_LEN + 1], ah[2 * CSHA256_LEN + 1];
+	char t[48], t2[48], from[256] = "";
 	struct jverify v;
-	int rc = journal_verify_ex(j, &v);
+	int rc = journal_verify_from(j, since_ms, anchor, &v), ok;
 
 	hex(v.head, CSHA256_LEN, h);
+	hex(v.start_hash, CSHA256_LEN, sh);
+	if (anchor != NULL)
+		hex(anchor, CSHA256_LEN, ah);
 	if (rc != 0 && v.bad_seq == 0)
 		die(EX_FAILED, "verify: %s", journal_errmsg(j));
+	if (since_ms != 0 && v.first_seq == 0 && rc == 0) {
+		if (json)
+			json_print(json_pack("{s:b, s:I, s:s}", "intact", 1, "verified",
+			    (json_int_t)0, "what", "no record at or after --since"));
+		else
+			printf("no record at or after %s: nothing verified\n",
+			    local_time(since_ms, t, sizeof(t)));
+		return anchor != NULL ? EX_FAILED : EX_OK;
+	}
+	if (since_ms != 0)
+		snprintf(from, sizeof(from), " from record %" PRIu64 " (%s), hooked on the stored "
+		    "hash %s of the record before it,", v.first_seq,
+		    local_time(v.first_time_ms, t2, sizeof(t2)), sh);
+	ok = rc == 0 && (anchor == NULL || v.anchor_found);
 	if (json) {
 		json_t *o = json_pack("{s:b, s:I, s:s}", "intact", rc == 0, "verified",
 		    (json_int_t)v.count, "head", h);
 
+		if (since_ms != 0) {
+			json_object_set_new(o, "first_seq", json_integer((json_int_t)v.first_seq));
+			json_object_set_new(o, "start_hash", json_string(sh));
+		}
+		if (anchor != NULL) {
+			json_object_set_new(o, "anchor", json_string(ah));
+			json_object_set_new(o, "anchor_found", json_boolean(v.anchor_found));
+			if (v.anchor_found)
+				json_object_set_new(o, "anchor_seq",
+				    json_integer((json_int_t)v.anchor_seq));
+		}
 		if (rc != 0) {
 			json_object_set_new(o, "broken_at", json_integer((json_int_t)v.bad_seq));
 			json_object_set_new(o, "missing", json_boolean(v.missing));
@@ -273,14 +326,47 @@ verify(struct journal *j)
 			json_object_set_new(o, "what", json_string(v.what));
 		}
 		json_print(o);
-	} else if (rc == 0)
-		printf("%" PRIu64 " records verified, chain intact, head %s\n", v.count, h);
-	else
+	} else if (rc == 0) {
+		printf("%" PRIu64 " records verified,%s chain intact, head %s\n", v.count, from, h);
+		if (anchor != NULL && v.anchor_found)
+			printf("the chain passes through anchor %s at record %" PRIu64 " (%s)\n", ah,
+			    v.anchor_seq, local_time(v.anchor_time_ms, t, sizeof(t)));
+		else if (anchor != NULL)
+			printf("anchor %s not found: no record%s has that hash (the log was rewritten "
+			    "since, or the hash is from another node's log)\n", ah, since_ms != 0 ?
+			    " verified (none at or after --since, nor the one it hooks on)" : "");
+	} else
 		printf("chain broken at record %" PRIu64 " (%s %s): %s; %" PRIu64 " records before "
-		    "it verified, last good hash %s\n", v.bad_seq, v.missing ? "after" : "at",
+		    "it verified%s, last good hash %s%s\n", v.bad_seq, v.missing ? "after" : "at",
 		    v.bad_time_ms ? local_time(v.bad_time_ms, t, sizeof(t)) : "unknown time",
-		    v.what, v.count, h);
-	return rc == 0 ? EX_OK : EX_FAILED;
+		    v.what, v.count, from, h, anchor == NULL ? "" : v.anchor_found ?
+		    "; the anchor was passed before the break" : "; the anchor was not reached");
+	return ok ? EX_OK : EX_FAILED;
+}
+
+/* audit anchor: the daemon writes one (the one writer of its chain) and says which. */
+static int
+anchor(const char *conffile, const char *sock)
+{
+	char *path = sock != NULL ? strdup(sock) : socket_from_config(conffile);
+	Cascade__CtlReply *rep = ask(path, CASCADE__CTL_COMMAND__CTL_AUDIT_ANCHOR, "");
+	char t[48];
+
+	free(path);
+	if (rep->anchor == NULL)
+		die(EX_FAILED, "audit anchor: the daemon's answer has no anchor (an older "
+		    "cascaded?)");
+	if (json)
+		json_print(json_pack("{s:I, s:s, s:s, s:I}", "seq", (json_int_t)rep->anchor->seq,
+		    "head", rep->anchor->head, "time", iso_utc(rep->anchor->time_ms, t, sizeof(t)),
+		    "anchor_seq", (json_int_t)rep->anchor->anchor_seq));
+	else
+		printf("anchor %s: chain head at record %" PRIu64 " is %s (%s); check later with "
+		    "cascadectl audit verify --anchor %s\n", "written", rep->anchor->seq,
+		    rep->anchor->head, local_time(rep->anchor->time_ms, t, sizeof(t)),
+		    rep->anchor->head);
+	cascade__ctl_reply__free_unpacked(rep, NULL);
+	return EX_OK;
 }
 
 /* ----------------------------------------------------------- audit show */
@@ -752,9 +838,11 @@ show(struct journal *j, const char *idarg, int with_payload, const char *sock, c
 }
 
 static const char audit_usage_text[] =
-    "usage: cascadectl audit [verify | export] [--journal DIR] [--since T] "
+    "usage: cascadectl audit [export] [--journal DIR] [--since T] "
     "[--until T] [--src ADDR] [--dst ADDR] [--command C] [--type TYPE] [--id ID] "
-    "[--limit N] [--json] [--format jsonl|csv]\n"
+    "[--limit N] [--scan] [--json] [--format jsonl|csv]\n"
+    "       cascadectl audit verify [--since T] [--anchor HASH] [--journal DIR] [--json]\n"
+    "       cascadectl audit anchor [--json]\n"
     "       cascadectl audit show ID [--journal DIR] [--payload] [--json]; "
     "see cascadectl(8), AUDIT";
 
@@ -780,6 +868,8 @@ audit_run(const char *conffile, const char *sock, int argc, char **argv)
 		{ "format", required_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "payload", no_argument, NULL, 'P' },
+		{ "scan", no_argument, NULL, 'X' },
+		{ "anchor", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -789,11 +879,12 @@ audit_run(const char *conffile, const char *sock, int argc, char **argv)
 	struct journal *j;
 	struct out o;
 	char err[512], *dir, *end;
-	int ch, rc, since = 0, payload = 0;
+	int ch, rc, since = 0, payload = 0, mode = AQ_AUTO, has_anchor = 0;
+	uint8_t anchor_hash[CSHA256_LEN];
 
 	memset(&f, 0, sizeof(f));
 	if (argc > 1 && (strcmp(argv[1], "verify") == 0 || strcmp(argv[1], "export") == 0 ||
-	    strcmp(argv[1], "show") == 0)) {
+	    strcmp(argv[1], "show") == 0 || strcmp(argv[1], "anchor") == 0)) {
 		sub = argv[1];
 		argc--;
 		argv++;
@@ -810,6 +901,8 @@ audit_run(const char *conffile, const char *sock, int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'F': format = optarg; break;
 		case 'P': payload = 1; break;
+		case 'X': mode = AQ_SCAN; break;
+		case 'a': anchor_opt(optarg, anchor_hash); has_anchor = 1; break;
 		case 'h':
 			printf("%s\n", audit_usage_text);
 			exit(EX_OK);
@@ -818,7 +911,7 @@ audit_run(const char *conffile, const char *sock, int argc, char **argv)
 				die(EX_USAGE, "--type %s: not an event type (accepted, forwarded, "
 				    "delivered, rejected, expired, cancelled, replayed, duplicate, "
 				    "body-pruned, config-loaded, started, stopped, note, "
-				    "payload-read)", optarg);
+				    "payload-read, anchor)", optarg);
 			break;
 		case 'i':
 			if (cid_parse(optarg, f.id) != 0)
@@ -845,10 +938,20 @@ audit_run(const char *conffile, const char *sock, int argc, char **argv)
 		audit_usage();
 	if (f.since_ms && f.until_ms && f.since_ms >= f.until_ms)
 		die(EX_USAGE, "--since is not before --until: no event can match");
-	/* verify walks the whole chain: a filter would only look like it applied */
-	if (sub != NULL && strcmp(sub, "verify") == 0 && (since || f.until_ms || f.src || f.dst ||
-	    f.command || f.type || f.has_id || f.limit || format != NULL))
-		die(EX_USAGE, "audit verify takes no filters: it always walks the whole chain");
+	/* verify walks the chain (from --since on): a filter would only look like it applied */
+	if (sub != NULL && strcmp(sub, "verify") == 0 && (f.until_ms || f.src || f.dst ||
+	    f.command || f.type || f.has_id || f.limit || format != NULL || mode != AQ_AUTO))
+		die(EX_USAGE, "audit verify takes only --since T and --anchor HASH: it walks the "
+		    "chain to its head");
+	if (has_anchor && (sub == NULL || strcmp(sub, "verify") != 0))
+		die(EX_USAGE, "--anchor is for audit verify");
+	if (sub != NULL && strcmp(sub, "anchor") == 0) {
+		if (optind != argc || since || f.until_ms || f.src || f.dst || f.command || f.type ||
+		    f.has_id || f.limit || format != NULL || given != NULL || mode != AQ_AUTO)
+			die(EX_USAGE, "usage: cascadectl audit anchor (the daemon writes it: no "
+			    "options)");
+		return anchor(conffile, sock);
+	}
 	memset(&o, 0, sizeof(o));
 	o.fmt = json ? OUT_JSONL : OUT_TABLE;
 	if (sub != NULL && strcmp(sub, "export") == 0) {
@@ -879,7 +982,7 @@ audit_run(const char *conffile, const char *sock, int argc, char **argv)
 		return rc;
 	}
 	if (sub != NULL && strcmp(sub, "verify") == 0) {
-		rc = verify(j);
+		rc = verify(j, f.since_ms, has_anchor ? anchor_hash : NULL);
 		journal_close(j);
 		free(dir);
 		return rc;
@@ -889,7 +992,12 @@ audit_run(const char *conffile, const char *sock, int argc, char **argv)
 	else if (o.fmt == OUT_TABLE)
 		printf("%7s  %-29s %-10s %-33s %-22s %-22s %-14s %s\n", "SEQ", "TIME", "TYPE", "ID",
 		    "SRC", "DST", "COMMAND", "PEER / DETAIL");
-	rc = aq_scan(j, &f, print_row, &o);
+	if (mode == AQ_AUTO && journal_has_index(j) && !journal_indexed(j) && (since ||
+	    f.until_ms || f.src || f.dst || f.command || f.has_id))
+		fprintf(stderr, "cascadectl: %s: the event indexes lack the latest events "
+		    "(written with audit-index no or by an older cascaded; cascaded completes them "
+		    "at its next start with audit-index yes): reading the whole log\n", dir);
+	rc = aq_scan_mode(j, &f, mode, print_row, &o);
 	if (rc != 0) {
 		snprintf(err, sizeof(err), "%s", journal_errmsg(j));
 		journal_close(j);

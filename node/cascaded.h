@@ -349,6 +349,13 @@ Cascade__CtlQueuePlace *ctl_place(const struct jwhere *w, unsigned i);
 /* cascadectl queue [LINK|CLIENT]: every queue, or one page of one (--limit, --after). */
 void ctl_queue(const Cascade__CtlRequest *req, Cascade__CtlReply *rep);
 
+/* ---------------------------------------------------------- ctl_audit.c */
+/* Chain anchors: every audit-anchor-interval (started with the loop) and now. */
+void anchor_start(void);
+void anchor_stop(void);
+/* cascadectl audit anchor: writes one; answers rep (reply_send) when it is in. */
+void ctl_audit_anchor(Cascade__CtlReply *rep);
+
 /* ---------------------------------------------------------- ctl_trace.c */
 /*
  * Where packet id is: this node's hop (asked by child asker, or NULL for

@@ -110,6 +110,9 @@ static const struct dir dirs[] = {
 	    1000, 100 * 365 * DAY },
 	{ "local-delivery", CTX_TOP, 1, 1, 0, 0, "via-master|direct", d_delivery, 0, 0, 0 },
 	{ "audit-copy", CTX_TOP, 1, 1, 0, 0, "yes|no", d_bool, C(audit_copy), 0, 0 },
+	{ "audit-index", CTX_TOP, 1, 1, 0, 0, "yes|no", d_bool, C(audit_index), 0, 0 },
+	{ "audit-anchor-interval", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur,
+	    C(audit_anchor_ms), 0, 366 * DAY },
 	{ "listen", CTX_TOP, 1, 1, 1, 0, "URL", d_listen, 0, 0, 0 },
 	{ "allow-plain", CTX_TOP, 1, 1, 0, 0, "yes|no", d_bool, C(allow_plain), 0, 0 },
 	{ "tls-cert", CTX_TOP, 1, 1, 0, 0, "PATH", d_path, C(tls_cert), 1, 0 },
@@ -1566,6 +1569,10 @@ finish(struct parser *p)
 	if (c->role == CONF_ROLE_NODE && c->parent == NULL)
 		werr(p, p->role_where.file ? &p->role_where : mw, "a node with role node needs "
 		    "a parent block (or set \"role master\")");
+	if (c->audit_index < 0)
+		c->audit_index = c->role == CONF_ROLE_MASTER;
+	if (c->audit_anchor_ms < 0)
+		c->audit_anchor_ms = c->role == CONF_ROLE_MASTER ? CONF_DEF_ANCHOR_MS : 0;
 	if (c->audit_copy && c->local_delivery != CONF_DELIVERY_DIRECT)
 		werr(p, &p->seen_top[dir_find("audit-copy") - dirs], "audit-copy yes only "
 		    "applies with \"local-delivery direct\"");
@@ -1705,6 +1712,8 @@ conf_load(const char *path, struct conf **confp, struct conf_errors *errs)
 	c->journal_disk_floor = CONF_DEF_DISK_FLOOR;
 	c->sync = 1;
 	c->retention_ms = CONF_DEF_RETENTION_MS;
+	c->audit_index = -1;            /* these two by role, once the role is known */
+	c->audit_anchor_ms = -1;
 	c->local_delivery = CONF_DELIVERY_VIA_MASTER;
 	c->max_packet = CONF_DEF_MAX_PACKET;
 	c->max_batch = CONF_DEF_MAX_BATCH;

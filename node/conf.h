@@ -38,6 +38,7 @@
 #define CONF_DEF_MAP_SIZE      (64ULL << 20)
 #define CONF_DEF_DISK_FLOOR    (256ULL << 20)
 #define CONF_DEF_RETENTION_MS  (30LL * 86400 * 1000)
+#define CONF_DEF_ANCHOR_MS     (60LL * 60 * 1000)   /* audit-anchor-interval, master */
 #define CONF_DEF_MAX_PACKET    (1ULL << 20)
 #define CONF_DEF_MAX_BATCH     256
 #define CONF_DEF_PULL_WAIT_MS  25000
@@ -145,6 +146,8 @@ struct conf {
 	int64_t retention_ms;                   /* [30d] */
 	enum conf_delivery local_delivery;      /* [via-master] */
 	int audit_copy;                         /* [0] */
+	int audit_index;                        /* [1 on the master, else 0] event indexes */
+	int64_t audit_anchor_ms;                /* [60m on the master, else 0 = off] */
 	struct conf_url *listen;                /* repeatable */
 	size_t nlisten;
 	int allow_plain;                        /* [0] */

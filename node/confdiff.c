@@ -304,6 +304,13 @@ conf_diff(const struct conf *o, const struct conf *n, struct conf_changes *ch)
 		    "tls-ca: changed (" RESTART_WHY ")");
 	diff_limits(o, n, ch);
 	diff_listen(o, n, ch);
+	if (o->audit_index != n->audit_index)
+		add(ch, CONF_CHANGE_RESTART, CONF_CHG_OTHER, NULL, &nw, "audit-index: %s -> %s "
+		    "(read when the journal opens: restart cascaded)",
+		    o->audit_index ? "yes" : "no", n->audit_index ? "yes" : "no");
+	if (o->audit_anchor_ms != n->audit_anchor_ms)
+		add(ch, CONF_CHANGE_RESTART, CONF_CHG_OTHER, NULL, &nw, "audit-anchor-interval: "
+		    "changed (read at start: restart cascaded)");
 	diff_parent(o, n, ch);
 	diff_children(o, n, ch);
 	diff_clients(o, n, ch);

@@ -522,6 +522,10 @@ ctl_request(nng_msg *m)
 			ctl_payload(req->arg, rep, who);
 		cascade__ctl_request__free_unpacked(req, NULL);
 		return;
+	case CMD(AUDIT_ANCHOR):
+		ctl_audit_anchor(rep);
+		cascade__ctl_request__free_unpacked(req, NULL);
+		return;
 	default:
 		snprintf(why, sizeof(why), "unknown command %u (a newer cascadectl?)", req->command);
 		log_warnx("control: request refused: %s", why);

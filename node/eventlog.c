@@ -7,7 +7,8 @@
  * version may only append fields, so an older reader decodes the prefix.
  * Stored under key u64 seq as hash[32] || record, where hash =
  * SHA-256(previous hash || record) and the first previous hash is 32 zero
- * bytes.
+ * bytes. The event's index entries (evindex.c) go in with it, in the same
+ * transaction.
  */
 #include "config.h"
 
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <lmdb.h>
 
@@ -165,6 +167,8 @@ jev_append(struct wtx *w, struct jevent *ev)
 	rc = mdb_put(w->txn, j->events, &k, &v, MDB_APPEND);
 	if (rc)
 		return rc;
+	if (j->ix_on && (rc = jix_put(j, w->txn, ev)) != 0)
+		return rc;
 	memcpy(ev->hash, hash, CSHA256_LEN);
 	w->ev_seq = ev->seq;
 	memcpy(w->ev_hash, hash, CSHA256_LEN);
@@ -192,6 +196,8 @@ jev_set_packet(struct jevent *ev, const Cascade__Packet *p, const char **trace)
 	else
 		ev->src = nz(p->src);
 	ev->dst = nz(p->dst);
+	ev->command = nz(p->command);
+	ev->ref = p->ref_id.len == CID_LEN ? p->ref_id.data : NULL;
 	n = p->n_trace < JEV_MAXTRACE ? p->n_trace : JEV_MAXTRACE;
 	for (i = 0; i < n; i++)
 		trace[i] = p->trace[i] != NULL ? nz(p->trace[i]->node) : "";
@@ -264,8 +270,17 @@ fail:
 	return 0;
 }
 
+/* The time of a stored record (hash || record), or 0 when too short to say. */
+static int64_t
+val_time(const MDB_val *v)
+{
+	return v->mv_size >= CSHA256_LEN + 24 ?
+	    (int64_t)get64((const uint8_t *)v->mv_data + CSHA256_LEN + 16) : 0;
+}
+
 int
-journal_verify_ex(struct journal *j, struct jverify *vr)
+journal_verify_from(struct journal *j, int64_t since_ms, const uint8_t *anchor,
+    struct jverify *vr)
 {
 	uint8_t prev[CSHA256_LEN] = { 0 }, h[CSHA256_LEN];
 	struct evdec d = { 0 };
@@ -282,8 +297,36 @@ journal_verify_ex(struct journal *j, struct jverify *vr)
 		return jfail(j, rc, "verify: begin");
 	if ((rc = mdb_cursor_open(txn, j->events, &c)) != 0)
 		goto fail;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), expect++) {
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	/*
+	 * --since: the first record at or after it (the clock may step back, so
+	 * by position, not by a search on time); the one before it gives the
+	 * hash the rest hooks on, taken as stored.
+	 */
+	for (; since_ms != 0 && rc == 0 && val_time(&v) < since_ms;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8 || v.mv_size < CSHA256_LEN) {
+			seq = k.mv_size == 8 ? get64(k.mv_data) : 0;
+			snprintf(vr->what, sizeof(vr->what), "a malformed key or value");
+			goto corrupt;
+		}
+		memcpy(prev, v.mv_data, CSHA256_LEN);
+		expect = get64(k.mv_data) + 1;
+		last_ms = val_time(&v);
+	}
+	if (rc == 0) {
+		vr->first_seq = k.mv_size == 8 ? get64(k.mv_data) : expect;
+		vr->first_time_ms = val_time(&v);
+		if (since_ms != 0)
+			expect = vr->first_seq;
+	}
+	memcpy(vr->start_hash, prev, CSHA256_LEN);
+	if (anchor != NULL && vr->first_seq > 1 && memcmp(prev, anchor, CSHA256_LEN) == 0) {
+		vr->anchor_found = 1;
+		vr->anchor_seq = vr->first_seq - 1;
+		vr->anchor_time_ms = last_ms;
+	}
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), expect++) {
 		const uint8_t *rec = (const uint8_t *)v.mv_data + CSHA256_LEN;
 		size_t len = v.mv_size - CSHA256_LEN;
 
@@ -316,6 +359,11 @@ journal_verify_ex(struct journal *j, struct jverify *vr)
 		}
 		last_ms = ev.time_ms;
 		memcpy(prev, h, CSHA256_LEN);
+		if (anchor != NULL && !vr->anchor_found && memcmp(h, anchor, CSHA256_LEN) == 0) {
+			vr->anchor_found = 1;
+			vr->anchor_seq = seq;
+			vr->anchor_time_ms = ev.time_ms;
+		}
 		vr->count++;
 	}
 	if (rc == MDB_NOTFOUND)
@@ -341,6 +389,42 @@ fail:
 }
 
 int
+journal_verify_ex(struct journal *j, struct jverify *vr)
+{
+	return journal_verify_from(j, 0, NULL, vr);
+}
+
+int
+journal_anchor(struct journal *j, int64_t now_ms, uint64_t *seq, uint8_t head[CSHA256_LEN])
+{
+	char text[2 * CSHA256_LEN + 64];
+	struct jevent ev;
+	struct wtx w;
+	size_t n;
+	int rc;
+
+	if ((rc = jwtx_begin(j, &w)) != 0)
+		return jfail(j, rc, "anchor: begin");
+	*seq = w.ev_seq;
+	memcpy(head, w.ev_hash, CSHA256_LEN);
+	n = (size_t)snprintf(text, sizeof(text), "chain head at record %llu: ",
+	    (unsigned long long)w.ev_seq);
+	chex(head, CSHA256_LEN, text + n);
+	memset(&ev, 0, sizeof(ev));
+	ev.type = JEV_ANCHOR;
+	ev.time_ms = now_ms;
+	ev.peer = ev.src = ev.dst = "";
+	ev.text = text;
+	if ((rc = jev_append(&w, &ev)) != 0) {
+		jwtx_abort(&w);
+		return jfail(j, rc, "anchor: log");
+	}
+	if ((rc = jwtx_commit(&w)) != 0)
+		return jfail(j, rc, "anchor: commit");
+	return 0;
+}
+
+int
 journal_verify(struct journal *j, uint64_t *count, uint64_t *bad_seq)
 {
 	struct jverify v;
@@ -349,4 +433,242 @@ journal_verify(struct journal *j, uint64_t *count, uint64_t *bad_seq)
 	*count = v.count;
 	*bad_seq = v.bad_seq;
 	return rc;
+}
+
+/* ------------------------------------------------------------ indexes */
+
+int
+journal_indexed(struct journal *j)
+{
+	return j->ix_ok;
+}
+
+int
+journal_has_index(struct journal *j)
+{
+	return j->has_evidx;
+}
+
+int
+journal_events_where(struct journal *j, const struct jev_where *w,
+    int (*fn)(const struct jevent *, void *), void *arg)
+{
+	struct evdec d = { 0 };
+	struct jevent ev;
+	uint64_t *seqs = NULL;
+	uint8_t key[8];
+	size_t i, n = 0;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	if (!j->ix_ok)
+		return JOURNAL_NO_INDEX;
+	if ((rc = jrd_begin(j, &txn)) != 0)
+		return jfail(j, rc, "events: begin");
+	if ((rc = jix_collect(j, txn, w, &seqs, &n)) != 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		put64(key, seqs[i]);
+		k.mv_size = sizeof(key);
+		k.mv_data = key;
+		/*
+		 * An entry whose event is gone: a record deleted behind the
+		 * journal's back (audit verify names it). Shown as the scan shows
+		 * it: not at all. (A record altered in place decodes to what it now
+		 * says, for both; only verify can tell.)
+		 */
+		if ((rc = mdb_get(txn, j->events, &k, &v)) == MDB_NOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			goto fail;
+		if (v.mv_size < CSHA256_LEN) {
+			rc = JOURNAL_CORRUPT;
+			goto fail;
+		}
+		rc = ev_decode((const uint8_t *)v.mv_data + CSHA256_LEN,
+		    v.mv_size - CSHA256_LEN, &ev, &d);
+		if (rc)
+			goto fail;
+		ev.seq = seqs[i];
+		memcpy(ev.hash, v.mv_data, CSHA256_LEN);
+		if (fn(&ev, arg) != 0)
+			break;
+	}
+fail:
+	jrd_end(j, txn);
+	free(seqs);
+	free(d.str);
+	if (rc == JOURNAL_NO_INDEX)
+		return rc;
+	if (rc)
+		return jfail(j, rc, "indexed events");
+	return 0;
+}
+
+/* The time of event seq, or -1 when it cannot be read. */
+static int64_t
+ev_time(struct journal *j, MDB_txn *txn, uint64_t seq)
+{
+	uint8_t key[8];
+	MDB_val k, v;
+
+	put64(key, seq);
+	k.mv_size = sizeof(key);
+	k.mv_data = key;
+	if (mdb_get(txn, j->events, &k, &v) != 0 || v.mv_size < CSHA256_LEN + 24)
+		return -1;
+	return (int64_t)get64((const uint8_t *)v.mv_data + CSHA256_LEN + 16);
+}
+
+/*
+ * The first event not indexed. Indexed events are always a prefix of the
+ * log (appends index in their own transaction, the build goes in order and
+ * the suffix appended without indexes, by an older cascaded or with
+ * audit-index no, is what a build catches up on), so a binary search finds it.
+ */
+static int
+first_unindexed(struct journal *j, uint64_t *first)
+{
+	uint64_t lo = 1, hi = j->ev_seq + 1, mid;
+	MDB_txn *txn;
+	int64_t t;
+	int rc = 0;
+
+	if ((rc = jrd_begin(j, &txn)) != 0)
+		return rc;
+	while (lo < hi) {       /* invariant: all < lo indexed, all >= hi not */
+		mid = lo + (hi - lo) / 2;
+		if ((t = ev_time(j, txn, mid)) < 0) {
+			rc = JOURNAL_CORRUPT;
+			break;
+		}
+		if ((rc = jix_has(j, txn, mid, t)) < 0)
+			break;
+		if (rc == 1)
+			lo = mid + 1;
+		else
+			hi = mid;
+		rc = 0;
+	}
+	jrd_end(j, txn);
+	*first = lo;
+	return rc;
+}
+
+#define JIX_BUILD_TXN   20000   /* events indexed per transaction of the build */
+
+/* Indexes events from..to in one transaction; *at gets the next to do. */
+static int
+build_some(struct journal *j, uint64_t from, uint64_t to, uint64_t *at)
+{
+	struct evdec d = { 0 };
+	struct jevent ev;
+	MDB_cursor *c = NULL;
+	uint8_t key[8], pkey[JKEY_LEN];
+	struct wtx w;
+	MDB_val k, v;
+	int rc;
+
+	*at = from;
+	if ((rc = jwtx_begin(j, &w)) != 0)
+		return rc;
+	if ((rc = mdb_cursor_open(w.txn, j->events, &c)) != 0)
+		goto fail;
+	put64(key, from);
+	k.mv_size = sizeof(key);
+	k.mv_data = key;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		Cascade__Packet *p = NULL;
+		static const uint8_t zero[CID_LEN];
+
+		if (k.mv_size != 8 || v.mv_size < CSHA256_LEN) {
+			rc = JOURNAL_CORRUPT;
+			goto fail;
+		}
+		if ((ev.seq = get64(k.mv_data)) > to)
+			break;
+		if ((rc = ev_decode((const uint8_t *)v.mv_data + CSHA256_LEN,
+		    v.mv_size - CSHA256_LEN, &ev, &d)) != 0)
+			goto fail;
+		ev.seq = get64(k.mv_data);
+		/* records carry no command: the packet has it while it is journaled */
+		if (memcmp(ev.id, zero, CID_LEN) != 0) {
+			memcpy(pkey, ev.id, CID_LEN);
+			pkey[CID_LEN] = ev.leg;
+			if ((p = jpkt_load(j, w.txn, pkey)) != NULL) {
+				ev.command = p->command;
+				ev.ref = p->ref_id.len == CID_LEN ? p->ref_id.data : NULL;
+			}
+		}
+		rc = jix_put(j, w.txn, &ev);
+		if (p != NULL)
+			cascade__packet__free_unpacked(p, NULL);
+		if (rc)
+			goto fail;
+		*at = ev.seq + 1;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	mdb_cursor_close(c);
+	free(d.str);
+	return jwtx_commit(&w);
+fail:
+	if (c != NULL)
+		mdb_cursor_close(c);
+	jwtx_abort(&w);
+	free(d.str);
+	*at = from;
+	return rc;
+}
+
+/*
+ * Brings the indexes up to the last event: nothing to do for a journal that
+ * always had them; a journal from before them (or kept with audit-index no
+ * for a while) is indexed here, once, with progress in the log. A failure
+ * leaves the journal serving without indexes (queries scan); the next
+ * start tries again.
+ */
+void
+jev_index_build(struct journal *j)
+{
+	uint64_t first, at, total, next_pct = 10;
+	time_t t0 = time(NULL);
+	int rc;
+
+	j->ix_on = 0;
+	if (!j->has_evidx)
+		return;
+	if (!j->ix_ok) {
+		if ((rc = first_unindexed(j, &first)) != 0)
+			goto fail;
+		total = j->ev_seq - first + 1;
+		log_info("journal %s: indexing events %llu to %llu for audit queries (once, for "
+		    "a journal written without indexes); queries scan until it is done", j->dir,
+		    (unsigned long long)first, (unsigned long long)j->ev_seq);
+		for (at = first; at <= j->ev_seq;) {
+			uint64_t to = at + JIX_BUILD_TXN - 1;
+
+			if ((rc = build_some(j, at, to < j->ev_seq ? to : j->ev_seq, &at)) != 0)
+				goto fail;
+			if ((at - first) * 100 >= next_pct * total && at <= j->ev_seq) {
+				log_info("journal %s: indexing events: %llu%% (%llu of %llu)", j->dir,
+				    (unsigned long long)((at - first) * 100 / total),
+				    (unsigned long long)(at - first), (unsigned long long)total);
+				next_pct = (at - first) * 100 / total + 10;
+			}
+		}
+		log_info("journal %s: %llu events indexed in %lld s", j->dir,
+		    (unsigned long long)total, (long long)(time(NULL) - t0));
+		j->ix_ok = 1;
+	}
+	j->ix_on = 1;
+	return;
+fail:
+	log_warnx("journal %s: indexing events: %s; audit queries scan the log instead, the "
+	    "next start tries again", j->dir, journal_strerror(rc));
+	j->ix_ok = 0;
 }

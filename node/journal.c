@@ -78,6 +78,7 @@
 #define JRECOUNT_EVERY  8       /* commits between free-page counts near the limit */
 #define JACK_CHUNK      512     /* entries per ack / trim transaction */
 #define JSWEEP_CHUNK    128
+#define JBODY_MIN       512     /* smaller bodies are not dropped early */
 #define JBODY_CHUNK     64      /* bodies pruned per transaction */
 #define JSCAN_MAX       4096    /* records looked at per transaction */
 #define JGROW_WAIT_MS   200     /* how long growth waits for readers */
@@ -133,6 +134,8 @@ journal_strerror(int rc)
 		return "not the packet's source";
 	case JOURNAL_NO_KEY:
 		return "sealed under a journal key that is not configured";
+	case JOURNAL_NO_INDEX:
+		return "no complete event indexes";
 	}
 	return mdb_strerror(rc);
 }
@@ -481,6 +484,23 @@ rec_decode(struct journal *j, const struct jrec *r, const uint8_t *pkey)
 	    rec_body_copy(j, r, pkey, j->dbuf) != 0)
 		return NULL;
 	return cascade__packet__unpack(NULL, n, j->dbuf);
+}
+
+/*
+ * The packet stored under pkey, decoded, or NULL (gone, pruned, sealed
+ * under a key not configured). For the event indexes' build (eventlog.c).
+ */
+Cascade__Packet *
+jpkt_load(struct journal *j, MDB_txn *txn, const uint8_t *pkey)
+{
+	struct jrec r;
+	MDB_val k, v;
+
+	k.mv_size = JKEY_LEN;
+	k.mv_data = (void *)pkey;
+	if (mdb_get(txn, j->packets, &k, &v) != 0 || rec_parse(&v, &r) != 0)
+		return NULL;
+	return rec_decode(j, &r, pkey);
 }
 
 /* Adds delta to the count of bodies sealed under kid (meta "jk:" kid). */
@@ -2569,7 +2589,12 @@ prune_bodies(struct journal *j, int64_t now_ms, unsigned max, unsigned *npruned,
 		scanned++;
 		if (k.mv_size != JKEY_LEN || rec_parse(&v, &r) != 0)
 			continue;
-		if ((r.flags & JREC_PRUNED) || r.bodylen == 0)
+		/*
+		 * A body smaller than what its drop logs (a BODY_PRUNED record of
+		 * some 150 bytes and its index entries) frees nothing: dropping it
+		 * would make a full journal fuller.
+		 */
+		if ((r.flags & JREC_PRUNED) || r.bodylen < JBODY_MIN)
 			continue;
 		if ((rc = rec_queued(j, w.txn, &r, 0, 0, &queued)) != 0)
 			goto fail;
@@ -2736,6 +2761,7 @@ journal_stats(struct journal *j, struct jstats *st)
 	if ((rc = mdb_stat(txn, j->events, &ms)) != 0)
 		goto fail;
 	st->events = ms.ms_entries;
+	st->indexed = j->ix_ok;
 	if ((rc = mdb_stat(txn, j->expiry, &ms)) != 0)
 		goto fail;
 	st->expiring = ms.ms_entries;
@@ -2853,6 +2879,8 @@ open_dbs(struct journal *j, const struct journal_opts *o, char *err, size_t errl
 		snprintf(err, errlen, "journal %s: last event: %s", j->dir, journal_strerror(rc));
 		goto fail;
 	}
+	if ((rc = jix_open(j, txn, o, err, errlen)) != 0)
+		goto fail;
 	if ((rc = mdb_txn_commit(txn)) != 0) {
 		snprintf(err, errlen, "journal %s: commit: %s", j->dir, mdb_strerror(rc));
 		return rc;
@@ -3046,6 +3074,11 @@ journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_
 	j->map_size = info.me_mapsize;
 	if (!o->readonly)
 		usage_check(j, 1);
+	/* after the keys: an old journal's build reads the packets' commands */
+	if (!o->readonly && !o->no_index)
+		jev_index_build(j);
+	else if (!o->readonly)
+		j->ix_ok = 0;   /* complete now, but this writer will not keep them */
 	*jp = j;
 	return 0;
 fail:

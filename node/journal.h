@@ -55,6 +55,7 @@
 #define JOURNAL_SYS         (-38)    /* a system call failed: errno is in the message */
 #define JOURNAL_NOT_YOURS   (-39)    /* cancel: the packet has another source */
 #define JOURNAL_NO_KEY      (-40)    /* a body sealed under a journal key not configured */
+#define JOURNAL_NO_INDEX    (-41)    /* no complete event indexes: scan instead */
 
 enum jleg { JLEG_UP = 0, JLEG_DOWN = 1 };
 
@@ -84,6 +85,7 @@ enum jev_type {
 	JEV_STOPPED,
 	JEV_NOTE,           /* free text from the daemon (e.g. "sync off") */
 	JEV_PAYLOAD_READ,   /* an operator read the payload (peer: who; cascadectl audit show --payload) */
+	JEV_ANCHOR,         /* the chain's head, noted for auditors (text: its hash) */
 };
 
 /* One event record. Strings are borrowed (not copied) by journal_event_* and
@@ -106,6 +108,13 @@ struct jevent {
 	 * (valid until fn returns), for copies that must stay verifiable */
 	const uint8_t *rec;
 	size_t reclen;
+	/*
+	 * In, for the indexes only (not part of the record, NULL when unknown):
+	 * the packet's command and the id it refers to (a notice, cancel or
+	 * audit copy). jev_set_packet fills them.
+	 */
+	const char *command;
+	const uint8_t *ref;
 };
 
 struct jkeyring;   /* journal_crypt.h */
@@ -123,6 +132,8 @@ struct journal_opts {
 	                               LMDB lets readers run while the daemon writes */
 	const struct jkeyring *keys; /* journal-key (copied): NULL or none = bodies stored
 	                               in clear; keys[0] seals new ones, all open old ones */
+	int no_index;               /* do not keep the event indexes (audit-index no): queries
+	                               then scan; a writer without it builds missing ones */
 };
 
 struct journal;
@@ -430,6 +441,42 @@ int journal_events(struct journal *j, uint64_t from,
     int (*fn)(const struct jevent *, void *), void *arg);
 
 /*
+ * What journal_events_where can narrow with the event indexes (evindex.c):
+ * a time window and at most one field. Events outside it may still be
+ * passed to fn (the window is covered by whole minutes, and an address
+ * "node" also means its clients): the caller filters exactly.
+ */
+enum jix_field {
+	JIX_NONE = 0,
+	JIX_SRC = 'S',              /* the event's src address */
+	JIX_DST = 'D',              /* its dst address */
+	JIX_COMMAND = 'C',          /* the packet's command */
+	JIX_ID = 'I',               /* the packet id, or the id it refers to */
+};
+struct jev_where {
+	int64_t since_ms, until_ms; /* [since, until), 0 = open */
+	int field;                  /* jix_field */
+	const void *val;            /* its value (JIX_ID: CID_LEN bytes) */
+	size_t vlen;
+	int with_clients;           /* JIX_SRC/DST "node": also "node/..." */
+};
+
+/*
+ * Calls fn in seq order for the events w may match, found through the
+ * indexes. Returns JOURNAL_NO_INDEX (nothing called) when the journal has no
+ * complete indexes or w narrows nothing: scan with journal_events instead.
+ */
+int journal_events_where(struct journal *j, const struct jev_where *w,
+    int (*fn)(const struct jevent *, void *), void *arg);
+
+/*
+ * Whether queries can use the indexes (complete up to the last event), and
+ * whether the journal has any (a node with audit-index no never had them).
+ */
+int journal_indexed(struct journal *j);
+int journal_has_index(struct journal *j);
+
+/*
  * Walks the whole chain recomputing every hash. Returns 0 when intact;
  * JOURNAL_CORRUPT with *bad_seq = the first record that does not match.
  * *count gets the number of records checked.
@@ -448,8 +495,33 @@ struct jverify {
 	int missing;                /* bad_seq is absent (deleted), not altered */
 	int64_t bad_time_ms;
 	char what[160];
+	/* journal_verify_from: where it started, and the anchor */
+	uint64_t first_seq;         /* the first record checked (0: none at or after since) */
+	int64_t first_time_ms;
+	uint8_t start_hash[CSHA256_LEN]; /* the hash it hooks on (first_seq - 1's, or zeros) */
+	int anchor_found;
+	uint64_t anchor_seq;        /* the record whose hash the anchor is */
+	int64_t anchor_time_ms;
 };
 int journal_verify_ex(struct journal *j, struct jverify *v);
+
+/*
+ * journal_verify_ex from the first record at or after since_ms (0: from
+ * the first), trusting the stored hash of the record before it (stated in
+ * start_hash); with anchor (CSHA256_LEN bytes, or NULL) also whether a
+ * record checked, or the one it hooks on, has that hash. A missing anchor
+ * is not an error here: the caller says what it means.
+ */
+int journal_verify_from(struct journal *j, int64_t since_ms, const uint8_t *anchor,
+    struct jverify *v);
+
+/*
+ * Appends an ANCHOR event holding the chain's head (the hash of the last
+ * record before it) in its own transaction: *seq gets that record's
+ * position, head its hash (all zero for an empty log).
+ */
+int journal_anchor(struct journal *j, int64_t now_ms, uint64_t *seq,
+    uint8_t head[CSHA256_LEN]);
 
 /* ------------------------------------------------------- meta, stats */
 
@@ -467,6 +539,7 @@ struct jstats {
 	uint64_t packets;           /* records in packets (bodies or not) */
 	uint64_t queued;            /* entries in queues */
 	uint64_t events;
+	int indexed;                /* they are complete (journal_indexed) */
 	uint64_t expiring;          /* entries in the expiry index */
 	int full;
 	uint64_t grows, body_prunes;

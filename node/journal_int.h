@@ -21,6 +21,10 @@
 struct journal {
 	MDB_env *env;
 	MDB_dbi meta, packets, queues, marks, expiry, events;
+	MDB_dbi evidx;                  /* the event indexes (evindex.c), if has_evidx */
+	int has_evidx;                  /* the database exists */
+	int ix_on;                      /* the writer keeps them (not audit-index no) */
+	int ix_ok;                      /* complete: queries may use them */
 	pthread_rwlock_t rw;            /* read txns shared, map growth exclusive */
 	pthread_mutex_t errmu;
 	/*
@@ -127,9 +131,19 @@ void jrd_end(struct journal *, MDB_txn *);
 int jwtx_begin(struct journal *, struct wtx *);
 int jwtx_commit(struct wtx *);
 void jwtx_abort(struct wtx *);
+Cascade__Packet *jpkt_load(struct journal *, MDB_txn *, const uint8_t *);
 
 /* eventlog.c */
 int jev_append(struct wtx *, struct jevent *);
 void jev_set_packet(struct jevent *, const Cascade__Packet *, const char **);
+void jev_index_build(struct journal *);
+
+/* evindex.c */
+int jix_open(struct journal *, MDB_txn *, const struct journal_opts *, char *, size_t);
+int jix_put(struct journal *, MDB_txn *, const struct jevent *);
+int jix_has(struct journal *, MDB_txn *, uint64_t, int64_t);
+int jix_collect(struct journal *, MDB_txn *, const struct jev_where *, uint64_t **, size_t *);
+int jix_progress(struct journal *, MDB_txn *, uint64_t *);
+int jix_progress_set(struct journal *, MDB_txn *, uint64_t);
 
 #endif /* CASCADE_JOURNAL_INT_H */

@@ -14,7 +14,8 @@ node_libnode_la_SOURCES = \
 	node/journal_notify.c \
 	node/journal_crypt.h \
 	node/journal_crypt.c \
-	node/eventlog.c
+	node/eventlog.c \
+	node/evindex.c
 node_libnode_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBPQ_CFLAGS)
 node_libnode_la_LIBADD = packets/libpackets.la $(LMDB_LIBS) $(NNG_LIBS) \
@@ -40,6 +41,7 @@ node_cascaded_SOURCES = \
 	node/ctl_trace.c \
 	node/ctl_replay.c \
 	node/ctl_payload.c \
+	node/ctl_audit.c \
 	node/control.c \
 	node/notify.c \
 	node/delaywarn.c

@@ -192,6 +192,7 @@ journal_start(void)
 	o.map_max = c->journal_max_size;
 	o.disk_floor = c->journal_disk_floor;
 	o.sync = c->sync;
+	o.no_index = !c->audit_index;
 	o.keys = &c->journal_keys;
 	if (journal_open(&node->j, &o, err, sizeof(err)) != 0)
 		fatalx("journal: %s", err);
@@ -315,6 +316,7 @@ main(int argc, char **argv)
 	notify_start();
 	delaywarn_start();
 	audit_sink_start();
+	anchor_start();
 	control_start(c);
 	metrics_start(c);
 
@@ -331,6 +333,7 @@ main(int argc, char **argv)
 	notify_stop();
 	delaywarn_stop();
 	audit_sink_stop();
+	anchor_stop();
 	control_stop();
 	metrics_stop();
 	uplink_stop(node->up);

@@ -298,3 +298,16 @@ csecret_generate(size_t len, char *hex, size_t hexlen)
 	OPENSSL_cleanse(raw, sizeof(raw));
 	return 0;
 }
+
+void
+chex(const uint8_t *b, size_t n, char *out)
+{
+	static const char xd[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = xd[b[i] >> 4];
+		out[2 * i + 1] = xd[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}

@@ -192,6 +192,9 @@ int csecret_load(const char *path, uint8_t *out, size_t outlen, char *msg, size_
  * Returns 0, or -1 with msg set (the same wording as csecret_load's).
  */
 int cfile_private(const char *path, char *msg, size_t msglen);
+/* The lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
+void chex(const uint8_t *b, size_t n, char *out);
+
 /* Writes a new random secret of len bytes as hex into hex (2*len+1 bytes). */
 int csecret_generate(size_t len, char *hex, size_t hexlen);
 

@@ -12,7 +12,7 @@ top_builddir=${top_builddir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_srcdir=${top_srcdir:-$top_builddir}
 CASCADED=$top_builddir/node/cascaded
 CONSULT=$top_builddir/client-sdk/examples/consult
-AUDIT=$top_builddir/master/cascade-audit
+AUDIT=$top_builddir/node/cascadectl
 CTL=$top_builddir/node/cascadectl
 FREEPORT=$top_builddir/tests/freeport
 D=$(mktemp -d "${TMPDIR:-/tmp}/cascade-demo.XXXXXX")
@@ -184,9 +184,9 @@ echo
 say "what the master's journal holds for the first consultation (read beside the running master)"
 id=$(grep -o '[0-9a-f]\{12\}-[0-9a-f]\{20\}' "$D/first.out" | head -n 1)
 if [ -n "$id" ]; then
-	"$AUDIT" -i "$id" "$D/master/journal" | sed 's/^/  /'
+	"$AUDIT" audit --journal "$D/master/journal" --id "$id" | sed 's/^/  /'
 fi
-"$AUDIT" -v "$D/master/journal" | sed 's/^/  master event log: /'
+"$AUDIT" audit verify --journal "$D/master/journal" | sed 's/^/  master event log: /'
 
 say "stopping"
 for n in expert county-a county-b city prov master; do kill "${PID[$n]}" 2>/dev/null; done

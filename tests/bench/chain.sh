@@ -42,11 +42,16 @@
 #                               writev / sendmsg calls per packet (perf stat on
 #                               syscall tracepoints) in throughput run 1 and
 #                               in the latency phase
-#   CHAIN_REFS=0                skip the nng references (quicker, for profiling)
+#   CHAIN_REFS=0                skip the nng references and the journal_bench run
+#                               of the ceiling (quicker, for profiling)
 #   CHAIN_KEY_RUNS=N            throughput runs (default CHAIN_RUNS; 0: none) with a
 #                               journal-key on every node (bodies sealed with
 #                               AES-256-GCM), after the runs without; the table
 #                               gives their median and the ratio to the runs without
+#   CHAIN_INDEX=yes|no          audit-index on every node (default: the nodes'
+#                               default, the master only); make bench-audit
+#                               alternates runs of each
+#   CHAIN_LAT=0                 skip the latency phases
 #   CHAIN_CASCADED=PATH         the cascaded binary to run (default: the build's)
 #   CHAIN_OUT=FILE              where to write the table instead
 #   T_KEEP=1                    keep the temporary directory (logs, journals)
@@ -295,7 +300,7 @@ if [ -s "$JRES" ] && [ -n "$(find "$JRES" -mmin -60 2>/dev/null)" ]; then
 	CEILING=$(ceiling_of "$JRES")
 	CEILING_SRC="tests/bench/results-journal.txt, $(( ($(date +%s) - $(stat -c %Y "$JRES")) / 60 )) min old"
 fi
-if [ -z "$CEILING" ] && [ -x "$JBENCH" ]; then
+if [ -z "$CEILING" ] && [ -x "$JBENCH" ] && [ "${CHAIN_REFS:-1}" != 0 ]; then
 	echo "# the four-journal-writer ceiling: tests/bench/journal_bench, one run"
 	BENCH_RUNS=1 "$JBENCH" >"$T_DIR/jbench.txt" 2>/dev/null
 	CEILING=$(ceiling_of "$T_DIR/jbench.txt")
@@ -308,6 +313,13 @@ fi
 [ -n "$CEILING" ] && echo "# ceiling: $CEILING packets/s per writer ($CEILING_SRC)"
 
 # ---------------------------------------------------------- throughput
+
+if [ -n "${CHAIN_INDEX:-}" ]; then
+	for n in $NODES; do
+		N_EXTRA[$n]="${N_EXTRA[$n]}audit-index $CHAIN_INDEX
+"
+	done
+fi
 
 : >"$T_DIR/mem.txt"
 : >"$T_DIR/tput.txt"
@@ -403,12 +415,14 @@ lat_phase() {
 	fi
 	N_SYNC=yes
 }
-# the work of BENCH.md: durable, at RATE
-lat_phase lat "$RATE" "$LAT_SECS" yes
-# the floor: one packet at a time through four durable commits in a row
-lat_phase floor "$FLOOR_RATE" 3 yes
-# what is left without the disk (BENCH.md's target for it: Mosquitto's p50)
-lat_phase nosync "$RATE" "$LAT_SECS" no
+if [ "${CHAIN_LAT:-1}" != 0 ]; then
+	# the work of BENCH.md: durable, at RATE
+	lat_phase lat "$RATE" "$LAT_SECS" yes
+	# the floor: one packet at a time through four durable commits in a row
+	lat_phase floor "$FLOOR_RATE" 3 yes
+	# what is left without the disk (BENCH.md's target for it: Mosquitto's p50)
+	lat_phase nosync "$RATE" "$LAT_SECS" no
+fi
 lcons=$(cat "$T_DIR/lat.cons" 2>/dev/null)
 fcons=$(cat "$T_DIR/floor.cons" 2>/dev/null)
 ncons=$(cat "$T_DIR/nosync.cons" 2>/dev/null)

@@ -24,7 +24,8 @@
  * Environment: BENCH_SECS (seconds per measurement, default 2), BENCH_RUNS
  * (default 3), BENCH_DIR (where the databases go; default $TMPDIR, else
  * /var/tmp: a real disk, not tmpfs), BENCH_ONLY=journal (only the journal
- * at batch 256, e.g. under perf record).
+ * at batch 256, e.g. under perf record), BENCH_NOINDEX=1 (the journal
+ * without its event indexes, as with audit-index no).
  */
 #include "config.h"
 
@@ -357,6 +358,8 @@ jside_open(void)
 	o.node_id = "county-a";
 	o.map_size = JOURNAL_MAP;
 	o.sync = 1;
+	/* BENCH_NOINDEX=1: without the event indexes (audit-index no) */
+	o.no_index = getenv("BENCH_NOINDEX") != NULL && *getenv("BENCH_NOINDEX") == '1';
 	if ((rc = journal_open(&s->j, &o, err, sizeof(err))) != 0) {
 		fprintf(stderr, "journal_bench: %s\n", err);
 		exit(1);

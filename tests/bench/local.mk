@@ -49,15 +49,19 @@ tests/bench/sdk-bench.jar:
 endif
 .PHONY: bench-sdk
 
-# bench-audit: cascadectl audit (a query, verify) over a journal of 1 000 000
-# events written by audit_gen (tests/bench/audit.sh; AUDIT_N, BENCH_RUNS).
+# bench-audit: cascadectl audit (a query with and without the indexes, verify)
+# over a journal of 1 000 000 events written by audit_gen, and the cost of the
+# indexes on the chain (tests/bench/audit.sh; AUDIT_N, BENCH_RUNS,
+# AUDIT_CHAIN_RUNS, AUDIT_CHAIN_COUNT).
 noinst_PROGRAMS += tests/bench/audit_gen
 tests_bench_audit_gen_SOURCES = tests/bench/audit_gen.c
 tests_bench_audit_gen_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_bench_audit_gen_LDADD = node/libnode.la
 EXTRA_DIST += tests/bench/audit.sh
-bench-audit: node/cascadectl$(EXEEXT) tests/bench/audit_gen$(EXEEXT)
-	top_builddir='$(abs_top_builddir)' bash $(top_srcdir)/tests/bench/audit.sh
+bench-audit: node/cascadectl$(EXEEXT) tests/bench/audit_gen$(EXEEXT) node/cascaded$(EXEEXT) \
+	tests/freeport$(EXEEXT) tests/bench/chainload$(EXEEXT) tests/bench/nngref$(EXEEXT)
+	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+	    bash $(top_srcdir)/tests/bench/audit.sh
 .PHONY: bench-audit
 
 # bench-sink: audit-sink's records/s into PostgreSQL beside the chain's

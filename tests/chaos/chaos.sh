@@ -22,7 +22,7 @@
 # SDK receiver with its state directory). Faults overlap. Then the faults
 # stop, the tree drains, and: every packet delivered exactly once and in
 # order per flow, every receipt and reply back, every cancel answered,
-# every journal opens (mdb_stat), every hash chain verifies (cascade-audit
+# every journal opens (mdb_stat), every hash chain verifies (cascadectl audit verify
 # -v), every node stops cleanly, no process left behind. The last line
 # before RESULT is the summary:
 #	chaos: N sent, N delivered, 0 lost, 0 duplicated, 0 out of order, K kills, ...
@@ -39,7 +39,6 @@ RANDOM=$SEED
 echo "# chaos: seed $SEED, $SECONDS_RUN s of faults, $PACKETS packets (replay: CHAOS_SEED=$SEED CHAOS_SECONDS=$SECONDS_RUN CHAOS_PACKETS=$PACKETS)"
 N_DEAD=2s
 PEER=$top_builddir/tests/sdk/sdkpeer
-AUDIT=$top_builddir/master/cascade-audit
 DRAIN_S=$((SECONDS_RUN + 600))
 
 t_check "test PKI" sh "$top_srcdir/conf/testpki.sh" "$T_DIR/pki" localhost
@@ -397,7 +396,7 @@ done
 for p in $PROXIES; do t_kill "$p" TERM; done
 for n in $NODES; do
 	t_check "$n: the journal opens (mdb_stat)" eval "mdb_stat -a '$T_DIR/$n/journal' >'$T_DIR/$n.mdbstat' 2>&1"
-	t_check "$n: the hash chain verifies" eval "'$AUDIT' -v '$T_DIR/$n/journal' >'$T_DIR/$n.verify' 2>&1"
+	t_check "$n: the hash chain verifies" eval "'$top_builddir/node/cascadectl' audit verify --journal '$T_DIR/$n/journal' >'$T_DIR/$n.verify' 2>&1"
 done
 left=$(pgrep -f -- "$T_DIR" || true)
 t_eq "no process left behind" "" "$left"

@@ -75,8 +75,14 @@ t_eq "--since after --until: exit 2" 2 $?
 m verify --src fj-xm >/dev/null 2>&1
 t_eq "verify with a filter: exit 2" 2 $?
 t_check "audit --help: the usage, exit 0" bash -c "'$CTL' audit --help | grep -q '^usage: cascadectl audit'"
-t_check "cascade-audit -i still reads the log" bash -c \
-	"'$top_builddir/master/cascade-audit' -i $ID '$MJ' | grep -c 'accepted id=$ID' | grep -qx 1"
+t_check "audit --journal takes the data-dir too" bash -c \
+	"'$CTL' audit --journal '${MJ%/journal}' --id $ID --json | grep -c '\"accepted\"' | grep -qx 1"
+"$CTL" audit --journal "$T_DIR" --id "$ID" >/dev/null 2>"$T_DIR/err"
+t_eq "--journal DIR holding no journal: exit 1" 1 $?
+t_check "... naming what to give" grep -q "give the node's journal directory or its data-dir" \
+	"$T_DIR/err"
+t_eq "--scan (the whole log read, no indexes): the same rows" \
+	"$(m --src fj-xm --json | md5sum)" "$(m --src fj-xm --json --scan | md5sum)"
 
 # 1b. show ID: the record (src, dst, command), the hop trace, the events, the
 # payload's size and SHA-256 (= sha256 of what tclient sent: "n=2 src=..."

@@ -20,7 +20,6 @@
 . "$(dirname "$0")/nodes.sh"
 t_init authz
 CLI=$top_builddir/client-sdk/cascade
-AUDIT=$top_builddir/master/cascade-audit
 
 n_node master fj master
 n_node city fj-xm
@@ -61,7 +60,7 @@ t_check "county A refuses it too" \
 	grep -q "router: fj-xm-a/eve: cancel of packet $x1 refused: spoofed" "$T_DIR/ca.log"
 t_check "the refusal is journaled at the city" \
 	grep -q "rejected id=$x1 .*reason=3 .*cancel from fj-xm-a/eve refused" \
-	<("$AUDIT" -i "$x1" "$T_DIR/city/journal")
+	<(n_audit "$T_DIR/city/journal" --id "$x1")
 t_check "nobody removed it for eve" t_not grep -q "packet $x1 cancelled by" "$T_DIR/city.log"
 t_check "alice cancels her own second packet" tc_send ca alice fj-xm-b/bob 1 -c "$x2"
 t_wait_for "the city removed it for alice" 10 grep -q "packet $x2 cancelled by fj-xm-a/alice" \
@@ -117,7 +116,7 @@ t_check "alice got no notice from eve" t_not grep -q " fj-xm-a/eve " "$T_DIR/ali
 t_check "bob never got the packet with invented hops" t_not grep -q "fake-" "$T_DIR/bob.txt"
 t_check "no trace packet of eve's reached bob" t_not grep -q " ${xt:-none} " "$T_DIR/bob.txt"
 t_check "the master's audit holds no audit copy from eve" \
-	t_not grep -q "kind=audit.*src=fj-xm-a/eve" <("$AUDIT" -i "$x1" "$T_DIR/master/journal")
+	t_not grep -q "kind=audit.*src=fj-xm-a/eve" <(n_audit "$T_DIR/master/journal" --id "$x1")
 
 # ----------------------------------------------- 3. replies (the SDK)
 t_bg req "$CLI" -u "$(n_url ca)" -a fj-xm-a/ann -s "$T_DIR/ann.secret" -T 40 \

@@ -45,8 +45,6 @@ t_check "cascaded --help exits 0 with its usage" sh -c "'$CASCADED' --help | gre
 t_check "cascaded -h too" sh -c "'$CASCADED' -h | grep -q '^usage: cascaded'"
 "$CASCADED" -Z >/dev/null 2>&1
 t_eq "a wrong flag exits 2" 2 $?
-t_check "cascade-audit --help exits 0 with its usage" \
-    sh -c "'$top_builddir/master/cascade-audit' --help | grep -q '^usage: cascade-audit'"
 # the data directory is made with its parents, mode 0700; one open to others is refused
 sed -i "s#^data-dir .*#data-dir $T_DIR/deep/er/data#" "$T_DIR/bad.conf"
 echo "listen tcp://127.0.0.1:$(t_free_port)" >>"$T_DIR/bad.conf"

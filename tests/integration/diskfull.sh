@@ -21,7 +21,6 @@ fi
 . "$(dirname "$0")/lib.sh"
 t_init diskfull
 . "$(dirname "$0")/nodes.sh"
-AUDIT=$top_builddir/master/cascade-audit
 FS=$T_DIR/cy
 mkdir -m 700 "$FS"
 if ! t_check "a 40 MB tmpfs for the county's data-dir" mount -t tmpfs -o size=40m,mode=0700 tmpfs "$FS"; then
@@ -43,7 +42,7 @@ t_wait_for "the county is up" 10 grep -q "link fj: session .* up over" "$T_DIR/c
 [ "$T_FAIL" -eq 0 ] || exit 1
 
 accepted() {	# accepted SRC: packets from SRC the county's journal accepted
-	"$AUDIT" "$T_DIR/cy/journal" 2>/dev/null | grep -c "accepted .*src=$1 " || true
+	n_audit "$T_DIR/cy/journal" 2>/dev/null | grep -c "accepted .*src=$1 " || true
 }
 accepted_is() { [ "$(accepted "$1")" -ge "$2" ]; }
 count() { grep -c "$2" "$T_DIR/$1.log" || true; }
@@ -115,5 +114,5 @@ t_check "no push failed with a journal error (only refused as full)" \
 	t_not grep -E 'server: .*: journal: ' "$T_DIR/cy.log"
 n_stop cy
 t_eq "the county stops on SIGTERM with status 0" 0 "$T_STATUS"
-t_check "its hash chain verifies" "$AUDIT" -v "$FS/journal"
+t_check "its hash chain verifies" "$top_builddir/node/cascadectl" audit verify --journal "$FS/journal"
 t_done

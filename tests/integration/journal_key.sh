@@ -5,13 +5,12 @@
 # fail); restarted without the key it refuses, naming the key id; restarted
 # with a new key plus the old one, old packets are delivered exactly once
 # and new ones are sealed under the new key; a cancelled packet's payload is
-# gone from what the journal returns; cascade-audit still reads the
+# gone from what the journal returns; cascadectl audit still reads the
 # metadata without any key.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init journal_key
 CTL=$top_builddir/node/cascadectl
-AUDIT=$top_builddir/master/cascade-audit
 
 mkkey() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T_DIR/$1"; echo >>"$T_DIR/$1"; chmod 600 "$T_DIR/$1"; }
 mkkey old.key
@@ -116,11 +115,12 @@ t_check "bob: from fj-xc, 20 exactly once" bash -c \
 t_check "bob never got a cancelled packet" t_not grep -q -e "$cid" -e "$ccid" "$T_DIR/bob.txt"
 
 # the audit reads the metadata with no key at all (read only, beside the daemon)
-"$AUDIT" "$T_DIR/enc/journal" >"$T_DIR/audit.txt" 2>&1
-t_check "cascade-audit runs on fj-xm's journal without the key" test $? -eq 0
+n_audit "$T_DIR/enc/journal" >"$T_DIR/audit.txt" 2>&1
+t_check "cascadectl audit runs on fj-xm's journal without the key" test $? -eq 0
 t_eq "... and lists the 42 accepted packets (a cancel among them) with src and dst" 42 \
 	"$(grep -c 'accepted id=.* src=fj-xm/alice dst=fj/bob' "$T_DIR/audit.txt")"
 t_check "... the forwarded ones" grep -q 'forwarded id=.* peer=up src=fj-xm/alice' "$T_DIR/audit.txt"
 t_check "... and the cancel" grep -q "cancelled id=$cid .*src=fj-xm/alice" "$T_DIR/audit.txt"
-t_check "cascade-audit -v: the chain is intact" "$AUDIT" -v "$T_DIR/enc/journal"
+t_check "cascadectl audit verify: the chain is intact" "$top_builddir/node/cascadectl" audit verify \
+	--journal "$T_DIR/enc/journal"
 t_done

@@ -75,6 +75,10 @@ EXTRA_DIST += tests/integration/replay.sh
 # starts Debian's; ./bootstrap installs it). Fails, saying why, without one.
 TESTS += tests/integration/audit_sink.sh
 EXTRA_DIST += tests/integration/audit_sink.sh tests/integration/pg.sh
+# chain anchors (cascadectl audit anchor, audit-anchor-interval), verify
+# --since/--anchor, the event indexes built at start and equal to --scan
+TESTS += tests/integration/audit_anchor.sh
+EXTRA_DIST += tests/integration/audit_anchor.sh
 
 # live reload (SIGHUP, cascadectl reload) and cascadectl check
 TESTS += tests/integration/reload.sh

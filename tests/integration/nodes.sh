@@ -257,3 +257,18 @@ check_exactly_once_ids() {
 		  first[$3] = key }
 		END { exit bad }' "$1"
 }
+
+# n_audit DIR [cascadectl audit options]: the event log of the journal (or
+# data-dir) DIR, read beside the running node or of a stopped one, one event
+# a line: "SEQ TIME TYPE [id=ID leg=L [kind=K] [ref=R]] peer=.. src=.. dst=..
+# reason=N text=..". cascadectl audit --journal --json underneath.
+n_audit() {
+	local dir=$1
+	shift
+	"$top_builddir/node/cascadectl" audit --journal "$dir" --json "$@" | jq -r '
+		"\(.seq) \(.time) \(.type)" +
+		(if .id != "" then " id=\(.id) leg=\(.leg)" +
+			(if .kind != "" then " kind=\(.kind)" else "" end) +
+			(if .ref != "" then " ref=\(.ref)" else "" end) else "" end) +
+		" peer=\(.peer) src=\(.src) dst=\(.dst) reason=\(.reason) text=\(.text)"'
+}

@@ -52,20 +52,19 @@ t_eq "direct: A, city, B" "fj-p1-xm-a:up,fj-p1-xm:down,fj-p1-xm-b:down" "$trace"
 
 # 3. audit-copy: the master's journal holds an audit packet for each of them,
 # read beside the running master (a read-only LMDB transaction)
-AUDIT=$top_builddir/master/cascade-audit
 ids=$(awk '$6 == 0 { print $3 }' "$T_DIR/bob2.txt")
 has_audit_copies() {
 	local id
 	for id in $ids; do
-		"$AUDIT" -i "$id" "$T_DIR/master/journal" | grep -q "accepted .*kind=audit ref=$id" || return 1
+		n_audit "$T_DIR/master/journal" --id "$id" | grep -q "accepted .*kind=audit ref=$id" || return 1
 	done
 }
 t_wait_for "the master holds an audit copy of each direct packet" 15 has_audit_copies
 first=$(echo "$ids" | head -n1)
 t_check "the audit copy names who sent what to whom: src fj-p1-xm-a/alice, dst fj-p1-xm-b/bob" \
 	grep -q "accepted .*kind=audit .*src=fj-p1-xm-a/alice dst=fj-p1-xm-b/bob" \
-	<("$AUDIT" -i "$first" "$T_DIR/master/journal")
-t_check "the master's hash chain verifies while it runs" "$AUDIT" -v "$T_DIR/master/journal"
+	<(n_audit "$T_DIR/master/journal" --id "$first")
+t_check "the master's hash chain verifies while it runs" "$top_builddir/node/cascadectl" audit verify --journal "$T_DIR/master/journal"
 t_check "a packet's own events are listed" grep -q "accepted id=$(echo "$ids" | head -n1)" \
-	<("$AUDIT" -i "$(echo "$ids" | head -n1)" "$T_DIR/city/journal")
+	<(n_audit "$T_DIR/city/journal" --id "$(echo "$ids" | head -n1)")
 t_done

@@ -819,6 +819,9 @@ TEST_examples(void)
 	CHECK_EQ(c->role, CONF_ROLE_MASTER);
 	CU_ASSERT(c->parent == NULL);
 	CU_ASSERT(conf_child_find(c, "fj") != NULL);
+	/* the master indexes its event log and anchors it hourly by default */
+	CHECK_EQ(c->audit_index, 1);
+	CHECK_EQ(c->audit_anchor_ms, 60 * 60 * 1000);
 	conf_free(c);
 
 	install_example("province.conf", "province/cascade.conf");
@@ -829,6 +832,9 @@ TEST_examples(void)
 	CU_ASSERT(conf_child_find(c, "fj-xm") != NULL);
 	CHECK_EQ(conf_child_may_claim(conf_child_find(c, "fj-xm"), "fj-xm-siming"), 1);
 	CHECK_EQ(conf_child_may_claim(conf_child_find(c, "fj-xm"), "fj-fz-gulou"), 0);
+	/* other nodes: neither, unless asked */
+	CHECK_EQ(c->audit_index, 0);
+	CHECK_EQ(c->audit_anchor_ms, 0);
 	conf_free(c);
 
 	install_example("city.conf", "city/cascade.conf");

@@ -493,7 +493,35 @@ TEST_audit_sink_restart(void)
 }
 #endif
 
+#ifdef HAVE_LIBPQ
+	CU_TEST(TEST_audit_sink_restart),
+#endif
+/* the audit settings are read at start: a change is refused, saying so */
+static void
+TEST_audit_restart(void)
+{
+	struct conf_changes ch;
+	struct conf *o, *n;
+	char body[4096];
+
+	setup();
+	o = load("old.conf", "fj-xm-b", "data", base_clients);
+	snprintf(body, sizeof(body), "audit-index yes\naudit-anchor-interval 10m\n%s",
+	    base_clients);
+	n = load("new.conf", "fj-xm-b", "data", body);
+	memset(&ch, 0, sizeof(ch));
+	CU_ASSERT_EQUAL(conf_diff(o, n, &ch), 2);
+	CU_ASSERT_EQUAL(ch.nrefused, 2);
+	CU_ASSERT(has(&ch, CONF_CHANGE_RESTART, "audit-index: no -> yes"));
+	CU_ASSERT(has(&ch, CONF_CHANGE_RESTART, "audit-anchor-interval: changed"));
+	conf_changes_free(&ch);
+	conf_free(o);
+	conf_free(n);
+	teardown();
+}
+
 static const struct cu_test tests[] = {
+	CU_TEST(TEST_audit_restart),
 #ifdef HAVE_LIBPQ
 	CU_TEST(TEST_audit_sink_restart),
 #endif
