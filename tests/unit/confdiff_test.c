@@ -493,9 +493,6 @@ TEST_audit_sink_restart(void)
 }
 #endif
 
-#ifdef HAVE_LIBPQ
-	CU_TEST(TEST_audit_sink_restart),
-#endif
 /* the audit settings are read at start: a change is refused, saying so */
 static void
 TEST_audit_restart(void)
