@@ -52,6 +52,7 @@ anchor_done(struct jjob *job)
 		if (rep != NULL) {
 			rep->result = CASCADE__CTL_RESULT__CTL_FAILED;
 			snprintf(text, sizeof(text), "anchor: %s", journal_errmsg(node->j));
+			free(rep->error);	/* reply_new's "" */
 			rep->error = xstrdup(text);
 		}
 	} else {
@@ -69,6 +70,7 @@ anchor_done(struct jjob *job)
 			rep->anchor = an;
 			snprintf(text, sizeof(text), "anchor of %s: chain head at record %llu is %s",
 			    node->id, (unsigned long long)a->seq, h);
+			free(rep->text);
 			rep->text = xstrdup(text);
 		}
 	}

@@ -350,7 +350,8 @@ jix_collect(struct journal *j, MDB_txn *txn, const struct jev_where *w, uint64_t
 		}
 	}
 done:
-	qsort(s.v, s.n, sizeof(*s.v), cmp_seq);
+	if (s.n > 0)	/* qsort(NULL, 0, ...) is undefined (UBSan) */
+		qsort(s.v, s.n, sizeof(*s.v), cmp_seq);
 	for (i = n = 0; i < s.n; i++)
 		if (n == 0 || s.v[i] != s.v[n - 1])
 			s.v[n++] = s.v[i];
