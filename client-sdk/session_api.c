@@ -485,18 +485,25 @@ cascade_pending(cascade_t *h, uint64_t *unacked)
 	return CASCADE_OK;
 }
 
+/* pause or resume receiving; the SDK thread is woken to act on it */
+static void
+set_paused(cascade_t *h, int paused)
+{
+	pthread_mutex_lock(&h->mu);
+	if (h->paused != paused) {
+		h->paused = paused;
+		h->poke = 1;
+		pthread_cond_signal(&h->cv);
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
 int
 cascade_pause(cascade_t *h)
 {
 	if (h == NULL)
 		return CASCADE_EINVAL;
-	pthread_mutex_lock(&h->mu);
-	if (!h->paused) {
-		h->paused = 1;
-		h->poke = 1;
-		pthread_cond_signal(&h->cv);
-	}
-	pthread_mutex_unlock(&h->mu);
+	set_paused(h, 1);
 	return CASCADE_OK;
 }
 
@@ -505,13 +512,7 @@ cascade_resume(cascade_t *h)
 {
 	if (h == NULL)
 		return CASCADE_EINVAL;
-	pthread_mutex_lock(&h->mu);
-	if (h->paused) {
-		h->paused = 0;
-		h->poke = 1;
-		pthread_cond_signal(&h->cv);
-	}
-	pthread_mutex_unlock(&h->mu);
+	set_paused(h, 0);
 	return CASCADE_OK;
 }
 

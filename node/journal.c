@@ -653,6 +653,24 @@ rec_queued(struct journal *j, MDB_txn *txn, const struct jrec *r, uint32_t skip_
 	return 0;
 }
 
+/* the deadline index: key = big-endian deadline, then the packet's key */
+static void
+expiry_key(uint8_t *xk, int64_t deadline, const uint8_t *pkey)
+{
+	put64(xk, (uint64_t)deadline);
+	memcpy(xk + 8, pkey, JKEY_LEN);
+}
+
+static int
+expiry_put(struct journal *j, MDB_txn *txn, int64_t deadline, const uint8_t *pkey)
+{
+	uint8_t xk[JXKEY_LEN];
+	MDB_val k = { sizeof(xk), xk }, v = { 0, "" };
+
+	expiry_key(xk, deadline, pkey);
+	return mdb_put(txn, j->expiry, &k, &v, 0);
+}
+
 static int
 expiry_del(struct journal *j, MDB_txn *txn, int64_t deadline, const uint8_t *pkey)
 {
@@ -662,8 +680,7 @@ expiry_del(struct journal *j, MDB_txn *txn, int64_t deadline, const uint8_t *pke
 
 	if (deadline == 0)
 		return 0;
-	put64(xk, (uint64_t)deadline);
-	memcpy(xk + 8, pkey, JKEY_LEN);
+	expiry_key(xk, deadline, pkey);
 	k.mv_size = sizeof(xk);
 	k.mv_data = xk;
 	rc = mdb_del(txn, j->expiry, &k, NULL);
@@ -1379,7 +1396,7 @@ item_commit(struct wtx *w, const struct jbatch *b, struct jitem *it, int full)
 	struct jqueue_info q;
 	struct jevent ev;
 	struct jrec r;
-	uint8_t pkey[JKEY_LEN], qk[JQKEY_LEN], qv[JQVAL_LEN], xk[JXKEY_LEN];
+	uint8_t pkey[JKEY_LEN], qk[JQKEY_LEN], qv[JQVAL_LEN];
 	size_t hdr, len, stored;
 	MDB_val k, v;
 	unsigned i;
@@ -1472,16 +1489,9 @@ item_commit(struct wtx *w, const struct jbatch *b, struct jitem *it, int full)
 	if ((rc = mdb_put(w->txn, j->packets, &k, &v, 0)) != 0)
 		return rc;
 	/* Only what waits in a queue can expire from one. */
-	if (it->deadline_ms != 0 && it->nqueues > 0) {
-		put64(xk, (uint64_t)it->deadline_ms);
-		memcpy(xk + 8, pkey, JKEY_LEN);
-		k.mv_size = sizeof(xk);
-		k.mv_data = xk;
-		v.mv_size = 0;
-		v.mv_data = "";
-		if ((rc = mdb_put(w->txn, j->expiry, &k, &v, 0)) != 0)
-			return rc;
-	}
+	if (it->deadline_ms != 0 && it->nqueues > 0 &&
+	    (rc = expiry_put(j, w->txn, it->deadline_ms, pkey)) != 0)
+		return rc;
 	ev.type = JEV_ACCEPTED;
 	if ((rc = jev_append(w, &ev)) != 0)
 		return rc;
@@ -1986,7 +1996,7 @@ static int
 requeue_one(struct wtx *w, struct jrequeue *rq, const char *text, int64_t now_ms)
 {
 	struct journal *j = w->j;
-	uint8_t pkey[JKEY_LEN], qk[JQKEY_LEN], qv[JQVAL_LEN], xk[JXKEY_LEN];
+	uint8_t pkey[JKEY_LEN], qk[JQKEY_LEN], qv[JQVAL_LEN];
 	char evtext[512];
 	struct jqueue_info q;
 	struct jrec r;
@@ -2098,16 +2108,8 @@ requeue_one(struct wtx *w, struct jrequeue *rq, const char *text, int64_t now_ms
 	if ((rc = mdb_put(w->txn, j->queues, &k, &v, MDB_NOOVERWRITE)) != 0)
 		return rc;
 	/* its deadline left the index when it last left a queue */
-	if (r.deadline_ms != 0) {
-		put64(xk, (uint64_t)r.deadline_ms);
-		memcpy(xk + 8, pkey, JKEY_LEN);
-		k.mv_size = sizeof(xk);
-		k.mv_data = xk;
-		v.mv_size = 0;
-		v.mv_data = "";
-		if ((rc = mdb_put(w->txn, j->expiry, &k, &v, 0)) != 0)
-			return rc;
-	}
+	if (r.deadline_ms != 0 && (rc = expiry_put(j, w->txn, r.deadline_ms, pkey)) != 0)
+		return rc;
 	rq->result = oldseq != 0 ? JRQ_MOVED : JRQ_REQUEUED;
 	return 0;
 }
