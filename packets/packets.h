@@ -292,5 +292,11 @@ int64_t cmono_ms(void);
  * returns 1 if they finished within it, 0 if they go on in the background.
  */
 int cnng_close_bounded(nng_socket sock, int wait_ms, void (*after)(void *), void *arg);
+/*
+ * Waits up to wait_ms for every close cnng_close_bounded left running in the
+ * background (a process about to exit: its sockets' memory is freed, not
+ * dropped mid-close). Returns 1 if none is left, 0 if some still run.
+ */
+int cnng_close_drain(int wait_ms);
 
 #endif /* CASCADE_PACKETS_H */
