@@ -275,6 +275,7 @@ tctx_loop(void *arg)
 	r->buf = xmalloc(r->len ? r->len : 1);
 	memcpy(r->buf, nng_msg_body(m), r->len);
 	nng_msg_free(m);
+	nng_aio_set_msg(t->aio, NULL);  /* tcps_stop frees what an aio still holds */
 	r->reply = tcps_reply;
 	r->cctx = t;
 	t->r = r;
@@ -491,6 +492,13 @@ tcps_stop(void)
 	}
 	while ((t = TAILQ_FIRST(&tcps_ctxs)) != NULL) {
 		nng_aio_stop(t->aio);
+		/*
+		 * A request received while closing (its tctx_loop came after
+		 * tcps_open went 0) or a reply whose send was stopped is still
+		 * ours: nng_aio_free does not free an aio's message.
+		 */
+		if (nng_aio_get_msg(t->aio) != NULL)
+			nng_msg_free(nng_aio_get_msg(t->aio));
 		if (t->r != NULL) {
 			/* a request still being handled keeps its sreq; it will never be answered */
 			t->r->reply = NULL;

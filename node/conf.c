@@ -1103,7 +1103,8 @@ include_dir(struct parser *p, const struct stmt *s, const char *dir)
 		}
 	}
 	closedir(dp);
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n > 0)      /* no .conf there: names is NULL, and qsort's base must not be */
+		qsort(names, n, sizeof(*names), cmp_str);
 	for (i = 0; i < n; i++) {
 		if ((path = malloc(strlen(dir) + strlen(names[i]) + 2)) == NULL) {
 			p->oom = 1;

@@ -1876,6 +1876,39 @@ journal_peek_sent(struct journal *j, uint32_t qid, uint64_t from_seq, unsigned m
 	return rc;
 }
 
+/*
+ * After a restart nobody knows what the last run sent: a kill -9 between a
+ * send and its ack leaves a packet at the peer that is still queued here.
+ * So at open every entry still queued counts as in flight, up to the
+ * queue's last seq, until the link's next session resolves it (the
+ * parent's mark in Auth, a puller's ack in Pull: journal_sent_set lowers
+ * it). Until the peer is heard from, none of it expires or is cancelled
+ * here, so it never gets two outcomes. Packets queued after the open are
+ * above that seq and expire as usual. Nothing is written on the send path
+ * for this: the price is that a peer gone for good keeps what was queued
+ * for it at the restart (as it keeps what it was sent before).
+ */
+static int
+sent_restore_one(const struct jqueue_info *q, void *arg)
+{
+	struct journal *j = arg;
+
+	if (q->next_seq > q->acked_seq + 1)
+		sent_put(j, q->qid, q->next_seq - 1);
+	return 0;
+}
+
+static int
+sent_restore(struct journal *j)
+{
+	int rc;
+
+	pthread_mutex_lock(&j->sentmu);
+	rc = journal_queues(j, sent_restore_one, j);
+	pthread_mutex_unlock(&j->sentmu);
+	return rc;
+}
+
 /* Whether one of r's queue entries is in flight on a link. Under sentmu. */
 static int
 rec_in_flight(const struct journal *j, const struct jrec *r)
@@ -3076,6 +3109,10 @@ journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_
 	j->map_size = info.me_mapsize;
 	if (!o->readonly)
 		usage_check(j, 1);
+	if (!o->readonly && (rc = sent_restore(j)) != 0) {
+		snprintf(err, errlen, "%s", j->err);
+		goto fail;
+	}
 	/* after the keys: an old journal's build reads the packets' commands */
 	if (!o->readonly && !o->no_index)
 		jev_index_build(j);
@@ -3089,6 +3126,8 @@ fail:
 		mdb_env_close(j->env);
 	pthread_rwlock_destroy(&j->rw);
 	pthread_mutex_destroy(&j->errmu);
+	pthread_mutex_destroy(&j->sentmu);
+	free(j->sent);
 	free(j->dir);
 	free(j);
 	return rc;

@@ -20,6 +20,37 @@
 
 #include "packets.h"
 
+/* Closes running in the background, for cnng_close_drain. */
+static pthread_mutex_t pending_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pending_cv = PTHREAD_COND_INITIALIZER;
+static int pending;
+
+static void
+pending_add(int n)
+{
+	pthread_mutex_lock(&pending_mu);
+	pending += n;
+	if (pending == 0)
+		pthread_cond_broadcast(&pending_cv);
+	pthread_mutex_unlock(&pending_mu);
+}
+
+/* The absolute CLOCK_REALTIME time wait_ms from now. */
+static struct timespec
+deadline_in(int wait_ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += wait_ms / 1000;
+	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
 struct closer {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -57,6 +88,7 @@ closer_main(void *arg)
 	pthread_cond_signal(&k->cv);
 	pthread_mutex_unlock(&k->mu);
 	closer_rele(k);
+	pending_add(-1);
 	return NULL;
 }
 
@@ -84,6 +116,7 @@ cnng_close_bounded(nng_socket sock, int wait_ms, void (*after)(void *), void *ar
 	k->refs = 2;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pending_add(1);         /* closer_main takes it off */
 	if (pthread_create(&thr, &attr, closer_main, k) != 0) {
 		pthread_attr_destroy(&attr);
 		k->refs = 1;
@@ -91,13 +124,7 @@ cnng_close_bounded(nng_socket sock, int wait_ms, void (*after)(void *), void *ar
 		return 1;
 	}
 	pthread_attr_destroy(&attr);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += wait_ms / 1000;
-	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = deadline_in(wait_ms);
 	pthread_mutex_lock(&k->mu);
 	while (!k->done && wait_ms > 0)
 		if (pthread_cond_timedwait(&k->cv, &k->mu, &ts) == ETIMEDOUT)
@@ -106,4 +133,47 @@ cnng_close_bounded(nng_socket sock, int wait_ms, void (*after)(void *), void *ar
 	pthread_mutex_unlock(&k->mu);
 	closer_rele(k);
 	return done;
+}
+
+int
+cnng_close_drain(int wait_ms)
+{
+	struct timespec ts = deadline_in(wait_ms);
+	int left;
+
+	pthread_mutex_lock(&pending_mu);
+	while (pending > 0)
+		if (pthread_cond_timedwait(&pending_cv, &pending_mu, &ts) == ETIMEDOUT)
+			break;
+	left = pending;
+	pthread_mutex_unlock(&pending_mu);
+	return left == 0;
+}
+
+/* nng_fini on a thread of its own, counted with the closes for cnng_close_drain. */
+static void *
+fini_main(void *arg)
+{
+	nng_fini();
+	pending_add(-1);
+	return arg;
+}
+
+int
+cnng_fini_bounded(int wait_ms)
+{
+	pthread_attr_t attr;
+	pthread_t thr;
+	int rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pending_add(1);
+	rc = pthread_create(&thr, &attr, fini_main, NULL);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		pending_add(-1);
+		return 0;
+	}
+	return cnng_close_drain(wait_ms);
 }

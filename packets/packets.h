@@ -298,5 +298,18 @@ int64_t cmono_ms(void);
  * returns 1 if they finished within it, 0 if they go on in the background.
  */
 int cnng_close_bounded(nng_socket sock, int wait_ms, void (*after)(void *), void *arg);
+/*
+ * Waits up to wait_ms for every close cnng_close_bounded left running in the
+ * background (a process about to exit: its sockets' memory is freed, not
+ * dropped mid-close). Returns 1 if none is left, 0 if some still run.
+ */
+int cnng_close_drain(int wait_ms);
+/*
+ * nng_fini (nng's threads and reaper stopped, what they still held freed),
+ * on a thread of its own, waited for up to wait_ms. Only once every nng
+ * call of the process has returned (cnng_close_drain said so): nng_fini
+ * must not run beside another. Returns 1 if it finished in time.
+ */
+int cnng_fini_bounded(int wait_ms);
 
 #endif /* CASCADE_PACKETS_H */

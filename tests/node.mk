@@ -11,6 +11,7 @@ NODE_TESTS = \
 	tests/integration/outage.sh \
 	tests/integration/ttl.sh \
 	tests/integration/ttl_inflight.sh \
+	tests/integration/inflight_restart.sh \
 	tests/integration/epochs.sh \
 	tests/integration/badinput.sh \
 	tests/integration/confcheck.sh \

@@ -1,14 +1,17 @@
 /*
  * libFuzzer target: cascade.conf(5) text through conf_load, the parser that
  * cascaded -n and start-up run. The input goes to a file of its own (the
- * parser reads a path); relative paths in it resolve next to that file.
+ * parser reads a path); relative paths in it resolve next to that file, in
+ * a directory of its own with one empty subdirectory, conf.d: "include *"
+ * then reads those, not whatever /tmp holds (slow, and different on every
+ * machine).
  */
 #include "config.h"
 
+#include <sys/stat.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "conf.h"
 
@@ -21,13 +24,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct conf *c = NULL;
 	struct conf_errors errs = { 0 };
 	FILE *f;
-	int fd;
 
 	if (path[0] == '\0') {
-		snprintf(path, sizeof(path), "/tmp/cascade-fuzz-conf.XXXXXX");
-		if ((fd = mkstemp(path)) == -1)
+		char dir[] = "/tmp/cascade-fuzz-conf.XXXXXX";
+
+		if (mkdtemp(dir) == NULL)
 			abort();
-		close(fd);
+		snprintf(path, sizeof(path), "%s/conf.d", dir);
+		if (mkdir(path, 0700) == -1)
+			abort();
+		/* not *.conf: a conf.d/ include would read the input again */
+		snprintf(path, sizeof(path), "%s/input", dir);
 	}
 	if ((f = fopen(path, "w")) == NULL)
 		abort();

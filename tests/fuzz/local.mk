@@ -16,7 +16,7 @@ FUZZ_MODULES = $(top_srcdir)/packets/id.c $(top_srcdir)/packets/addr.c \
 	$(top_srcdir)/packets/envelope.c $(top_srcdir)/packets/wire.c \
 	$(top_srcdir)/packets/nngclose.c $(top_srcdir)/packets/tlsprobe.c \
 	packets/cascade.pb-c.c $(top_srcdir)/node/log.c $(top_srcdir)/node/conf.c \
-	$(top_srcdir)/node/journal.c $(top_srcdir)/node/eventlog.c
+	$(top_srcdir)/node/journal.c $(top_srcdir)/node/journal_crypt.c $(top_srcdir)/node/eventlog.c
 FUZZ_LIBS = $(PROTOBUF_C_LIBS) $(OPENSSL_LIBS) $(LIBEVENT_LIBS) $(NNG_LIBS) $(LMDB_LIBS) \
 	$(PTHREAD_LIBS)
 EXTRA_DIST += $(FUZZ_TARGETS:%=tests/fuzz/%.c) $(FUZZ_TARGETS:%=tests/fuzz/%) tests/fuzz/seeds.py

@@ -26,6 +26,8 @@ LIB=$top_builddir/client-sdk/.libs/libcascade.so
 export CASCADE_LIBRARY=$LIB
 export PYTHONDONTWRITEBYTECODE=1   # the source tree may be read-only (distcheck)
 
+SAN_ENV=$(t_interp_env)    # the ASan runtime for python and java, if need be
+
 have_py=yes have_java=yes
 if [ -z "$PY" ]; then
 	_t_notok "no python3 imports pytest: install python3-pytest (./bootstrap does)"
@@ -55,8 +57,9 @@ count_results() {
 
 # 1. pytest: its conftest starts a master and two counties of its own
 if [ "$have_py" = yes ]; then
+	# shellcheck disable=SC2086
 	(cd "$top_srcdir/client-sdk/python" && CASCADE_TEST_PORT_BASE=$T_PORT_BASE \
-		"$PY" -m pytest -v -p no:cacheprovider --basetemp="$T_DIR/pytest" tests) \
+		$SAN_ENV "$PY" -m pytest -v -p no:cacheprovider --basetemp="$T_DIR/pytest" tests) \
 		>"$T_DIR/pytest.out" 2>&1
 	echo "# pytest exit $?"
 	sed -n 's/^tests\/\([^ ]*\) PASSED.*/PASS \1/p; s/^tests\/\([^ ]*\) \(FAILED\|ERROR\).*/FAIL \1/p' \
@@ -77,7 +80,8 @@ for n in master a b; do n_start $n; done
 
 JCP=$JDIR/cascade.jar:$JNA_JAR
 if [ "$have_java" = yes ]; then
-	"$JAVA" -Dcascade.test.a="$(n_url a)" -Dcascade.test.b="$(n_url b)" \
+	# shellcheck disable=SC2086
+	$SAN_ENV "$JAVA" -Dcascade.test.a="$(n_url a)" -Dcascade.test.b="$(n_url b)" \
 		-Dcascade.test.secrets="$T_DIR" -cp "$JCP:$JDIR/cascade-test.jar:$JUNIT_JAR" \
 		org.cascade.TestMain org.cascade.ClientTest >"$T_DIR/junit.out" 2>&1
 	echo "# junit exit $?"
@@ -91,8 +95,8 @@ fi
 if [ "$have_py" = yes ] && [ "$have_java" = yes ]; then
 	N=5
 	C_CONSULT=$top_builddir/client-sdk/examples/consult
-	PY_CONSULT="$PY $top_srcdir/client-sdk/examples/consult.py"
-	J_CONSULT="$JAVA -cp $JCP:$JDIR/cascade-examples.jar Consult"
+	PY_CONSULT="$SAN_ENV $PY $top_srcdir/client-sdk/examples/consult.py"
+	J_CONSULT="$SAN_ENV $JAVA -cp $JCP:$JDIR/cascade-examples.jar Consult"
 	# lang NODE CLIENT: the consult program of CLIENT's language, attached to NODE
 	run() {
 		local node=$1 client=$2 prog; shift 2

@@ -15,6 +15,7 @@ for p in $PY /usr/bin/python3 python3; do
 done
 export CASCADE_LIBRARY=$top_builddir/client-sdk/.libs/libcascade.so
 export PYTHONPATH=$top_srcdir/client-sdk/python PYTHONDONTWRITEBYTECODE=1
+SAN_ENV=$(t_interp_env)    # the ASan runtime for python, if need be
 
 n_node ca fj-a master
 n_client ca alice; n_client ca bob
@@ -55,7 +56,7 @@ c.close()
 sys.exit(0 if ok else 1)
 PY
 
-t_bg bob "$PY" "$T_DIR/bob.py" "$(n_url ca)" "$T_DIR/bob.secret" "$T_DIR/bob.state" \
+t_bg bob $SAN_ENV "$PY" "$T_DIR/bob.py" "$(n_url ca)" "$T_DIR/bob.secret" "$T_DIR/bob.state" \
 	"$T_DIR/bob.txt" "$T_DIR/mark" 20
 t_check "alice sends 10 to bob" tc_send ca alice fj-a/bob 10
 t_wait_for "bob took 10 and paused" 20 test -f "$T_DIR/mark.paused"
@@ -75,7 +76,7 @@ t_eq "20 packets, each once, in order, none flagged as a redelivery" "20 20 0 0"
 		END { print n, u, r, o + 0 }' "$T_DIR/bob.txt")"
 t_wait_for "the inbox is empty" 10 eval '[ "$(inbox)" = "offline 0" ]'
 : >"$T_DIR/bob2.txt"
-t_bg bob2 "$PY" "$T_DIR/bob.py" "$(n_url ca)" "$T_DIR/bob.secret" "$T_DIR/bob.state" \
+t_bg bob2 $SAN_ENV "$PY" "$T_DIR/bob.py" "$(n_url ca)" "$T_DIR/bob.secret" "$T_DIR/bob.state" \
 	"$T_DIR/bob2.txt" "$T_DIR/mark2" 0
 t_check "bob opened again" t_wait bob2 20
 t_eq "... is handed nothing again (close acked the last batch)" 0 "$(wc -l <"$T_DIR/bob2.txt")"

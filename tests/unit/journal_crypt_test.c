@@ -295,6 +295,9 @@ TEST_journal_sealed(void)
 
 	RC(open_with(&j, jdir, &ra, 0, err, sizeof(err)));
 	CU_ASSERT(has_marker(j, &k0));
+	/* what was queued at the open is in flight until a session says the
+	 * peer has none of it (journal_sent_set): then it can be cancelled */
+	journal_sent_set(j, q, 0);
 	RC(journal_cancel(j, &k0, "county-a/dr-lin", 5, &was));
 	put_marker(j, q, &k1);
 	CU_ASSERT(has_marker(j, &k1));
@@ -338,6 +341,7 @@ TEST_journal_sealed(void)
 	CU_ASSERT(strstr(err, kt) != NULL);
 	/* once a's last record is cancelled, b alone opens */
 	RC(open_with(&j, jdir, &rba, 0, err, sizeof(err)));
+	journal_sent_set(j, q, 0);
 	RC(journal_cancel(j, &k1, "county-a/dr-lin", 6, &was));
 	CHECK_EQ(was, 1);
 	RC(journal_packet_where(j, &k1, &w));

@@ -1095,6 +1095,84 @@ TEST_expiry(void)
 	free(dir);
 }
 
+/*
+ * In flight across a restart: what was queued when the journal opens counts
+ * as sent and not acked (the last run may have sent it) until the link's
+ * session lowers the mark; what is queued after the open expires as usual.
+ */
+static void
+TEST_inflight_reopen(void)
+{
+	char *dir = cu_tmpdir("journal");
+	struct journal *j;
+	struct jexpired x[8];
+	struct jqueue_info qi;
+	struct jentry e[8];
+	struct jkey key;
+	uint32_t q, qc;
+	unsigned n, i;
+	int was;
+
+	j = jt_open(dir);
+	RC(journal_queue(j, "up", JQ_LINK, &q));
+	RC(journal_queue(j, "client:x/y", JQ_CLIENT, &qc));
+	RC(jt_insert(j, q, 2, 10, 1, 1000, NULL));      /* seq 1, 2 */
+	RC(jt_insert(j, qc, 1, 10, 1, 1000, NULL));     /* the client's 1 */
+	RC(journal_peek_sent(j, q, 1, 1, 1 << 20, e, &n));      /* 1 goes out */
+	CHECK_EQ(n, 1);
+	journal_entries_free(e, n);
+	journal_close(j);       /* as after a kill -9: the marks were in memory */
+
+	j = jt_open(dir);
+	RC(jt_insert(j, q, 1, 10, 1, 1000, NULL));      /* seq 3, after the open */
+	RC(journal_sweep_expired(j, 5000, 8, x, &n));
+	CHECK_EQ(n, 1);         /* only 3: 1 and 2 (and the client's) may be at the peer */
+	for (i = 0; i < n; i++)
+		free(x[i].bytes);
+	RC(journal_queue_info(j, q, &qi));
+	CHECK_EQ(qi.depth, 2);
+	RC(journal_queue_info(j, qc, &qi));
+	CHECK_EQ(qi.depth, 1);
+	/* a cancel of one of them is too late here: it stays queued */
+	RC(journal_peek(j, q, 1, 1, 1 << 20, e, &n));
+	CHECK_EQ(n, 1);
+	key = e[0].key;
+	journal_entries_free(e, n);
+	RC(journal_cancel(j, &key, "county-a/dr-lin", 5000, &was));
+	CHECK_EQ(was, 0);
+	CHECK_EQ(jt_events(j, JEV_CANCELLED), 0);
+
+	/* the session resumes: the peer has 1, never got 2 */
+	journal_sent_set(j, q, 1);
+	RC(journal_sweep_expired(j, 5000, 8, x, &n));
+	CHECK_EQ(n, 1);         /* 2 */
+	for (i = 0; i < n; i++)
+		free(x[i].bytes);
+	RC(journal_ack(j, q, 1, 5000, &n));
+	CHECK_EQ(n, 1);
+	RC(journal_queue_info(j, q, &qi));
+	CHECK_EQ(qi.depth, 0);
+	/* the client pulls with nothing acked: its packet may expire now */
+	journal_sent_set(j, qc, 0);
+	RC(journal_sweep_expired(j, 5000, 8, x, &n));
+	CHECK_EQ(n, 1);
+	for (i = 0; i < n; i++)
+		free(x[i].bytes);
+	CHECK_EQ(jt_events(j, JEV_EXPIRED), 3);
+	journal_close(j);
+
+	/* nothing queued at the open: nothing held */
+	j = jt_open(dir);
+	RC(jt_insert(j, q, 1, 10, 1, 1000, NULL));
+	RC(journal_sweep_expired(j, 5000, 8, x, &n));
+	CHECK_EQ(n, 1);
+	for (i = 0; i < n; i++)
+		free(x[i].bytes);
+	journal_close(j);
+	cu_rmtree(dir);
+	free(dir);
+}
+
 static void
 TEST_prune(void)
 {
@@ -1346,6 +1424,7 @@ static const struct cu_test tests[] = {
 	CU_TEST(TEST_cancel),
 	CU_TEST(TEST_packet_where),
 	CU_TEST(TEST_expiry),
+	CU_TEST(TEST_inflight_reopen),
 	CU_TEST(TEST_prune),
 	CU_TEST(TEST_meta),
 	CU_TEST(TEST_events_verify),
