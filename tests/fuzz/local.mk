@@ -16,9 +16,11 @@ FUZZ_MODULES = $(top_srcdir)/packets/id.c $(top_srcdir)/packets/addr.c \
 	$(top_srcdir)/packets/envelope.c $(top_srcdir)/packets/wire.c \
 	$(top_srcdir)/packets/nngclose.c $(top_srcdir)/packets/tlsprobe.c \
 	packets/cascade.pb-c.c $(top_srcdir)/node/log.c $(top_srcdir)/node/conf.c \
-	$(top_srcdir)/node/journal.c $(top_srcdir)/node/journal_crypt.c $(top_srcdir)/node/eventlog.c
+	$(top_srcdir)/node/journal.c $(top_srcdir)/node/journal_crypt.c $(top_srcdir)/node/eventlog.c \
+	$(top_srcdir)/node/evindex.c
+# conf.c checks an audit-sink URL with libpq's parser when built with it
 FUZZ_LIBS = $(PROTOBUF_C_LIBS) $(OPENSSL_LIBS) $(LIBEVENT_LIBS) $(NNG_LIBS) $(LMDB_LIBS) \
-	$(PTHREAD_LIBS)
+	$(LIBPQ_LIBS) $(PTHREAD_LIBS)
 EXTRA_DIST += $(FUZZ_TARGETS:%=tests/fuzz/%.c) $(FUZZ_TARGETS:%=tests/fuzz/%) tests/fuzz/seeds.py
 CLEANFILES += $(FUZZ_TARGETS:%=tests/fuzz/%.fuzzer)
 
@@ -28,7 +30,7 @@ $(FUZZ_TARGETS:%=tests/fuzz/%.fuzzer): tests/fuzz/%.fuzzer: $(top_srcdir)/tests/
 	@test -n "$(FUZZ_CC)" || { echo "make fuzz: no clang with libFuzzer (configure found none: apt-get install -y clang libclang-rt-14-dev, then configure again)" >&2; exit 1; }
 	@$(MKDIR_P) tests/fuzz
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_FLAGS) $(DEFS) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS) \
-	    $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \
+	    $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) $(LIBPQ_CFLAGS) \
 	    -o $@ $< $(FUZZ_MODULES) $(filter %/limits.c,$^) $(FUZZ_LIBS)
 
 fuzz: $(FUZZ_TARGETS:%=tests/fuzz/%.fuzzer)
