@@ -175,8 +175,7 @@ scan_one(const struct jevent *ev, void *arg)
 			memcpy(r.reply_to, p->reply_to.data, CID_LEN);
 		}
 		r.notice = p->notice;
-	} else if (f->has_id && memcmp(ev->id, f->id, CID_LEN) != 0)
-		return 0;
+	}
 	/* --id: the packet itself, and notices, cancels and audit copies about it */
 	if ((f->has_id && memcmp(ev->id, f->id, CID_LEN) != 0 &&
 	    (!r.has_ref || memcmp(r.ref, f->id, CID_LEN) != 0)) ||

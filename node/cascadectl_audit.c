@@ -590,7 +590,7 @@ show_row(const struct aq_row *r, void *arg)
 
 	if (memcmp(ev->id, s->id, CID_LEN) != 0) {
 		if (r->has_ref && memcmp(r->ref, s->id, CID_LEN) == 0)
-			rel = strcmp(r->kind, "notice") == 0 ? "notice" : r->kind;
+			rel = r->kind;
 		else if (r->has_reply_to && memcmp(r->reply_to, s->id, CID_LEN) == 0)
 			rel = "reply";
 		else

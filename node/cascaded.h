@@ -342,6 +342,8 @@ void control_stop(void);
 /* For the commands of other files (ctl_*.c): sends rep (freed); a queue's
  * name; the i-th queue place of a packet's record, for a reply. */
 void reply_send(Cascade__CtlReply *rep);
+/* Sets rep's result, and its error and text unless NULL (copied). */
+void reply_set(Cascade__CtlReply *rep, uint32_t result, const char *error, const char *text);
 const char *queue_name(uint32_t qid, char *buf, size_t len);
 Cascade__CtlQueuePlace *ctl_place(const struct jwhere *w, unsigned i);
 

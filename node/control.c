@@ -51,7 +51,7 @@ reply_new(void)
 	return rep;
 }
 
-static void
+void
 reply_set(Cascade__CtlReply *rep, uint32_t result, const char *error, const char *text)
 {
 	rep->result = result;

@@ -50,10 +50,8 @@ anchor_done(struct jjob *job)
 		log_warnx("audit: anchor: %s (the next one is tried at the next interval)",
 		    journal_errmsg(node->j));
 		if (rep != NULL) {
-			rep->result = CASCADE__CTL_RESULT__CTL_FAILED;
 			snprintf(text, sizeof(text), "anchor: %s", journal_errmsg(node->j));
-			free(rep->error);	/* reply_new's "" */
-			rep->error = xstrdup(text);
+			reply_set(rep, CASCADE__CTL_RESULT__CTL_FAILED, text, NULL);
 		}
 	} else {
 		/* the line an auditor copies: node, position, hash */
@@ -70,8 +68,7 @@ anchor_done(struct jjob *job)
 			rep->anchor = an;
 			snprintf(text, sizeof(text), "anchor of %s: chain head at record %llu is %s",
 			    node->id, (unsigned long long)a->seq, h);
-			free(rep->text);
-			rep->text = xstrdup(text);
+			reply_set(rep, rep->result, NULL, text);
 		}
 	}
 	if (rep != NULL)

@@ -123,9 +123,7 @@ payload_done(struct jjob *job)
 		snprintf(why, sizeof(why), "the access to the payload of %s could not be recorded "
 		    "in the journal (%s): refused", idt, journal_errmsg(node->j));
 		log_warnx("control: %s", why);
-		rep->result = CTL(FAILED);
-		free(rep->error);
-		rep->error = xstrdup(why);
+		reply_set(rep, CTL(FAILED), why, NULL);
 		for (i = 0; i < pr->nout; i++)
 			protobuf_c_message_free_unpacked(&pr->out[i]->base, NULL);
 	} else {
@@ -137,8 +135,7 @@ payload_done(struct jjob *job)
 			    "of %s (cancelled, expired or pruned)", idt, node->id);
 		else
 			snprintf(why, sizeof(why), "payload of %s read: access recorded", idt);
-		free(rep->text);
-		rep->text = xstrdup(why);
+		reply_set(rep, rep->result, NULL, why);
 		rep->payloads = xcalloc(pr->nout + 1, sizeof(*rep->payloads));
 		for (i = 0; i < pr->nout; i++)
 			rep->payloads[rep->n_payloads++] = pr->out[i];
@@ -157,9 +154,7 @@ ctl_payload(const char *arg, Cascade__CtlReply *rep, const char *who)
 		free(pr);
 		snprintf(why, sizeof(why), "\"%.64s\" is not a packet id (12 hex digits, '-', 20 "
 		    "hex digits)", arg);
-		rep->result = CTL(BAD_REQUEST);
-		free(rep->error);
-		rep->error = xstrdup(why);
+		reply_set(rep, CTL(BAD_REQUEST), why, NULL);
 		reply_send(rep);
 		return;
 	}

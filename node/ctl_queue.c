@@ -21,14 +21,6 @@
 #define PAGE_MAX 1000
 #define PAGE_BYTES (64u << 20)  /* what one page may read, whatever the packets' size */
 
-static void
-fail(Cascade__CtlReply *rep, uint32_t result, const char *why)
-{
-	rep->result = result;
-	free(rep->error);
-	rep->error = xstrdup(why);
-}
-
 /* Who a journal queue goes to: the parent for "up", a child, a client's address. */
 static char *
 queue_peer(const char *name)
@@ -161,14 +153,14 @@ page(uint32_t qid, const Cascade__CtlRequest *req, Cascade__CtlReply *rep)
 	if (limit > PAGE_MAX)
 		limit = PAGE_MAX;
 	if (journal_queue_info(node->j, qid, &qi) != 0) {
-		fail(rep, CTL(FAILED), journal_errmsg(node->j));
+		reply_set(rep, CTL(FAILED), journal_errmsg(node->j), NULL);
 		return;
 	}
 	from = req->after + 1 > qi.acked_seq + 1 ? req->after + 1 : qi.acked_seq + 1;
 	es = xcalloc(limit, sizeof(*es));
 	if (from < qi.next_seq && journal_peek(node->j, qid, from, limit, PAGE_BYTES, es, &n) != 0) {
 		free(es);
-		fail(rep, CTL(FAILED), journal_errmsg(node->j));
+		reply_set(rep, CTL(FAILED), journal_errmsg(node->j), NULL);
 		return;
 	}
 	pg = xcalloc(1, sizeof(*pg));
@@ -195,7 +187,7 @@ ctl_queue(const Cascade__CtlRequest *req, Cascade__CtlReply *rep)
 
 	if (req->arg[0] == '\0') {
 		if (journal_queues(node->j, list_one, &l) != 0) {
-			fail(rep, CTL(FAILED), journal_errmsg(node->j));
+			reply_set(rep, CTL(FAILED), journal_errmsg(node->j), NULL);
 			for (; l.n > 0; l.n--)
 				protobuf_c_message_free_unpacked(&l.v[l.n - 1]->base, NULL);
 			free(l.v);
@@ -208,7 +200,7 @@ ctl_queue(const Cascade__CtlRequest *req, Cascade__CtlReply *rep)
 	if (queue_find(req->arg, &qid) != 0) {
 		snprintf(why, sizeof(why), "no queue for \"%.100s\" at %s: give the parent's or a "
 		    "child's id, a client, or a name from \"cascadectl queue\"", req->arg, node->id);
-		fail(rep, CTL(NOT_FOUND), why);
+		reply_set(rep, CTL(NOT_FOUND), why, NULL);
 		return;
 	}
 	page(qid, req, rep);

@@ -68,21 +68,6 @@ struct replay {
 	unsigned left;                  /* events this chunk may still look at */
 };
 
-static void
-fail(Cascade__CtlReply *rep, uint32_t result, const char *why)
-{
-	rep->result = result;
-	free(rep->error);
-	rep->error = xstrdup(why);
-}
-
-static void
-ok_text(Cascade__CtlReply *rep, const char *text)
-{
-	free(rep->text);
-	rep->text = xstrdup(text);
-}
-
 static const char *
 utc(int64_t ms, char *buf, size_t len)
 {
@@ -379,7 +364,7 @@ one_done(struct replay *r, Cascade__CtlReply *rep)
 		char text[600];
 
 		snprintf(text, sizeof(text), "packet %s %s", idt, why);
-		ok_text(rep, text);
+		reply_set(rep, rep->result, NULL, text);
 		log_info("control: %s; asked by %s", text, r->who);
 		return;
 	}
@@ -393,7 +378,7 @@ one_done(struct replay *r, Cascade__CtlReply *rep)
 	else if (q == NULL) {
 		snprintf(why, sizeof(why), "packet %s is not in the journal of %s (never here)",
 		    idt, node->id);
-		fail(rep, CTL(NOT_FOUND), why);
+		reply_set(rep, CTL(NOT_FOUND), why, NULL);
 		return;
 	} else if (q->result == JRQ_ABSENT || q->result == JRQ_PRUNED)
 		snprintf(why, sizeof(why), "packet %s cannot be replayed: its body is gone from "
@@ -406,10 +391,10 @@ one_done(struct replay *r, Cascade__CtlReply *rep)
 		snprintf(why, sizeof(why), "packet %s still waits in %s: nothing to replay, it "
 		    "goes when that link or client takes it", idt, queue_name(q->qid, qn,
 		    sizeof(qn)));
-		ok_text(rep, why);
+		reply_set(rep, rep->result, NULL, why);
 		return;
 	}
-	fail(rep, CTL(FAILED), why);
+	reply_set(rep, CTL(FAILED), why, NULL);
 }
 
 static void
@@ -451,7 +436,7 @@ link_done(struct replay *r, Cascade__CtlReply *rep)
 	    utc(r->until_ms, b, sizeof(b)), (unsigned long long)c->requeued,
 	    (unsigned long long)c->pruned, (unsigned long long)c->expired,
 	    (unsigned long long)c->waiting, (unsigned long long)c->moved);
-	ok_text(rep, text);
+	reply_set(rep, rep->result, NULL, text);
 	log_info("control: %s; asked by %s", text, r->who);
 }
 
@@ -462,8 +447,8 @@ replay_done(struct jjob *job)
 	size_t i;
 
 	if (job->rc != 0)
-		fail(r->rep, CTL(FAILED), job->rc == JOURNAL_FULL ? "the journal is full: replay "
-		    "when it has room again" : journal_errmsg(node->j));
+		reply_set(r->rep, CTL(FAILED), job->rc == JOURNAL_FULL ? "the journal is full: replay "
+		    "when it has room again" : journal_errmsg(node->j), NULL);
 	else {
 		for (i = 0; i < r->n; i++)
 			if (r->rq[i].result == JRQ_REQUEUED &&
@@ -490,8 +475,8 @@ scan_done(void *arg)
 		scan_running = 0;
 	}
 	if (r->scan_rc != 0 || node->stopping) {
-		fail(r->rep, CTL(FAILED), node->stopping ? "cascaded is stopping: nothing was "
-		    "replayed" : journal_errmsg(node->j));
+		reply_set(r->rep, CTL(FAILED), node->stopping ? "cascaded is stopping: nothing was "
+		    "replayed" : journal_errmsg(node->j), NULL);
 		reply_send(r->rep);
 		free(r->rq);
 		free(r);
@@ -569,7 +554,7 @@ ctl_replay(const Cascade__CtlRequest *req, Cascade__CtlReply *rep, const char *w
 			if (strlen(req->link) >= sizeof(r->link))
 				snprintf(why, sizeof(why), "replay: no link \"%.64s...\"", req->link);
 			free(r);
-			fail(rep, CTL(NOT_FOUND), why);
+			reply_set(rep, CTL(NOT_FOUND), why, NULL);
 			reply_send(rep);
 			return;
 		}
@@ -583,8 +568,8 @@ ctl_replay(const Cascade__CtlRequest *req, Cascade__CtlReply *rep, const char *w
 	if ((rc = pthread_create(&scan_thread, NULL, scan_main, r)) != 0) {
 		log_warnx("control: replay: pthread_create: %s", strerror(rc));
 		free(r);
-		fail(rep, CTL(FAILED), "cannot start the replay's scan (out of threads?): see "
-		    "the log");
+		reply_set(rep, CTL(FAILED), "cannot start the replay's scan (out of threads?): see "
+		    "the log", NULL);
 		reply_send(rep);
 		return;
 	}
@@ -592,6 +577,6 @@ ctl_replay(const Cascade__CtlRequest *req, Cascade__CtlReply *rep, const char *w
 	return;
 bad:
 	free(r);
-	fail(rep, CTL(BAD_REQUEST), why);
+	reply_set(rep, CTL(BAD_REQUEST), why, NULL);
 	reply_send(rep);
 }

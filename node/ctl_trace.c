@@ -208,9 +208,7 @@ ctl_trace(const char *arg, Cascade__CtlReply *rep)
 	if (cid_parse(arg, id) != 0) {
 		snprintf(why, sizeof(why), "\"%.64s\" is not a packet id (12 hex digits, '-', 20 "
 		    "hex digits)", arg);
-		rep->result = CTL(BAD_REQUEST);
-		free(rep->error);
-		rep->error = xstrdup(why);
+		reply_set(rep, CTL(BAD_REQUEST), why, NULL);
 		reply_send(rep);
 		return;
 	}

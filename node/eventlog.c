@@ -290,7 +290,7 @@ journal_verify_from(struct journal *j, int64_t since_ms, const uint8_t *anchor,
 	int64_t last_ms = 0;
 	MDB_txn *txn;
 	MDB_val k, v;
-	int rc;
+	int rc, drc;
 
 	memset(vr, 0, sizeof(*vr));
 	if ((rc = jrd_begin(j, &txn)) != 0)
@@ -344,7 +344,8 @@ journal_verify_from(struct journal *j, int64_t since_ms, const uint8_t *anchor,
 			seq = expect;
 			goto corrupt;
 		}
-		if (ev_decode(rec, len, &ev, &d) == 0)
+		/* decoded once: its time names a broken record, its seq is checked below */
+		if ((drc = ev_decode(rec, len, &ev, &d)) == 0)
 			vr->bad_time_ms = ev.time_ms;
 		csha256_2(prev, CSHA256_LEN, rec, len, h);
 		if (memcmp(h, v.mv_data, CSHA256_LEN) != 0) {
@@ -352,7 +353,7 @@ journal_verify_from(struct journal *j, int64_t since_ms, const uint8_t *anchor,
 			    "(changed after it was written)");
 			goto corrupt;
 		}
-		if (ev_decode(rec, len, &ev, &d) != 0 || ev.seq != seq) {
+		if (drc != 0 || ev.seq != seq) {
 			snprintf(vr->what, sizeof(vr->what), "%s", ev.seq != seq ? "its recorded "
 			    "position differs from its key" : "it does not decode");
 			goto corrupt;

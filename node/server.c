@@ -1076,7 +1076,6 @@ struct ack_job {
 	uint64_t from, upto;
 	struct jbatch b;                /* the receipts */
 	struct jitem *items;
-	Cascade__Packet **receipts;
 	char (*why)[256];
 	size_t nreceipts;
 	struct jkey *keys;              /* what the ack removes, for the quotas */
@@ -1092,7 +1091,7 @@ ack_receipts(struct ack_job *aj, const char *client)
 	struct jentry e[64];
 	uint64_t at = aj->from;
 	unsigned n, i;
-	Cascade__Packet *p, *rc;
+	Cascade__Packet *p;
 
 	while (at <= aj->upto) {
 		if (journal_peek(node->j, aj->qid, at, 64, 1u << 30, e, &n) != 0) {
@@ -1105,14 +1104,12 @@ ack_receipts(struct ack_job *aj, const char *client)
 			if (p != NULL && (p->flags & CASCADE__PACKET_FLAG__FLAG_RECEIPT) &&
 			    p->kind == CASCADE__PACKET_KIND__KIND_DATA) {
 				aj->items = xrealloc(aj->items, (aj->nreceipts + 1) * sizeof(*aj->items));
-				aj->receipts = xrealloc(aj->receipts,
-				    (aj->nreceipts + 1) * sizeof(*aj->receipts));
 				aj->why = xrealloc(aj->why, (aj->nreceipts + 1) * sizeof(*aj->why));
-				rc = router_notice_routed(p, CASCADE__NOTICE_CODE__NOTICE_DELIVERED, 0,
+				/* the receipt is its item's pkt (router_route keeps it there) */
+				if (router_notice_routed(p, CASCADE__NOTICE_CODE__NOTICE_DELIVERED, 0,
 				    client, &aj->items[aj->nreceipts], aj->why[aj->nreceipts],
-				    sizeof(aj->why[0]));
-				if (rc != NULL)
-					aj->receipts[aj->nreceipts++] = rc;
+				    sizeof(aj->why[0])) != NULL)
+					aj->nreceipts++;
 			}
 			cpkt_free(p);
 		}
@@ -1160,10 +1157,9 @@ ack_done(struct jjob *job)
 	free(aj->keys);
 	for (i = 0; i < aj->nreceipts; i++) {
 		router_local_committed(&aj->items[i]);
-		cpkt_free(aj->receipts[i]);
+		cpkt_free((Cascade__Packet *)aj->items[i].pkt);	/* ours: router_notice_routed made it */
 	}
 	free(aj->items);
-	free(aj->receipts);
 	free(aj->why);
 	if (aj->r->timer != NULL)
 		evtimer_add(aj->r->timer, &aj->wait);
@@ -1178,7 +1174,7 @@ do_pull(struct sreq *r, struct session *s)
 	struct jqueue_info qi;
 	struct timeval tv = { 0, 0 };
 	int64_t wait;
-	int rc, exceeded;
+	int rc, exceeded, acks;
 
 	pl = lim_unpack(&cascade__pull__descriptor, r->req->body.data, r->req->body.len,
 	    &exceeded);
@@ -1214,10 +1210,10 @@ do_pull(struct sreq *r, struct session *s)
 	}
 	/* The puller holds up to its ack; anything sent above it never arrived
 	 * and may expire again (journal_sent_set). */
-	journal_sent_set(node->j, s->peer->qid, pl->epoch == qi.epoch &&
-	    pl->acked_seq > qi.acked_seq && pl->acked_seq < qi.next_seq ? pl->acked_seq :
-	    qi.acked_seq);
-	if (pl->epoch == qi.epoch && pl->acked_seq > qi.acked_seq) {
+	acks = pl->epoch == qi.epoch && pl->acked_seq > qi.acked_seq;
+	journal_sent_set(node->j, s->peer->qid, acks && pl->acked_seq < qi.next_seq ?
+	    pl->acked_seq : qi.acked_seq);
+	if (acks) {
 		if (pl->acked_seq >= qi.next_seq) {
 			log_warnx("server: %s: ack %llu beyond the last sequence sent (%llu); ignored",
 			    s->peer->name, (unsigned long long)pl->acked_seq,

@@ -367,11 +367,9 @@ static void
 custody_update(void)
 {
 	uint64_t pending, acked;
-	uint8_t rid[CASCADE_ID_LEN];
 	char why[300], text[400], idt[CASCADE_ID_TEXT_LEN];
 	struct pend *e;
-	uint32_t i;
-	int any, found;
+	int any;
 
 	if (B.head == B.n || cascade_pending(C.h, &pending) != 0)
 		return;
@@ -384,11 +382,7 @@ custody_update(void)
 	pthread_mutex_lock(&B.mu);
 	for (; B.acked < acked && B.head < B.n; B.acked++, B.head++) {
 		e = &B.pend[B.head];
-		found = 0;
-		for (i = 0; any && !found &&
-		    cascade_flush_rejected(C.h, i, rid, NULL, why, sizeof(why)) == 0; i++)
-			found = same_id(rid, e->id);
-		if (found) {
+		if (any && rejected_why(e->id, why, sizeof(why)) != NULL) {
 			snprintf(text, sizeof(text), "packet %s: rejected by node %s: %s",
 			    id_text(e->id, idt), C.url, why);
 			custody_event(e, CASCADE_EREJECTED, text);

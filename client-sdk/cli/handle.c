@@ -271,14 +271,19 @@ const char *
 rejected_why(const uint8_t *id, char *buf, size_t len)
 {
 	uint8_t rid[CASCADE_ID_LEN];
-	char why[256];
-	const char *r = NULL;
 	uint32_t i;
 
-	for (i = 0; cascade_flush_rejected(C.h, i, rid, NULL, why, sizeof(why)) == 0; i++)
-		if (same_id(rid, id)) {
-			snprintf(buf, len, "%s", why);
-			r = buf;
-		}
-	return r;
+	/*
+	 * Ids are unique: the first match is the one, and only its reason is
+	 * copied. Fetched again with the id, in case a newer refusal pushed the
+	 * oldest out of the SDK's ring in between (then the search starts over).
+	 */
+	for (i = 0; cascade_flush_rejected(C.h, i, rid, NULL, NULL, 0) == 0; i++) {
+		if (!same_id(rid, id))
+			continue;
+		if (cascade_flush_rejected(C.h, i, rid, NULL, buf, len) == 0 && same_id(rid, id))
+			return buf;
+		i = (uint32_t)-1;
+	}
+	return NULL;
 }
