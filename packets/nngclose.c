@@ -149,3 +149,31 @@ cnng_close_drain(int wait_ms)
 	pthread_mutex_unlock(&pending_mu);
 	return left == 0;
 }
+
+/* nng_fini on a thread of its own, counted with the closes for cnng_close_drain. */
+static void *
+fini_main(void *arg)
+{
+	nng_fini();
+	pending_add(-1);
+	return arg;
+}
+
+int
+cnng_fini_bounded(int wait_ms)
+{
+	pthread_attr_t attr;
+	pthread_t thr;
+	int rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pending_add(1);
+	rc = pthread_create(&thr, &attr, fini_main, NULL);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		pending_add(-1);
+		return 0;
+	}
+	return cnng_close_drain(wait_ms);
+}

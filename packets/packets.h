@@ -304,5 +304,12 @@ int cnng_close_bounded(nng_socket sock, int wait_ms, void (*after)(void *), void
  * dropped mid-close). Returns 1 if none is left, 0 if some still run.
  */
 int cnng_close_drain(int wait_ms);
+/*
+ * nng_fini (nng's threads and reaper stopped, what they still held freed),
+ * on a thread of its own, waited for up to wait_ms. Only once every nng
+ * call of the process has returned (cnng_close_drain said so): nng_fini
+ * must not run beside another. Returns 1 if it finished in time.
+ */
+int cnng_fini_bounded(int wait_ms);
 
 #endif /* CASCADE_PACKETS_H */
