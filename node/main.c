@@ -362,8 +362,17 @@ main(int argc, char **argv)
 	 * LeakSanitizer counted as leaked at exit (chaos.sh, the auto link's
 	 * county). nng_fini stops its threads and frees it; bounded, as ever.
 	 */
+#ifdef __SANITIZE_ADDRESS__
+	/*
+	 * Only under AddressSanitizer: nng_fini frees nothing a stopping process
+	 * needs freed, and beside the uplink's dialer still reconnecting to a
+	 * dead parent it now and then aborted the daemon at SIGTERM (exit 134,
+	 * shutdown.sh in a full make check). Cause not found yet (issue 14's
+	 * note); production stops without it.
+	 */
 	else if (!cnng_fini_bounded(1000))
 		log_warnx("cascaded: nng_fini did not return within 1000 ms; stopping without it");
+#endif
 	jthread_stop();
 	{
 		struct jevent ev;
