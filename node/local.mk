@@ -1,5 +1,7 @@
-# node/: the daemon. Everything but main.c lives in a convenience library so
-# unit tests link the real modules.
+# node/: the daemon, in two convenience libraries so unit tests link the real
+# modules. libnode: logging, the configuration and the journal (cascadectl and
+# master/libauditq link it, without nng, libevent, curl or jansson).
+# libcascaded: every other module of the daemon but main.c.
 noinst_LTLIBRARIES += node/libnode.la
 node_libnode_la_SOURCES = \
 	node/log.h \
@@ -21,11 +23,11 @@ node_libnode_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(L
 node_libnode_la_LIBADD = packets/libpackets.la $(LMDB_LIBS) $(NNG_LIBS) \
 	$(LIBEVENT_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS) $(LIBPQ_LIBS) $(PTHREAD_LIBS)
 
-# the daemon itself
-sbin_PROGRAMS += node/cascaded
-node_cascaded_SOURCES = \
+# the daemon's modules (all but main.c)
+noinst_LTLIBRARIES += node/libcascaded.la
+node_libcascaded_la_SOURCES = \
 	node/cascaded.h \
-	node/main.c \
+	node/node.c \
 	node/loop.c \
 	node/jthread.c \
 	node/router.c \
@@ -45,16 +47,23 @@ node_cascaded_SOURCES = \
 	node/control.c \
 	node/notify.c \
 	node/delaywarn.c
-node_cascaded_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/master -DSYSCONFDIR='"$(sysconfdir)"'
-node_cascaded_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \
+node_libcascaded_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/master -DSYSCONFDIR='"$(sysconfdir)"'
+node_libcascaded_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(CURL_CFLAGS) $(JANSSON_CFLAGS)
-node_cascaded_LDADD = master/libauditq.la node/libnode.la $(JANSSON_LIBS)
+node_libcascaded_la_LIBADD = master/libauditq.la node/libnode.la $(JANSSON_LIBS)
 # audit-sink postgresql://...: only with libpq (configure says whether)
 if HAVE_LIBPQ
-node_cascaded_SOURCES += node/audit_sink.c
-node_cascaded_CFLAGS += $(LIBPQ_CFLAGS)
-node_cascaded_LDADD += $(LIBPQ_LIBS)
+node_libcascaded_la_SOURCES += node/audit_sink.c
+node_libcascaded_la_CFLAGS += $(LIBPQ_CFLAGS)
+node_libcascaded_la_LIBADD += $(LIBPQ_LIBS)
 endif
+
+# the daemon itself
+sbin_PROGRAMS += node/cascaded
+node_cascaded_SOURCES = node/main.c
+node_cascaded_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/master -DSYSCONFDIR='"$(sysconfdir)"'
+node_cascaded_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS)
+node_cascaded_LDADD = node/libcascaded.la
 
 # the operator's tool: talks to a running cascaded over its control socket
 sbin_PROGRAMS += node/cascadectl

@@ -21,8 +21,6 @@
 /* At shutdown: how long the nng sockets may take to close, in all. */
 #define SHUTDOWN_CLOSE_MS 2000
 
-struct node *node;
-
 static void usage(FILE *f, int status) __attribute__((noreturn));
 
 static void
