@@ -508,7 +508,7 @@ link_queue(const char *name, struct replay *r, char *why, size_t len)
 		snprintf(r->qname, sizeof(r->qname), "up");
 		return 0;
 	}
-	if ((p = router_child_for(name)) != NULL && strcmp(p->name, name) == 0) {
+	if ((p = routes_child_for(node, name)) != NULL && strcmp(p->name, name) == 0) {
 		r->qid = p->qid;
 		queue_name(p->qid, r->qname, sizeof(r->qname));
 		return 0;

@@ -30,6 +30,8 @@ node_libcascaded_la_SOURCES = \
 	node/node.c \
 	node/loop.c \
 	node/jthread.c \
+	node/routes.c \
+	node/route.c \
 	node/router.c \
 	node/server.c \
 	node/reload.c \
@@ -50,7 +52,7 @@ node_libcascaded_la_SOURCES = \
 node_libcascaded_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/master -DSYSCONFDIR='"$(sysconfdir)"'
 node_libcascaded_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(CURL_CFLAGS) $(JANSSON_CFLAGS)
-node_libcascaded_la_LIBADD = master/libauditq.la node/libnode.la $(JANSSON_LIBS)
+node_libcascaded_la_LIBADD = master/librules.la master/libauditq.la node/libnode.la $(JANSSON_LIBS)
 # audit-sink postgresql://...: only with libpq (configure says whether)
 if HAVE_LIBPQ
 node_libcascaded_la_SOURCES += node/audit_sink.c

@@ -630,9 +630,9 @@ do_auth(struct sreq *r)
 	aj->a = a;
 	aj->marks = xcalloc(a->n_streams + 1, sizeof(uint64_t));
 	if (p->kind == CASCADE__PEER_KIND__PEER_NODE) {
-		aj->routes = router_set_subtree(p, a->subtree, a->n_subtree, &aj->refused,
+		aj->routes = routes_set_subtree(p, a->subtree, a->n_subtree, &aj->refused,
 		    &aj->nrefused);
-		router_routes_key(p, aj->routes_key, sizeof(aj->routes_key));
+		routes_key(p, aj->routes_key, sizeof(aj->routes_key));
 	}
 	aj->job.run = auth_run;
 	aj->job.done = auth_done;
@@ -1004,7 +1004,7 @@ pull_continue(struct sreq *r)
 	pkts = xcalloc(n + 1, sizeof(*pkts));
 	seqs = xcalloc(n + 1, sizeof(*seqs));
 	for (i = 0; i < n; i++) {
-		if ((pkts[k] = router_outgoing(&e[i], now)) == NULL) {
+		if ((pkts[k] = route_outgoing(&e[i], now)) == NULL) {
 			log_warnx("server: %s: stored packet at seq %llu does not decode; skipped",
 			    p->name, (unsigned long long)e[i].seq);
 			continue;
@@ -1302,8 +1302,8 @@ do_routes(struct sreq *r, struct session *s)
 		return;
 	}
 	rj = xcalloc(1, sizeof(*rj));
-	rj->routes = router_set_subtree(s->peer, rt->subtree, rt->n_subtree, &refused, &nrefused);
-	router_routes_key(s->peer, rj->key, sizeof(rj->key));
+	rj->routes = routes_set_subtree(s->peer, rt->subtree, rt->n_subtree, &refused, &nrefused);
+	routes_key(s->peer, rj->key, sizeof(rj->key));
 	rj->job.run = routes_run;
 	rj->job.done = routes_done;
 	jthread_submit(&rj->job);

@@ -401,7 +401,7 @@ hello_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	sp.seq = qi.acked_seq + 1;      /* our lowest unacked */
 	a.streams = &spp;
 	a.n_streams = 1;
-	subtree = router_my_subtree(&nsubtree);
+	subtree = routes_mine(&nsubtree);
 	a.subtree = subtree;
 	a.n_subtree = nsubtree;
 	/* auto lets the parent decide, unless tcp failed us and we ask for http */
@@ -669,7 +669,7 @@ push_more(struct uplink *u)
 		pkts = xcalloc(n, sizeof(*pkts));
 		seqs = xcalloc(n, sizeof(*seqs));
 		for (i = k = 0; i < n; i++) {
-			if ((pkts[k] = router_outgoing(&e[i], now)) == NULL) {
+			if ((pkts[k] = route_outgoing(&e[i], now)) == NULL) {
 				log_warnx("link %s: stored packet at seq %llu does not decode; skipped",
 				    u->pc->id, (unsigned long long)e[i].seq);
 				continue;
@@ -876,7 +876,7 @@ send_routes(struct uplink *u)
 
 	if (u->state != UL_UP || u->routes_inflight)
 		return;
-	ids = router_my_subtree(&n);
+	ids = routes_mine(&n);
 	r.subtree = ids;
 	r.n_subtree = n;
 	u->routes_dirty = 0;
@@ -886,9 +886,12 @@ send_routes(struct uplink *u)
 	free(ids);
 }
 
-void
-uplink_routes_changed(struct uplink *u)
+/* routes.c's change hook: a child's subtree changed, tell the parent. */
+static void
+routes_changed(void *arg)
 {
+	struct uplink *u = arg;
+
 	u->routes_dirty = 1;
 	send_routes(u);
 }
@@ -1215,6 +1218,7 @@ uplink_start(struct uplink *u)
 	if ((url = first_url(u)) == NULL)        /* conf.c refuses such a config; be safe */
 		fatalx("%s:%d: parent %s: no url for its transport", u->pc->where.file,
 		    u->pc->where.line, u->pc->id);
+	routes_on_change(routes_changed, u);
 	carrier_use(u, url, u->pc->transport == CONF_TRANSPORT_AUTO ? "transport auto" :
 	    "transport set in the config");
 }
@@ -1224,6 +1228,7 @@ uplink_stop(struct uplink *u)
 {
 	if (u == NULL)
 		return;
+	routes_on_change(NULL, NULL);
 	u->gen++;
 	u->state = UL_DOWN;
 	evtimer_del(u->watchdog);
