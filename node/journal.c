@@ -412,7 +412,6 @@ journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_
 	pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&j->rw, &rwa);
 	pthread_rwlockattr_destroy(&rwa);
-	pthread_mutex_init(&j->errmu, NULL);
 	pthread_mutex_init(&j->sentmu, NULL);
 	j->sync = o->sync;
 	j->map_max = o->map_max;
@@ -466,7 +465,7 @@ journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_
 	if (!o->readonly)
 		jusage_check(j, 1);
 	if (!o->readonly && (rc = jsent_restore(j)) != 0) {
-		snprintf(err, errlen, "%s", j->err);
+		snprintf(err, errlen, "%s", journal_errmsg(j));
 		goto fail;
 	}
 	/* after the keys: an old journal's build reads the packets' commands */
@@ -481,7 +480,6 @@ fail:
 	if (j->env != NULL)
 		mdb_env_close(j->env);
 	pthread_rwlock_destroy(&j->rw);
-	pthread_mutex_destroy(&j->errmu);
 	pthread_mutex_destroy(&j->sentmu);
 	free(j->sent);
 	free(j->dir);
@@ -496,7 +494,6 @@ journal_close(struct journal *j)
 		return;
 	mdb_env_close(j->env);
 	pthread_rwlock_destroy(&j->rw);
-	pthread_mutex_destroy(&j->errmu);
 	pthread_mutex_destroy(&j->sentmu);
 	free(j->sent);
 	free(j->buf);

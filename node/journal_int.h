@@ -58,7 +58,6 @@ struct journal {
 	int ix_on;                      /* the writer keeps them (not audit-index no) */
 	int ix_ok;                      /* complete: queries may use them */
 	pthread_rwlock_t rw;            /* read txns shared, map growth exclusive */
-	pthread_mutex_t errmu;
 	/*
 	 * Per queue, the highest seq a link has sent whose fate its peer has not
 	 * told yet (journal_peek_sent, journal_sent_set). sentmu also spans the
@@ -93,8 +92,6 @@ struct journal {
 	size_t dbufsz;
 
 	struct jkeyring keys;           /* journal-key: keys[0] seals new records */
-
-	char err[512];
 
 	/* latencies for the metrics: written by the writer, read by anyone (atomics) */
 	struct jhist h_commit, h_sync;

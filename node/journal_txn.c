@@ -62,6 +62,14 @@ journal_strerror(int rc)
 	return mdb_strerror(rc);
 }
 
+/*
+ * The message of the calling thread's last failure. Per thread, so a
+ * failure on one thread (a reader, the journal thread) never replaces the
+ * message another thread is about to read for its own failed call; a
+ * message that has to cross threads is copied (struct jjob's err).
+ */
+static _Thread_local char jerr[512];
+
 /* Records the message of a failure (prefixed with the directory); returns rc. */
 int
 jfail(struct journal *j, int rc, const char *fmt, ...)
@@ -72,10 +80,7 @@ jfail(struct journal *j, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&j->errmu);
-	snprintf(j->err, sizeof(j->err), "journal %s: %s: %s", j->dir, msg,
-	    journal_strerror(rc));
-	pthread_mutex_unlock(&j->errmu);
+	snprintf(jerr, sizeof(jerr), "journal %s: %s: %s", j->dir, msg, journal_strerror(rc));
 	return rc;
 }
 
@@ -84,7 +89,7 @@ journal_errmsg(const struct journal *j)
 {
 	if (j == NULL)
 		return "journal: not open";
-	return j->err[0] ? j->err : "no error";
+	return jerr[0] ? jerr : "no error";
 }
 
 void *
