@@ -8,6 +8,7 @@ node_libnode_la_SOURCES = \
 	node/log.c \
 	node/conf.h \
 	node/conf.c \
+	node/secret.c \
 	node/confdiff.h \
 	node/confdiff.c \
 	node/journal.h \
