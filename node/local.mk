@@ -7,7 +7,10 @@ node_libnode_la_SOURCES = \
 	node/log.h \
 	node/log.c \
 	node/conf.h \
+	node/conf_int.h \
 	node/conf.c \
+	node/conf_read.c \
+	node/conf_check.c \
 	node/secret.c \
 	node/confdiff.h \
 	node/confdiff.c \
