@@ -100,7 +100,10 @@ void loop_shutdown(void);
  * One unit of journal work, done() on the loop afterwards: either run() on
  * the journal thread, or (run NULL) the commit of batch, which the journal
  * thread groups with the batches queued after it into one transaction and
- * one fsync (group commit). rc gets what run() or the commit returned.
+ * one fsync (group commit). rc gets what run() or the commit returned, err
+ * (when rc is not 0) the journal's message for it: journal_errmsg() is per
+ * thread, so done() must read err, not journal_errmsg(). A group's failed
+ * batches get the group's last message.
  */
 struct jjob {
 	TAILQ_ENTRY(jjob) entry;
@@ -108,6 +111,7 @@ struct jjob {
 	struct jbatch *batch;
 	void (*done)(struct jjob *);
 	int rc;
+	char err[512];
 };
 void jthread_start(struct journal *j);
 void jthread_submit(struct jjob *job);

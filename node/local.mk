@@ -7,12 +7,23 @@ node_libnode_la_SOURCES = \
 	node/log.h \
 	node/log.c \
 	node/conf.h \
+	node/conf_int.h \
 	node/conf.c \
+	node/conf_read.c \
+	node/conf_check.c \
+	node/secret.c \
 	node/confdiff.h \
 	node/confdiff.c \
 	node/journal.h \
 	node/journal_int.h \
 	node/journal.c \
+	node/journal_txn.c \
+	node/journal_rec.c \
+	node/journal_queue.c \
+	node/journal_commit.c \
+	node/journal_flight.c \
+	node/journal_expire.c \
+	node/journal_space.c \
 	node/journal_notify.c \
 	node/journal_crypt.h \
 	node/journal_crypt.c \
