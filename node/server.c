@@ -806,23 +806,16 @@ static void
 do_push(struct sreq *r, struct session *s)
 {
 	Cascade__Push *push;
-	size_t i;
+	char why[80];
 
 	if (push_admit(r, s) != 0)
 		return;
 	if ((push = push_unpack(r)) == NULL)
 		return;
-	if (push->n_seqs != push->n_packets || push->epoch == 0 || push->first_seq == 0 ||
-	    push->last_seq + 1 < push->first_seq) {
-		sfail(r, STATUS(BAD_REQUEST), "inconsistent Push (epoch, sequence range)");
+	if (clink_push_check(push, why, sizeof(why)) != 0) {
+		sfail(r, STATUS(BAD_REQUEST), "%s", why);
 		goto fail;
 	}
-	for (i = 0; i < push->n_seqs; i++)
-		if (push->seqs[i] < push->first_seq || push->seqs[i] > push->last_seq ||
-		    (i > 0 && push->seqs[i] <= push->seqs[i - 1])) {
-			sfail(r, STATUS(BAD_REQUEST), "Push sequences out of range or order");
-			goto fail;
-		}
 	/*
 	 * Pushes of one session can reach us out of order (nng hands requests
 	 * to the loop from several threads): one that starts above where the
