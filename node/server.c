@@ -736,9 +736,11 @@ push_refuse(struct sreq *r, struct session *s, uint32_t reason, const char *why)
 	Cascade__PushReply pr = CASCADE__PUSH_REPLY__INIT;
 	uint64_t epoch = 0, first = 0, mark = 0;
 	int64_t now = cmono_ms(), *logged;
+	const uint8_t *body = r->req->body.data;
+	size_t blen = r->req->body.len;
 
-	pbw_field(r->req->body.data, r->req->body.len, 1, &epoch, NULL, NULL);
-	pbw_field(r->req->body.data, r->req->body.len, 2, &first, NULL, NULL);
+	pbw_field(body, blen, CPBF_PUSH_EPOCH, &epoch, NULL, NULL);
+	pbw_field(body, blen, CPBF_PUSH_FIRST_SEQ, &first, NULL, NULL);
 	if (journal_mark_get(node->j, s->peer->name, epoch, &mark) != 0)
 		mark = first > 0 ? first - 1 : 0;
 	if (reason == CASCADE__REASON__REASON_RATE_LIMIT) {
@@ -771,7 +773,8 @@ push_admit(struct sreq *r, struct session *s)
 		push_refuse(r, s, CASCADE__REASON__REASON_RATE_LIMIT, why);
 		return -1;
 	}
-	if (lim_quota_on() && (npk = pbw_count(r->req->body.data, r->req->body.len, 4)) > 0 &&
+	if (lim_quota_on() &&
+	    (npk = pbw_count(r->req->body.data, r->req->body.len, CPBF_PUSH_PACKETS)) > 0 &&
 	    lim_quota_check(s->peer, npk, r->req->body.len, why, sizeof(why)) != 0) {
 		push_refuse(r, s, CASCADE__REASON__REASON_QUOTA, why);
 		return -1;
@@ -1284,7 +1287,8 @@ do_routes(struct sreq *r, struct session *s)
 		sfail(r, STATUS(NOT_ALLOWED), "a client has no subtree");
 		return;
 	}
-	if (pbw_count(r->req->body.data, r->req->body.len, 1) > LIM_AUTH_SUBTREE_MAX) {
+	if (pbw_count(r->req->body.data, r->req->body.len, CPBF_ROUTES_SUBTREE) >
+	    LIM_AUTH_SUBTREE_MAX) {
 		sfail(r, STATUS(TOO_LARGE), "Routes with more than %d ids", LIM_AUTH_SUBTREE_MAX);
 		return;
 	}
