@@ -58,9 +58,23 @@ clink_auth(struct clink_auth *ca, const uint8_t *secret, size_t secretlen, const
     const uint8_t snonce[CNONCE_LEN], uint64_t epoch, uint64_t lowest_unacked,
     char **subtree, size_t nsubtree, uint32_t carrier)
 {
-	memcpy(ca->snonce, snonce, CNONCE_LEN);
-	if (crandom(ca->cnonce, CNONCE_LEN) != 0)
+	uint8_t cnonce[CNONCE_LEN];
+
+	if (crandom(cnonce, CNONCE_LEN) != 0)
 		return -1;
+	clink_auth_nonce(ca, secret, secretlen, peer, snonce, cnonce, epoch, lowest_unacked,
+	    subtree, nsubtree, carrier);
+	return 0;
+}
+
+void
+clink_auth_nonce(struct clink_auth *ca, const uint8_t *secret, size_t secretlen,
+    const char *peer, const uint8_t snonce[CNONCE_LEN], const uint8_t cnonce[CNONCE_LEN],
+    uint64_t epoch, uint64_t lowest_unacked, char **subtree, size_t nsubtree,
+    uint32_t carrier)
+{
+	memcpy(ca->snonce, snonce, CNONCE_LEN);
+	memcpy(ca->cnonce, cnonce, CNONCE_LEN);
 	cauth_mac(secret, secretlen, peer, ca->snonce, ca->cnonce, ca->mac);
 	cascade__auth__init(&ca->a);
 	cascade__stream_pos__init(&ca->sp);
@@ -79,7 +93,6 @@ clink_auth(struct clink_auth *ca, const uint8_t *secret, size_t secretlen, const
 	ca->a.subtree = subtree;
 	ca->a.n_subtree = nsubtree;
 	ca->a.carrier = carrier;
-	return 0;
 }
 
 void

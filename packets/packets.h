@@ -325,6 +325,14 @@ struct clink_auth {
 int clink_auth(struct clink_auth *ca, const uint8_t *secret, size_t secretlen,
     const char *peer, const uint8_t snonce[CNONCE_LEN], uint64_t epoch,
     uint64_t lowest_unacked, char **subtree, size_t nsubtree, uint32_t carrier);
+/*
+ * The same with a client nonce the caller chose (tests/pbgen.c, whose test
+ * script derives the session key itself); never for a real link.
+ */
+void clink_auth_nonce(struct clink_auth *ca, const uint8_t *secret, size_t secretlen,
+    const char *peer, const uint8_t snonce[CNONCE_LEN], const uint8_t cnonce[CNONCE_LEN],
+    uint64_t epoch, uint64_t lowest_unacked, char **subtree, size_t nsubtree,
+    uint32_t carrier);
 /* The session key of ca (csession_key): the Auth reply's mac and all that follows. */
 void clink_session_key(const struct clink_auth *ca, const uint8_t *secret, size_t len,
     const char *peer, uint8_t key[CSHA256_LEN]);
