@@ -89,7 +89,7 @@ clink_auth_nonce(struct clink_auth *ca, const uint8_t *secret, size_t secretlen,
 	ca->sp.seq = lowest_unacked;
 	ca->spp = &ca->sp;
 	ca->a.streams = &ca->spp;
-	ca->a.n_streams = 1;
+	ca->a.n_streams = epoch != 0;   /* epochs are never 0: none is a receiver only */
 	ca->a.subtree = subtree;
 	ca->a.n_subtree = nsubtree;
 	ca->a.carrier = carrier;

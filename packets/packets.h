@@ -318,8 +318,9 @@ struct clink_auth {
 };
 /*
  * ca->a becomes an Auth for peer: a fresh client nonce (crandom), the mac
- * (cauth_mac), one stream (epoch, lowest_unacked = acked + 1), subtree
- * (borrowed, may be NULL) and carrier (0: the parent decides).
+ * (cauth_mac), one stream (epoch, lowest_unacked = acked + 1; none when
+ * epoch is 0), subtree (borrowed, may be NULL) and carrier (0: the parent
+ * decides).
  * Returns 0, or -1 when there is no randomness.
  */
 int clink_auth(struct clink_auth *ca, const uint8_t *secret, size_t secretlen,

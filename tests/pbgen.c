@@ -117,10 +117,9 @@ gen(const char *what)
 	if (strcmp(what, "auth") == 0) {
 		struct clink_auth ca;
 
+		/* no -e (epoch 0): an Auth without streams */
 		clink_auth_nonce(&ca, secret, secretlen, addr, sn, cn, epoch, first, NULL, 0,
 		    CASCADE__CARRIER__CARRIER_HTTP);
-		if (epoch == 0)
-			ca.a.n_streams = 0;     /* no -e: an Auth without streams */
 		emit(CASCADE__MSG_TYPE__MSG_AUTH, &ca.a.base, NULL);
 		return 0;
 	}

@@ -32,7 +32,7 @@ struct tlink {
 struct tlink *tlink_open(const char *url, int timeout_ms, const char *who);
 /*
  * Hello + Auth as peer (kind: a CASCADE__PEER_KIND__*) with one stream
- * (epoch, lowest_unacked). Returns the parent's mark for epoch (>= 0), or -1:
+ * (epoch, lowest_unacked; none when epoch is 0). Returns the parent's mark for epoch (>= 0), or -1:
  * *status is the refusal's Status, 0 after a transport error. Dies when the
  * parent does not prove the secret.
  */

@@ -1330,6 +1330,9 @@ TEST_clink_auth_mac_matches_server(void)
 		CHECK_EQ(clink_auth(&cb, secret, sizeof(secret), "fj", snonce, 77, 5, NULL, 0, 2), 0);
 		CU_ASSERT(memcmp(ca.cnonce, cb.cnonce, CNONCE_LEN) != 0);
 		CHECK_EQ(cb.a.carrier, 2);
+		/* epoch 0: a receiver only, no stream stated */
+		CHECK_EQ(clink_auth(&cb, secret, sizeof(secret), "fj", snonce, 0, 1, NULL, 0, 0), 0);
+		CHECK_EQ(cb.a.n_streams, 0);
 	}
 }
 
