@@ -398,7 +398,10 @@ hello_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	watchdog_arm(u);
 	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_AUTH, &u->ca.a.base,
 	    (int)u->pc->dead_timeout_ms, auth_reply);
+	/* packed: only the nonces are kept (for the session key), not the borrowed list */
 	free(subtree);
+	u->ca.a.subtree = NULL;
+	u->ca.a.n_subtree = 0;
 done:
 	if (hr != NULL)
 		cascade__hello_reply__free_unpacked(hr, NULL);
