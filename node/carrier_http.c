@@ -530,12 +530,12 @@ hs_reply(struct sreq *r, uint8_t *buf, size_t len)
 		h->hc->scanned = 0;
 		hconn_arm(h->hc, node->conf->http_request_timeout_ms + (int64_t)(len >> 6));
 	}
-	pbw_field(buf, len, 3, &status, NULL, NULL);
+	pbw_field(buf, len, CPBF_REPLY_STATUS, &status, NULL, NULL);
 	code = http_status(status, &reason);
 	hdr = evhttp_request_get_output_headers(h->req);
 	evhttp_add_header(hdr, "Content-Type", PROTOBUF_TYPE);
 	if (code != 200) {
-		pbw_field(buf, len, 4, NULL, &err, &errlen);
+		pbw_field(buf, len, CPBF_REPLY_ERROR, NULL, &err, &errlen);
 		if (errlen >= sizeof(line))
 			errlen = sizeof(line) - 1;
 		for (i = 0; i < errlen; i++)
@@ -632,7 +632,7 @@ hs_request(struct evhttp_request *req, void *arg)
 	}
 
 	/* the path names the message: a body of another type is refused */
-	if (pbw_field(h->r.buf, len, 2, &type, NULL, NULL) == 0 && type != ep->type) {
+	if (pbw_field(h->r.buf, len, CPBF_REQUEST_TYPE, &type, NULL, NULL) == 0 && type != ep->type) {
 		uint8_t *rb;
 		size_t rlen;
 		char msg[128];
@@ -1274,7 +1274,7 @@ hc_call(void *cp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb cb,
 	hc->req = xmalloc(len ? len : 1);
 	memcpy(hc->req, buf, len);
 	hc->reqlen = len;
-	pbw_field(buf, len, 2, &type, NULL, NULL);
+	pbw_field(buf, len, CPBF_REQUEST_TYPE, &type, NULL, NULL);
 	xasprintf(&url, "%s/v1/%s", c->base, type_name((uint32_t)type));
 	if ((hc->easy = e = curl_easy_init()) == NULL)
 		fatalx("http: curl_easy_init failed");

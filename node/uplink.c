@@ -41,7 +41,7 @@ struct uplink {
 	uint64_t seq;                   /* the session's last request counter */
 	uint8_t key[SESSION_KEY_LEN];
 	int keyed;                      /* plain carrier: requests carry a mac */
-	uint8_t snonce[CNONCE_LEN], cnonce[CNONCE_LEN];
+	struct clink_auth ca;           /* the last Auth: its nonces give the session key */
 	char peername[CADDR_NODE_MAX + 8]; /* stream name of the parent for marks */
 	/* up stream */
 	uint64_t epoch;
@@ -307,16 +307,13 @@ call(struct uplink *u, struct ucall *c, uint32_t type, const ProtobufCMessage *m
     int timeout_ms, ureply_cb cb)
 {
 	struct upending *p = xmalloc(sizeof(*p));
-	size_t blen = protobuf_c_message_get_packed_size(m), len;
-	uint8_t *body = xmalloc(blen ? blen : 1), *buf;
+	size_t len;
+	uint8_t *buf;
 
-	protobuf_c_message_pack(m, body);
 	c->type = type;
 	c->session = u->session;
 	c->seq = u->session != 0 ? ++u->seq : 0;
-	buf = cenv_request_pack(type, c->session, c->seq, body, blen, u->keyed ? u->key : NULL,
-	    &len);
-	free(body);
+	buf = clink_request(type, c->session, c->seq, m, u->keyed ? u->key : NULL, &len);
 	if (buf == NULL)
 		fatalx("link %s: out of memory", u->pc->id);
 	p->c = c;
@@ -364,57 +361,47 @@ static void
 hello_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 {
 	Cascade__HelloReply *hr;
-	Cascade__Auth a = CASCADE__AUTH__INIT;
-	Cascade__StreamPos sp = CASCADE__STREAM_POS__INIT, *spp = &sp;
 	struct jqueue_info qi;
-	uint8_t mac[CSHA256_LEN];
-	char **subtree;
+	char **subtree, why[160];
 	size_t nsubtree;
+	uint32_t carrier;
+	int rc;
 
 	if (reply_ok(u, c, "hello", err, rep) != 0)
 		return;
 	hr = cascade__hello_reply__unpack(NULL, rep->body.len, rep->body.data);
-	if (hr == NULL || hr->nonce.len != CNONCE_LEN) {
-		session_lost(u, 1, "hello: malformed reply");
+	if ((rc = clink_hello_reply_check(hr, u->pc->id, why, sizeof(why))) == CLINK_MALFORMED) {
+		session_lost(u, 1, "hello: %s", why);
 		goto done;
 	}
-	if (strcmp(hr->node, u->pc->id) != 0) {
+	if (rc != 0) {
 		session_lost(u, 0, "%s answers as node \"%.64s\", but the config says parent %s "
-		    "(%s:%d)", u->url->url, hr->node, u->pc->id, u->pc->where.file, u->pc->where.line);
+		    "(%s:%d)", u->url->url, hr->node != NULL ? hr->node : "", u->pc->id,
+		    u->pc->where.file, u->pc->where.line);
 		goto done;
 	}
-	memcpy(u->snonce, hr->nonce.data, CNONCE_LEN);
-	if (crandom(u->cnonce, CNONCE_LEN) != 0)
-		fatalx("link: no randomness");
 	if (journal_queue_info(node->j, node->q_up, &qi) != 0)
 		fatalx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
 	u->epoch = qi.epoch;
-	cauth_mac(u->pc->secret.key, u->pc->secret.len, node->id, u->snonce, u->cnonce, mac);
-	a.peer = (char *)node->id;
-	a.nonce.data = u->cnonce;
-	a.nonce.len = CNONCE_LEN;
-	a.server_nonce.data = u->snonce;
-	a.server_nonce.len = CNONCE_LEN;
-	a.mac.data = mac;
-	a.mac.len = sizeof(mac);
-	sp.epoch = qi.epoch;
-	sp.seq = qi.acked_seq + 1;      /* our lowest unacked */
-	a.streams = &spp;
-	a.n_streams = 1;
-	subtree = routes_mine(&nsubtree);
-	a.subtree = subtree;
-	a.n_subtree = nsubtree;
 	/* auto lets the parent decide, unless tcp failed us and we ask for http */
 	if (u->pc->transport == CONF_TRANSPORT_AUTO && !u->fallen_back)
-		a.carrier = 0;
+		carrier = 0;
 	else
-		a.carrier = (uint32_t)u->ops->carrier;
+		carrier = (uint32_t)u->ops->carrier;
+	subtree = routes_mine(&nsubtree);
+	/* stream position: our lowest unacked */
+	if (clink_auth(&u->ca, u->pc->secret.key, u->pc->secret.len, node->id, hr->nonce.data,
+	    qi.epoch, qi.acked_seq + 1, subtree, nsubtree, carrier) != 0)
+		fatalx("link: no randomness");
 	u->state = UL_AUTH;
 	u->routes_dirty = 0;
 	watchdog_arm(u);
-	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_AUTH, &a.base, (int)u->pc->dead_timeout_ms,
-	    auth_reply);
+	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_AUTH, &u->ca.a.base,
+	    (int)u->pc->dead_timeout_ms, auth_reply);
+	/* packed: only the nonces are kept (for the session key), not the borrowed list */
 	free(subtree);
+	u->ca.a.subtree = NULL;
+	u->ca.a.n_subtree = 0;
 done:
 	if (hr != NULL)
 		cascade__hello_reply__free_unpacked(hr, NULL);
@@ -423,16 +410,13 @@ done:
 static void
 hello(struct uplink *u)
 {
-	Cascade__Hello h = CASCADE__HELLO__INIT;
+	Cascade__Hello h;
 
 	u->state = UL_HELLO;
 	u->session = 0;
 	u->seq = 0;
 	u->keyed = 0;
-	h.version = CASCADE_PROTOCOL_VERSION;
-	h.peer = (char *)node->id;
-	h.kind = CASCADE__PEER_KIND__PEER_NODE;
-	h.carrier = (uint32_t)u->ops->carrier;
+	clink_hello(&h, node->id, CASCADE__PEER_KIND__PEER_NODE, (uint32_t)u->ops->carrier);
 	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_HELLO, &h.base, (int)u->pc->dead_timeout_ms,
 	    hello_reply);
 }
@@ -497,7 +481,7 @@ ack_up_to(struct uplink *u, uint64_t seq)
 static int
 mark_beyond(struct uplink *u, const char *what, uint64_t mark, const struct jqueue_info *qi)
 {
-	if (mark < qi->next_seq && mark != UINT64_MAX)
+	if (!clink_mark_beyond(mark, qi->next_seq - 1))
 		return 0;
 	session_lost(u, 1, "%s: the parent's mark %llu is beyond the last sequence we numbered "
 	    "(%llu): refused", what, (unsigned long long)mark,
@@ -515,7 +499,7 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	size_t i;
 
 	/* the whole reply travels under the session key: the parent's proof */
-	csession_key(u->pc->secret.key, u->pc->secret.len, node->id, u->snonce, u->cnonce, u->key);
+	clink_session_key(&u->ca, u->pc->secret.key, u->pc->secret.len, node->id, u->key);
 	if (err == 0)
 		c->authentic = cenv_reply_verify(rep, 0, 0, u->key) == 0;
 	if (reply_ok(u, c, "auth", err, rep) != 0)
@@ -531,12 +515,10 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		session_lost(u, 1, "auth: malformed reply");
 		return;
 	}
-	for (i = 0; i < ar->n_marks; i++)
-		if (ar->marks[i]->epoch == u->epoch)
-			mark = ar->marks[i]->seq;
 	if (journal_queue_info(node->j, node->q_up, &qi) != 0)
 		fatalx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
-	if (mark_beyond(u, "auth", mark, &qi))
+	if (clink_auth_mark(ar, u->epoch, qi.next_seq - 1, &mark) != 0 &&
+	    mark_beyond(u, "auth", mark, &qi))
 		goto done;
 	if (ar->carrier != 0 && ar->carrier != (uint32_t)u->ops->carrier) {
 		const struct conf_url *other = ar->carrier == CASCADE__CARRIER__CARRIER_HTTP ?
@@ -652,7 +634,7 @@ push_more(struct uplink *u)
 		return;
 	e = xcalloc(u->max_batch, sizeof(*e));
 	while (u->inflight < u->window) {
-		Cascade__Push push = CASCADE__PUSH__INIT;
+		Cascade__Push push;
 		Cascade__Packet **pkts;
 		uint64_t *seqs;
 		struct ucall *c;
@@ -676,13 +658,7 @@ push_more(struct uplink *u)
 			}
 			seqs[k++] = e[i].seq;
 		}
-		push.epoch = u->epoch;
-		push.first_seq = u->next_send;
-		push.last_seq = e[n - 1].seq;
-		push.packets = pkts;
-		push.n_packets = k;
-		push.seqs = seqs;
-		push.n_seqs = k;
+		clink_push(&push, u->epoch, u->next_send, e[n - 1].seq, pkts, seqs, k);
 		c = ucall_new(u);
 		c->first = push.first_seq;
 		c->last = push.last_seq;
@@ -786,15 +762,16 @@ pull_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 {
 	Cascade__PullReply *pr;
 	struct down_job *dj;
+	char why[80];
 	size_t i;
 
 	if (reply_ok(u, c, "pull", err, rep) != 0)
 		return;
 	pr = cascade__pull_reply__unpack(NULL, rep->body.len, rep->body.data);
-	if (pr == NULL || pr->n_seqs != pr->n_packets || pr->epoch == 0) {
+	if (clink_pull_reply_check(pr, why, sizeof(why)) != 0) {
 		if (pr != NULL)
 			cascade__pull_reply__free_unpacked(pr, NULL);
-		session_lost(u, 1, "pull: malformed reply");
+		session_lost(u, 1, "pull: %s", why);
 		return;
 	}
 	dj = xcalloc(1, sizeof(*dj));
@@ -828,7 +805,7 @@ pull_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 static void
 pull(struct uplink *u)
 {
-	Cascade__Pull p = CASCADE__PULL__INIT;
+	Cascade__Pull p;
 	int64_t wait = node->conf->pull_wait_ms;
 
 	if (u->state != UL_UP || u->pulling)
@@ -836,11 +813,7 @@ pull(struct uplink *u)
 	/* the held pull doubles as the keepalive: shorter than the dead-link timeout */
 	if (wait > u->pc->dead_timeout_ms / 2)
 		wait = u->pc->dead_timeout_ms / 2;
-	p.epoch = u->down_epoch;
-	p.acked_seq = u->down_mark;
-	p.wait_ms = (uint32_t)wait;
-	p.max = u->max_batch;
-	p.max_bytes = 4u << 20;
+	clink_pull(&p, u->down_epoch, u->down_mark, (uint32_t)wait, u->max_batch, 4u << 20);
 	u->pulling = 1;
 	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_PULL, &p.base,
 	    (int)(wait + u->pc->dead_timeout_ms), pull_reply);

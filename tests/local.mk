@@ -37,6 +37,7 @@ include tests/unit/audit_query.mk
 include tests/unit/route.mk
 include tests/integration/local.mk
 include tests/chaos/local.mk
+include tests/tools/local.mk
 include tests/node.mk
 include tests/sdk/local.mk
 include tests/cli.mk
