@@ -365,8 +365,18 @@ main(int argc, char **argv)
 	 * Only under AddressSanitizer: nng_fini frees nothing a stopping process
 	 * needs freed, and beside the uplink's dialer still reconnecting to a
 	 * dead parent it now and then aborted the daemon at SIGTERM (exit 134,
-	 * shutdown.sh in a full make check). Cause not found yet (issue 14's
-	 * note); production stops without it.
+	 * shutdown.sh in a full make check); production stops without it.
+	 * Not reproduced since; the likely cause, read in nng 1.5.2's source:
+	 * nng_close returns before nng has finished with the socket (a dialer
+	 * is taken off the socket's list, then destroyed on the reaper thread;
+	 * aborted aios' callbacks, ours too, run later on its task threads),
+	 * and nni_fini frees the aio expire queues and the socket and dialer
+	 * locks before it stops those threads, so a callback still running
+	 * locks a freed mutex and nng panics (abort). nng 1.5.2 also loses a
+	 * connection caught in its SP handshake when the listener closes: the
+	 * handshake's next step is dropped on the closed aio and the pipe pins
+	 * its listener, which LeakSanitizer then reports (metrics.sh, a node
+	 * stopped ~100 ms after its start; nng fixed it in 5183093c, 2.0 only).
 	 */
 	else if (!cnng_fini_bounded(1000))
 		log_warnx("cascaded: nng_fini did not return within 1000 ms; stopping without it");

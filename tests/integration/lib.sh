@@ -43,6 +43,7 @@ t_init() {
 	local here
 
 	T_NAME=${1:?usage: t_init NAME}
+	T_OWNER=$$		# the test's shell, also in $(...) subshells
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd) || exit 1
 	: "${top_srcdir:=$here}" "${top_builddir:=$here}"
 	export top_srcdir top_builddir
@@ -261,18 +262,56 @@ t_kill() {
 # t_free_port [COUNT]: prints COUNT (default 1) distinct free ports.
 t_free_port() {
 	local want=${1:-1} got=0 p tries=0 used=$T_DIR/ports.used
-	# freeport only knows what is bound now: skip ports this test handed
-	# out before (a daemon may not have bound them yet). A file, since
-	# callers use $(t_free_port), a subshell.
+	# freeport only knows what is bound now: a port handed out before, by
+	# this test or by another one running at the same time (a test of the
+	# same block, the same test in another build tree), may not be bound
+	# yet. So each port is claimed first, machine-wide (_t_port_claim);
+	# ports.used lists this test's claims for _t_exit to release. A file,
+	# since callers use $(t_free_port), a subshell.
 	touch "$used"
 	while [ "$got" -lt "$want" ] && [ $((tries += 1)) -lt 200 ]; do
 		p=$("$T_FREEPORT" -n 1 -b "$T_PORT_BASE" -s 100) || return 1
-		grep -qx "$p" "$used" && continue
+		_t_port_claim "$p" || continue
 		echo "$p" >>"$used"
 		echo "$p"
 		got=$((got + 1))
 	done
 	[ "$got" -eq "$want" ]
+}
+
+# Claims of ports handed out and maybe not bound yet, shared by every
+# cascade test of this user on this machine: one directory per port, made
+# atomically by mkdir, holding the pid of the test that claimed it.
+T_PORT_CLAIMS=${T_PORT_CLAIMS:-/tmp/cascade-ports.$(id -u)}
+
+# _t_port_claim PORT: exits 0 if this test now holds PORT's claim. A claim
+# whose test is gone (killed before its EXIT trap) is taken over.
+_t_port_claim() {
+	local d=$T_PORT_CLAIMS/$1 owner
+
+	mkdir -p "$T_PORT_CLAIMS" 2>/dev/null
+	if mkdir "$d" 2>/dev/null; then
+		echo "$T_OWNER" >"$d/pid"
+		return 0
+	fi
+	owner=$(cat "$d/pid" 2>/dev/null)
+	# no pid yet: its claimer is between its mkdir and its echo
+	[ -n "$owner" ] || return 1
+	[ "$owner" != "$T_OWNER" ] && ! kill -0 "$owner" 2>/dev/null || return 1
+	rm -rf "$d"
+	mkdir "$d" 2>/dev/null || return 1
+	echo "$T_OWNER" >"$d/pid"
+}
+
+# _t_port_release: gives up this test's claims (at exit).
+_t_port_release() {
+	local p
+
+	[ -f "$T_DIR/ports.used" ] || return 0
+	while read -r p; do
+		[ "$(cat "$T_PORT_CLAIMS/$p/pid" 2>/dev/null)" = "$T_OWNER" ] &&
+		    rm -rf "${T_PORT_CLAIMS:?}/$p"
+	done <"$T_DIR/ports.used"
 }
 
 # t_port_open PORT: exits 0 if something accepts on 127.0.0.1:PORT.
@@ -412,6 +451,7 @@ _t_exit() {
 		_t_notok "$T_NAME ended before t_done (exit $rc${T_LAST_ERR:+, last failed: $T_LAST_ERR})"
 	fi
 	_t_stop_all
+	_t_port_release
 	_t_sanitizer_reports
 	[ "$T_FAIL" -gt 0 ] && _t_show_logs
 	if [ "${T_KEEP:-0}" = 1 ]; then
