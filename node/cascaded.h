@@ -112,6 +112,12 @@ struct jjob {
 	void (*done)(struct jjob *);
 	int rc;
 	char err[512];
+	/*
+	 * Set by the submitter: a job no packet's latency waits for (the
+	 * uplink's ack of what the parent holds) that commutes with batch
+	 * commits; the group commit queued behind it may go first, once.
+	 */
+	int deferrable, deferred;
 };
 void jthread_start(struct journal *j);
 void jthread_submit(struct jjob *job);

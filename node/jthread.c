@@ -3,9 +3,10 @@
  *
  * A county server's disk may take 10-30 ms per fsync; running commits here
  * keeps the network loop and its held pulls responsive meanwhile. Jobs run
- * in submission order, each finished job's done() is posted back to the
- * loop in the same order. Batch commits queued one after another share one
- * transaction (group commit). Between jobs the thread runs journal_maintain
+ * in submission order (but see jthread_pick), each finished job's done()
+ * is posted back to the loop in the order they ran. Batch commits queued
+ * one after another share one transaction (group commit); none waits for
+ * company: the thread takes what is queued when it gets to it. Between jobs the thread runs journal_maintain
  * (map growth, early prune when the disk is full).
  */
 #include "config.h"
@@ -31,6 +32,28 @@ jthread_done(void *arg)
 	job->done(job);
 }
 
+/*
+ * The job to run next, jt_lock held: the first in the queue, unless it and
+ * the ones after it are deferrable jobs not yet overtaken and a batch commit
+ * follows them. That batch (and the group behind it) goes first: a packet's
+ * way through the chain waits for four commits, not also for the acks that
+ * come back between them (each a durable commit of its own). A deferrable
+ * job is overtaken once at most, so under load acks still run between groups.
+ */
+static struct jjob *
+jthread_pick(void)
+{
+	struct jjob *head = TAILQ_FIRST(&jt_queue), *j;
+
+	for (j = head; j != NULL && j->deferrable && !j->deferred; j = TAILQ_NEXT(j, entry))
+		;
+	if (j == head || j == NULL || j->run != NULL)
+		return head;
+	for (; head != j; head = TAILQ_NEXT(head, entry))
+		head->deferred = 1;
+	return j;
+}
+
 static void *
 jthread_main(void *unused)
 {
@@ -46,18 +69,22 @@ jthread_main(void *unused)
 			pthread_cond_wait(&jt_cond, &jt_lock);
 		if (TAILQ_EMPTY(&jt_queue) && jt_stop)
 			break;
-		job = TAILQ_FIRST(&jt_queue);
+		job = jthread_pick();
+		next = TAILQ_NEXT(job, entry);
 		TAILQ_REMOVE(&jt_queue, job, entry);
 		n = 1;
 		group[0] = job;
 		if (job->run == NULL) {
 			/* batches queued together share a transaction and its fsync */
 			items = job->batch->n;
-			while (n < JGROUP_MAX && (next = TAILQ_FIRST(&jt_queue)) != NULL &&
-			    next->run == NULL && items + next->batch->n <= JGROUP_ITEMS) {
+			while (n < JGROUP_MAX && next != NULL && next->run == NULL &&
+			    items + next->batch->n <= JGROUP_ITEMS) {
+				struct jjob *after = TAILQ_NEXT(next, entry);
+
 				TAILQ_REMOVE(&jt_queue, next, entry);
 				items += next->batch->n;
 				group[n++] = next;
+				next = after;
 			}
 		}
 		pthread_mutex_unlock(&jt_lock);

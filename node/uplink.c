@@ -470,6 +470,7 @@ ack_up_to(struct uplink *u, uint64_t seq)
 	aj->upto = seq;
 	aj->job.run = upack_run;
 	aj->job.done = upack_done;
+	aj->job.deferrable = 1;     /* commutes with batch commits: they may go first */
 	jthread_submit(&aj->job);
 }
 

@@ -33,6 +33,7 @@ include tests/unit/conf.mk
 include tests/unit/sdk.mk
 include tests/unit/sdk_http.mk
 include tests/unit/notify.mk
+include tests/unit/jthread.mk
 include tests/unit/audit_query.mk
 include tests/unit/route.mk
 include tests/integration/local.mk
