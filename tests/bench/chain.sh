@@ -21,7 +21,11 @@
 #      packets/s for 3 s, the floor of four durable commits in a row without
 #      contention, and at CHAIN_RATE with sync no, what is left without the
 #      disk.
-#   After each phase: RssAnon and CPU seconds of every node.
+#   After each phase: RssAnon and CPU seconds of every node; after the
+#   latency phases also each node's journal (from its /metrics): the mean
+#   group commit of incoming packets (the journal thread's queue, the LMDB
+#   commit and its fsync) and the mean of every LMDB commit with their number
+#   per packet, and the four incoming commits' sum as a share of the p50.
 #
 # The table goes to stdout and to $top_builddir/tests/bench/results-chain.txt.
 # Lost or duplicated packets fail the run (exit 1).
@@ -94,6 +98,13 @@ n_client county producer
 n_client master consumer
 PRODUCER=pv-ct-cy/producer
 CONSUMER=master/consumer
+
+# Each node serves /metrics: the latency phases read its journal histograms.
+declare -A MPORT=()
+for n in $NODES; do
+	MPORT[$n]=$(t_free_port)
+	n_set "$n" "metrics-listen 127.0.0.1:${MPORT[$n]}"
+done
 
 # ------------------------------------------------------------- helpers
 
@@ -322,6 +333,7 @@ if [ -n "${CHAIN_INDEX:-}" ]; then
 fi
 
 : >"$T_DIR/mem.txt"
+: >"$T_DIR/journal.txt"
 : >"$T_DIR/tput.txt"
 for r in $(seq "$RUNS"); do
 	echo "# throughput run $r: $COUNT packets"
@@ -390,6 +402,26 @@ DUP=$((DUP + $(awk '{ s += $4 } END { print s + 0 }' "$T_DIR/ktput.txt")))
 
 # ------------------------------------------------------------- latency
 
+# phase_journal TAG COUNT: each node's journal during the phase, from its
+# /metrics (fresh journals, so the histograms cover the phase alone): the
+# mean time of a group commit of incoming packets (journal thread queue +
+# LMDB commit + fsync), the mean LMDB commit (the same and every other
+# writer, the uplink's acks among them) and LMDB commits per packet. Lines
+# "TAG NODE incoming_us commit_us commits_per_packet" in journal.txt.
+phase_journal() {
+	local n
+	for n in $NODES; do
+		curl -s --max-time 5 "http://127.0.0.1:${MPORT[$n]}/metrics" |
+			awk -v t="$1" -v n="$n" -v c="$2" '
+			$1 == "cascade_journal_commit_seconds_sum" { is = $2 }
+			$1 == "cascade_journal_commit_seconds_count" { ic = $2 }
+			$1 == "cascade_journal_sync_seconds_sum" { ss = $2 }
+			$1 == "cascade_journal_sync_seconds_count" { sc = $2 }
+			END { if (ic > 0 && sc > 0) printf "%s %s %.0f %.0f %.2f\n", t, n,
+				1e6 * is / ic, 1e6 * ss / sc, sc / c }' >>"$T_DIR/journal.txt"
+	done
+}
+
 # lat_phase TAG RATE SECONDS SYNC: a fresh chain (sync yes or no) at a steady
 # RATE packets/s for SECONDS; the consumer's line in $T_DIR/TAG.cons.
 lat_phase() {
@@ -406,6 +438,7 @@ lat_phase() {
 		syscount_stop "$tag" "$count"
 		perf_stop
 		phase_mem "$tag"
+		phase_journal "$tag" "$count"
 		cons=$(cat "$T_DIR/$tag.cons")
 		echo "#   $(cat "$T_DIR/$tag.prod")"
 		echo "#   $cons"
@@ -479,6 +512,15 @@ mem_row() {	# mem_row TAG: "county X MiB, ..." RssAnon per node at the end of ph
 		"  the same at $RATE/s with sync no (no disk flushes)" \
 		"$(kv "$ncons" p50_us)" "$(kv "$ncons" p99_us)" "$(kv "$ncons" p999_us)" "$(kv "$ncons" max_us)"
 	printf '%-58s %s\n' "  RssAnon / CPU per node, end of latency phase" "$(mem_row lat)"
+	# where the latency goes: the four journals' share of the one-way p50
+	for t in lat floor; do
+		awk -v t="$t" -v p50="$(kv "$([ $t = lat ] && echo "$lcons" || echo "$fcons")" p50_us)" '
+			$1 == t { s = s sep $2 " " $3 "/" $4 " us x" $5; sep = ", "; sum += $3 }
+			END { if (s != "") printf "%-58s %s; the 4 in a row %.0f us = %s of p50\n",
+				"  journal (" t "): incoming / any commit, commits per pkt",
+				s, sum, (p50 + 0 > 0) ? sprintf("%.0f%%", 100 * sum / p50) : "n/a" }' \
+			"$T_DIR/journal.txt"
+	done
 	if [ -s "$T_DIR/syscount.txt" ]; then
 		echo
 		echo "system calls per packet and node (CHAIN_SYSCOUNT=1)"
