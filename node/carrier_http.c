@@ -820,7 +820,7 @@ hs_init(const struct conf *c)
 	return 0;
 }
 
-int
+static int
 https_listen(const struct conf *c, const struct conf_url *u, char *err, size_t errlen)
 {
 	struct hlisten *hl;
@@ -881,7 +881,7 @@ https_listen(const struct conf *c, const struct conf_url *u, char *err, size_t e
 	return 0;
 }
 
-void
+static void
 https_unlisten(const char *url)
 {
 	size_t i;
@@ -905,7 +905,7 @@ https_unlisten(const char *url)
 		}
 }
 
-int
+static int
 https_start(const struct conf *c)
 {
 	char err[512];
@@ -920,7 +920,7 @@ https_start(const struct conf *c)
 	return 0;
 }
 
-void
+static void
 https_stop(void)
 {
 	struct hreq *h;
@@ -1260,14 +1260,22 @@ hc_write(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static void
+/* 0: cb runs once, on the loop; -1 (said here): no request made, cb never runs. */
+static int
 hc_call(void *cp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb cb, void *arg)
 {
 	struct hclient *c = cp;
 	struct hcall *hc = xcalloc(1, sizeof(*hc));
 	uint64_t type = 0;
+	static const char *const hdr[] = {
+		"Content-Type: " PROTOBUF_TYPE,
+		"Accept: " PROTOBUF_TYPE,
+		"Expect:",              /* no 100-continue round trip */
+	};
+	struct curl_slist *hdrs;
 	char *url;
 	CURL *e;
+	size_t i;
 
 	hc->cb = cb;
 	hc->arg = arg;
@@ -1276,13 +1284,20 @@ hc_call(void *cp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb cb,
 	hc->reqlen = len;
 	pbw_field(buf, len, 2, &type, NULL, NULL);
 	xasprintf(&url, "%s/v1/%s", c->base, type_name((uint32_t)type));
-	if ((hc->easy = e = curl_easy_init()) == NULL)
-		fatalx("http: curl_easy_init failed");
-	hc->hdrs = curl_slist_append(hc->hdrs, "Content-Type: " PROTOBUF_TYPE);
-	hc->hdrs = curl_slist_append(hc->hdrs, "Accept: " PROTOBUF_TYPE);
-	hc->hdrs = curl_slist_append(hc->hdrs, "Expect:");      /* no 100-continue round trip */
-	if (hc->hdrs == NULL)
-		fatalx("http: out of memory");
+	if ((hc->easy = e = curl_easy_init()) == NULL) {
+		log_warnx("link %s: http: cannot make a request: curl_easy_init failed",
+		    c->pc->id);
+		goto fail;
+	}
+	/* an append that fails returns NULL and leaves the list as it was */
+	for (i = 0; i < sizeof(hdr) / sizeof(hdr[0]); i++) {
+		if ((hdrs = curl_slist_append(hc->hdrs, hdr[i])) == NULL) {
+			log_warnx("link %s: http: cannot make a request: out of memory",
+			    c->pc->id);
+			goto fail;
+		}
+		hc->hdrs = hdrs;
+	}
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, hc);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -1318,8 +1333,13 @@ hc_call(void *cp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb cb,
 	TAILQ_INSERT_TAIL(&c->calls, hc, entry);
 	if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
 		hc_failed(c, "http: cannot start a request");
-		hc_complete(hc, -1);
+		hc_complete(hc, -1);    /* cb runs later, on the loop, all the same */
 	}
+	return 0;
+fail:
+	free(url);
+	hcall_free(hc);
+	return -1;
 }
 
 static void
@@ -1413,11 +1433,22 @@ hc_close(void *cp)
 	free(c);
 }
 
-const struct cclient_ops http_client_ops = {
+static const struct cclient_ops http_client_ops = {
 	.name = "http",
 	.carrier = CASCADE__CARRIER__CARRIER_HTTP,
 	.open = hc_open,
 	.call = hc_call,
 	.redial = hc_redial,
 	.close = hc_close,
+};
+
+const struct ncarrier carrier_http = {
+	.name = "http",
+	.carrier = CASCADE__CARRIER__CARRIER_HTTP,
+	.conf_carrier = CONF_CARRIER_HTTP,
+	.start = https_start,
+	.listen = https_listen,
+	.unlisten = https_unlisten,
+	.stop = https_stop,
+	.dial = &http_client_ops,
 };

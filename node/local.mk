@@ -35,6 +35,8 @@ node_libcascaded_la_SOURCES = \
 	node/reload.c \
 	node/limits.c \
 	node/uplink.c \
+	node/carrier.h \
+	node/carrier.c \
 	node/carrier_tcp.c \
 	node/carrier_http.c \
 	node/snapshot.c \

@@ -302,6 +302,17 @@ done:
 	free(p);
 }
 
+/*
+ * The carrier could not make the request (it said why): it ends like one
+ * with no reply, later on the loop, so no caller of call() runs its reply
+ * callback before call() has returned.
+ */
+static void
+call_failed(void *arg)
+{
+	call_done(arg, -1, NULL, 0);
+}
+
 static void
 call(struct uplink *u, struct ucall *c, uint32_t type, const ProtobufCMessage *m,
     int timeout_ms, ureply_cb cb)
@@ -322,7 +333,8 @@ call(struct uplink *u, struct ucall *c, uint32_t type, const ProtobufCMessage *m
 	p->c = c;
 	p->cb = cb;
 	node->stat_up_bytes_out += len;
-	u->ops->call(u->cc, buf, len, timeout_ms, call_done, p);
+	if (u->ops->call(u->cc, buf, len, timeout_ms, call_done, p) != 0)
+		loop_post(call_failed, p);
 	free(buf);
 }
 
@@ -965,14 +977,6 @@ disconnected(void *arg)
 		session_lost(u, 0, "connection to %s closed", u->url->url);
 }
 
-static const struct cclient_ops *
-ops_for(const struct conf_url *url)
-{
-	if (url->carrier == CONF_CARRIER_HTTP)
-		return &http_client_ops;
-	return &tcp_client_ops;
-}
-
 /*
  * Moves the link to the carrier of url. Sessions, custody and sequence
  * numbers live above the carrier: the next Hello resumes at the mark.
@@ -993,7 +997,7 @@ carrier_use(struct uplink *u, const struct conf_url *url, const char *why)
 	u->inflight = 0;
 	u->pulling = 0;
 	u->routes_inflight = 0;
-	u->ops = ops_for(url);
+	u->ops = carrier_for_url(url)->dial;
 	u->url = url;
 	u->why = why;
 	u->rebuilds_total++;
@@ -1044,7 +1048,7 @@ static void
 probe_stop(struct uplink *u)
 {
 	if (u->probe != NULL) {
-		tcp_client_ops.close(u->probe);
+		carrier_tcp.dial->close(u->probe);
 		u->probe = NULL;
 	}
 	evtimer_del(u->probe_timer);
@@ -1082,8 +1086,8 @@ probe_fire(evutil_socket_t fd, short what, void *arg)
 	if (!u->fallen_back || u->paused)
 		return;
 	if (u->probe != NULL)
-		tcp_client_ops.close(u->probe);
-	u->probe = tcp_client_ops.open(u->pc, u->tcp_url, &ev, err, sizeof(err));
+		carrier_tcp.dial->close(u->probe);
+	u->probe = carrier_tcp.dial->open(u->pc, u->tcp_url, &ev, err, sizeof(err));
 	tv.tv_sec = every / 1000;
 	tv.tv_usec = (every % 1000) * 1000;
 	evtimer_add(u->probe_timer, &tv);
@@ -1180,7 +1184,7 @@ uplink_reconfigure(struct uplink *u, const struct conf_parent *pc)
 	}
 	if (u->paused) {
 		u->url = url;
-		u->ops = ops_for(url);
+		u->ops = carrier_for_url(url)->dial;
 		log_info("link %s: reconfigured by a reload; still paused", pc->id);
 		return;
 	}

@@ -34,6 +34,7 @@ include tests/unit/sdk.mk
 include tests/unit/sdk_http.mk
 include tests/unit/notify.mk
 include tests/unit/audit_query.mk
+include tests/unit/carrier.mk
 include tests/integration/local.mk
 include tests/chaos/local.mk
 include tests/node.mk
