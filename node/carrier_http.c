@@ -392,8 +392,13 @@ hconn_new(struct evhttp_connection *evcon)
 	hc->evcon = evcon;
 	snprintf(hc->ip, sizeof(hc->ip), "%s", host ? host : "?");
 	snprintf(hc->peer, sizeof(hc->peer), "%s:%u", host ? host : "?", port);
-	if ((hc->deadline = evtimer_new(node->base, hconn_deadline, hc)) == NULL)
-		fatalx("http: event_new failed");
+	if ((hc->deadline = evtimer_new(node->base, hconn_deadline, hc)) == NULL) {
+		/* this connection is dropped; the node keeps serving the others */
+		log_warnx("http: %s: connection dropped: no timer for it (event_new failed)",
+		    hc->peer);
+		free(hc);
+		return NULL;
+	}
 	TAILQ_INSERT_TAIL(&hs_conns, hc, entry);
 	hs_nconns++;
 	evhttp_connection_set_closecb(evcon, hconn_closed, hc);
@@ -1178,8 +1183,13 @@ hc_sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 		hs = xcalloc(1, sizeof(*hs));
 		hs->c = c;
 		hs->fd = s;
-		if ((hs->ev = event_new(node->base, s, kind, hc_sock_event, hs)) == NULL)
-			fatalx("http: event_new failed");
+		if ((hs->ev = event_new(node->base, s, kind, hc_sock_event, hs)) == NULL) {
+			/* -1: curl (7.85 on) fails every transfer of this multi, each call
+			 * with an err; an older one ignores it, and the call times out */
+			hc_failed(c, "http: no event for a socket (event_new failed)");
+			free(hs);
+			return -1;
+		}
 		LIST_INSERT_HEAD(&c->socks, hs, entry);
 		curl_multi_assign(c->multi, s, hs);
 	} else {
@@ -1207,17 +1217,24 @@ hc_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-static void
+/*
+ * 0, or -1 when curl has no multi handle for us: c->multi stays NULL, and
+ * each call fails (curl_multi_add_handle) until a redial makes one.
+ */
+static int
 hc_multi_new(struct hclient *c)
 {
-	if ((c->multi = curl_multi_init()) == NULL)
-		fatalx("http: curl_multi_init failed");
+	if ((c->multi = curl_multi_init()) == NULL) {
+		hc_failed(c, "http: curl_multi_init failed");
+		return -1;
+	}
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, hc_sock_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, hc_timer_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	/* the pull and a window of pushes, each on its kept-alive connection */
 	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 16L);
+	return 0;
 }
 
 /* Ends every call in flight with an error, and drops the connections. */
@@ -1233,7 +1250,8 @@ hc_multi_drop(struct hclient *c)
 	}
 	curl_multi_cleanup(c->multi);
 	c->multi = NULL;
-	evtimer_del(c->timer);
+	if (c->timer != NULL)
+		evtimer_del(c->timer);
 	/* sockets curl did not say goodbye to */
 	while ((hs = LIST_FIRST(&c->socks)) != NULL) {
 		event_free(hs->ev);
@@ -1391,9 +1409,12 @@ hc_open(const struct conf_parent *pc, const struct conf_url *url,
 	LIST_INIT(&c->socks);
 	c->timer = evtimer_new(node->base, hc_timer_event, c);
 	c->connect_ev = evtimer_new(node->base, hc_connect_event, c);
-	if (c->timer == NULL || c->connect_ev == NULL || hc_done_ev == NULL)
-		fatalx("http: event_new failed");
-	hc_multi_new(c);
+	if (c->timer == NULL || c->connect_ev == NULL || hc_done_ev == NULL ||
+	    hc_multi_new(c) != 0) {
+		snprintf(err, errlen, "%s: http: no event or curl handle for it", url->url);
+		hc_close(c);
+		return NULL;
+	}
 	if (pc->proxy != NULL)
 		log_info("link %s: http requests to %s go through proxy %s", pc->id, url->url,
 		    pc->proxy);
@@ -1412,7 +1433,7 @@ hc_redial(void *cp)
 	struct hclient *c = cp;
 
 	hc_multi_drop(c);
-	hc_multi_new(c);
+	(void)hc_multi_new(c);          /* on failure (said) calls fail until the next redial */
 	hc_post_connected(c, c->backoff_ms);
 	c->backoff_ms *= 2;
 	if (c->backoff_ms > c->pc->reconnect_max_ms)
@@ -1427,8 +1448,10 @@ hc_close(void *cp)
 	if (c == NULL)
 		return;
 	hc_multi_drop(c);
-	event_free(c->timer);
-	event_free(c->connect_ev);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	if (c->connect_ev != NULL)
+		event_free(c->connect_ev);
 	free(c->base);
 	free(c);
 }

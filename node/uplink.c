@@ -62,6 +62,7 @@ struct uplink {
 	int64_t last_error_ms;          /* wall clock */
 	const char *why;                /* why this carrier (a literal) */
 	int paused;                     /* by the operator: no connection, no timers */
+	int started;                    /* uplink_start is done: a failure is no longer fatal */
 	uint64_t ups, rebuilds_total;   /* sessions up, carrier rebuilds, since start */
 	struct tls_probe *tp;           /* a probe running, or NULL */
 	struct event *tp_done;
@@ -157,7 +158,7 @@ session_lost(struct uplink *u, int redial, const char *fmt, ...)
 	u->inflight = 0;
 	u->pulling = 0;
 	u->routes_inflight = 0;
-	if (redial) {
+	if (redial && u->cc != NULL) {
 		/* a dead or wedged connection: drop it, nng dials again with backoff */
 		u->ops->redial(u->cc);
 		u->connected = 0;
@@ -235,7 +236,9 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 
 	if (u->paused)
 		return;
-	if (u->state == UL_DOWN && u->connected)
+	if (u->cc == NULL)              /* its carrier could not be opened (carrier_use) */
+		carrier_use(u, u->url, u->why);
+	else if (u->state == UL_DOWN && u->connected)
 		hello(u);
 	else if (u->state == UL_DOWN) {
 		/* still no connection: nng keeps dialing; say (once a dead-link timeout
@@ -382,6 +385,7 @@ hello_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	uint8_t mac[CSHA256_LEN];
 	char **subtree;
 	size_t nsubtree;
+	int jrc;
 
 	if (reply_ok(u, c, "hello", err, rep) != 0)
 		return;
@@ -396,10 +400,15 @@ hello_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		goto done;
 	}
 	memcpy(u->snonce, hr->nonce.data, CNONCE_LEN);
-	if (crandom(u->cnonce, CNONCE_LEN) != 0)
-		fatalx("link: no randomness");
-	if (journal_queue_info(node->j, node->q_up, &qi) != 0)
-		fatalx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
+	/* a run-time failure of ours: this session ends, the link tries again */
+	if (crandom(u->cnonce, CNONCE_LEN) != 0) {
+		session_lost(u, 1, "hello: no randomness for a nonce");
+		goto done;
+	}
+	if ((jrc = journal_queue_info(node->j, node->q_up, &qi)) != 0) {
+		session_lost(u, 1, "hello: journal: %s", journal_strerror(jrc));
+		goto done;
+	}
 	u->epoch = qi.epoch;
 	cauth_mac(u->pc->secret.key, u->pc->secret.len, node->id, u->snonce, u->cnonce, mac);
 	a.peer = (char *)node->id;
@@ -525,6 +534,7 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	struct jqueue_info qi;
 	uint64_t mark = 0;
 	size_t i;
+	int jrc;
 
 	/* the whole reply travels under the session key: the parent's proof */
 	csession_key(u->pc->secret.key, u->pc->secret.len, node->id, u->snonce, u->cnonce, u->key);
@@ -546,8 +556,10 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	for (i = 0; i < ar->n_marks; i++)
 		if (ar->marks[i]->epoch == u->epoch)
 			mark = ar->marks[i]->seq;
-	if (journal_queue_info(node->j, node->q_up, &qi) != 0)
-		fatalx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
+	if ((jrc = journal_queue_info(node->j, node->q_up, &qi)) != 0) {
+		session_lost(u, 1, "auth: journal: %s", journal_strerror(jrc));
+		goto done;
+	}
 	if (mark_beyond(u, "auth", mark, &qi))
 		goto done;
 	if (ar->carrier != 0 && ar->carrier != (uint32_t)u->ops->carrier) {
@@ -616,6 +628,7 @@ push_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	struct jqueue_info qi;
 	char idt[CID_TEXT_LEN];
 	size_t i;
+	int jrc;
 
 	u->inflight--;
 	if (reply_ok(u, c, "push", err, rep) != 0)
@@ -625,8 +638,11 @@ push_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		session_lost(u, 1, "push: malformed reply");
 		return;
 	}
-	if (journal_queue_info(node->j, node->q_up, &qi) != 0)
-		fatalx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
+	if ((jrc = journal_queue_info(node->j, node->q_up, &qi)) != 0) {
+		session_lost(u, 1, "push: journal: %s", journal_strerror(jrc));
+		cascade__push_reply__free_unpacked(pr, NULL);
+		return;
+	}
 	if (mark_beyond(u, "push", pr->acked_seq, &qi)) {
 		cascade__push_reply__free_unpacked(pr, NULL);
 		return;
@@ -1001,8 +1017,22 @@ carrier_use(struct uplink *u, const struct conf_url *url, const char *why)
 	u->url = url;
 	u->why = why;
 	u->rebuilds_total++;
-	if ((u->cc = u->ops->open(u->pc, url, &ev, err, sizeof(err))) == NULL)
-		fatalx("%s:%d: parent %s: %s", url->where.file, url->where.line, u->pc->id, err);
+	if ((u->cc = u->ops->open(u->pc, url, &ev, err, sizeof(err))) == NULL) {
+		if (!u->started)
+			fatalx("%s:%d: parent %s: %s", url->where.file, url->where.line, u->pc->id,
+			    err);
+		/* at run time (a fallback, a rebuild, a resume): down, and timer_fire
+		 * opens it again after a backoff */
+		log_warnx("%s:%d: parent %s: %s: the link stays down; trying again in %lld ms",
+		    url->where.file, url->where.line, u->pc->id, err, (long long)u->backoff_ms);
+		snprintf(u->last_error, sizeof(u->last_error), "%s", err);
+		u->last_error_ms = cnow_ms();
+		timer_arm(u, u->backoff_ms);
+		u->backoff_ms *= 2;
+		if (u->backoff_ms > u->pc->reconnect_max_ms)
+			u->backoff_ms = u->pc->reconnect_max_ms;
+		return;
+	}
 	if (u->rebuilding && u->rebuilds > 1)   /* the watchdog again in one outage: said once */
 		log_debug("link %s: carrier %s, %s (%s)", u->pc->id, u->ops->name, url->url, why);
 	else {
@@ -1221,6 +1251,7 @@ uplink_start(struct uplink *u)
 		    u->pc->where.line, u->pc->id);
 	carrier_use(u, url, u->pc->transport == CONF_TRANSPORT_AUTO ? "transport auto" :
 	    "transport set in the config");
+	u->started = 1;
 }
 
 void
