@@ -38,7 +38,9 @@ node_libcascaded_la_SOURCES = \
 	node/carrier.h \
 	node/carrier.c \
 	node/carrier_tcp.c \
+	node/carrier_http.h \
 	node/carrier_http.c \
+	node/carrier_http_client.c \
 	node/snapshot.c \
 	node/metrics.c \
 	node/ctl_queue.c \
