@@ -227,7 +227,7 @@ req_type(const uint8_t *buf, size_t len)
 {
 	uint64_t v;
 
-	if (pbw_field(buf, len, 2, &v, NULL, NULL) != 0 || v > UINT32_MAX)
+	if (pbw_field(buf, len, CPBF_REQUEST_TYPE, &v, NULL, NULL) != 0 || v > UINT32_MAX)
 		return 0;
 	return (uint32_t)v;
 }

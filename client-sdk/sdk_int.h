@@ -346,7 +346,7 @@ struct cascade {
 	int unauth_refusals;            /* refusals in a row nobody signed */
 	uint8_t key[CSHA256_LEN];
 	int keyed;
-	uint8_t snonce[CNONCE_LEN], cnonce[CNONCE_LEN];
+	struct clink_auth ca;           /* the last Auth: its nonces give the session key */
 	uint64_t next_send;
 	unsigned inflight, window, max_batch;
 	uint32_t pull_wait_ms;

@@ -216,21 +216,17 @@ call(struct cascade *h, uint32_t type, const ProtobufCMessage *m, int timeout_ms
     uint64_t first, uint64_t last)
 {
 	struct call *c;
-	size_t blen = protobuf_c_message_get_packed_size(m), len;
-	uint8_t *body, *buf;
+	size_t len;
+	uint8_t *buf;
 	int rc;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL || (body = malloc(blen ? blen : 1)) == NULL) {
-		free(c);
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		session_lost(h, 0, "out of memory for a request");
 		return CASCADE_ENOMEM;
 	}
-	protobuf_c_message_pack(m, body);
 	c->session = h->session;
 	c->seq = h->session != 0 ? ++h->seq : 0;
-	buf = cenv_request_pack(type, c->session, c->seq, body, blen, h->keyed ? h->key : NULL,
-	    &len);
-	free(body);
+	buf = clink_request(type, c->session, c->seq, m, h->keyed ? h->key : NULL, &len);
 	if (buf == NULL) {
 		free(c);
 		session_lost(h, 0, "out of memory for a request");
@@ -428,7 +424,7 @@ reply_open(struct cascade *h, struct call *c, const char *what)
 	 */
 	c->authentic = h->tls;
 	if (c->type == MSG(AUTH)) {
-		csession_key(h->secret, h->secretlen, h->client, h->snonce, h->cnonce, h->key);
+		clink_session_key(&h->ca, h->secret, h->secretlen, h->client, h->key);
 		c->authentic = cenv_reply_verify(rep, 0, 0, h->key) == 0;
 	} else if (h->keyed) {
 		c->authentic = cenv_reply_verify(rep, c->session, c->seq, h->key) == 0;
@@ -485,17 +481,15 @@ fail:
 static void
 hello(struct cascade *h)
 {
-	Cascade__Hello m = CASCADE__HELLO__INIT;
+	Cascade__Hello m;
 
 	h->ps = P_HELLO;
 	h->session = 0;
 	h->seq = 0;
 	h->keyed = 0;
-	m.version = CASCADE_PROTOCOL_VERSION;
-	m.peer = h->client;
-	m.kind = CASCADE__PEER_KIND__PEER_CLIENT;
-	m.carrier = h->carrier_kind == CASCADE_CARRIER_HTTP ? CASCADE__CARRIER__CARRIER_HTTP :
-	    CASCADE__CARRIER__CARRIER_TCP;
+	clink_hello(&m, h->client, CASCADE__PEER_KIND__PEER_CLIENT,
+	    h->carrier_kind == CASCADE_CARRIER_HTTP ? CASCADE__CARRIER__CARRIER_HTTP :
+	    CASCADE__CARRIER__CARRIER_TCP);
 	call(h, MSG(HELLO), &m.base, h->dead_ms, 0, 0);
 }
 
@@ -504,45 +498,32 @@ hello_reply(struct cascade *h, struct call *c)
 {
 	Cascade__Reply *rep;
 	Cascade__HelloReply *hr = NULL;
-	Cascade__Auth a = CASCADE__AUTH__INIT;
-	Cascade__StreamPos sp = CASCADE__STREAM_POS__INIT, *spp = &sp;
-	uint8_t mac[CSHA256_LEN];
 	uint64_t acked;
+	char why[160];
+	int rc;
 
 	if ((rep = reply_open(h, c, "hello")) == NULL)
 		return;
 	hr = cascade__hello_reply__unpack(NULL, rep->body.len, rep->body.data);
-	if (hr == NULL || hr->nonce.len != CNONCE_LEN) {
-		session_lost(h, 1, "hello: malformed reply");
+	if ((rc = clink_hello_reply_check(hr, h->node, why, sizeof(why))) == CLINK_MALFORMED) {
+		session_lost(h, 1, "hello: %s", why);
 		goto done;
 	}
-	if (hr->node == NULL || strcmp(hr->node, h->node) != 0) {
+	if (rc != 0) {
 		refused(h, "%s answers as node \"%.64s\", but the client address is %s", h->url,
 		    hr->node != NULL ? hr->node : "", h->client);
 		goto done;
 	}
-	memcpy(h->snonce, hr->nonce.data, CNONCE_LEN);
-	if (crandom(h->cnonce, CNONCE_LEN) != 0) {
+	store_counters(h->st, NULL, &acked);
+	/* stream position: our lowest unacked */
+	if (clink_auth(&h->ca, h->secret, h->secretlen, h->client, hr->nonce.data, h->st->epoch,
+	    acked + 1, NULL, 0, h->carrier_kind == CASCADE_CARRIER_HTTP ?
+	    CASCADE__CARRIER__CARRIER_HTTP : CASCADE__CARRIER__CARRIER_TCP) != 0) {
 		session_lost(h, 0, "no randomness for the client nonce");
 		goto done;
 	}
-	cauth_mac(h->secret, h->secretlen, h->client, h->snonce, h->cnonce, mac);
-	store_counters(h->st, NULL, &acked);
-	a.peer = h->client;
-	a.nonce.data = h->cnonce;
-	a.nonce.len = CNONCE_LEN;
-	a.server_nonce.data = h->snonce;
-	a.server_nonce.len = CNONCE_LEN;
-	a.mac.data = mac;
-	a.mac.len = sizeof(mac);
-	sp.epoch = h->st->epoch;
-	sp.seq = acked + 1;             /* our lowest unacked */
-	a.streams = &spp;
-	a.n_streams = 1;
-	a.carrier = h->carrier_kind == CASCADE_CARRIER_HTTP ? CASCADE__CARRIER__CARRIER_HTTP :
-	    CASCADE__CARRIER__CARRIER_TCP;
 	h->ps = P_AUTH;
-	call(h, MSG(AUTH), &a.base, h->dead_ms, 0, 0);
+	call(h, MSG(AUTH), &h->ca.a.base, h->dead_ms, 0, 0);
 done:
 	if (hr != NULL)
 		cascade__hello_reply__free_unpacked(hr, NULL);
@@ -573,7 +554,6 @@ auth_reply(struct cascade *h, struct call *c)
 	Cascade__AuthReply *ar;
 	char sid[CSESSION_SHORT_LEN];
 	uint64_t mark = 0, last;
-	size_t i;
 
 	if ((rep = reply_open(h, c, "auth")) == NULL)
 		return;
@@ -583,11 +563,8 @@ auth_reply(struct cascade *h, struct call *c)
 		session_lost(h, 1, "auth: malformed reply");
 		return;
 	}
-	for (i = 0; i < ar->n_marks; i++)
-		if (ar->marks[i] != NULL && ar->marks[i]->epoch == h->st->epoch)
-			mark = ar->marks[i]->seq;
 	store_counters(h->st, &last, NULL);
-	if (mark > last || mark == UINT64_MAX) {
+	if (clink_auth_mark(ar, h->st->epoch, last, &mark) != 0) {
 		/* acking it would drop packets the node never had (a restored outbox?) */
 		refused(h, "the node's mark %llu is beyond our last sequence %llu: refused",
 		    (unsigned long long)mark, (unsigned long long)last);
@@ -729,7 +706,7 @@ push_more(struct cascade *h)
 	if ((e = calloc(h->max_batch, sizeof(*e))) == NULL)
 		return;                 /* the next wake-up tries again */
 	while (h->ps == P_UP && h->inflight < h->window) {
-		Cascade__Push push = CASCADE__PUSH__INIT;
+		Cascade__Push push;
 		Cascade__Packet **pkts;
 		uint64_t *seqs;
 
@@ -761,13 +738,7 @@ push_more(struct cascade *h)
 				pkts[k]->ttl_ms -= now - e[i].enq_ms;
 			seqs[k++] = e[i].seq;
 		}
-		push.epoch = h->st->epoch;
-		push.first_seq = h->next_send;
-		push.last_seq = e[n - 1].seq;
-		push.packets = pkts;
-		push.n_packets = k;
-		push.seqs = seqs;
-		push.n_seqs = k;
+		clink_push(&push, h->st->epoch, h->next_send, e[n - 1].seq, pkts, seqs, k);
 		h->next_send = push.last_seq + 1;
 		h->inflight++;
 		rc = call(h, MSG(PUSH), &push.base, h->dead_ms, push.first_seq, push.last_seq);
@@ -787,23 +758,19 @@ push_more(struct cascade *h)
 static void
 pull(struct cascade *h)
 {
-	Cascade__Pull p = CASCADE__PULL__INIT;
+	Cascade__Pull p;
 
 	if (h->ps != P_UP || h->pulling || h->packet_cb == NULL)
 		return;
-	p.epoch = h->down_epoch;
-	p.acked_seq = h->down_acked;
-	p.max_bytes = PULL_MAX_BYTES;
 	if (sdk_paused(h)) {
 		/* paused: only carry the ack of what was delivered; the rest stays with the node */
 		if (h->down_acked <= h->down_acked_sent)
 			return;
-		p.wait_ms = 0;
-		p.max = 1;              /* what it brings back is not delivered */
-	} else {
-		p.wait_ms = h->pull_wait_ms;
-		p.max = h->max_batch;
-	}
+		/* max 1: what it brings back is not delivered */
+		clink_pull(&p, h->down_epoch, h->down_acked, 0, 1, PULL_MAX_BYTES);
+	} else
+		clink_pull(&p, h->down_epoch, h->down_acked, h->pull_wait_ms, h->max_batch,
+		    PULL_MAX_BYTES);
 	h->pulling = 1;
 	if (call(h, MSG(PULL), &p.base, (int)p.wait_ms + h->dead_ms, 0, 0) == 0)
 		h->down_acked_sent = h->down_acked;
@@ -871,17 +838,17 @@ pull_reply(struct cascade *h, struct call *c)
 	Cascade__PullReply *pr;
 	const uint8_t *handing = NULL;
 	size_t i, stop, handing_i = 0;
-	char idt[CID_TEXT_LEN];
+	char idt[CID_TEXT_LEN], why[80];
 	int rc = 0;
 
 	if ((rep = reply_open(h, c, "pull")) == NULL)
 		return;
 	pr = cascade__pull_reply__unpack(NULL, rep->body.len, rep->body.data);
 	cascade__reply__free_unpacked(rep, NULL);
-	if (pr == NULL || pr->n_seqs != pr->n_packets || pr->epoch == 0) {
+	if (clink_pull_reply_check(pr, why, sizeof(why)) != 0) {
 		if (pr != NULL)
 			cascade__pull_reply__free_unpacked(pr, NULL);
-		session_lost(h, 1, "pull: malformed reply");
+		session_lost(h, 1, "pull: %s", why);
 		return;
 	}
 	if (pr->epoch != h->down_epoch) {

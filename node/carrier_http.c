@@ -504,12 +504,12 @@ hs_reply(struct sreq *r, uint8_t *buf, size_t len)
 		h->hc->scanned = 0;
 		hconn_arm(h->hc, node->conf->http_request_timeout_ms + (int64_t)(len >> 6));
 	}
-	pbw_field(buf, len, 3, &status, NULL, NULL);
+	pbw_field(buf, len, CPBF_REPLY_STATUS, &status, NULL, NULL);
 	code = http_status(status, &reason);
 	hdr = evhttp_request_get_output_headers(h->req);
 	evhttp_add_header(hdr, "Content-Type", PROTOBUF_TYPE);
 	if (code != 200) {
-		pbw_field(buf, len, 4, NULL, &err, &errlen);
+		pbw_field(buf, len, CPBF_REPLY_ERROR, NULL, &err, &errlen);
 		if (errlen >= sizeof(line))
 			errlen = sizeof(line) - 1;
 		for (i = 0; i < errlen; i++)
@@ -593,7 +593,7 @@ hs_request(struct evhttp_request *req, void *arg)
 	}
 
 	/* the path names the message: a body of another type is refused */
-	if (pbw_field(h->r.buf, len, 2, &type, NULL, NULL) == 0 && type != ep->type) {
+	if (pbw_field(h->r.buf, len, CPBF_REQUEST_TYPE, &type, NULL, NULL) == 0 && type != ep->type) {
 		uint8_t *rb;
 		size_t rlen;
 		char msg[128];

@@ -356,7 +356,7 @@ hc_call(void *cp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb cb,
 	hc->req = xmalloc(len ? len : 1);
 	memcpy(hc->req, buf, len);
 	hc->reqlen = len;
-	pbw_field(buf, len, 2, &type, NULL, NULL);
+	pbw_field(buf, len, CPBF_REQUEST_TYPE, &type, NULL, NULL);
 	xasprintf(&url, "%s/v1/%s", c->base, type_name((uint32_t)type));
 	if ((hc->easy = e = curl_easy_init()) == NULL) {
 		log_warnx("link %s: http: cannot make a request: curl_easy_init failed",

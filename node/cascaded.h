@@ -101,7 +101,10 @@ void loop_shutdown(void);
  * One unit of journal work, done() on the loop afterwards: either run() on
  * the journal thread, or (run NULL) the commit of batch, which the journal
  * thread groups with the batches queued after it into one transaction and
- * one fsync (group commit). rc gets what run() or the commit returned.
+ * one fsync (group commit). rc gets what run() or the commit returned, err
+ * (when rc is not 0) the journal's message for it: journal_errmsg() is per
+ * thread, so done() must read err, not journal_errmsg(). A group's failed
+ * batches get the group's last message.
  */
 struct jjob {
 	TAILQ_ENTRY(jjob) entry;
@@ -109,28 +112,69 @@ struct jjob {
 	struct jbatch *batch;
 	void (*done)(struct jjob *);
 	int rc;
+	char err[512];
 };
 void jthread_start(struct journal *j);
 void jthread_submit(struct jjob *job);
 /* Waits for every submitted job to finish, then stops the thread. */
 void jthread_stop(void);
 
-/* ----------------------------------------------------------- router.c */
+/* ----------------------------------------------------------- routes.c */
+/* Which node ids live below which child (loop thread). */
+/* Whether child node p is node id nodeid or claimed it (0 for a client). */
+int routes_peer_has(const struct peer *p, const char *nodeid);
+/* The peer whose subtree holds node id, or NULL. */
+struct peer *routes_child_for(const struct node *n, const char *nodeid);
+/* Queue id that delivers to addr here (client inbox), or 0. */
+uint32_t routes_local_queue(const struct node *n, const char *addr);
+/* Whether nodeid is this node or lies below one of its children. */
+int routes_in_subtree(const struct node *n, const char *nodeid);
+/*
+ * Sets child p's subtree to the ids of ids[] the config lets it claim (the
+ * others appended to *refused, borrowed, when refused is not NULL); returns
+ * the kept list as "id\n" text (malloc'd) to save under routes_key, and
+ * runs the change hook.
+ */
+char *routes_set_subtree(struct peer *p, char **ids, size_t n, char ***refused, size_t *nrefused);
+/* The journal meta key of p's subtree. */
+void routes_key(const struct peer *p, char *key, size_t len);
+/* Every node id below this node (borrowed strings; the array malloc'd). */
+char **routes_mine(size_t *n);
+/* Loads subtrees from the journal at start (before the hook is set). */
+void routes_load(void);
+/* fn(arg) after every subtree change; one slot (uplink_start sets it, uplink_stop clears it). */
+void routes_on_change(void (*fn)(void *), void *arg);
+
+/* ------------------------------------------------------------ route.c */
 /* Where a packet came from. */
 enum origin { FROM_LOCAL = 0, FROM_CHILD, FROM_CLIENT, FROM_PARENT };
+/* What the caller of route_packet must do next. */
+struct route_acts {
+	unsigned audit_copy:1;          /* submit an audit copy of the packet */
+	unsigned turned:1;              /* this node turned it downward */
+};
+/*
+ * What happens to packet p here (decoded, owned by the caller). Pure: no
+ * I/O, no journal, no globals; reads only n and its conf (max_packet,
+ * local_delivery, audit_copy). Validates, rejects spoofed src and loops,
+ * subtracts nothing (the sender already sent its remaining ttl), appends
+ * n's hop arrived at now_ms, sets the leg, and fills it (queues, leg,
+ * deadline, or reject + text) and acts.
+ */
+void route_packet(const struct node *n, Cascade__Packet *p, enum origin from,
+    const struct peer *peer, int64_t now_ms, struct jitem *it, char *text, size_t textlen,
+    struct route_acts *acts);
+/* Re-decodes a stored packet for sending: remaining ttl (at least 1 ms), held time of our hop. */
+Cascade__Packet *route_outgoing(const struct jentry *e, int64_t now_ms);
+
+/* ----------------------------------------------------------- router.c */
 
 /*
- * Checks and routes one incoming packet (decoded, owned by the caller):
- * validates, rejects spoofed src and loops, subtracts nothing (the sender
- * already sent its remaining ttl), appends this node's hop, sets the leg,
- * and fills it (queues, leg, deadline, or reject + text).
+ * route_packet for this node now, then the audit copy it asks for (submitted
+ * to the journal thread at once, after its original's decision).
  */
 void router_route(Cascade__Packet *p, enum origin from, const struct peer *peer,
     struct jitem *it, char *text, size_t textlen);
-/* The peer whose subtree holds node id, or NULL. */
-struct peer *router_child_for(const char *nodeid);
-/* Queue id that delivers to addr here (client inbox), or 0. */
-uint32_t router_local_queue(const char *addr);
 /*
  * Sends a notice about p to p's src (as a local-origin packet): code is a
  * NoticeCode, reason/text for rejects. Nothing for notices themselves.
@@ -167,13 +211,6 @@ void router_accepted(const struct jitem *it);
 void router_wake(uint32_t qid);
 /* Commits local-origin packets (notices, audit copies): ownership taken. */
 void router_submit_local(Cascade__Packet *p);
-/* Re-encodes a stored packet for sending: remaining ttl, held time of our hop. */
-Cascade__Packet *router_outgoing(const struct jentry *e, int64_t now_ms);
-/* Loads subtrees from the journal at start. */
-void router_load_routes(void);
-char *router_set_subtree(struct peer *p, char **ids, size_t n, char ***refused, size_t *nrefused);
-void router_routes_key(const struct peer *p, char *key, size_t len);
-char **router_my_subtree(size_t *n);
 /* Periodic expiry sweep (timer). */
 void router_start_timers(void);
 
@@ -242,7 +279,6 @@ struct uplink;
 struct uplink *uplink_new(const struct conf_parent *pc);
 void uplink_start(struct uplink *u);
 void uplink_wake(struct uplink *u);             /* the up queue has new packets */
-void uplink_routes_changed(struct uplink *u);
 void uplink_stop(struct uplink *u);
 /* A reload changed the parent block (not its id): the link is rebuilt under pc. */
 void uplink_reconfigure(struct uplink *u, const struct conf_parent *pc);

@@ -1,5 +1,6 @@
 /*
- * conf.c — reads cascade.conf(5) into a struct conf.
+ * conf.c — reads cascade.conf(5) into a struct conf: the directives' table and
+ * their handlers, values, errors and the API (conf_load is in conf_read.c).
  *
  * A hand-written line parser rather than a yacc grammar: the format is one
  * directive per line, blocks open at the end of a line and close with a "}"
@@ -34,58 +35,11 @@
 
 #include "packets.h"
 #include "conf.h"
-
-#define MAX_WORDS 32                 /* words on one line */
-#define MAX_FILE_ERRORS 20           /* then the rest of a file is skipped */
-
-enum ctx { CTX_TOP = 1, CTX_PARENT = 2, CTX_CHILD = 4, CTX_CLIENT = 8 };
-enum blk { BLK_NONE = 0, BLK_PARENT, BLK_CHILD, BLK_CLIENT, BLK_SKIP };
-
-/* One line, split into words. */
-struct stmt {
-	const char *file;
-	int line;
-	int argc;                        /* words, directive name first */
-	char *argv[MAX_WORDS];
-	int opens;                       /* the line ended with "{" */
-};
-
-struct parser;
-struct dir;
-typedef void dir_fn(struct parser *, const struct stmt *, const struct dir *);
-
-struct dir {
-	const char *name;
-	int ctx;                         /* CTX_* where it is allowed */
-	int minargs, maxargs;            /* words after the name; maxargs -1: any */
-	int repeat;                      /* may be given more than once */
-	int block;                       /* opens a block */
-	const char *usage;               /* its arguments, for messages */
-	dir_fn *fn;
-	size_t off;                      /* field in struct conf, conf_parent or conf_client */
-	long long lo, hi;                /* range of a number, size or duration */
-};
-
-struct parser {
-	struct conf *c;
-	struct conf_errors *errs;
-	int oom;
-	int file_errors;                 /* errors in the file being read */
-	int depth;                       /* files open */
-	struct { dev_t dev; ino_t ino; } stack[CONF_MAX_INCLUDE_DEPTH + 1];
-	enum blk blk;
-	int skip;                        /* nested braces being skipped */
-	struct conf_where blk_where;
-	size_t blk_idx;                  /* index in children / clients */
-	struct conf_where *seen_top;     /* per directive: where it was set */
-	struct conf_where *seen_blk;
-	struct conf_where role_where;
-	struct conf_where main_where;    /* the main file, line 0 */
-};
+#include "conf_int.h"
 
 static dir_fn d_node, d_role, d_path, d_key, d_size, d_bool, d_dur, d_uint,
     d_delivery, d_listen, d_block, d_url, d_transport, d_secret, d_proxy,
-    d_reconnect, d_carriers, d_prefer, d_claim, d_advertise, d_include, d_metrics, d_journal_key;
+    d_reconnect, d_carriers, d_prefer, d_claim, d_advertise, d_metrics, d_journal_key;
 static dir_fn d_notify_url, d_notify_after, d_audit_sink;
 
 #define C(f) offsetof(struct conf, f)
@@ -93,7 +47,7 @@ static dir_fn d_notify_url, d_notify_after, d_audit_sink;
 #define CL(f) offsetof(struct conf_client, f)
 #define DAY (86400LL * 1000)
 
-static const struct dir dirs[] = {
+const struct dir conf_dirs[] = {
 	{ "node", CTX_TOP, 1, 1, 0, 0, "ID", d_node, C(node), 0, 0 },
 	{ "role", CTX_TOP, 1, 1, 0, 0, "node|master", d_role, 0, 0, 0 },
 	{ "data-dir", CTX_TOP, 1, 1, 0, 0, "PATH", d_path, C(data_dir), 0, 0 },
@@ -164,14 +118,24 @@ static const struct dir dirs[] = {
 	{ "claim", CTX_CHILD, 1, -1, 1, 0, "PATTERN ...", d_claim, 0, 0, 0 },
 	{ "advertise", CTX_CHILD, 1, -1, 1, 0, "URL ...", d_advertise, 0, 0, 0 },
 };
-#define NDIRS (sizeof(dirs) / sizeof(dirs[0]))
+const size_t conf_ndirs = sizeof(conf_dirs) / sizeof(conf_dirs[0]);
 
-static void parse_file(struct parser *, const char *, const struct stmt *);
+/* The directive called name in the table, or NULL. */
+const struct dir *
+cp_dir_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < conf_ndirs; i++)
+		if (strcmp(conf_dirs[i].name, name) == 0)
+			return &conf_dirs[i];
+	return NULL;
+}
 
 /* ------------------------------------------------------------ errors */
 
-static char *
-str_dup(struct parser *p, const char *s)
+char *
+cp_str_dup(struct parser *p, const char *s)
 {
 	char *d = strdup(s);
 
@@ -180,8 +144,8 @@ str_dup(struct parser *p, const char *s)
 	return d;
 }
 
-static int
-errs_add(struct conf_errors *e, const char *file, int line, const char *msg)
+int
+cp_errs_add(struct conf_errors *e, const char *file, int line, const char *msg)
 {
 	struct conf_error *er;
 	size_t len;
@@ -240,11 +204,8 @@ cmp_error(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void perr(struct parser *, const char *, int, const char *, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-perr(struct parser *p, const char *file, int line, const char *fmt, ...)
+void
+cp_perr(struct parser *p, const char *file, int line, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -252,11 +213,9 @@ perr(struct parser *p, const char *file, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	errs_add(p->errs, file, line, msg);
+	cp_errs_add(p->errs, file, line, msg);
 	p->file_errors++;
 }
-
-#define SERR(p, s, ...) perr((p), (s)->file, (s)->line, __VA_ARGS__)
 
 void
 conf_errors_free(struct conf_errors *e)
@@ -296,15 +255,15 @@ conf_errors_print(const struct conf_errors *e, FILE *f)
 /* ------------------------------------------------------------ values */
 
 /* A path relative to the directory of the file that names it. */
-static char *
-resolve(struct parser *p, const char *file, const char *path)
+char *
+cp_resolve(struct parser *p, const char *file, const char *path)
 {
 	const char *slash = strrchr(file, '/');
 	size_t dlen;
 	char *r;
 
 	if (path[0] == '/' || slash == NULL)
-		return str_dup(p, path);
+		return cp_str_dup(p, path);
 	dlen = (size_t)(slash - file);
 	if ((r = malloc(dlen + 1 + strlen(path) + 1)) == NULL) {
 		p->oom = 1;
@@ -497,8 +456,8 @@ url_free(struct conf_url *u)
 	free(u->path);
 }
 
-static int
-url_copy(struct conf_url *d, const struct conf_url *s)
+int
+cp_url_copy(struct conf_url *d, const struct conf_url *s)
 {
 	*d = *s;
 	d->url = strdup(s->url);
@@ -513,8 +472,8 @@ url_copy(struct conf_url *d, const struct conf_url *s)
 }
 
 /* Appends one element of size sz to *v (count *n); returns it zeroed or NULL. */
-static void *
-grow(struct parser *p, void *vp, size_t *n, size_t sz)
+void *
+cp_grow(struct parser *p, void *vp, size_t *n, size_t sz)
 {
 	void **v = vp;
 	char *nv = realloc(*v, (*n + 1) * sz);
@@ -563,7 +522,7 @@ d_node(struct parser *p, const struct stmt *s, const struct dir *d)
 		return;
 	}
 	free(p->c->node);
-	p->c->node = str_dup(p, s->argv[1]);
+	p->c->node = cp_str_dup(p, s->argv[1]);
 }
 
 static void
@@ -592,7 +551,7 @@ d_path(struct parser *p, const struct stmt *s, const struct dir *d)
 		SERR(p, s, "%s: empty path", d->name);
 		return;
 	}
-	if ((r = resolve(p, s->file, s->argv[1])) == NULL)
+	if ((r = cp_resolve(p, s->file, s->argv[1])) == NULL)
 		return;
 	if (d->lo && access(r, R_OK) == -1)
 		SERR(p, s, "%s: %s: %s", d->name, r, strerror(errno));
@@ -611,7 +570,7 @@ d_key(struct parser *p, const struct stmt *s, const struct dir *d)
 		SERR(p, s, "%s: empty path", d->name);
 		return;
 	}
-	if ((r = resolve(p, s->file, s->argv[1])) == NULL)
+	if ((r = cp_resolve(p, s->file, s->argv[1])) == NULL)
 		return;
 	if (cfile_private(r, msg, sizeof(msg)) != 0)
 		SERR(p, s, "%s: %s", d->name, msg);
@@ -704,7 +663,7 @@ d_notify_url(struct parser *p, const struct stmt *s, const struct dir *d)
 		return;
 	}
 	free(p->c->offline_notify_url);
-	p->c->offline_notify_url = str_dup(p, u);
+	p->c->offline_notify_url = cp_str_dup(p, u);
 }
 
 /*
@@ -739,7 +698,7 @@ d_audit_sink(struct parser *p, const struct stmt *s, const struct dir *d)
 	return;
 #endif
 	free(p->c->audit_sink);
-	p->c->audit_sink = str_dup(p, u);
+	p->c->audit_sink = cp_str_dup(p, u);
 	p->c->audit_sink_where.file = s->file;
 	p->c->audit_sink_where.line = s->line;
 }
@@ -809,7 +768,7 @@ add_url(struct parser *p, const struct stmt *s, const char *word, struct conf_ur
 			url_free(&u);
 			return;
 		}
-	if ((nu = grow(p, v, n, sizeof(**v))) == NULL) {
+	if ((nu = cp_grow(p, v, n, sizeof(**v))) == NULL) {
 		url_free(&u);
 		return;
 	}
@@ -862,7 +821,7 @@ d_secret(struct parser *p, const struct stmt *s, const struct dir *d)
 	else
 		sec = &cur_client(p)->secret;
 	free(sec->path);
-	if ((sec->path = resolve(p, s->file, s->argv[1])) == NULL)
+	if ((sec->path = cp_resolve(p, s->file, s->argv[1])) == NULL)
 		return;
 	n = csecret_load(sec->path, sec->key, sizeof(sec->key), msg, sizeof(msg));
 	if (n < 0) {
@@ -890,7 +849,7 @@ d_journal_key(struct parser *p, const struct stmt *s, const struct dir *d)
 		return;
 	}
 	for (i = 1; i < s->argc; i++) {
-		if ((path = resolve(p, s->file, s->argv[i])) == NULL)
+		if ((path = cp_resolve(p, s->file, s->argv[i])) == NULL)
 			continue;
 		c->journal_key_files[n++] = path;
 		if (jcrypt_ring_add(&c->journal_keys, path, msg, sizeof(msg)) != 0)
@@ -908,7 +867,7 @@ d_proxy(struct parser *p, const struct stmt *s, const struct dir *d)
 		return;
 	}
 	free(p->c->parent->proxy);
-	p->c->parent->proxy = str_dup(p, v);
+	p->c->parent->proxy = cp_str_dup(p, v);
 }
 
 static void
@@ -976,9 +935,9 @@ d_claim(struct parser *p, const struct stmt *s, const struct dir *d)
 			    "wildcards)", w);
 			continue;
 		}
-		if ((slot = grow(p, &ch->claims, &ch->nclaims, sizeof(*slot))) == NULL)
+		if ((slot = cp_grow(p, &ch->claims, &ch->nclaims, sizeof(*slot))) == NULL)
 			return;
-		*slot = str_dup(p, w);
+		*slot = cp_str_dup(p, w);
 	}
 }
 
@@ -1008,7 +967,7 @@ d_block(struct parser *p, const struct stmt *s, const struct dir *d)
 			p->blk = BLK_SKIP;
 			return;
 		}
-		p->c->parent->id = str_dup(p, id);
+		p->c->parent->id = cp_str_dup(p, id);
 		p->c->parent->transport = CONF_TRANSPORT_AUTO;
 		p->c->parent->reconnect_min_ms = CONF_DEF_RECONNECT_MIN_MS;
 		p->c->parent->reconnect_max_ms = CONF_DEF_RECONNECT_MAX_MS;
@@ -1026,8 +985,8 @@ d_block(struct parser *p, const struct stmt *s, const struct dir *d)
 			if (strcmp(p->c->children[i].id, id) == 0)
 				SERR(p, s, "child %s: defined twice (first at %s:%d)", id,
 				    p->c->children[i].where.file, p->c->children[i].where.line);
-		if ((ch = grow(p, &p->c->children, &p->c->nchildren, sizeof(*ch))) == NULL ||
-		    (ch->id = str_dup(p, id)) == NULL) {
+		if ((ch = cp_grow(p, &p->c->children, &p->c->nchildren, sizeof(*ch))) == NULL ||
+		    (ch->id = cp_str_dup(p, id)) == NULL) {
 			if (ch != NULL)
 				p->c->nchildren--;
 			p->blk = BLK_SKIP;
@@ -1047,8 +1006,8 @@ d_block(struct parser *p, const struct stmt *s, const struct dir *d)
 			if (strcmp(p->c->clients[i].id, id) == 0)
 				SERR(p, s, "client %s: defined twice (first at %s:%d)", id,
 				    p->c->clients[i].where.file, p->c->clients[i].where.line);
-		if ((cl = grow(p, &p->c->clients, &p->c->nclients, sizeof(*cl))) == NULL ||
-		    (cl->id = str_dup(p, id)) == NULL) {
+		if ((cl = cp_grow(p, &p->c->clients, &p->c->nclients, sizeof(*cl))) == NULL ||
+		    (cl->id = cp_str_dup(p, id)) == NULL) {
 			if (cl != NULL)
 				p->c->nclients--;
 			p->blk = BLK_SKIP;
@@ -1061,692 +1020,7 @@ d_block(struct parser *p, const struct stmt *s, const struct dir *d)
 	}
 }
 
-/* ------------------------------------------------------------ include */
-
-static int
-has_glob_magic(const char *s)
-{
-	return strpbrk(s, "*?[") != NULL;
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Every *.conf in a directory, sorted by name; hidden files are skipped. */
-static void
-include_dir(struct parser *p, const struct stmt *s, const char *dir)
-{
-	struct dirent *de;
-	struct stat st;
-	char **names = NULL, *path;
-	size_t n = 0, i, len;
-	DIR *dp;
-
-	if ((dp = opendir(dir)) == NULL) {
-		SERR(p, s, "include: %s: %s", dir, strerror(errno));
-		return;
-	}
-	while ((de = readdir(dp)) != NULL) {
-		char **slot;
-
-		len = strlen(de->d_name);
-		if (de->d_name[0] == '.' || len <= 5 || strcmp(de->d_name + len - 5, ".conf"))
-			continue;
-		if ((slot = grow(p, &names, &n, sizeof(*slot))) == NULL)
-			break;
-		if ((*slot = str_dup(p, de->d_name)) == NULL) {
-			n--;
-			break;
-		}
-	}
-	closedir(dp);
-	if (n > 0)      /* no .conf there: names is NULL, and qsort's base must not be */
-		qsort(names, n, sizeof(*names), cmp_str);
-	for (i = 0; i < n; i++) {
-		if ((path = malloc(strlen(dir) + strlen(names[i]) + 2)) == NULL) {
-			p->oom = 1;
-			break;
-		}
-		sprintf(path, "%s/%s", dir, names[i]);
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-			parse_file(p, path, s);
-		free(path);
-	}
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
-static void
-include_one(struct parser *p, const struct stmt *s, const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) == -1) {
-		SERR(p, s, "include: %s: %s", path, strerror(errno));
-		return;
-	}
-	if (S_ISDIR(st.st_mode))
-		include_dir(p, s, path);
-	else if (S_ISREG(st.st_mode))
-		parse_file(p, path, s);
-	else
-		SERR(p, s, "include: %s: not a file or a directory", path);
-}
-
-static void
-d_include(struct parser *p, const struct stmt *s, const struct dir *d)
-{
-	char *path;
-	glob_t g;
-	size_t i;
-	int rc;
-
-	if ((path = resolve(p, s->file, s->argv[1])) == NULL)
-		return;
-	if (!has_glob_magic(path)) {
-		include_one(p, s, path);
-		free(path);
-		return;
-	}
-	/* A pattern that matches nothing is no error: an empty links.d/ is normal. */
-	rc = glob(path, 0, NULL, &g);
-	if (rc == 0) {
-		for (i = 0; i < g.gl_pathc; i++)
-			include_one(p, s, g.gl_pathv[i]);
-	} else if (rc != GLOB_NOMATCH)
-		SERR(p, s, "include: %s: %s", path, rc == GLOB_NOSPACE ? "out of memory" :
-		    "cannot read a directory of the pattern");
-	if (rc != GLOB_NOMATCH)
-		globfree(&g);
-	free(path);
-}
-
-/* ------------------------------------------------------------ lines */
-
-static const struct dir *
-dir_find(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < NDIRS; i++)
-		if (strcmp(dirs[i].name, name) == 0)
-			return &dirs[i];
-	return NULL;
-}
-
-static const char *
-ctx_name(int ctx)
-{
-	switch (ctx) {
-	case CTX_TOP:
-		return "at the top level, outside blocks";
-	case CTX_PARENT:
-		return "inside a parent block";
-	case CTX_CHILD | CTX_CLIENT:
-		return "inside a child or client block";
-	case CTX_CHILD:
-		return "inside a child block";
-	case CTX_TOP | CTX_CLIENT:
-		return "at the top level or inside a client block";
-	default:
-		return "inside a parent, child or client block";
-	}
-}
-
-static int
-cur_ctx(const struct parser *p)
-{
-	switch (p->blk) {
-	case BLK_PARENT:
-		return CTX_PARENT;
-	case BLK_CHILD:
-		return CTX_CHILD;
-	case BLK_CLIENT:
-		return CTX_CLIENT;
-	default:
-		return CTX_TOP;
-	}
-}
-
-static void
-close_block(struct parser *p, const struct stmt *s)
-{
-	if (p->skip > 0)
-		p->skip--;
-	else if (p->blk == BLK_NONE)
-		SERR(p, s, "\"}\" without a block to close");
-	else
-		p->blk = BLK_NONE;
-}
-
-static void
-statement(struct parser *p, const struct stmt *s)
-{
-	const struct dir *d;
-	struct conf_where *seen;
-	int nargs = s->argc - 1;
-
-	if (s->argc == 0 && s->opens) {
-		/* "{" alone: a block header on the line above it (Allman style). */
-		SERR(p, s, "\"{\" alone on a line: a block opens at the end of its first line, "
-		    "as in \"child ID {\"");
-		if (p->blk == BLK_NONE && p->skip == 0) {
-			p->blk = BLK_SKIP;
-			p->blk_where.file = s->file;
-			p->blk_where.line = s->line;
-		} else
-			p->skip++;
-		return;
-	}
-	if (p->blk == BLK_SKIP || p->skip > 0) {
-		if (s->opens)
-			p->skip++;
-		return;
-	}
-	d = dir_find(s->argv[0]);
-	if (s->opens && p->blk != BLK_NONE) {
-		SERR(p, s, "blocks do not nest: close the block opened at %s:%d first",
-		    p->blk_where.file, p->blk_where.line);
-		p->skip++;
-		return;
-	}
-	if (s->opens && (d == NULL || !d->block)) {
-		if (d == NULL)
-			SERR(p, s, "unknown directive \"%s\"", s->argv[0]);
-		else
-			SERR(p, s, "%s does not open a block", d->name);
-		p->blk = BLK_SKIP;
-		p->blk_where.file = s->file;
-		p->blk_where.line = s->line;
-		return;
-	}
-	if (d == NULL) {
-		SERR(p, s, "unknown directive \"%s\"", s->argv[0]);
-		return;
-	}
-	if (d->block && !s->opens) {
-		SERR(p, s, "%s: expected \"{\" at the end of the line, as in \"%s %s\"",
-		    d->name, d->name, d->usage);
-		return;
-	}
-	if (!(d->ctx & cur_ctx(p))) {
-		SERR(p, s, "%s is only allowed %s", d->name, ctx_name(d->ctx));
-		return;
-	}
-	if (nargs < d->minargs || (d->maxargs >= 0 && nargs > d->maxargs)) {
-		SERR(p, s, "%s: %s (usage: %s %s)", d->name, nargs < d->minargs ?
-		    "missing argument" : "too many arguments", d->name, d->usage);
-		if (d->block) {
-			p->blk = BLK_SKIP;
-			p->blk_where.file = s->file;
-			p->blk_where.line = s->line;
-		}
-		return;
-	}
-	seen = (p->blk == BLK_NONE ? p->seen_top : p->seen_blk) + (d - dirs);
-	if (!d->repeat && seen->file != NULL) {
-		SERR(p, s, "%s: already set at %s:%d", d->name, seen->file, seen->line);
-		if (d->block) {
-			p->blk = BLK_SKIP;
-			p->blk_where.file = s->file;
-			p->blk_where.line = s->line;
-		}
-		return;
-	}
-	seen->file = s->file;
-	seen->line = s->line;
-	if (d->block) {
-		memset(p->seen_blk, 0, NDIRS * sizeof(*p->seen_blk));
-		p->blk_where.file = s->file;
-		p->blk_where.line = s->line;
-	}
-	d->fn(p, s, d);
-}
-
-/*
- * Splits one line into words: blanks separate, "#" starts a comment,
- * "..." quotes (with \" and \\), "{" and "}" are words of their own.
- * buf gets the unquoted words. Returns 0, or -1 after reporting an error.
- */
-static int
-split(struct parser *p, struct stmt *s, const char *line, size_t len, char *buf)
-{
-	int lbrace = -1, rbrace = -1, nbrace = 0;
-	size_t i = 0;
-	char *o = buf;
-
-	s->argc = 0;
-	s->opens = 0;
-	while (i < len) {
-		char ch = line[i];
-
-		if (ch == ' ' || ch == '\t' || ch == '\r') {
-			i++;
-			continue;
-		}
-		if (ch == '#')
-			break;
-		if (s->argc + nbrace >= MAX_WORDS) {
-			SERR(p, s, "too many words on one line (more than %d)", MAX_WORDS);
-			return -1;
-		}
-		if (ch == '{' || ch == '}') {
-			if (ch == '{')
-				lbrace = s->argc + nbrace;
-			else
-				rbrace = s->argc + nbrace;
-			nbrace++;
-			i++;
-			continue;
-		}
-		if (nbrace) {
-			SERR(p, s, "text after \"%c\": a block opens at the end of its first "
-			    "line and closes with a \"}\" on a line of its own",
-			    lbrace >= 0 ? '{' : '}');
-			return -1;
-		}
-		s->argv[s->argc++] = o;
-		if (ch == '"') {
-			for (i++; i < len && line[i] != '"'; i++) {
-				if (line[i] == '\\' && i + 1 < len &&
-				    (line[i + 1] == '"' || line[i + 1] == '\\'))
-					i++;
-				*o++ = line[i];
-			}
-			if (i == len) {
-				SERR(p, s, "unterminated quoted string");
-				return -1;
-			}
-			i++;
-		} else {
-			while (i < len && !strchr(" \t\r#{}\"", line[i]))
-				*o++ = line[i++];
-			if (i < len && line[i] == '"') {
-				SERR(p, s, "unexpected quote inside a word");
-				return -1;
-			}
-		}
-		*o++ = '\0';
-	}
-	if (nbrace > 1) {
-		SERR(p, s, "one brace per line: \"{\" ends a block's first line, \"}\" "
-		    "stands on a line of its own");
-		return -1;
-	}
-	if (rbrace >= 0) {
-		/* "secret x }": the line is dropped, but the block still closes. */
-		if (s->argc > 0)
-			SERR(p, s, "\"}\" must stand on a line of its own");
-		close_block(p, s);
-		return -1;
-	}
-	s->opens = lbrace >= 0;
-	return 0;
-}
-
-static int
-file_register(struct parser *p, const char *path, const char **name)
-{
-	struct conf *c = p->c;
-	char **slot;
-	size_t i;
-
-	for (i = 0; i < c->nfiles; i++)
-		if (strcmp(c->files[i], path) == 0) {
-			*name = c->files[i];
-			return 0;
-		}
-	if ((slot = grow(p, &c->files, &c->nfiles, sizeof(*slot))) == NULL)
-		return -1;
-	if ((*slot = str_dup(p, path)) == NULL) {
-		c->nfiles--;
-		return -1;
-	}
-	*name = *slot;
-	return 0;
-}
-
-/* Reads the file at path; from is the include line (NULL for the main file). */
-static void
-parse_file(struct parser *p, const char *path, const struct stmt *from)
-{
-	const char *efile = from ? from->file : path, *name;
-	int eline = from ? from->line : 0, fd = -1, i, saved_errors = p->file_errors;
-	char *data = NULL, *words = NULL;
-	size_t size, off, lineno = 0;
-	struct stat st;
-	ssize_t r;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
-		perr(p, efile, eline, "%s%s: %s", from ? "include: " : "", path, strerror(errno));
-		goto done;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		perr(p, efile, eline, "%s: not a regular file", path);
-		goto done;
-	}
-	/* Whoever can write the config can make the daemon trust any peer. */
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		perr(p, efile, eline, "%s: writable by group or others (mode %04o); refused, "
-		    "chmod go-w it", path, (unsigned)(st.st_mode & 07777));
-		goto done;
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		perr(p, efile, eline, "%s: owned by uid %u, neither root nor uid %u; refused",
-		    path, (unsigned)st.st_uid, (unsigned)geteuid());
-		goto done;
-	}
-	for (i = 0; i < p->depth; i++)
-		if (p->stack[i].dev == st.st_dev && p->stack[i].ino == st.st_ino) {
-			perr(p, efile, eline, "include loop: %s is already being read", path);
-			goto done;
-		}
-	if (p->depth > CONF_MAX_INCLUDE_DEPTH) {
-		perr(p, efile, eline, "include: %s: includes nested more than %d deep", path,
-		    CONF_MAX_INCLUDE_DEPTH);
-		goto done;
-	}
-	if (st.st_size > CONF_MAX_FILE) {
-		perr(p, efile, eline, "%s: too large for a config file (%lld bytes, at most %d)",
-		    path, (long long)st.st_size, CONF_MAX_FILE);
-		goto done;
-	}
-	size = (size_t)st.st_size;
-	if ((data = malloc(size + 1)) == NULL || (words = malloc(CONF_MAX_LINE + 1)) == NULL) {
-		p->oom = 1;
-		goto done;
-	}
-	for (off = 0; off < size; off += (size_t)r) {
-		if ((r = read(fd, data + off, size - off)) <= 0) {
-			perr(p, efile, eline, "%s: %s", path, r == 0 ? "file shrank while read" :
-			    strerror(errno));
-			goto done;
-		}
-	}
-	if (file_register(p, path, &name))
-		goto done;
-	p->stack[p->depth].dev = st.st_dev;
-	p->stack[p->depth].ino = st.st_ino;
-	p->depth++;
-	p->file_errors = 0;
-
-	/* Editors on Windows start UTF-8 files with a byte order mark. */
-	off = size >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
-	for (; off < size && p->file_errors < MAX_FILE_ERRORS; ) {
-		char *nl = memchr(data + off, '\n', size - off);
-		size_t len = (nl ? (size_t)(nl - (data + off)) : size - off), j;
-		const char *line = data + off;
-		struct stmt s;
-
-		off += len + 1;
-		s.file = name;
-		s.line = (int)++lineno;
-		if (len > CONF_MAX_LINE) {
-			SERR(p, &s, "line too long (%zu bytes, at most %d)", len, CONF_MAX_LINE);
-			continue;
-		}
-		for (j = 0; j < len; j++) {
-			unsigned char ch = (unsigned char)line[j];
-
-			if ((ch < 0x20 && ch != '\t' && ch != '\r') || ch == 0x7f)
-				break;
-		}
-		if (j < len) {
-			if (line[j] == '\0') {
-				SERR(p, &s, "NUL byte: this is not a text file; the rest is skipped");
-				break;
-			}
-			SERR(p, &s, "control character 0x%02x in column %zu", (unsigned)line[j],
-			    j + 1);
-			continue;
-		}
-		if (split(p, &s, line, len, words) == 0 && (s.argc > 0 || s.opens))
-			statement(p, &s);
-	}
-	if (p->file_errors >= MAX_FILE_ERRORS && off < size)
-		perr(p, name, (int)lineno, "too many errors; the rest of this file is skipped");
-	if (p->blk != BLK_NONE) {
-		/* Blocks never span files. */
-		perr(p, p->blk_where.file, p->blk_where.line,
-		    "block opened here is never closed (missing \"}\")");
-		p->blk = BLK_NONE;
-		p->skip = 0;
-	}
-	p->depth--;
-done:
-	if (fd != -1)
-		close(fd);
-	free(data);
-	free(words);
-	p->file_errors = saved_errors;
-}
-
-/* ------------------------------------------------------------ checks */
-
-static void
-werr(struct parser *p, const struct conf_where *w, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-werr(struct parser *p, const struct conf_where *w, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	errs_add(p->errs, w->file, w->line, msg);
-}
-
-static void
-check_url_security(struct parser *p, const struct conf_url *u, const char *what)
-{
-	if (!u->tls && !p->c->allow_plain)
-		werr(p, &u->where, "%s %s: plain %s needs \"allow-plain yes\" (use %s)", what,
-		    u->url, u->scheme == CONF_URL_TCP ? "tcp://" : "http://",
-		    u->scheme == CONF_URL_TCP ? "tls+tcp://" : "https://");
-}
-
-/* Whole-config checks and defaults, after every file was read. */
-static void
-finish(struct parser *p)
-{
-	struct conf *c = p->c;
-	const struct conf_where *mw = &p->main_where;
-	size_t i, j;
-
-	if (c->node == NULL && p->seen_top[dir_find("node") - dirs].file == NULL)
-		werr(p, mw, "no node id: \"node ID\" is required");
-	if (c->data_dir == NULL && p->seen_top[dir_find("data-dir") - dirs].file == NULL)
-		werr(p, mw, "no data directory: \"data-dir PATH\" is required");
-	if (c->role == CONF_ROLE_MASTER && c->parent != NULL)
-		werr(p, &c->parent->where, "parent %s: the master (role master at %s:%d) has "
-		    "no parent", c->parent->id, p->role_where.file, p->role_where.line);
-	if (c->role == CONF_ROLE_NODE && c->parent == NULL)
-		werr(p, p->role_where.file ? &p->role_where : mw, "a node with role node needs "
-		    "a parent block (or set \"role master\")");
-	if (c->audit_index < 0)
-		c->audit_index = c->role == CONF_ROLE_MASTER;
-	if (c->audit_anchor_ms < 0)
-		c->audit_anchor_ms = c->role == CONF_ROLE_MASTER ? CONF_DEF_ANCHOR_MS : 0;
-	if (c->audit_copy && c->local_delivery != CONF_DELIVERY_DIRECT)
-		werr(p, &p->seen_top[dir_find("audit-copy") - dirs], "audit-copy yes only "
-		    "applies with \"local-delivery direct\"");
-	if (c->journal_max_size && c->journal_max_size < c->journal_map_size)
-		werr(p, &p->seen_top[dir_find("journal-max-size") - dirs], "journal-max-size "
-		    "(%llu bytes) is below journal-map-size (%llu bytes)",
-		    (unsigned long long)c->journal_max_size,
-		    (unsigned long long)c->journal_map_size);
-
-	for (i = 0; i < c->nlisten; i++) {
-		const struct conf_url *u = &c->listen[i];
-
-		check_url_security(p, u, "listen");
-		if (u->tls && (c->tls_cert == NULL || c->tls_key == NULL))
-			werr(p, &u->where, "listen %s: TLS needs tls-cert and tls-key", u->url);
-	}
-
-	if (c->parent != NULL) {
-		struct conf_parent *pa = c->parent;
-		int carriers = 0;
-
-		if (c->node && pa->id && strcmp(c->node, pa->id) == 0)
-			werr(p, &pa->where, "parent %s: a node cannot be its own parent", pa->id);
-		if (pa->nurls == 0)
-			werr(p, &pa->where, "parent %s: no url (\"url URL\" is required)", pa->id);
-		if (pa->secret.path == NULL)
-			werr(p, &pa->where, "parent %s: no secret (\"secret PATH\" is required)",
-			    pa->id);
-		for (i = 0; i < pa->nurls; i++) {
-			check_url_security(p, &pa->urls[i], "url");
-			if (pa->urls[i].tls && pa->ca == NULL)
-				werr(p, &pa->urls[i].where, "url %s: TLS needs \"ca PATH\" in the "
-				    "parent block to verify the parent", pa->urls[i].url);
-			carriers |= pa->urls[i].carrier;
-		}
-		if ((pa->cert == NULL) != (pa->key == NULL))
-			werr(p, &pa->where, "parent %s: \"cert\" and \"key\" (the client "
-			    "certificate for mutual TLS) go together", pa->id);
-		if (pa->nurls && pa->transport == CONF_TRANSPORT_TCP &&
-		    !(carriers & CONF_CARRIER_TCP))
-			werr(p, &pa->where, "parent %s: transport tcp but no tcp:// or tls+tcp:// "
-			    "url", pa->id);
-		if (pa->nurls && pa->transport == CONF_TRANSPORT_HTTP &&
-		    !(carriers & CONF_CARRIER_HTTP))
-			werr(p, &pa->where, "parent %s: transport http but no http:// or https:// "
-			    "url", pa->id);
-	}
-
-	for (i = 0; i < c->nchildren; i++) {
-		struct conf_child *ch = &c->children[i];
-
-		if (ch->secret.path == NULL)
-			werr(p, &ch->where, "child %s: no secret (\"secret PATH\" is required)",
-			    ch->id);
-		if (c->node && strcmp(ch->id, c->node) == 0)
-			werr(p, &ch->where, "child %s: that is this node's own id", ch->id);
-		if (c->parent && c->parent->id && strcmp(ch->id, c->parent->id) == 0)
-			werr(p, &ch->where, "child %s: that is the parent's id", ch->id);
-		if (ch->carriers == 0)
-			ch->carriers = CONF_CARRIER_TCP | CONF_CARRIER_HTTP;
-		if (ch->prefer == 0)
-			ch->prefer = ch->carriers & CONF_CARRIER_TCP ? CONF_CARRIER_TCP :
-			    CONF_CARRIER_HTTP;
-		else if (!(ch->prefer & ch->carriers))
-			werr(p, &ch->where, "child %s: prefer %s is not among its carriers (%s)",
-			    ch->id, conf_carriers_str(ch->prefer), conf_carriers_str(ch->carriers));
-		if (ch->nclaims == 0) {
-			char **slot = grow(p, &ch->claims, &ch->nclaims, sizeof(*slot));
-
-			if (slot != NULL)
-				*slot = str_dup(p, ch->id);
-		}
-		if (ch->nadvertise == 0 && c->nlisten > 0) {
-			if ((ch->advertise = calloc(c->nlisten, sizeof(*ch->advertise))) == NULL) {
-				p->oom = 1;
-				continue;
-			}
-			for (j = 0; j < c->nlisten; j++) {
-				if (url_copy(&ch->advertise[j], &c->listen[j])) {
-					p->oom = 1;
-					break;
-				}
-				ch->nadvertise++;
-			}
-		}
-	}
-	for (i = 0; i < c->nclients; i++) {
-		struct conf_client *cl = &c->clients[i];
-
-		if (cl->secret.path == NULL)
-			werr(p, &cl->where, "client %s: no secret (\"secret PATH\" is required)",
-			    cl->id);
-		if (cl->carriers == 0)
-			cl->carriers = CONF_CARRIER_TCP | CONF_CARRIER_HTTP;
-	}
-	if (c->nlisten == 0 && (c->nchildren || c->nclients)) {
-		const struct conf_where *w = c->nchildren ? &c->children[0].where :
-		    &c->clients[0].where;
-
-		werr(p, w, "%s %s: nothing listens for it (add \"listen URL\")",
-		    c->nchildren ? "child" : "client",
-		    c->nchildren ? c->children[0].id : c->clients[0].id);
-	}
-	if (c->control == NULL && c->data_dir != NULL) {
-		if ((c->control = malloc(strlen(c->data_dir) + sizeof("/control.sock"))) == NULL)
-			p->oom = 1;
-		else
-			sprintf(c->control, "%s/control.sock", c->data_dir);
-	}
-}
-
 /* ------------------------------------------------------------ api */
-
-int
-conf_load(const char *path, struct conf **confp, struct conf_errors *errs)
-{
-	struct parser p;
-	size_t before = errs->n + errs->dropped;
-	struct conf *c;
-
-	*confp = NULL;
-	memset(&p, 0, sizeof(p));
-	p.errs = errs;
-	p.seen_top = calloc(NDIRS, sizeof(*p.seen_top));
-	p.seen_blk = calloc(NDIRS, sizeof(*p.seen_blk));
-	if ((c = calloc(1, sizeof(*c))) == NULL || p.seen_top == NULL ||
-	    p.seen_blk == NULL || (c->path = strdup(path)) == NULL) {
-		free(p.seen_top);
-		free(p.seen_blk);
-		conf_free(c);
-		errs_add(errs, path, 0, "out of memory");
-		return -1;
-	}
-	p.c = c;
-	c->role = CONF_ROLE_NODE;
-	c->journal_map_size = CONF_DEF_MAP_SIZE;
-	c->journal_disk_floor = CONF_DEF_DISK_FLOOR;
-	c->sync = 1;
-	c->retention_ms = CONF_DEF_RETENTION_MS;
-	c->audit_index = -1;            /* these two by role, once the role is known */
-	c->audit_anchor_ms = -1;
-	c->local_delivery = CONF_DELIVERY_VIA_MASTER;
-	c->max_packet = CONF_DEF_MAX_PACKET;
-	c->max_batch = CONF_DEF_MAX_BATCH;
-	c->pull_wait_ms = CONF_DEF_PULL_WAIT_MS;
-	c->session_idle_ms = CONF_DEF_SESSION_IDLE_MS;
-	c->auth_fail_max = CONF_DEF_AUTH_FAIL_MAX;
-	c->push_rate = CONF_DEF_PUSH_RATE;
-	c->quota_packets = CONF_DEF_QUOTA_PACKETS;
-	c->quota_bytes = CONF_DEF_QUOTA_BYTES;
-	c->offline_notify_after_ms = CONF_DEF_OFFLINE_NOTIFY_AFTER_MS;
-	c->http_max_conns = CONF_DEF_HTTP_MAX_CONNS;
-	c->http_max_conns_addr = CONF_DEF_HTTP_MAX_CONNS_ADDR;
-	c->http_request_timeout_ms = CONF_DEF_HTTP_REQUEST_TIMEOUT_MS;
-
-	parse_file(&p, path, NULL);
-	p.main_where.file = c->nfiles ? c->files[0] : c->path;
-	p.main_where.line = 0;
-	/* Without a readable main file every other complaint would be noise. */
-	if (c->nfiles > 0)
-		finish(&p);
-	if (p.oom)
-		errs_add(errs, path, 0, "out of memory");
-	free(p.seen_top);
-	free(p.seen_blk);
-	if (p.oom || errs->n + errs->dropped > before) {
-		conf_free(c);
-		return -1;
-	}
-	*confp = c;
-	return 0;
-}
-
 static void
 secret_free(struct conf_secret *s)
 {
@@ -1860,143 +1134,4 @@ conf_carriers_str(int carriers)
 	default:
 		return "none";
 	}
-}
-
-/* ------------------------------------------------------------ secrets */
-
-int
-conf_gen_secret(const char *kind, const char *id, const char *outdir, FILE *out,
-    char *err, size_t errlen)
-{
-	return conf_gen_secret_for(NULL, kind, id, outdir, out, err, errlen);
-}
-
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t w;
-
-	while (len > 0) {
-		if ((w = write(fd, buf, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-int
-conf_gen_secret_for(const struct conf *c, const char *kind, const char *id,
-    const char *outdir, FILE *out, char *err, size_t errlen)
-{
-	char hex[2 * CONF_SECRET_GEN_LEN + 1], dir[PATH_MAX], *path = NULL, *text = NULL;
-	const char *node = c && c->node ? c->node : "NODE-ID";
-	int child, fd = -1, rc = -1, len;
-	enum caddr_err e;
-	time_t now = time(NULL);
-	struct tm tm;
-	char date[32];
-	size_t i;
-
-	if (kind == NULL || id == NULL || outdir == NULL || out == NULL) {
-		snprintf(err, errlen, "secret: missing argument");
-		return -1;
-	}
-	if (strcmp(kind, "child") == 0)
-		child = 1;
-	else if (strcmp(kind, "client") == 0)
-		child = 0;
-	else {
-		snprintf(err, errlen, "secret: bad kind \"%s\" (expected child or client)", kind);
-		return -1;
-	}
-	e = child ? caddr_check_node(id) : caddr_check_client(id);
-	if (e != CADDR_OK) {
-		snprintf(err, errlen, "secret: bad %s id \"%s\": %s", kind, id,
-		    caddr_strerror(e));
-		return -1;
-	}
-	if (realpath(outdir, dir) == NULL) {
-		snprintf(err, errlen, "secret: %s: %s", outdir, strerror(errno));
-		return -1;
-	}
-	if (csecret_generate(CONF_SECRET_GEN_LEN, hex, sizeof(hex)) != 0) {
-		snprintf(err, errlen, "secret: no randomness from OpenSSL");
-		return -1;
-	}
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (asprintf(&path, "%s/%s.secret", dir, id) < 0) {
-		path = NULL;
-		snprintf(err, errlen, "secret: out of memory");
-		goto fail;
-	}
-	if ((len = asprintf(&text, "# cascade secret for %s %s below %s, made %s\n%s\n",
-	    kind, id, node, date, hex)) < 0) {
-		text = NULL;
-		snprintf(err, errlen, "secret: out of memory");
-		goto fail;
-	}
-	/* O_EXCL: an existing secret is never replaced behind a running link. */
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1) {
-		snprintf(err, errlen, "secret: %s: %s%s", path, strerror(errno),
-		    errno == EEXIST ? "; refusing to overwrite it" : "");
-		goto fail;
-	}
-	if (fchmod(fd, 0600) == -1 || write_all(fd, text, (size_t)len) == -1 ||
-	    fsync(fd) == -1) {
-		snprintf(err, errlen, "secret: %s: %s", path, strerror(errno));
-		close(fd);
-		unlink(path);
-		fd = -1;
-		goto fail;
-	}
-	if (close(fd) == -1) {
-		snprintf(err, errlen, "secret: %s: %s", path, strerror(errno));
-		unlink(path);
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-
-	if (child) {
-		fprintf(out, "# On %s, in its config (or links.d/%s.conf):\n", node, id);
-		fprintf(out, "child %s {\n\tsecret %s\n\tclaim %s\n}\n\n", id, path, id);
-		fprintf(out, "# On %s, in its config; copy %s there with mode 0600:\n", id, path);
-		fprintf(out, "parent %s {\n", node);
-		if (c && c->nlisten) {
-			for (i = 0; i < c->nlisten; i++)
-				fprintf(out, "\turl %s\n", c->listen[i].url);
-		} else
-			fprintf(out, "\turl tls+tcp://PARENT-HOST:4700\n");
-		fprintf(out, "\tsecret %s\n", path);
-		fprintf(out, "\tca %s\n}\n", c && c->tls_ca ? c->tls_ca : "/etc/cascade/ca.pem");
-	} else {
-		fprintf(out, "# On %s, in its config (or links.d/clients.conf):\n", node);
-		fprintf(out, "client %s {\n\tsecret %s\n}\n\n", id, path);
-		fprintf(out, "# For the application (libcascade); copy %s there with mode 0600:\n",
-		    path);
-		fprintf(out, "#   address  %s/%s\n", node, id);
-		fprintf(out, "#   secret   %s\n", path);
-		if (c && c->nlisten) {
-			for (i = 0; i < c->nlisten; i++)
-				fprintf(out, "#   url      %s\n", c->listen[i].url);
-		} else
-			fprintf(out, "#   url      tls+tcp://NODE-HOST:4700\n");
-	}
-	if (fflush(out) == EOF || ferror(out)) {
-		snprintf(err, errlen, "secret: could not print the config lines");
-		goto fail;
-	}
-	rc = 0;
-fail:
-	explicit_bzero(hex, sizeof(hex));
-	if (text)
-		explicit_bzero(text, strlen(text));
-	free(text);
-	free(path);
-	return rc;
 }

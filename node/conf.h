@@ -241,7 +241,7 @@ int conf_child_may_claim(const struct conf_child *child, const char *node);
 const char *conf_carriers_str(int carriers);
 
 /*
- * Generates a secret for a child node or a client (cascaded -g ID).
+ * Generates a secret for a child node or a client (cascaded -g ID; secret.c).
  * Parameters
  *   kind    "child" or "client".
  *   id      the child's node id or the client's id (checked).

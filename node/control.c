@@ -99,7 +99,7 @@ link_check(const char *name, Cascade__CtlReply *rep)
 
 	if (node->up != NULL && strcmp(name, node->conf->parent->id) == 0)
 		return 0;
-	if (router_child_for(name) != NULL)
+	if (routes_child_for(node, name) != NULL)
 		snprintf(why, sizeof(why), "%s is a child: a child's link is driven from its own "
 		    "node (cascadectl on %s)", name, name);
 	else if (node->up == NULL)

@@ -43,14 +43,14 @@ anchor_done(struct jjob *job)
 {
 	struct anchor_job *a = (struct anchor_job *)job;
 	Cascade__CtlReply *rep = a->rep;
-	char h[2 * CSHA256_LEN + 1], text[256];
+	char h[2 * CSHA256_LEN + 1], text[600];
 
 	chex(a->head, CSHA256_LEN, h);
 	if (job->rc != 0) {
 		log_warnx("audit: anchor: %s (the next one is tried at the next interval)",
-		    journal_errmsg(node->j));
+		    job->err);
 		if (rep != NULL) {
-			snprintf(text, sizeof(text), "anchor: %s", journal_errmsg(node->j));
+			snprintf(text, sizeof(text), "anchor: %s", job->err);
 			reply_set(rep, CASCADE__CTL_RESULT__CTL_FAILED, text, NULL);
 		}
 	} else {

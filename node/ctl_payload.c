@@ -115,13 +115,13 @@ payload_done(struct jjob *job)
 {
 	struct payload_read *pr = (struct payload_read *)job;
 	Cascade__CtlReply *rep = pr->rep;
-	char why[400], idt[CID_TEXT_LEN];
+	char why[700], idt[CID_TEXT_LEN];
 	unsigned i;
 
 	cid_format(pr->id, idt);
 	if (job->rc != 0) {
 		snprintf(why, sizeof(why), "the access to the payload of %s could not be recorded "
-		    "in the journal (%s): refused", idt, journal_errmsg(node->j));
+		    "in the journal (%s): refused", idt, job->err);
 		log_warnx("control: %s", why);
 		reply_set(rep, CTL(FAILED), why, NULL);
 		for (i = 0; i < pr->nout; i++)

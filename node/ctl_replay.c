@@ -63,6 +63,7 @@ struct replay {
 	size_t n, cap;
 	/* the scan (its thread) */
 	int scan_rc;
+	char scan_err[512];             /* its journal message: journal_errmsg() is per thread */
 	uint64_t moved;                 /* waiting entries moved behind the replayed ones */
 	uint64_t next_seq;              /* where the next chunk starts; 0: the end was reached */
 	unsigned left;                  /* events this chunk may still look at */
@@ -239,6 +240,8 @@ scan_main(void *arg)
 		r->scan_rc = events_chunked(node->j, r, forwarded_on);
 		rq_unique(r);
 	}
+	if (r->scan_rc != 0)
+		snprintf(r->scan_err, sizeof(r->scan_err), "%s", journal_errmsg(node->j));
 	loop_post(scan_done, r);
 	return NULL;
 }
@@ -448,7 +451,7 @@ replay_done(struct jjob *job)
 
 	if (job->rc != 0)
 		reply_set(r->rep, CTL(FAILED), job->rc == JOURNAL_FULL ? "the journal is full: replay "
-		    "when it has room again" : journal_errmsg(node->j), NULL);
+		    "when it has room again" : job->err, NULL);
 	else {
 		for (i = 0; i < r->n; i++)
 			if (r->rq[i].result == JRQ_REQUEUED &&
@@ -476,7 +479,7 @@ scan_done(void *arg)
 	}
 	if (r->scan_rc != 0 || node->stopping) {
 		reply_set(r->rep, CTL(FAILED), node->stopping ? "cascaded is stopping: nothing was "
-		    "replayed" : journal_errmsg(node->j), NULL);
+		    "replayed" : r->scan_err, NULL);
 		reply_send(r->rep);
 		free(r->rq);
 		free(r);
@@ -508,7 +511,7 @@ link_queue(const char *name, struct replay *r, char *why, size_t len)
 		snprintf(r->qname, sizeof(r->qname), "up");
 		return 0;
 	}
-	if ((p = router_child_for(name)) != NULL && strcmp(p->name, name) == 0) {
+	if ((p = routes_child_for(node, name)) != NULL && strcmp(p->name, name) == 0) {
 		r->qid = p->qid;
 		queue_name(p->qid, r->qname, sizeof(r->qname));
 		return 0;

@@ -43,7 +43,7 @@ in_subtree(const char *addr, const struct peer *p)
 		return 0;
 	memcpy(id, addr, n);
 	id[n] = '\0';
-	return router_child_for(id) == p;
+	return routes_child_for(node, id) == p;
 }
 
 /*

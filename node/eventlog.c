@@ -205,6 +205,44 @@ jev_set_packet(struct jevent *ev, const Cascade__Packet *p, const char **trace)
 	ev->ntrace = (unsigned)n;
 }
 
+/*
+ * Logs an event about stored packet r (the body decoded for its src, dst
+ * and trace). The body must be readable: call before any put in the txn.
+ */
+int
+jev_about_why(struct wtx *w, const struct jrec *r, const uint8_t *pkey, uint32_t type,
+    const char *peer, int64_t now_ms, uint32_t reason, const char *text)
+{
+	const char *trace[JEV_MAXTRACE];
+	Cascade__Packet *p = NULL;
+	struct jevent ev;
+	int rc;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.reason = reason;
+	ev.time_ms = now_ms;
+	memcpy(ev.id, pkey, CID_LEN);
+	ev.leg = pkey[CID_LEN];
+	ev.peer = nz(peer);
+	ev.text = nz(text);
+	memcpy(ev.payload_sha, r->sha, CSHA256_LEN);
+	p = jrec_decode(w->j, r, pkey);
+	jev_set_packet(&ev, p, trace);
+	memcpy(ev.id, pkey, CID_LEN);
+	rc = jev_append(w, &ev);
+	if (p != NULL)
+		cascade__packet__free_unpacked(p, NULL);
+	return rc;
+}
+
+int
+jev_about(struct wtx *w, const struct jrec *r, const uint8_t *pkey, uint32_t type,
+    const char *peer, int64_t now_ms, const char *text)
+{
+	return jev_about_why(w, r, pkey, type, peer, now_ms, 0, text);
+}
+
 int
 journal_log(struct journal *j, struct jevent *ev)
 {
@@ -557,6 +595,23 @@ first_unindexed(struct journal *j, uint64_t *first)
 	jrd_end(j, txn);
 	*first = lo;
 	return rc;
+}
+
+/*
+ * The packet stored under pkey, decoded, or NULL (gone, pruned, sealed
+ * under a key not configured). For the event indexes' build.
+ */
+static Cascade__Packet *
+jpkt_load(struct journal *j, MDB_txn *txn, const uint8_t *pkey)
+{
+	struct jrec r;
+	MDB_val k, v;
+
+	k.mv_size = JKEY_LEN;
+	k.mv_data = (void *)pkey;
+	if (mdb_get(txn, j->packets, &k, &v) != 0 || jrec_parse(&v, &r) != 0)
+		return NULL;
+	return jrec_decode(j, &r, pkey);
 }
 
 #define JIX_BUILD_TXN   20000   /* events indexed per transaction of the build */

@@ -20,7 +20,11 @@
  * - Times are wall-clock milliseconds (cnow_ms()); callers pass "now" so
  *   tests can drive time.
  * - Functions return 0 on success or a JOURNAL_* code (negative) or an LMDB
- *   code (positive, mdb_strerror()); journal_errmsg() has the last message.
+ *   code (positive, mdb_strerror()); journal_errmsg() has the message of the
+ *   calling thread's last failure (a thread-local buffer: another thread's
+ *   failure never replaces it, and a message read on another thread than
+ *   the one whose call failed is not that call's; the daemon's journal
+ *   thread copies a job's message into the job, struct jjob's err).
  *
  * Layout (named databases in one environment)
  *   meta     "format" -> u32 version; "node" -> node id; "q:<name>" -> queue
@@ -151,7 +155,10 @@ struct journal;
 int journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_t errlen);
 /* Closes; no transaction may be open. NULL is allowed. */
 void journal_close(struct journal *j);
-/* The message of the last failure on this journal (never NULL). */
+/*
+ * The message of the calling thread's last failure (never NULL; valid until
+ * that thread's next failing call). NULL j: "journal: not open".
+ */
 const char *journal_errmsg(const struct journal *j);
 const char *journal_strerror(int rc);
 

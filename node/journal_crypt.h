@@ -1,7 +1,7 @@
 /*
  * journal_crypt.h — patient payloads encrypted at rest: the journal keys
  * (journal-key in cascade.conf(5)) and AES-256-GCM seal/open of one stored
- * packet body. Used by journal.c only (and conf.c to load the keys).
+ * packet body. Used by the journal (journal*.c) only (and conf.c to load the keys).
  *
  * A sealed body is  kid[8] || nonce[12] || ciphertext || tag[16]:
  *   kid    the first 8 bytes of SHA-256(key): which key sealed it, so old

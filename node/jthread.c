@@ -74,9 +74,13 @@ jthread_main(void *unused)
 			for (i = 0; i < n; i++)
 				group[i]->rc = rcs[i];
 		}
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			/* the message is this thread's: it goes to the loop in the job */
+			snprintf(group[i]->err, sizeof(group[i]->err), "%s",
+			    group[i]->rc != 0 ? journal_errmsg(jt_journal) : "");
 			if (group[i]->done != NULL)
 				loop_post(jthread_done, group[i]);
+		}
 		if ((rc = journal_maintain(jt_journal, cnow_ms())) != 0)
 			log_warnx("journal: maintenance: %s", journal_errmsg(jt_journal));
 

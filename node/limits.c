@@ -82,10 +82,10 @@ lim_request_peek(const uint8_t *buf, size_t len, uint32_t *type, uint64_t *sessi
 {
 	uint64_t t = 0, s = 0;
 
-	if (pbw_count(buf, len, 1) < 0)
+	if (pbw_count(buf, len, CPBF_REQUEST_VERSION) < 0)
 		return -1;
-	pbw_field(buf, len, 2, &t, NULL, NULL);
-	pbw_field(buf, len, 3, &s, NULL, NULL);
+	pbw_field(buf, len, CPBF_REQUEST_TYPE, &t, NULL, NULL);
+	pbw_field(buf, len, CPBF_REQUEST_SESSION, &s, NULL, NULL);
 	*type = (uint32_t)t;
 	*session = s;
 	return 0;
@@ -94,7 +94,8 @@ lim_request_peek(const uint8_t *buf, size_t len, uint32_t *type, uint64_t *sessi
 int
 lim_auth_check(const uint8_t *body, size_t len, char *why, size_t whylen)
 {
-	long streams = pbw_count(body, len, 5), subtree = pbw_count(body, len, 6);
+	long streams = pbw_count(body, len, CPBF_AUTH_STREAMS);
+	long subtree = pbw_count(body, len, CPBF_AUTH_SUBTREE);
 
 	if (streams < 0) {
 		snprintf(why, whylen, "undecodable Auth");
@@ -109,7 +110,7 @@ lim_auth_check(const uint8_t *body, size_t len, char *why, size_t whylen)
 	return 0;
 }
 
-/* The bytes of an encoded Packet's payloads (field 6; a repeat is merged by protobuf). */
+/* The bytes of an encoded Packet's payloads (a repeat is merged by protobuf). */
 static size_t
 payload_bytes(const uint8_t *pkt, size_t len)
 {
@@ -121,7 +122,7 @@ payload_bytes(const uint8_t *pkt, size_t len)
 
 	pbw_start(&w, pkt, len);
 	while (pbw_next(&w, &f, &v, &d, &dl) > 0)
-		if (f == 6 && d != NULL)
+		if (f == CPBF_PACKET_PAYLOAD && d != NULL)
 			n += dl;
 	return n;
 }
@@ -147,7 +148,7 @@ lim_push_check(const uint8_t *body, size_t len, char *why, size_t whylen)
 
 	pbw_start(&w, body, len);
 	while ((rc = pbw_next(&w, &f, &v, &d, &dl)) > 0) {
-		if (f != 4)
+		if (f != CPBF_PUSH_PACKETS)
 			continue;
 		if (d == NULL) {
 			rc = -1;
@@ -159,13 +160,13 @@ lim_push_check(const uint8_t *body, size_t len, char *why, size_t whylen)
 			    "%llu)", npk, dl, (unsigned long long)node->conf->max_packet);
 			return STATUS(TOO_LARGE);
 		}
-		if ((hops = pbw_count(d, dl, 10)) > CPKT_TRACE_MAX) {
+		if ((hops = pbw_count(d, dl, CPBF_PACKET_TRACE)) > CPKT_TRACE_MAX) {
 			snprintf(why, whylen, "packet %ld of the batch has %ld hops (at most %d)",
 			    npk, hops, CPKT_TRACE_MAX);
 			return STATUS(TOO_LARGE);
 		}
 	}
-	if (rc < 0 || (nseqs = count_scalars(body, len, 5)) < 0) {
+	if (rc < 0 || (nseqs = count_scalars(body, len, CPBF_PUSH_SEQS)) < 0) {
 		snprintf(why, whylen, "undecodable Push");
 		return STATUS(BAD_REQUEST);
 	}

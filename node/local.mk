@@ -7,12 +7,23 @@ node_libnode_la_SOURCES = \
 	node/log.h \
 	node/log.c \
 	node/conf.h \
+	node/conf_int.h \
 	node/conf.c \
+	node/conf_read.c \
+	node/conf_check.c \
+	node/secret.c \
 	node/confdiff.h \
 	node/confdiff.c \
 	node/journal.h \
 	node/journal_int.h \
 	node/journal.c \
+	node/journal_txn.c \
+	node/journal_rec.c \
+	node/journal_queue.c \
+	node/journal_commit.c \
+	node/journal_flight.c \
+	node/journal_expire.c \
+	node/journal_space.c \
 	node/journal_notify.c \
 	node/journal_crypt.h \
 	node/journal_crypt.c \
@@ -30,6 +41,8 @@ node_libcascaded_la_SOURCES = \
 	node/node.c \
 	node/loop.c \
 	node/jthread.c \
+	node/routes.c \
+	node/route.c \
 	node/router.c \
 	node/server.c \
 	node/reload.c \
@@ -54,7 +67,7 @@ node_libcascaded_la_SOURCES = \
 node_libcascaded_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/master -DSYSCONFDIR='"$(sysconfdir)"'
 node_libcascaded_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(CURL_CFLAGS) $(JANSSON_CFLAGS)
-node_libcascaded_la_LIBADD = master/libauditq.la node/libnode.la $(JANSSON_LIBS)
+node_libcascaded_la_LIBADD = master/librules.la master/libauditq.la node/libnode.la $(JANSSON_LIBS)
 # audit-sink postgresql://...: only with libpq (configure says whether)
 if HAVE_LIBPQ
 node_libcascaded_la_SOURCES += node/audit_sink.c

@@ -305,7 +305,7 @@ main(int argc, char **argv)
 	if (!node->master)
 		node->q_up = queue_or_die("up", JQ_LINK);
 	peers_init();
-	router_load_routes();
+	routes_load();
 	jthread_start(node->j);
 	server_init();
 	for (i = 0; carriers[i] != NULL; i++)

@@ -408,7 +408,7 @@ gc_done(struct jjob *job)
 	int more = job->rc == 0 && nt_gc_from[0] != '\0';
 
 	if (job->rc != 0)
-		log_warnx("notify: %s", journal_errmsg(node->j));
+		log_warnx("notify: %s", job->err);
 	else if (gj->deleted > 0)
 		log_debug("notify: %u marks of packets gone from the queues deleted", gj->deleted);
 	free(gj);

@@ -253,7 +253,7 @@ child_refilter(struct peer *p)
 	ids = xcalloc(n, sizeof(*ids));
 	for (i = 0; i < n; i++)
 		ids[i] = xstrdup(p->subtree[i]);
-	free(router_set_subtree(p, ids, n, NULL, NULL));
+	free(routes_set_subtree(p, ids, n, NULL, NULL));
 	for (i = 0; i < n; i++)
 		free(ids[i]);
 	free(ids);

@@ -1,8 +1,8 @@
 /*
- * router.c — what happens to a packet when this node takes it: checks
- * (validation, anti-spoofing, loops, ttl), the route (up, down to a child,
- * into a local client's inbox, or consumed here), notices to the source,
- * audit copies, the subtree table, and the expiry sweep.
+ * router.c — the packets this node originates and what follows a decision:
+ * router_route (the decision of route.c, then the audit copy it asks for),
+ * local packets (notices to the source, audit copies), cancel, the wake of
+ * a queue's reader, and the expiry sweep. The subtree table is routes.c's.
  */
 #include "config.h"
 
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cascaded.h"
+#include "rules.h"
 
 #define FLAG(x) CASCADE__PACKET_FLAG__FLAG_##x
 #define KIND(x) CASCADE__PACKET_KIND__KIND_##x
@@ -17,324 +18,24 @@
 
 static struct event *expiry_timer;
 
-/* ------------------------------------------------------------ subtrees */
-
-static int
-peer_has_node(const struct peer *p, const char *nodeid)
-{
-	size_t i;
-
-	if (p->kind != CASCADE__PEER_KIND__PEER_NODE)
-		return 0;
-	if (strcmp(p->name, nodeid) == 0)
-		return 1;
-	for (i = 0; i < p->nsubtree; i++)
-		if (strcmp(p->subtree[i], nodeid) == 0)
-			return 1;
-	return 0;
-}
-
-struct peer *
-router_child_for(const char *nodeid)
-{
-	size_t i;
-
-	for (i = 0; i < node->npeers; i++)
-		if (peer_has_node(&node->peers[i], nodeid))
-			return &node->peers[i];
-	return NULL;
-}
-
-uint32_t
-router_local_queue(const char *addr)
-{
-	size_t i;
-
-	for (i = 0; i < node->npeers; i++)
-		if (node->peers[i].kind == CASCADE__PEER_KIND__PEER_CLIENT &&
-		    !node->peers[i].removed && strcmp(node->peers[i].name, addr) == 0)
-			return node->peers[i].qid;
-	return 0;
-}
-
-static void
-subtree_free(struct peer *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->nsubtree; i++)
-		free(p->subtree[i]);
-	free(p->subtree);
-	p->subtree = NULL;
-	p->nsubtree = 0;
-}
-
-/*
- * Keeps the ids the config lets p claim; the others go to *refused (borrowed
- * from ids). Returns the kept list as text ("id\n" each, malloc'd) for the
- * caller to save under router_routes_key() in the journal's writer.
- */
-char *
-router_set_subtree(struct peer *p, char **ids, size_t n, char ***refused, size_t *nrefused)
-{
-	char *joined;
-	size_t i, len = 0;
-
-	subtree_free(p);
-	p->subtree = xcalloc(n ? n : 1, sizeof(char *));
-	for (i = 0; i < n; i++) {
-		if (caddr_check_node(ids[i]) == CADDR_OK && strcmp(ids[i], node->id) != 0 &&
-		    conf_child_may_claim(p->child, ids[i])) {
-			p->subtree[p->nsubtree++] = xstrdup(ids[i]);
-			len += strlen(ids[i]) + 1;
-		} else if (refused != NULL) {
-			*refused = xrealloc(*refused, (*nrefused + 1) * sizeof(char *));
-			(*refused)[(*nrefused)++] = ids[i];
-		}
-	}
-	joined = xcalloc(1, len + 1);
-	for (i = 0; i < p->nsubtree; i++) {
-		strcat(joined, p->subtree[i]);
-		strcat(joined, "\n");
-	}
-	if (node->up != NULL)
-		uplink_routes_changed(node->up);
-	return joined;
-}
-
-void
-router_routes_key(const struct peer *p, char *key, size_t len)
-{
-	snprintf(key, len, "routes:%s", p->name);
-}
-
-/* Every node id below this node: what it announces to its parent. */
-char **
-router_my_subtree(size_t *n)
-{
-	char **ids = NULL;
-	size_t i, k;
-
-	*n = 0;
-	for (i = 0; i < node->npeers; i++) {
-		struct peer *p = &node->peers[i];
-
-		if (p->kind != CASCADE__PEER_KIND__PEER_NODE)
-			continue;
-		ids = xrealloc(ids, (*n + 1 + p->nsubtree) * sizeof(char *));
-		ids[(*n)++] = p->name;
-		for (k = 0; k < p->nsubtree; k++)
-			ids[(*n)++] = p->subtree[k];
-	}
-	return ids;
-}
-
-void
-router_load_routes(void)
-{
-	/* runs before the uplink exists: router_set_subtree announces nothing */
-	char key[160], *s, *line, *save;
-	void *val;
-	size_t i, len;
-
-	for (i = 0; i < node->npeers; i++) {
-		struct peer *p = &node->peers[i];
-		char **ids = NULL;
-		size_t n = 0;
-
-		if (p->kind != CASCADE__PEER_KIND__PEER_NODE)
-			continue;
-		router_routes_key(p, key, sizeof(key));
-		if (journal_meta_get(node->j, key, &val, &len) != 0)
-			continue;
-		s = xcalloc(1, len + 1);
-		memcpy(s, val, len);
-		free(val);
-		for (line = strtok_r(s, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
-			ids = xrealloc(ids, (n + 1) * sizeof(char *));
-			ids[n++] = line;
-		}
-		/* the same filter as a live claim: the config may have changed since */
-		free(router_set_subtree(p, ids, n, NULL, NULL));
-		free(ids);
-		free(s);
-		log_debug("router: %s: %zu node ids below it (from the journal)", p->name, p->nsubtree);
-	}
-}
-
 /* ------------------------------------------------------------- routing */
-
-static int
-in_my_subtree(const char *nodeid)
-{
-	return strcmp(nodeid, node->id) == 0 || router_child_for(nodeid) != NULL;
-}
-
-static int
-trace_has(const Cascade__Packet *p, const char *nodeid, uint32_t leg)
-{
-	size_t i;
-
-	for (i = 0; i < p->n_trace; i++)
-		if (p->trace[i]->leg == leg && strcmp(p->trace[i]->node, nodeid) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * A packet coming up from a child has been held only below it, and only on
- * its up leg (nothing turned downward climbs again): the first hop of its
- * trace that says otherwise, or NULL.
- */
-static const Cascade__Hop *
-trace_foreign(const Cascade__Packet *p, const struct peer *child)
-{
-	size_t i;
-
-	for (i = 0; i < p->n_trace; i++)
-		if (p->trace[i]->leg != 0 || !peer_has_node(child, p->trace[i]->node))
-			return p->trace[i];
-	return NULL;
-}
-
-static void
-hop_append(Cascade__Packet *p, uint32_t leg, int64_t now)
-{
-	Cascade__Hop *h = xmalloc(sizeof(*h));
-
-	cascade__hop__init(h);
-	h->node = xstrdup(node->id);
-	h->leg = leg;
-	h->arrived_ms = now;
-	p->trace = xrealloc(p->trace, (p->n_trace + 1) * sizeof(*p->trace));
-	p->trace[p->n_trace++] = h;
-}
-
-#define REJECT(r, ...) do {                                                    \
-	it->reject = (r);                                                      \
-	snprintf(text, textlen, __VA_ARGS__);                                  \
-	it->reject_text = text;                                                \
-	return;                                                                \
-} while (0)
-
-/* Where a packet on its down leg goes from here. */
-static void
-route_down(const Cascade__Packet *p, const struct caddr *dst, struct jitem *it,
-    char *text, size_t textlen)
-{
-	struct peer *child;
-
-	if (strcmp(dst->node, node->id) == 0) {
-		if (dst->client[0] == '\0')
-			return;                 /* for this node itself: consumed here */
-		if ((it->queues[0] = router_local_queue(p->dst)) == 0)
-			REJECT(REASON(UNROUTABLE), "unknown client %s at node %s (decided by %s)",
-			    dst->client, node->id, node->id);
-		it->nqueues = 1;
-		return;
-	}
-	if ((child = router_child_for(dst->node)) == NULL)
-		REJECT(REASON(UNROUTABLE), "unknown node %s (decided by %s: not below it)",
-		    dst->node, node->id);
-	it->queues[0] = child->qid;
-	it->nqueues = 1;
-}
 
 static void make_audit_copy(const Cascade__Packet *p);
 
+/*
+ * The decision is route_packet's (route.c, pure); what it asks for next is
+ * done here, at the same moment as the decision, so the audit copy's
+ * journal submission keeps its place right after its original's.
+ */
 void
 router_route(Cascade__Packet *p, enum origin from, const struct peer *peer,
     struct jitem *it, char *text, size_t textlen)
 {
-	struct caddr src, dst;
-	const Cascade__Hop *bad;
-	enum cpkt_err e;
-	int64_t now = cnow_ms();
-	uint32_t leg;
-	int turned = 0;
+	struct route_acts acts;
 
-	memset(it, 0, sizeof(*it));
-	it->pkt = p;
-	text[0] = '\0';
-	if ((e = cpkt_validate(p, node->conf->max_packet, text, textlen)) != CPKT_OK) {
-		it->reject = cpkt_reason(e);
-		it->reject_text = text;
-		return;
-	}
-	caddr_parse(p->src, &src);
-	caddr_parse(p->dst, &dst);
-
-	switch (from) {
-	case FROM_CLIENT:
-		if (strcmp(p->src, peer->name) != 0)
-			REJECT(REASON(SPOOFED), "src %s is not this client (%s)", p->src, peer->name);
-		if (p->flags & FLAG(DOWN))
-			REJECT(REASON(NOT_ALLOWED), "a client cannot send on the down leg");
-		if (p->kind == KIND(NOTICE) || p->kind == KIND(AUDIT))
-			REJECT(REASON(NOT_ALLOWED), "a client cannot send %s (only nodes do)",
-			    p->kind == KIND(NOTICE) ? "notices" : "audit copies");
-		/* the trace records the nodes that held the packet: none has yet */
-		if (p->n_trace > 0)
-			REJECT(REASON(SPOOFED), "a client's packet carries a hop trace (%zu hops, "
-			    "first %s)", p->n_trace, p->trace[0]->node);
-		break;
-	case FROM_CHILD:
-		if (!peer_has_node(peer, src.node))
-			REJECT(REASON(SPOOFED), "src %s is not below child %s", p->src, peer->name);
-		if (p->flags & FLAG(DOWN))
-			REJECT(REASON(NOT_ALLOWED), "a child cannot send on the down leg");
-		if ((p->kind == KIND(NOTICE) || p->kind == KIND(AUDIT)) && src.client[0] != '\0')
-			REJECT(REASON(NOT_ALLOWED), "%s come only from nodes, not from client %s",
-			    p->kind == KIND(NOTICE) ? "notices" : "audit copies", p->src);
-		if ((bad = trace_foreign(p, peer)) != NULL)
-			REJECT(REASON(SPOOFED), "trace hop %s (%s leg) is not below child %s",
-			    bad->node, bad->leg ? "down" : "up", peer->name);
-		break;
-	case FROM_PARENT:
-		if (!(p->flags & FLAG(DOWN)))
-			REJECT(REASON(NOT_ALLOWED), "the parent sent a packet on the up leg");
-		break;
-	case FROM_LOCAL:
-		break;
-	}
-
-	if (p->kind == KIND(AUDIT)) {
-		/* audit copies climb to the master, which keeps them */
-		leg = 0;
-		if (!node->master) {
-			it->queues[0] = node->q_up;
-			it->nqueues = 1;
-		}
-	} else if (p->flags & FLAG(DOWN)) {
-		leg = 1;
-		route_down(p, &dst, it, text, textlen);
-	} else if (node->master ||
-	    (node->conf->local_delivery == CONF_DELIVERY_DIRECT && in_my_subtree(dst.node))) {
-		/* this node turns the packet downward */
-		leg = 1;
-		turned = 1;
-		route_down(p, &dst, it, text, textlen);
-	} else {
-		leg = 0;
-		it->queues[0] = node->q_up;
-		it->nqueues = 1;
-	}
-	if (it->reject)
-		return;
-	if (trace_has(p, node->id, leg))
-		REJECT(REASON(LOOP), "node %s already in the trace on the %s leg (a config loop)",
-		    node->id, leg ? "down" : "up");
-	if (turned)
-		p->flags |= FLAG(DOWN);
-	it->leg = (uint8_t)leg;
-	hop_append(p, leg, now);
-	if (!(p->flags & FLAG(NO_TTL)))
-		it->deadline_ms = cpkt_deadline(now, p->ttl_ms);
-	if (turned && !node->master && node->conf->audit_copy && p->kind == KIND(DATA))
+	route_packet(node, p, from, peer, cnow_ms(), it, text, textlen, &acts);
+	if (acts.audit_copy)
 		make_audit_copy(p);
-	/* a cancel ends at the destination's node: it never reaches the application */
-	if (p->kind == KIND(CANCEL) && strcmp(dst.node, node->id) == 0)
-		it->nqueues = 0;
 }
 
 /* ------------------------------------------------------- local packets */
@@ -474,15 +175,15 @@ router_notice_routed(const Cascade__Packet *p, uint32_t code, uint32_t reason, c
 	return n;
 }
 
+/* The notice a refused packet earns, if any: the bounce policy is master/rules.c's. */
 static void
 reject_notice(const Cascade__Packet *p, const char *to, int down, uint32_t reason,
     const char *text)
 {
-	if (reason == REASON(UNROUTABLE))
-		notice_to(p, to, down, CASCADE__NOTICE_CODE__NOTICE_UNDELIVERABLE, reason, text);
-	else if (p->flags & FLAG(NOTIFY))
-		notice_to(p, to, down, reason == REASON(EXPIRED) ? CASCADE__NOTICE_CODE__NOTICE_EXPIRED :
-		    CASCADE__NOTICE_CODE__NOTICE_REJECTED, reason, text);
+	uint32_t code = mrule_bounce_code(reason, p->flags, p->kind);
+
+	if (code != 0)
+		notice_to(p, to, down, code, reason, text);
 }
 
 void
@@ -521,7 +222,7 @@ router_rejected_above(const Cascade__Reject *r)
 	 * this subtree: a notice down from here reaches it even when nobody
 	 * above can route it (a src the parent refused as spoofed).
 	 */
-	if (caddr_parse(p->src, &src) == CADDR_OK && in_my_subtree(src.node))
+	if (caddr_parse(p->src, &src) == CADDR_OK && routes_in_subtree(node, src.node))
 		reject_notice(p, p->src, 1, r->reason, r->text);
 	cpkt_free(p);
 }
@@ -536,7 +237,7 @@ router_notice_here(const Cascade__Packet *p, uint32_t code, const char *text)
 {
 	struct caddr src;
 
-	notice_to(p, p->src, caddr_parse(p->src, &src) == CADDR_OK && in_my_subtree(src.node),
+	notice_to(p, p->src, caddr_parse(p->src, &src) == CADDR_OK && routes_in_subtree(node, src.node),
 	    code, 0, text);
 }
 
@@ -695,32 +396,6 @@ router_wake(uint32_t qid)
 		uplink_wake(node->up);
 	else
 		server_wake(qid);
-}
-
-Cascade__Packet *
-router_outgoing(const struct jentry *e, int64_t now)
-{
-	Cascade__Packet *p = cpkt_decode(e->bytes, e->len);
-	int64_t held = now - e->accepted_ms;
-
-	if (p == NULL)
-		return NULL;
-	if (held < 0)
-		held = 0;
-	if (p->n_trace > 0)
-		p->trace[p->n_trace - 1]->held_ms = (uint32_t)(held > UINT32_MAX ? UINT32_MAX : held);
-	if (!(p->flags & FLAG(NO_TTL))) {
-		p->ttl_ms -= held;
-		/*
-		 * Ran out while held here (between sweeps, or in flight on a
-		 * session that ended: see journal_sent_set). The next node would
-		 * refuse ttl <= 0 as malformed and tell no one; 1 ms left, it
-		 * takes the packet and expires it with the source's notice.
-		 */
-		if (p->ttl_ms < 1)
-			p->ttl_ms = 1;
-	}
-	return p;
 }
 
 /* -------------------------------------------------------------- expiry */

@@ -638,9 +638,9 @@ do_auth(struct sreq *r)
 	aj->a = a;
 	aj->marks = xcalloc(a->n_streams + 1, sizeof(uint64_t));
 	if (p->kind == CASCADE__PEER_KIND__PEER_NODE) {
-		aj->routes = router_set_subtree(p, a->subtree, a->n_subtree, &aj->refused,
+		aj->routes = routes_set_subtree(p, a->subtree, a->n_subtree, &aj->refused,
 		    &aj->nrefused);
-		router_routes_key(p, aj->routes_key, sizeof(aj->routes_key));
+		routes_key(p, aj->routes_key, sizeof(aj->routes_key));
 	}
 	aj->job.run = auth_run;
 	aj->job.done = auth_done;
@@ -744,9 +744,11 @@ push_refuse(struct sreq *r, struct session *s, uint32_t reason, const char *why)
 	Cascade__PushReply pr = CASCADE__PUSH_REPLY__INIT;
 	uint64_t epoch = 0, first = 0, mark = 0;
 	int64_t now = cmono_ms(), *logged;
+	const uint8_t *body = r->req->body.data;
+	size_t blen = r->req->body.len;
 
-	pbw_field(r->req->body.data, r->req->body.len, 1, &epoch, NULL, NULL);
-	pbw_field(r->req->body.data, r->req->body.len, 2, &first, NULL, NULL);
+	pbw_field(body, blen, CPBF_PUSH_EPOCH, &epoch, NULL, NULL);
+	pbw_field(body, blen, CPBF_PUSH_FIRST_SEQ, &first, NULL, NULL);
 	if (journal_mark_get(node->j, s->peer->name, epoch, &mark) != 0)
 		mark = first > 0 ? first - 1 : 0;
 	if (reason == CASCADE__REASON__REASON_RATE_LIMIT) {
@@ -779,7 +781,8 @@ push_admit(struct sreq *r, struct session *s)
 		push_refuse(r, s, CASCADE__REASON__REASON_RATE_LIMIT, why);
 		return -1;
 	}
-	if (lim_quota_on() && (npk = pbw_count(r->req->body.data, r->req->body.len, 4)) > 0 &&
+	if (lim_quota_on() &&
+	    (npk = pbw_count(r->req->body.data, r->req->body.len, CPBF_PUSH_PACKETS)) > 0 &&
 	    lim_quota_check(s->peer, npk, r->req->body.len, why, sizeof(why)) != 0) {
 		push_refuse(r, s, CASCADE__REASON__REASON_QUOTA, why);
 		return -1;
@@ -814,23 +817,16 @@ static void
 do_push(struct sreq *r, struct session *s)
 {
 	Cascade__Push *push;
-	size_t i;
+	char why[80];
 
 	if (push_admit(r, s) != 0)
 		return;
 	if ((push = push_unpack(r)) == NULL)
 		return;
-	if (push->n_seqs != push->n_packets || push->epoch == 0 || push->first_seq == 0 ||
-	    push->last_seq + 1 < push->first_seq) {
-		sfail(r, STATUS(BAD_REQUEST), "inconsistent Push (epoch, sequence range)");
+	if (clink_push_check(push, why, sizeof(why)) != 0) {
+		sfail(r, STATUS(BAD_REQUEST), "%s", why);
 		goto fail;
 	}
-	for (i = 0; i < push->n_seqs; i++)
-		if (push->seqs[i] < push->first_seq || push->seqs[i] > push->last_seq ||
-		    (i > 0 && push->seqs[i] <= push->seqs[i - 1])) {
-			sfail(r, STATUS(BAD_REQUEST), "Push sequences out of range or order");
-			goto fail;
-		}
 	/*
 	 * Pushes of one session can reach us out of order (nng hands requests
 	 * to the loop from several threads): one that starts above where the
@@ -1012,7 +1008,7 @@ pull_continue(struct sreq *r)
 	pkts = xcalloc(n + 1, sizeof(*pkts));
 	seqs = xcalloc(n + 1, sizeof(*seqs));
 	for (i = 0; i < n; i++) {
-		if ((pkts[k] = router_outgoing(&e[i], now)) == NULL) {
+		if ((pkts[k] = route_outgoing(&e[i], now)) == NULL) {
 			log_warnx("server: %s: stored packet at seq %llu does not decode; skipped",
 			    p->name, (unsigned long long)e[i].seq);
 			continue;
@@ -1299,7 +1295,8 @@ do_routes(struct sreq *r, struct session *s)
 		sfail(r, STATUS(NOT_ALLOWED), "a client has no subtree");
 		return;
 	}
-	if (pbw_count(r->req->body.data, r->req->body.len, 1) > LIM_AUTH_SUBTREE_MAX) {
+	if (pbw_count(r->req->body.data, r->req->body.len, CPBF_ROUTES_SUBTREE) >
+	    LIM_AUTH_SUBTREE_MAX) {
 		sfail(r, STATUS(TOO_LARGE), "Routes with more than %d ids", LIM_AUTH_SUBTREE_MAX);
 		return;
 	}
@@ -1310,8 +1307,8 @@ do_routes(struct sreq *r, struct session *s)
 		return;
 	}
 	rj = xcalloc(1, sizeof(*rj));
-	rj->routes = router_set_subtree(s->peer, rt->subtree, rt->n_subtree, &refused, &nrefused);
-	router_routes_key(s->peer, rj->key, sizeof(rj->key));
+	rj->routes = routes_set_subtree(s->peer, rt->subtree, rt->n_subtree, &refused, &nrefused);
+	routes_key(s->peer, rj->key, sizeof(rj->key));
 	rj->job.run = routes_run;
 	rj->job.done = routes_done;
 	jthread_submit(&rj->job);

@@ -41,7 +41,7 @@ struct uplink {
 	uint64_t seq;                   /* the session's last request counter */
 	uint8_t key[SESSION_KEY_LEN];
 	int keyed;                      /* plain carrier: requests carry a mac */
-	uint8_t snonce[CNONCE_LEN], cnonce[CNONCE_LEN];
+	struct clink_auth ca;           /* the last Auth: its nonces give the session key */
 	char peername[CADDR_NODE_MAX + 8]; /* stream name of the parent for marks */
 	/* up stream */
 	uint64_t epoch;
@@ -321,16 +321,13 @@ call(struct uplink *u, struct ucall *c, uint32_t type, const ProtobufCMessage *m
     int timeout_ms, ureply_cb cb)
 {
 	struct upending *p = xmalloc(sizeof(*p));
-	size_t blen = protobuf_c_message_get_packed_size(m), len;
-	uint8_t *body = xmalloc(blen ? blen : 1), *buf;
+	size_t len;
+	uint8_t *buf;
 
-	protobuf_c_message_pack(m, body);
 	c->type = type;
 	c->session = u->session;
 	c->seq = u->session != 0 ? ++u->seq : 0;
-	buf = cenv_request_pack(type, c->session, c->seq, body, blen, u->keyed ? u->key : NULL,
-	    &len);
-	free(body);
+	buf = clink_request(type, c->session, c->seq, m, u->keyed ? u->key : NULL, &len);
 	if (buf == NULL)
 		fatalx("link %s: out of memory", u->pc->id);
 	p->c = c;
@@ -379,63 +376,55 @@ static void
 hello_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 {
 	Cascade__HelloReply *hr;
-	Cascade__Auth a = CASCADE__AUTH__INIT;
-	Cascade__StreamPos sp = CASCADE__STREAM_POS__INIT, *spp = &sp;
 	struct jqueue_info qi;
-	uint8_t mac[CSHA256_LEN];
-	char **subtree;
+	char **subtree, why[160];
 	size_t nsubtree;
-	int jrc;
+	uint32_t carrier;
+	int rc;
 
 	if (reply_ok(u, c, "hello", err, rep) != 0)
 		return;
 	hr = cascade__hello_reply__unpack(NULL, rep->body.len, rep->body.data);
-	if (hr == NULL || hr->nonce.len != CNONCE_LEN) {
-		session_lost(u, 1, "hello: malformed reply");
+	if ((rc = clink_hello_reply_check(hr, u->pc->id, why, sizeof(why))) == CLINK_MALFORMED) {
+		session_lost(u, 1, "hello: %s", why);
 		goto done;
 	}
-	if (strcmp(hr->node, u->pc->id) != 0) {
+	if (rc != 0) {
 		session_lost(u, 0, "%s answers as node \"%.64s\", but the config says parent %s "
-		    "(%s:%d)", u->url->url, hr->node, u->pc->id, u->pc->where.file, u->pc->where.line);
+		    "(%s:%d)", u->url->url, hr->node != NULL ? hr->node : "", u->pc->id,
+		    u->pc->where.file, u->pc->where.line);
 		goto done;
 	}
-	memcpy(u->snonce, hr->nonce.data, CNONCE_LEN);
 	/* a run-time failure of ours: this session ends, the link tries again */
-	if (crandom(u->cnonce, CNONCE_LEN) != 0) {
-		session_lost(u, 1, "hello: no randomness for a nonce");
-		goto done;
-	}
-	if ((jrc = journal_queue_info(node->j, node->q_up, &qi)) != 0) {
-		session_lost(u, 1, "hello: journal: %s", journal_strerror(jrc));
+	if ((rc = journal_queue_info(node->j, node->q_up, &qi)) != 0) {
+		session_lost(u, 1, "hello: journal: %s", journal_strerror(rc));
 		goto done;
 	}
 	u->epoch = qi.epoch;
-	cauth_mac(u->pc->secret.key, u->pc->secret.len, node->id, u->snonce, u->cnonce, mac);
-	a.peer = (char *)node->id;
-	a.nonce.data = u->cnonce;
-	a.nonce.len = CNONCE_LEN;
-	a.server_nonce.data = u->snonce;
-	a.server_nonce.len = CNONCE_LEN;
-	a.mac.data = mac;
-	a.mac.len = sizeof(mac);
-	sp.epoch = qi.epoch;
-	sp.seq = qi.acked_seq + 1;      /* our lowest unacked */
-	a.streams = &spp;
-	a.n_streams = 1;
-	subtree = router_my_subtree(&nsubtree);
-	a.subtree = subtree;
-	a.n_subtree = nsubtree;
 	/* auto lets the parent decide, unless tcp failed us and we ask for http */
 	if (u->pc->transport == CONF_TRANSPORT_AUTO && !u->fallen_back)
-		a.carrier = 0;
+		carrier = 0;
 	else
-		a.carrier = (uint32_t)u->ops->carrier;
+		carrier = (uint32_t)u->ops->carrier;
+	subtree = routes_mine(&nsubtree);
+	/* stream position: our lowest unacked */
+	if (clink_auth(&u->ca, u->pc->secret.key, u->pc->secret.len, node->id, hr->nonce.data,
+	    qi.epoch, qi.acked_seq + 1, subtree, nsubtree, carrier) != 0) {
+		free(subtree);
+		u->ca.a.subtree = NULL;
+		u->ca.a.n_subtree = 0;
+		session_lost(u, 1, "hello: no randomness for a nonce");
+		goto done;
+	}
 	u->state = UL_AUTH;
 	u->routes_dirty = 0;
 	watchdog_arm(u);
-	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_AUTH, &a.base, (int)u->pc->dead_timeout_ms,
-	    auth_reply);
+	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_AUTH, &u->ca.a.base,
+	    (int)u->pc->dead_timeout_ms, auth_reply);
+	/* packed: only the nonces are kept (for the session key), not the borrowed list */
 	free(subtree);
+	u->ca.a.subtree = NULL;
+	u->ca.a.n_subtree = 0;
 done:
 	if (hr != NULL)
 		cascade__hello_reply__free_unpacked(hr, NULL);
@@ -444,16 +433,13 @@ done:
 static void
 hello(struct uplink *u)
 {
-	Cascade__Hello h = CASCADE__HELLO__INIT;
+	Cascade__Hello h;
 
 	u->state = UL_HELLO;
 	u->session = 0;
 	u->seq = 0;
 	u->keyed = 0;
-	h.version = CASCADE_PROTOCOL_VERSION;
-	h.peer = (char *)node->id;
-	h.kind = CASCADE__PEER_KIND__PEER_NODE;
-	h.carrier = (uint32_t)u->ops->carrier;
+	clink_hello(&h, node->id, CASCADE__PEER_KIND__PEER_NODE, (uint32_t)u->ops->carrier);
 	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_HELLO, &h.base, (int)u->pc->dead_timeout_ms,
 	    hello_reply);
 }
@@ -518,7 +504,7 @@ ack_up_to(struct uplink *u, uint64_t seq)
 static int
 mark_beyond(struct uplink *u, const char *what, uint64_t mark, const struct jqueue_info *qi)
 {
-	if (mark < qi->next_seq && mark != UINT64_MAX)
+	if (!clink_mark_beyond(mark, qi->next_seq - 1))
 		return 0;
 	session_lost(u, 1, "%s: the parent's mark %llu is beyond the last sequence we numbered "
 	    "(%llu): refused", what, (unsigned long long)mark,
@@ -537,7 +523,7 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	int jrc;
 
 	/* the whole reply travels under the session key: the parent's proof */
-	csession_key(u->pc->secret.key, u->pc->secret.len, node->id, u->snonce, u->cnonce, u->key);
+	clink_session_key(&u->ca, u->pc->secret.key, u->pc->secret.len, node->id, u->key);
 	if (err == 0)
 		c->authentic = cenv_reply_verify(rep, 0, 0, u->key) == 0;
 	if (reply_ok(u, c, "auth", err, rep) != 0)
@@ -553,14 +539,12 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		session_lost(u, 1, "auth: malformed reply");
 		return;
 	}
-	for (i = 0; i < ar->n_marks; i++)
-		if (ar->marks[i]->epoch == u->epoch)
-			mark = ar->marks[i]->seq;
 	if ((jrc = journal_queue_info(node->j, node->q_up, &qi)) != 0) {
 		session_lost(u, 1, "auth: journal: %s", journal_strerror(jrc));
 		goto done;
 	}
-	if (mark_beyond(u, "auth", mark, &qi))
+	if (clink_auth_mark(ar, u->epoch, qi.next_seq - 1, &mark) != 0 &&
+	    mark_beyond(u, "auth", mark, &qi))
 		goto done;
 	if (ar->carrier != 0 && ar->carrier != (uint32_t)u->ops->carrier) {
 		const struct conf_url *other = ar->carrier == CASCADE__CARRIER__CARRIER_HTTP ?
@@ -680,7 +664,7 @@ push_more(struct uplink *u)
 		return;
 	e = xcalloc(u->max_batch, sizeof(*e));
 	while (u->inflight < u->window) {
-		Cascade__Push push = CASCADE__PUSH__INIT;
+		Cascade__Push push;
 		Cascade__Packet **pkts;
 		uint64_t *seqs;
 		struct ucall *c;
@@ -697,20 +681,14 @@ push_more(struct uplink *u)
 		pkts = xcalloc(n, sizeof(*pkts));
 		seqs = xcalloc(n, sizeof(*seqs));
 		for (i = k = 0; i < n; i++) {
-			if ((pkts[k] = router_outgoing(&e[i], now)) == NULL) {
+			if ((pkts[k] = route_outgoing(&e[i], now)) == NULL) {
 				log_warnx("link %s: stored packet at seq %llu does not decode; skipped",
 				    u->pc->id, (unsigned long long)e[i].seq);
 				continue;
 			}
 			seqs[k++] = e[i].seq;
 		}
-		push.epoch = u->epoch;
-		push.first_seq = u->next_send;
-		push.last_seq = e[n - 1].seq;
-		push.packets = pkts;
-		push.n_packets = k;
-		push.seqs = seqs;
-		push.n_seqs = k;
+		clink_push(&push, u->epoch, u->next_send, e[n - 1].seq, pkts, seqs, k);
 		c = ucall_new(u);
 		c->first = push.first_seq;
 		c->last = push.last_seq;
@@ -814,15 +792,16 @@ pull_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 {
 	Cascade__PullReply *pr;
 	struct down_job *dj;
+	char why[80];
 	size_t i;
 
 	if (reply_ok(u, c, "pull", err, rep) != 0)
 		return;
 	pr = cascade__pull_reply__unpack(NULL, rep->body.len, rep->body.data);
-	if (pr == NULL || pr->n_seqs != pr->n_packets || pr->epoch == 0) {
+	if (clink_pull_reply_check(pr, why, sizeof(why)) != 0) {
 		if (pr != NULL)
 			cascade__pull_reply__free_unpacked(pr, NULL);
-		session_lost(u, 1, "pull: malformed reply");
+		session_lost(u, 1, "pull: %s", why);
 		return;
 	}
 	dj = xcalloc(1, sizeof(*dj));
@@ -856,7 +835,7 @@ pull_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 static void
 pull(struct uplink *u)
 {
-	Cascade__Pull p = CASCADE__PULL__INIT;
+	Cascade__Pull p;
 	int64_t wait = node->conf->pull_wait_ms;
 
 	if (u->state != UL_UP || u->pulling)
@@ -864,11 +843,7 @@ pull(struct uplink *u)
 	/* the held pull doubles as the keepalive: shorter than the dead-link timeout */
 	if (wait > u->pc->dead_timeout_ms / 2)
 		wait = u->pc->dead_timeout_ms / 2;
-	p.epoch = u->down_epoch;
-	p.acked_seq = u->down_mark;
-	p.wait_ms = (uint32_t)wait;
-	p.max = u->max_batch;
-	p.max_bytes = 4u << 20;
+	clink_pull(&p, u->down_epoch, u->down_mark, (uint32_t)wait, u->max_batch, 4u << 20);
 	u->pulling = 1;
 	call(u, ucall_new(u), CASCADE__MSG_TYPE__MSG_PULL, &p.base,
 	    (int)(wait + u->pc->dead_timeout_ms), pull_reply);
@@ -904,7 +879,7 @@ send_routes(struct uplink *u)
 
 	if (u->state != UL_UP || u->routes_inflight)
 		return;
-	ids = router_my_subtree(&n);
+	ids = routes_mine(&n);
 	r.subtree = ids;
 	r.n_subtree = n;
 	u->routes_dirty = 0;
@@ -914,9 +889,12 @@ send_routes(struct uplink *u)
 	free(ids);
 }
 
-void
-uplink_routes_changed(struct uplink *u)
+/* routes.c's change hook: a child's subtree changed, tell the parent. */
+static void
+routes_changed(void *arg)
 {
+	struct uplink *u = arg;
+
 	u->routes_dirty = 1;
 	send_routes(u);
 }
@@ -1249,6 +1227,7 @@ uplink_start(struct uplink *u)
 	if ((url = first_url(u)) == NULL)        /* conf.c refuses such a config; be safe */
 		fatalx("%s:%d: parent %s: no url for its transport", u->pc->where.file,
 		    u->pc->where.line, u->pc->id);
+	routes_on_change(routes_changed, u);
 	carrier_use(u, url, u->pc->transport == CONF_TRANSPORT_AUTO ? "transport auto" :
 	    "transport set in the config");
 	u->started = 1;
@@ -1259,6 +1238,7 @@ uplink_stop(struct uplink *u)
 {
 	if (u == NULL)
 		return;
+	routes_on_change(NULL, NULL);
 	u->gen++;
 	u->state = UL_DOWN;
 	evtimer_del(u->watchdog);

@@ -9,6 +9,7 @@ packets_libpackets_la_SOURCES = \
 	packets/envelope.c \
 	packets/nngclose.c \
 	packets/wire.c \
+	packets/link.c \
 	packets/tlsprobe.c
 nodist_packets_libpackets_la_SOURCES = packets/cascade.pb-c.c packets/cascade.pb-c.h
 packets_libpackets_la_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(OPENSSL_CFLAGS)

@@ -271,6 +271,100 @@ char *csession_short(uint64_t session, char buf[CSESSION_SHORT_LEN]);
 /* A fixed English name for a Status, e.g. "no session". */
 const char *cstatus_str(uint32_t status);
 
+/* ---------------------------------------------------------------- link.c */
+
+/*
+ * Field numbers of cascade.proto for the code that walks encoded messages
+ * with pbw_* instead of unpacking them (tests/unit/packets_test.c checks each
+ * against the generated descriptors).
+ */
+enum cpbf {
+	CPBF_REQUEST_VERSION = 1,
+	CPBF_REQUEST_TYPE = 2,
+	CPBF_REQUEST_SESSION = 3,
+	CPBF_REPLY_STATUS = 3,
+	CPBF_REPLY_ERROR = 4,
+	CPBF_PUSH_EPOCH = 1,
+	CPBF_PUSH_FIRST_SEQ = 2,
+	CPBF_PUSH_PACKETS = 4,
+	CPBF_PUSH_SEQS = 5,
+	CPBF_ROUTES_SUBTREE = 1,
+	CPBF_AUTH_STREAMS = 5,
+	CPBF_AUTH_SUBTREE = 6,
+	CPBF_PACKET_PAYLOAD = 6,
+	CPBF_PACKET_TRACE = 10
+};
+
+/*
+ * The child side of the link protocol: builders and checks, no I/O, no
+ * printing. Builders fill a message whose strings and arrays are borrowed
+ * from the caller: they must outlive the pack.
+ */
+void clink_hello(Cascade__Hello *h, const char *peer, uint32_t kind, uint32_t carrier);
+/*
+ * 0 when hr is a Hello reply from expect_node; CLINK_MALFORMED (nonce
+ * length, or hr NULL) or CLINK_WRONG_NODE (node missing or another) with
+ * why set. The callers word the log line, since they name different configs.
+ */
+#define CLINK_MALFORMED (-1)
+#define CLINK_WRONG_NODE (-2)
+int clink_hello_reply_check(const Cascade__HelloReply *hr, const char *expect_node,
+    char *why, size_t whylen);
+/* Storage an Auth points into: keep it until the Auth is packed and the reply checked. */
+struct clink_auth {
+	Cascade__Auth a;
+	Cascade__StreamPos sp, *spp;
+	uint8_t cnonce[CNONCE_LEN], snonce[CNONCE_LEN], mac[CSHA256_LEN];
+};
+/*
+ * ca->a becomes an Auth for peer: a fresh client nonce (crandom), the mac
+ * (cauth_mac), one stream (epoch, lowest_unacked = acked + 1; none when
+ * epoch is 0), subtree (borrowed, may be NULL) and carrier (0: the parent
+ * decides).
+ * Returns 0, or -1 when there is no randomness.
+ */
+int clink_auth(struct clink_auth *ca, const uint8_t *secret, size_t secretlen,
+    const char *peer, const uint8_t snonce[CNONCE_LEN], uint64_t epoch,
+    uint64_t lowest_unacked, char **subtree, size_t nsubtree, uint32_t carrier);
+/*
+ * The same with a client nonce the caller chose (tests/pbgen.c, whose test
+ * script derives the session key itself); never for a real link.
+ */
+void clink_auth_nonce(struct clink_auth *ca, const uint8_t *secret, size_t secretlen,
+    const char *peer, const uint8_t snonce[CNONCE_LEN], const uint8_t cnonce[CNONCE_LEN],
+    uint64_t epoch, uint64_t lowest_unacked, char **subtree, size_t nsubtree,
+    uint32_t carrier);
+/* The session key of ca (csession_key): the Auth reply's mac and all that follows. */
+void clink_session_key(const struct clink_auth *ca, const uint8_t *secret, size_t len,
+    const char *peer, uint8_t key[CSHA256_LEN]);
+/*
+ * The parent's mark for epoch into *mark (0 when it names none). Returns 0,
+ * or -1 when the mark is beyond last_numbered (or UINT64_MAX, whose + 1
+ * wraps): acking it would drop packets the parent never had.
+ */
+int clink_auth_mark(const Cascade__AuthReply *ar, uint64_t epoch, uint64_t last_numbered,
+    uint64_t *mark);
+/* 1 when a mark (Auth or Push reply) is beyond last_numbered or UINT64_MAX, else 0. */
+int clink_mark_beyond(uint64_t mark, uint64_t last_numbered);
+/* A Push of n packets (pkts, seqs borrowed) covering first..last. */
+void clink_push(Cascade__Push *p, uint64_t epoch, uint64_t first, uint64_t last,
+    Cascade__Packet **pkts, uint64_t *seqs, size_t n);
+/* The parent's check of a Push: epoch, range and order. 0, or -1 with why. */
+int clink_push_check(const Cascade__Push *p, char *why, size_t whylen);
+void clink_pull(Cascade__Pull *p, uint64_t epoch, uint64_t acked, uint32_t wait_ms,
+    uint32_t max, uint32_t max_bytes);
+/*
+ * A Pull reply to work with: n_seqs == n_packets, epoch != 0, seqs in
+ * [first_seq, last_seq] ascending. 0, or -1 with why ("malformed reply"...).
+ */
+int clink_pull_reply_check(const Cascade__PullReply *pr, char *why, size_t whylen);
+/*
+ * Packs m into a Request envelope (cenv_request_pack; a mac when key is not
+ * NULL). Returns a malloc'd buffer (size in *len), or NULL when out of memory.
+ */
+uint8_t *clink_request(uint32_t type, uint64_t session, uint64_t seq,
+    const ProtobufCMessage *m, const uint8_t *key, size_t *len);
+
 /* ------------------------------------------------------------ tlsprobe.c */
 
 /*

@@ -34,9 +34,11 @@ include tests/unit/sdk.mk
 include tests/unit/sdk_http.mk
 include tests/unit/notify.mk
 include tests/unit/audit_query.mk
+include tests/unit/route.mk
 include tests/unit/carrier.mk
 include tests/integration/local.mk
 include tests/chaos/local.mk
+include tests/tools/local.mk
 include tests/node.mk
 include tests/sdk/local.mk
 include tests/cli.mk

@@ -1,8 +1,8 @@
 # Integration tests of cascaded: real daemons on loopback (see tests/integration/lib.sh).
 check_PROGRAMS += tests/tclient
 tests_tclient_SOURCES = tests/tclient.c
-tests_tclient_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
-tests_tclient_LDADD = packets/libpackets.la $(NNG_LIBS)
+tests_tclient_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) -I$(top_srcdir)/tests/tools
+tests_tclient_LDADD = tests/tools/libtlink.la packets/libpackets.la $(NNG_LIBS)
 
 
 NODE_TESTS = \

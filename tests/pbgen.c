@@ -69,16 +69,11 @@ hex_out(const uint8_t *p, size_t n)
 static void
 emit(uint32_t type, const ProtobufCMessage *m, const uint8_t *key)
 {
-	size_t blen = protobuf_c_message_get_packed_size(m), len;
-	uint8_t *body = malloc(blen + 1), *buf;
+	size_t len;
+	uint8_t *buf = clink_request(type, session, session != 0 ? reqseq : 0, m, key, &len);
 
-	if (body == NULL)
-		die("out of memory", NULL);
-	protobuf_c_message_pack(m, body);
-	buf = cenv_request_pack(type, session, session != 0 ? reqseq : 0, body, blen, key, &len);
 	if (buf == NULL || fwrite(buf, 1, len, stdout) != len)
 		die("cannot write the request", NULL);
-	free(body);
 	free(buf);
 }
 
@@ -105,47 +100,31 @@ keys(uint8_t *secret, size_t *secretlen, uint8_t sn[CNONCE_LEN], uint8_t cn[CNON
 static int
 gen(const char *what)
 {
-	uint8_t secret[64], sn[CNONCE_LEN], cn[CNONCE_LEN], key[CSHA256_LEN], mac[CSHA256_LEN];
+	uint8_t secret[64], sn[CNONCE_LEN], cn[CNONCE_LEN], key[CSHA256_LEN];
 	size_t secretlen;
 
 	if (strcmp(what, "hello") == 0) {
-		Cascade__Hello h = CASCADE__HELLO__INIT;
+		Cascade__Hello h;
 
 		if (addr == NULL)
 			die("-a ADDR is required", NULL);
-		h.version = CASCADE_PROTOCOL_VERSION;
-		h.peer = (char *)addr;
-		h.kind = client_kind ? CASCADE__PEER_KIND__PEER_CLIENT :
-		    CASCADE__PEER_KIND__PEER_NODE;
-		h.carrier = CASCADE__CARRIER__CARRIER_HTTP;
+		clink_hello(&h, addr, client_kind ? CASCADE__PEER_KIND__PEER_CLIENT :
+		    CASCADE__PEER_KIND__PEER_NODE, CASCADE__CARRIER__CARRIER_HTTP);
 		emit(CASCADE__MSG_TYPE__MSG_HELLO, &h.base, NULL);
 		return 0;
 	}
 	keys(secret, &secretlen, sn, cn, key);
 	if (strcmp(what, "auth") == 0) {
-		Cascade__Auth a = CASCADE__AUTH__INIT;
-		Cascade__StreamPos sp = CASCADE__STREAM_POS__INIT, *spp = &sp;
+		struct clink_auth ca;
 
-		cauth_mac(secret, secretlen, addr, sn, cn, mac);
-		a.peer = (char *)addr;
-		a.nonce.data = cn;
-		a.nonce.len = CNONCE_LEN;
-		a.server_nonce.data = sn;
-		a.server_nonce.len = CNONCE_LEN;
-		a.mac.data = mac;
-		a.mac.len = sizeof(mac);
-		a.carrier = CASCADE__CARRIER__CARRIER_HTTP;
-		if (epoch != 0) {
-			sp.epoch = epoch;
-			sp.seq = first;
-			a.streams = &spp;
-			a.n_streams = 1;
-		}
-		emit(CASCADE__MSG_TYPE__MSG_AUTH, &a.base, NULL);
+		/* no -e (epoch 0): an Auth without streams */
+		clink_auth_nonce(&ca, secret, secretlen, addr, sn, cn, epoch, first, NULL, 0,
+		    CASCADE__CARRIER__CARRIER_HTTP);
+		emit(CASCADE__MSG_TYPE__MSG_AUTH, &ca.a.base, NULL);
 		return 0;
 	}
 	if (strcmp(what, "push") == 0) {
-		Cascade__Push push = CASCADE__PUSH__INIT;
+		Cascade__Push push;
 		Cascade__Packet *pk, **pkts;
 		uint64_t *seqs;
 		uint8_t (*ids)[CID_LEN];
@@ -178,13 +157,8 @@ gen(const char *what)
 			pkts[i] = &pk[i];
 			seqs[i] = first + (unsigned)i;
 		}
-		push.epoch = epoch;
-		push.first_seq = first;
-		push.last_seq = first + (unsigned)count - 1;
-		push.packets = pkts;
-		push.n_packets = (size_t)count;
-		push.seqs = seqs;
-		push.n_seqs = (size_t)count;
+		clink_push(&push, epoch, first, first + (unsigned)count - 1, pkts, seqs,
+		    (size_t)count);
 		emit(CASCADE__MSG_TYPE__MSG_PUSH, &push.base, nomac ? NULL : key);
 		free(pk);
 		free(pkts);
@@ -194,12 +168,9 @@ gen(const char *what)
 		return 0;
 	}
 	if (strcmp(what, "pull") == 0) {
-		Cascade__Pull p = CASCADE__PULL__INIT;
+		Cascade__Pull p;
 
-		p.epoch = epoch;
-		p.acked_seq = acked;
-		p.wait_ms = (uint32_t)waitms;
-		p.max = (uint32_t)maxn;
+		clink_pull(&p, epoch, acked, (uint32_t)waitms, (uint32_t)maxn, 0);
 		emit(CASCADE__MSG_TYPE__MSG_PULL, &p.base, nomac ? NULL : key);
 		return 0;
 	}

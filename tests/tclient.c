@@ -54,9 +54,9 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 
 #include "packets.h"
+#include "tlink.h"
 
 static const char *url, *addr, *secretfile, *dst, *outfile, *forged_src, *hexbody;
 static const char *marker = "";         /* -m: appended to every payload */
@@ -70,9 +70,7 @@ static int as_node, notice_code = 1;
 static int64_t ttl_ms = -1;
 static uint8_t secret[64];
 static size_t secretlen;
-static nng_socket sock;
-static uint64_t session, reqseq;
-static uint8_t skey[CSHA256_LEN];
+static struct tlink *tl;                /* the session (tests/tools/tlink.c) */
 
 static void
 die(const char *fmt, ...)
@@ -99,136 +97,29 @@ note(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void
-sock_open(void)
-{
-	int rc;
-
-	if ((rc = nng_req0_open(&sock)) != 0)
-		die("req0: %s", nng_strerror(rc));
-	nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 100);
-	nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 500);
-	nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, 5000);
-	nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 40000);
-	if ((rc = nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
-		die("dial %s: %s", url, nng_strerror(rc));
-}
-
-/* One request/reply. Returns the reply (free it) or NULL on a transport error. */
-static Cascade__Reply *
-rpc(uint32_t type, const ProtobufCMessage *m, int keyed)
-{
-	size_t blen = protobuf_c_message_get_packed_size(m), len;
-	uint8_t *body = malloc(blen + 1), *buf, *rbuf = NULL;
-	Cascade__Reply *rep;
-	size_t rlen;
-	int rc;
-
-	protobuf_c_message_pack(m, body);
-	reqseq = session != 0 ? reqseq + 1 : 0;
-	buf = cenv_request_pack(type, session, reqseq, body, blen, keyed ? skey : NULL, &len);
-	free(body);
-	rc = nng_send(sock, buf, len, 0);
-	free(buf);
-	if (rc != 0) {
-		note("send: %s", nng_strerror(rc));
-		return NULL;
-	}
-	if ((rc = nng_recv(sock, &rbuf, &rlen, NNG_FLAG_ALLOC)) != 0) {
-		note("recv: %s", nng_strerror(rc));
-		return NULL;
-	}
-	rep = cascade__reply__unpack(NULL, rlen, rbuf);
-	nng_free(rbuf, rlen);
-	if (rep == NULL)
-		note("undecodable reply");
-	else if (keyed && rep->status == 0 && cenv_reply_verify(rep, session, reqseq, skey) != 0)
-		die("reply mac does not match the session key");
-	return rep;
-}
-
 static uint64_t up_epoch;
 
 /* Hello + Auth. Returns the mark for our up epoch, or -1 (status in *status). */
 static int64_t
 login(uint32_t *status, int do_replay)
 {
-	Cascade__Hello h = CASCADE__HELLO__INIT;
-	Cascade__Auth a = CASCADE__AUTH__INIT;
-	Cascade__StreamPos sp = CASCADE__STREAM_POS__INIT, *spp = &sp;
 	Cascade__Reply *rep;
-	Cascade__HelloReply *hr;
-	Cascade__AuthReply *ar;
-	uint8_t sn[CNONCE_LEN], cn[CNONCE_LEN], mac[CSHA256_LEN];
-	int64_t mark = 0;
-	size_t i;
+	int64_t mark;
+	uint64_t keep;
 
-	session = 0;
-	reqseq = 0;
-	*status = 0;
-	h.version = CASCADE_PROTOCOL_VERSION;
-	h.peer = (char *)addr;
-	h.kind = as_node ? CASCADE__PEER_KIND__PEER_NODE : CASCADE__PEER_KIND__PEER_CLIENT;
-	h.carrier = CASCADE__CARRIER__CARRIER_TCP;
-	if ((rep = rpc(CASCADE__MSG_TYPE__MSG_HELLO, &h.base, 0)) == NULL)
-		return -1;
-	if ((*status = rep->status) != 0) {
-		note("hello: %s: %s", cstatus_str(rep->status), rep->error);
+	tl->auth_delay_ms = auth_delay_ms;
+	mark = tlink_login(tl, addr, as_node ? CASCADE__PEER_KIND__PEER_NODE :
+	    CASCADE__PEER_KIND__PEER_CLIENT, secret, secretlen, up_epoch, 1, status);
+	if (mark < 0 || !do_replay)
+		return mark;
+	/* the same Auth again, as an eavesdropper would replay it */
+	keep = tl->session;
+	tl->session = 0;
+	rep = tlink_rpc(tl, CASCADE__MSG_TYPE__MSG_AUTH, &tl->ca.a.base, 0);
+	printf("replay %s\n", rep ? cstatus_str(rep->status) : "transport error");
+	if (rep)
 		cascade__reply__free_unpacked(rep, NULL);
-		return -1;
-	}
-	hr = cascade__hello_reply__unpack(NULL, rep->body.len, rep->body.data);
-	cascade__reply__free_unpacked(rep, NULL);
-	if (hr == NULL || hr->nonce.len != CNONCE_LEN)
-		die("bad hello reply");
-	memcpy(sn, hr->nonce.data, CNONCE_LEN);
-	cascade__hello_reply__free_unpacked(hr, NULL);
-	if (auth_delay_ms > 0)
-		usleep((useconds_t)auth_delay_ms * 1000);
-	crandom(cn, sizeof(cn));
-	cauth_mac(secret, secretlen, addr, sn, cn, mac);
-	a.peer = (char *)addr;
-	a.nonce.data = cn;
-	a.nonce.len = CNONCE_LEN;
-	a.server_nonce.data = sn;
-	a.server_nonce.len = CNONCE_LEN;
-	a.mac.data = mac;
-	a.mac.len = sizeof(mac);
-	sp.epoch = up_epoch;
-	sp.seq = 1;
-	a.streams = &spp;
-	a.n_streams = 1;
-	if ((rep = rpc(CASCADE__MSG_TYPE__MSG_AUTH, &a.base, 0)) == NULL)
-		return -1;
-	/* the Auth reply comes under the session key: the node's proof */
-	csession_key(secret, secretlen, addr, sn, cn, skey);
-	if (rep->status == 0 && cenv_reply_verify(rep, 0, 0, skey) != 0)
-		die("the node did not prove the secret");
-	if ((*status = rep->status) != 0) {
-		note("auth: %s: %s", cstatus_str(rep->status), rep->error);
-		cascade__reply__free_unpacked(rep, NULL);
-		return -1;
-	}
-	ar = cascade__auth_reply__unpack(NULL, rep->body.len, rep->body.data);
-	cascade__reply__free_unpacked(rep, NULL);
-	if (ar == NULL)
-		die("bad auth reply");
-	session = ar->session;
-	for (i = 0; i < ar->n_marks; i++)
-		if (ar->marks[i]->epoch == up_epoch)
-			mark = (int64_t)ar->marks[i]->seq;
-	cascade__auth_reply__free_unpacked(ar, NULL);
-	if (do_replay) {
-		uint64_t keep = session;
-
-		session = 0;
-		rep = rpc(CASCADE__MSG_TYPE__MSG_AUTH, &a.base, 0);
-		printf("replay %s\n", rep ? cstatus_str(rep->status) : "transport error");
-		if (rep)
-			cascade__reply__free_unpacked(rep, NULL);
-		session = keep;
-	}
+	tl->session = keep;
 	return mark;
 }
 
@@ -315,37 +206,22 @@ make_packet(int n, uint8_t id[CID_LEN])
 static int64_t
 push_range(Cascade__Packet **pkts, int from, int to)
 {
-	Cascade__Push push = CASCADE__PUSH__INIT;
 	Cascade__PushReply *pr;
-	Cascade__Reply *rep;
 	uint64_t *seqs = calloc((size_t)(to - from + 1), sizeof(uint64_t));
+	uint32_t status;
 	int64_t acked;
-	int i;
+	int i, rc;
 	size_t k;
 
 	for (i = from; i <= to; i++)
 		seqs[i - from] = (uint64_t)i;
-	push.epoch = up_epoch;
-	push.first_seq = (uint64_t)from;
-	push.last_seq = (uint64_t)to;
-	push.packets = &pkts[from - 1];
-	push.n_packets = (size_t)(to - from + 1);
-	push.seqs = seqs;
-	push.n_seqs = push.n_packets;
-	rep = rpc(CASCADE__MSG_TYPE__MSG_PUSH, &push.base, 1);
+	rc = tlink_push(tl, up_epoch, (uint64_t)from, (uint64_t)to, &pkts[from - 1], seqs,
+	    (size_t)(to - from + 1), &status, &pr);
 	free(seqs);
-	if (rep == NULL)
-		return -1;
-	if (rep->status != 0) {
-		note("push: %s: %s", cstatus_str(rep->status), rep->error);
-		printf("push-status %s\n", cstatus_str(rep->status));
-		cascade__reply__free_unpacked(rep, NULL);
-		return -2;
-	}
-	pr = cascade__push_reply__unpack(NULL, rep->body.len, rep->body.data);
-	cascade__reply__free_unpacked(rep, NULL);
-	if (pr == NULL)
-		die("bad push reply");
+	if (rc == -2)
+		printf("push-status %s\n", cstatus_str(status));
+	if (rc != 0)
+		return rc;
 	for (k = 0; k < pr->n_rejects; k++)
 		printf("rejected seq=%llu reason=%s text=%s\n",
 		    (unsigned long long)pr->rejects[k]->seq, creason_str(pr->rejects[k]->reason),
@@ -472,10 +348,9 @@ do_recv(void)
 	setvbuf(out, NULL, _IOLBF, 0);
 	/* -n 0: listen (for notices) until the -W deadline */
 	while ((count == 0 || got < count) && cmono_ms() < deadline) {
-		Cascade__Pull pl = CASCADE__PULL__INIT;
 		Cascade__PullReply *pr;
-		Cascade__Reply *rep;
 		size_t i;
+		int rc;
 
 		if (!logged_in) {
 			if (login(&status, 0) < 0) {
@@ -487,25 +362,12 @@ do_recv(void)
 			}
 			logged_in = 1;
 		}
-		pl.epoch = epoch;
-		pl.acked_seq = acked;
-		pl.wait_ms = 2000;
-		pl.max = 256;
-		if ((rep = rpc(CASCADE__MSG_TYPE__MSG_PULL, &pl.base, 1)) == NULL) {
+		if ((rc = tlink_pull(tl, epoch, acked, 2000, 256, &status, &pr)) != 0) {
 			logged_in = 0;
+			if (rc == -2)
+				usleep(100000);
 			continue;
 		}
-		if (rep->status != 0) {
-			note("pull: %s: %s", cstatus_str(rep->status), rep->error);
-			cascade__reply__free_unpacked(rep, NULL);
-			logged_in = 0;
-			usleep(100000);
-			continue;
-		}
-		pr = cascade__pull_reply__unpack(NULL, rep->body.len, rep->body.data);
-		cascade__reply__free_unpacked(rep, NULL);
-		if (pr == NULL)
-			die("bad pull reply");
 		if (pr->epoch != epoch) {
 			/* a new stream: the node's lowest unacked starts it */
 			epoch = pr->epoch;
@@ -557,15 +419,10 @@ do_recv(void)
 	}
 	/* one last pull acknowledges what we wrote */
 	if (logged_in) {
-		Cascade__Pull pl = CASCADE__PULL__INIT;
-		Cascade__Reply *rep;
+		Cascade__PullReply *pr;
 
-		pl.epoch = epoch;
-		pl.acked_seq = acked;
-		pl.wait_ms = 0;
-		pl.max = 1;
-		if ((rep = rpc(CASCADE__MSG_TYPE__MSG_PULL, &pl.base, 1)) != NULL)
-			cascade__reply__free_unpacked(rep, NULL);
+		if (tlink_pull(tl, epoch, acked, 0, 1, &status, &pr) == 0)
+			cascade__pull_reply__free_unpacked(pr, NULL);
 	}
 	fclose(out);
 	printf("received %d of %d\n", got, count);
@@ -578,10 +435,9 @@ do_recv(void)
 static int
 do_raw(void)
 {
-	size_t n = strlen(hexbody) / 2, i, rlen;
-	uint8_t *buf = malloc(n + 1), *rbuf;
+	size_t n = strlen(hexbody) / 2, i;
+	uint8_t *buf = malloc(n + 1);
 	Cascade__Reply *rep;
-	int rc;
 
 	for (i = 0; i < n; i++) {
 		unsigned v;
@@ -589,19 +445,16 @@ do_raw(void)
 		sscanf(hexbody + 2 * i, "%2x", &v);
 		buf[i] = (uint8_t)v;
 	}
-	if ((rc = nng_send(sock, buf, n, 0)) != 0)
-		die("send: %s", nng_strerror(rc));
+	rep = tlink_rpc_raw(tl, buf, n);
 	free(buf);
-	if ((rc = nng_recv(sock, &rbuf, &rlen, NNG_FLAG_ALLOC)) != 0) {
-		printf("no reply: %s\n", nng_strerror(rc));
+	if (rep == NULL && tl->err != 0) {
+		printf("no reply: %s\n", nng_strerror(tl->err));
 		return 1;
 	}
-	rep = cascade__reply__unpack(NULL, rlen, rbuf);
 	printf("status %s: %s\n", rep ? cstatus_str(rep->status) : "undecodable",
 	    rep ? rep->error : "");
 	if (rep != NULL)
 		cascade__reply__free_unpacked(rep, NULL);
-	nng_free(rbuf, rlen);
 	return 0;
 }
 
@@ -635,10 +488,10 @@ ld_header(uint8_t *buf, uint8_t tag, uint64_t len)
 static int
 do_bomb(void)
 {
-	size_t z = (size_t)size, blen = 0, len, rlen;
-	uint8_t *body = calloc(1, z + 256), *buf, *rbuf;
+	size_t z = (size_t)size, blen = 0, len;
+	uint8_t *body = calloc(1, z + 256), *buf;
 	uint32_t type, status;
-	int keyed = 0, rc;
+	int keyed = 0;
 	int64_t t0;
 	Cascade__Reply *rep;
 
@@ -681,45 +534,41 @@ do_bomb(void)
 		keyed = 1;
 	} else
 		die("unknown bomb %s", bomb_kind);
-	reqseq = session != 0 ? reqseq + 1 : 0;
-	buf = cenv_request_pack(type, session, reqseq, body, blen, keyed ? skey : NULL, &len);
+	/* built by hand: tlink_rpc would pack what protobuf-c holds, not these bytes */
+	tl->seq = tl->session != 0 ? tl->seq + 1 : 0;
+	buf = cenv_request_pack(type, tl->session, tl->seq, body, blen, keyed ? tl->key : NULL,
+	    &len);
 	free(body);
 	if (strcmp(bomb_kind, "envelope") == 0) {
 		buf = realloc(buf, len + z);
 		len += pad_pairs(buf + len, z, 0x78);
 	}
 	t0 = cmono_ms();
-	if ((rc = nng_send(sock, buf, len, 0)) != 0)
-		die("send: %s", nng_strerror(rc));
+	rep = tlink_rpc_raw(tl, buf, len);
 	free(buf);
-	if ((rc = nng_recv(sock, &rbuf, &rlen, NNG_FLAG_ALLOC)) != 0) {
-		printf("bomb %s no reply: %s (%lld ms)\n", bomb_kind, nng_strerror(rc),
+	if (rep == NULL && tl->err != 0) {
+		printf("bomb %s no reply: %s (%lld ms)\n", bomb_kind, nng_strerror(tl->err),
 		    (long long)(cmono_ms() - t0));
 		return 1;
 	}
-	rep = cascade__reply__unpack(NULL, rlen, rbuf);
 	printf("bomb %s %s: %s (%lld ms)\n", bomb_kind, rep ? cstatus_str(rep->status) :
 	    "undecodable", rep ? rep->error : "", (long long)(cmono_ms() - t0));
 	if (rep != NULL)
 		cascade__reply__free_unpacked(rep, NULL);
-	nng_free(rbuf, rlen);
 	return 0;
 }
 
 static int
 do_hflood(void)
 {
-	Cascade__Hello h = CASCADE__HELLO__INIT;
+	Cascade__Hello h;
 	Cascade__Reply *rep;
 	int i, ok = 0, refused = 0;
 	int64_t t0 = cmono_ms();
 
-	h.version = CASCADE_PROTOCOL_VERSION;
-	h.peer = (char *)addr;
-	h.kind = CASCADE__PEER_KIND__PEER_CLIENT;
-	h.carrier = CASCADE__CARRIER__CARRIER_TCP;
+	clink_hello(&h, addr, CASCADE__PEER_KIND__PEER_CLIENT, CASCADE__CARRIER__CARRIER_TCP);
 	for (i = 0; i < count; i++) {
-		if ((rep = rpc(CASCADE__MSG_TYPE__MSG_HELLO, &h.base, 0)) == NULL)
+		if ((rep = tlink_rpc(tl, CASCADE__MSG_TYPE__MSG_HELLO, &h.base, 0)) == NULL)
 			break;
 		if (rep->status == 0)
 			ok++;
@@ -782,7 +631,8 @@ main(int argc, char **argv)
 	if (url == NULL)
 		die("-u URL is required");
 	up_epoch = crandom64();
-	sock_open();
+	tl = tlink_open(url, 40000, "tclient");
+	tl->peer = addr;
 	if (strcmp(mode, "raw") == 0)
 		return do_raw();
 	if (strcmp(mode, "bomb") == 0 && bomb_kind != NULL && strcmp(bomb_kind, "push") != 0 &&

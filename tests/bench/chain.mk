@@ -7,8 +7,9 @@
 # tests/bench/results-chain.txt (CHAIN_PERF=NODE adds a profile, perf-NODE.txt).
 noinst_PROGRAMS += tests/bench/chainload tests/bench/nngref
 tests_bench_chainload_SOURCES = tests/bench/chainload.c
-tests_bench_chainload_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
-tests_bench_chainload_LDADD = packets/libpackets.la $(NNG_LIBS) $(PTHREAD_LIBS)
+tests_bench_chainload_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) -I$(top_srcdir)/tests/tools
+tests_bench_chainload_LDADD = tests/tools/libtlink.la packets/libpackets.la $(NNG_LIBS) \
+	$(PTHREAD_LIBS)
 tests_bench_nngref_SOURCES = tests/bench/nngref.c
 tests_bench_nngref_CFLAGS = $(AM_CFLAGS)
 tests_bench_nngref_LDADD = $(NNG_LIBS) $(PTHREAD_LIBS)

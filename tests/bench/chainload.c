@@ -3,8 +3,8 @@
  * chain.sh): a producer client that pushes timestamped packets into one
  * node, and a consumer client that pulls them out of another and measures
  * one-way latency, loss and duplicates. Both speak the link protocol as a
- * client session over nng req (as tests/tclient.c does), on the same
- * machine, so send and receive times share one clock (CLOCK_REALTIME).
+ * client session over nng req (tests/tools/tlink.c), on the same machine,
+ * so send and receive times share one clock (CLOCK_REALTIME).
  *
  *   chainload produce -u URL -a NODE/CLIENT -s SECRET -t DST -n COUNT
  *                     [-z BYTES] [-b BATCH] [-w WINDOW] [-r RATE] [-W SECONDS]
@@ -54,6 +54,7 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "packets.h"
+#include "tlink.h"
 
 #define STATUS(x) CASCADE__STATUS__STATUS_##x
 #define MAGIC "CHNB"
@@ -67,9 +68,8 @@ static long skip;
 static double rate;
 static uint8_t secret[64];
 static size_t secretlen;
-static nng_socket sock;
-static uint64_t session, up_epoch;
-static uint8_t skey[CSHA256_LEN];
+static struct tlink *tl;                /* the session, on one nng req socket */
+static uint64_t up_epoch;
 
 static void
 die(const char *fmt, ...)
@@ -147,45 +147,18 @@ get64(const uint8_t *p)
 
 /* ------------------------------------------------------------ session */
 
-static void
-sock_open(void)
-{
-	int rc;
-
-	if ((rc = nng_req0_open(&sock)) != 0)
-		die("req0: %s", nng_strerror(rc));
-	/* custody does its own resending (see DESIGN.md) */
-	nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 100);
-	nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 500);
-	nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, 5000);
-	nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 40000);
-	nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, 64u << 20);
-	if ((rc = nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
-		die("dial %s: %s", url, nng_strerror(rc));
-}
-
-static uint64_t reqseq;                 /* the session's last request counter */
-static pthread_mutex_t seq_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Packs a request envelope around m into a new nng message; *seq gets its counter. */
+/* Packs a request of the session around m into a new nng message; *seq gets its counter. */
 static nng_msg *
 request_msg(uint32_t type, const ProtobufCMessage *m, int keyed, uint64_t *seq)
 {
-	size_t blen = protobuf_c_message_get_packed_size(m), len;
-	uint8_t *body = malloc(blen + 1), *buf;
+	uint8_t *buf;
+	size_t len;
 	nng_msg *msg;
 	int rc;
 
-	if (body == NULL)
-		die("out of memory");
-	protobuf_c_message_pack(m, body);
-	pthread_mutex_lock(&seq_lock);
-	*seq = session != 0 ? ++reqseq : 0;
-	pthread_mutex_unlock(&seq_lock);
-	buf = cenv_request_pack(type, session, *seq, body, blen, keyed ? skey : NULL, &len);
-	free(body);
-	if (buf == NULL)
+	/* only the main thread sends: the counter needs no lock */
+	*seq = tl->seq = tl->session != 0 ? tl->seq + 1 : 0;
+	if ((buf = clink_request(type, tl->session, *seq, m, keyed ? tl->key : NULL, &len)) == NULL)
 		die("out of memory");
 	if ((rc = nng_msg_alloc(&msg, 0)) != 0 || (rc = nng_msg_append(msg, buf, len)) != 0)
 		die("nng_msg: %s", nng_strerror(rc));
@@ -205,108 +178,26 @@ reply_decode(nng_msg *msg, int keyed, uint64_t seq)
 		note("undecodable reply");
 		return NULL;
 	}
-	if (keyed && rep->status == STATUS(OK) && cenv_reply_verify(rep, session, seq, skey) != 0)
+	if (keyed && rep->status == STATUS(OK) &&
+	    cenv_reply_verify(rep, tl->session, seq, tl->key) != 0)
 		die("reply mac does not match the session key");
 	return rep;
 }
 
-/* One blocking request/reply on the socket; NULL on a transport error. */
-static Cascade__Reply *
-rpc(uint32_t type, const ProtobufCMessage *m, int keyed)
-{
-	uint64_t seq;
-	nng_msg *msg = request_msg(type, m, keyed, &seq);
-	int rc;
-
-	if ((rc = nng_sendmsg(sock, msg, 0)) != 0) {
-		nng_msg_free(msg);
-		note("send: %s", nng_strerror(rc));
-		return NULL;
-	}
-	if ((rc = nng_recvmsg(sock, &msg, 0)) != 0) {
-		note("receive: %s", nng_strerror(rc));
-		return NULL;
-	}
-	return reply_decode(msg, keyed, seq);
-}
-
 /*
- * Hello + Auth, announcing the up stream at its lowest unacked sequence.
- * Returns the node's mark for it, or -1 (retry later).
+ * Hello + Auth, announcing the up stream (when there is one) at its lowest
+ * unacked sequence. Returns the node's mark for it, or -1 (retry later).
  */
 static int64_t
 login(uint64_t lowest_unacked)
 {
-	Cascade__Hello h = CASCADE__HELLO__INIT;
-	Cascade__Auth a = CASCADE__AUTH__INIT;
-	Cascade__StreamPos sp = CASCADE__STREAM_POS__INIT, *spp = &sp;
-	Cascade__Reply *rep;
-	Cascade__HelloReply *hr;
-	Cascade__AuthReply *ar;
-	uint8_t sn[CNONCE_LEN], cn[CNONCE_LEN], mac[CSHA256_LEN];
-	int64_t mark = (int64_t)lowest_unacked - 1;
-	size_t i;
+	uint32_t status;
+	int64_t mark;
 
-	session = 0;
-	reqseq = 0;
-	h.version = CASCADE_PROTOCOL_VERSION;
-	h.peer = (char *)addr;
-	h.kind = CASCADE__PEER_KIND__PEER_CLIENT;
-	h.carrier = CASCADE__CARRIER__CARRIER_TCP;
-	if ((rep = rpc(CASCADE__MSG_TYPE__MSG_HELLO, &h.base, 0)) == NULL)
-		return -1;
-	if (rep->status != STATUS(OK)) {
-		if (rep->status == STATUS(UNKNOWN_PEER) || rep->status == STATUS(AUTH_FAILED))
-			die("hello: %s: %s", cstatus_str(rep->status), rep->error);
-		note("hello: %s: %s", cstatus_str(rep->status), rep->error);
-		cascade__reply__free_unpacked(rep, NULL);
-		return -1;
-	}
-	hr = cascade__hello_reply__unpack(NULL, rep->body.len, rep->body.data);
-	cascade__reply__free_unpacked(rep, NULL);
-	if (hr == NULL || hr->nonce.len != CNONCE_LEN)
-		die("bad hello reply");
-	memcpy(sn, hr->nonce.data, CNONCE_LEN);
-	cascade__hello_reply__free_unpacked(hr, NULL);
-	if (crandom(cn, sizeof(cn)) != 0)
-		die("no randomness");
-	cauth_mac(secret, secretlen, addr, sn, cn, mac);
-	a.peer = (char *)addr;
-	a.nonce.data = cn;
-	a.nonce.len = CNONCE_LEN;
-	a.server_nonce.data = sn;
-	a.server_nonce.len = CNONCE_LEN;
-	a.mac.data = mac;
-	a.mac.len = sizeof(mac);
-	a.carrier = CASCADE__CARRIER__CARRIER_TCP;
-	if (up_epoch != 0) {
-		sp.epoch = up_epoch;
-		sp.seq = lowest_unacked;
-		a.streams = &spp;
-		a.n_streams = 1;
-	}
-	if ((rep = rpc(CASCADE__MSG_TYPE__MSG_AUTH, &a.base, 0)) == NULL)
-		return -1;
-	/* the Auth reply comes under the session key: the node's proof */
-	csession_key(secret, secretlen, addr, sn, cn, skey);
-	if (cenv_reply_verify(rep, 0, 0, skey) != 0)
-		die("the node's Auth reply is not signed with our session key");
-	if (rep->status != STATUS(OK)) {
-		if (rep->status == STATUS(UNKNOWN_PEER) || rep->status == STATUS(AUTH_FAILED))
-			die("auth: %s: %s", cstatus_str(rep->status), rep->error);
-		note("auth: %s: %s", cstatus_str(rep->status), rep->error);
-		cascade__reply__free_unpacked(rep, NULL);
-		return -1;
-	}
-	ar = cascade__auth_reply__unpack(NULL, rep->body.len, rep->body.data);
-	cascade__reply__free_unpacked(rep, NULL);
-	if (ar == NULL)
-		die("bad auth reply");
-	session = ar->session;
-	for (i = 0; i < ar->n_marks; i++)
-		if (ar->marks[i]->epoch == up_epoch)
-			mark = (int64_t)ar->marks[i]->seq;
-	cascade__auth_reply__free_unpacked(ar, NULL);
+	mark = tlink_login(tl, addr, CASCADE__PEER_KIND__PEER_CLIENT, secret, secretlen, up_epoch,
+	    lowest_unacked, &status);
+	if (mark < 0 && (status == STATUS(UNKNOWN_PEER) || status == STATUS(AUTH_FAILED)))
+		die("login: %s", cstatus_str(status));
 	return mark;
 }
 
@@ -375,7 +266,7 @@ slot_cb(void *arg)
 static void
 push_start(struct slot *s, uint64_t first, uint64_t last)
 {
-	Cascade__Push push = CASCADE__PUSH__INIT;
+	Cascade__Push push;
 	Cascade__Packet *pk, **pkp;
 	uint64_t *seqs, seq;
 	uint8_t *pl;
@@ -412,13 +303,7 @@ push_start(struct slot *s, uint64_t first, uint64_t last)
 		pkp[i] = &pk[i];
 		seqs[i] = seq;
 	}
-	push.epoch = up_epoch;
-	push.first_seq = first;
-	push.last_seq = last;
-	push.packets = pkp;
-	push.n_packets = n;
-	push.seqs = seqs;
-	push.n_seqs = n;
+	clink_push(&push, up_epoch, first, last, pkp, seqs, n);
 	msg = request_msg(CASCADE__MSG_TYPE__MSG_PUSH, &push.base, 1, &s->reqseq);
 	free(pk);
 	free(pkp);
@@ -460,7 +345,7 @@ do_produce(void)
 		int rc;
 
 		if ((rc = nng_aio_alloc(&slots[i].aio, slot_cb, &slots[i])) != 0 ||
-		    (rc = nng_ctx_open(&slots[i].ctx, sock)) != 0)
+		    (rc = nng_ctx_open(&slots[i].ctx, tl->sock)) != 0)
 			die("context: %s", nng_strerror(rc));
 		nng_ctx_set_ms(slots[i].ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 		nng_aio_set_timeout(slots[i].aio, 60000);
@@ -637,21 +522,20 @@ do_consume(void)
 	if (outfile != NULL && (out = fopen(outfile, "w")) == NULL)
 		die("%s: %s", outfile, strerror(errno));
 	while (got < count && mono_ns() < deadline) {
-		Cascade__Pull pl = CASCADE__PULL__INIT;
+		Cascade__Pull pl;
 		Cascade__PullReply *pr;
 		Cascade__Reply *rep;
+		char why[80];
 		size_t i;
 
 		if (!logged_in) {
 			login_retry(1, deadline);
 			logged_in = 1;
 		}
-		pl.epoch = epoch;
-		pl.acked_seq = acked;
-		pl.wait_ms = 1000;
-		pl.max = 0;             /* the node's max-batch */
-		rep = rpc(CASCADE__MSG_TYPE__MSG_PULL, &pl.base, 1);
-		t_recv = real_ns();
+		/* max 0: the node's max-batch */
+		clink_pull(&pl, epoch, acked, 1000, 0, 0);
+		rep = tlink_rpc(tl, CASCADE__MSG_TYPE__MSG_PULL, &pl.base, 1);
+		t_recv = real_ns();     /* before the reply's unpack, as before tlink */
 		if (rep == NULL) {
 			logged_in = 0;
 			continue;
@@ -665,8 +549,8 @@ do_consume(void)
 		}
 		pr = cascade__pull_reply__unpack(NULL, rep->body.len, rep->body.data);
 		cascade__reply__free_unpacked(rep, NULL);
-		if (pr == NULL || pr->n_seqs != pr->n_packets)
-			die("bad pull reply");
+		if (clink_pull_reply_check(pr, why, sizeof(why)) != 0)
+			die("pull: %s", why);
 		pulls++;
 		if (pr->epoch != epoch) {
 			/* a new stream: the node's lowest unacked starts it */
@@ -709,15 +593,11 @@ do_consume(void)
 	}
 	/* one last pull acknowledges what we took */
 	if (logged_in) {
-		Cascade__Pull pl = CASCADE__PULL__INIT;
-		Cascade__Reply *rep;
+		Cascade__PullReply *pr;
+		uint32_t status;
 
-		pl.epoch = epoch;
-		pl.acked_seq = acked;
-		pl.wait_ms = 0;
-		pl.max = 1;
-		if ((rep = rpc(CASCADE__MSG_TYPE__MSG_PULL, &pl.base, 1)) != NULL)
-			cascade__reply__free_unpacked(rep, NULL);
+		if (tlink_pull(tl, epoch, acked, 0, 1, &status, &pr) == 0)
+			cascade__pull_reply__free_unpacked(pr, NULL);
 	}
 	if (out != NULL)
 		fclose(out);
@@ -774,7 +654,9 @@ main(int argc, char **argv)
 	if ((n = csecret_load(secretfile, secret, sizeof(secret), msg, sizeof(msg))) < 0)
 		die("%s", msg);
 	secretlen = (size_t)n;
-	sock_open();
+	tl = tlink_open(url, 40000, "chainload");
+	tl->peer = addr;
+	nng_socket_set_size(tl->sock, NNG_OPT_RECVMAXSZ, 64u << 20);
 	if (strcmp(mode, "produce") == 0) {
 		if (dst == NULL)
 			die("produce needs -t DST");

@@ -16,7 +16,12 @@ FUZZ_MODULES = $(top_srcdir)/packets/id.c $(top_srcdir)/packets/addr.c \
 	$(top_srcdir)/packets/envelope.c $(top_srcdir)/packets/wire.c \
 	$(top_srcdir)/packets/nngclose.c $(top_srcdir)/packets/tlsprobe.c \
 	packets/cascade.pb-c.c $(top_srcdir)/node/log.c $(top_srcdir)/node/conf.c \
-	$(top_srcdir)/node/journal.c $(top_srcdir)/node/journal_crypt.c $(top_srcdir)/node/eventlog.c \
+	$(top_srcdir)/node/conf_read.c $(top_srcdir)/node/conf_check.c \
+	$(top_srcdir)/node/journal.c $(top_srcdir)/node/journal_txn.c \
+	$(top_srcdir)/node/journal_rec.c $(top_srcdir)/node/journal_queue.c \
+	$(top_srcdir)/node/journal_commit.c $(top_srcdir)/node/journal_flight.c \
+	$(top_srcdir)/node/journal_expire.c $(top_srcdir)/node/journal_space.c \
+	$(top_srcdir)/node/journal_crypt.c $(top_srcdir)/node/eventlog.c \
 	$(top_srcdir)/node/evindex.c
 # conf.c checks an audit-sink URL with libpq's parser when built with it
 FUZZ_LIBS = $(PROTOBUF_C_LIBS) $(OPENSSL_LIBS) $(LIBEVENT_LIBS) $(NNG_LIBS) $(LMDB_LIBS) \

@@ -1,6 +1,7 @@
 /* journal_test.c — the LMDB journal: open, batches, marks, queues, events. */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1406,6 +1407,79 @@ TEST_stats(void)
 	free(dir);
 }
 
+/* A second thread for TEST_errmsg_per_thread: it fails, waits for main to fail, reads. */
+struct errthr {
+	struct journal *j;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int step;                       /* 1: this thread failed; 2: main failed after it */
+	int rc;
+	char fresh[512], after[512];
+};
+
+static void *
+errthr_main(void *arg)
+{
+	struct errthr *t = arg;
+	struct jqueue_info qi;
+
+	snprintf(t->fresh, sizeof(t->fresh), "%s", journal_errmsg(t->j));
+	t->rc = journal_queue_info(t->j, 999, &qi);
+	pthread_mutex_lock(&t->mu);
+	t->step = 1;
+	pthread_cond_signal(&t->cv);
+	while (t->step < 2)
+		pthread_cond_wait(&t->cv, &t->mu);
+	pthread_mutex_unlock(&t->mu);
+	snprintf(t->after, sizeof(t->after), "%s", journal_errmsg(t->j));
+	return NULL;
+}
+
+/*
+ * journal_errmsg is the calling thread's own last failure: a failure on
+ * another thread in between (the loop reading while the journal thread
+ * writes) does not replace it, and a thread that never failed sees none.
+ */
+static void
+TEST_errmsg_per_thread(void)
+{
+	char *dir = cu_tmpdir("journal");
+	struct jqueue_info qi;
+	struct errthr t;
+	pthread_t th;
+
+	memset(&t, 0, sizeof(t));
+	t.j = jt_open(dir);
+	pthread_mutex_init(&t.mu, NULL);
+	pthread_cond_init(&t.cv, NULL);
+	/* main fails first: the new thread must not see it */
+	CHECK_EQ(journal_queue_info(t.j, 777, &qi), JOURNAL_NOT_FOUND);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, errthr_main, &t), 0);
+	pthread_mutex_lock(&t.mu);
+	while (t.step < 1)
+		pthread_cond_wait(&t.cv, &t.mu);
+	pthread_mutex_unlock(&t.mu);
+	CHECK_EQ(journal_queue_info(t.j, 888, &qi), JOURNAL_NOT_FOUND);
+	CU_ASSERT_PTR_NOT_NULL(strstr(journal_errmsg(t.j), "queue 888: not found"));
+	pthread_mutex_lock(&t.mu);
+	t.step = 2;
+	pthread_cond_signal(&t.cv);
+	pthread_mutex_unlock(&t.mu);
+	CU_ASSERT_EQUAL_FATAL(pthread_join(th, NULL), 0);
+	CHECK_EQ(t.rc, JOURNAL_NOT_FOUND);
+	CU_ASSERT_STRING_EQUAL(t.fresh, "no error");
+	CU_ASSERT_PTR_NOT_NULL(strstr(t.after, "queue 999: not found"));
+	CU_ASSERT_PTR_NULL(strstr(t.after, "queue 888"));
+	if (strstr(t.after, "queue 999") == NULL)
+		fprintf(stderr, "errmsg_per_thread: the thread read \"%s\"\n", t.after);
+	CU_ASSERT_STRING_EQUAL(journal_errmsg(NULL), "journal: not open");
+	pthread_cond_destroy(&t.cv);
+	pthread_mutex_destroy(&t.mu);
+	journal_close(t.j);
+	cu_rmtree(dir);
+	free(dir);
+}
+
 static const struct cu_test tests[] = {
 	CU_TEST(TEST_open_reopen),
 	CU_TEST(TEST_node_mismatch),
@@ -1430,6 +1504,7 @@ static const struct cu_test tests[] = {
 	CU_TEST(TEST_events_verify),
 	CU_TEST(TEST_verify_tamper),
 	CU_TEST(TEST_stats),
+	CU_TEST(TEST_errmsg_per_thread),
 	CU_END
 };
 

@@ -1,4 +1,4 @@
-/* packets_test.c — unit tests for packets/: ids, addresses, packets, crypto, envelopes. */
+/* packets_test.c — unit tests for packets/: ids, addresses, packets, crypto, envelopes, link. */
 #include "config.h"
 
 #include <errno.h>
@@ -1242,6 +1242,238 @@ TEST_wire_budget(void)
 	cascade__auth__free_unpacked(a, NULL);
 }
 
+/* ---------------------------------------------------------------- link.c */
+
+/* The field numbers walkers use by name are those of cascade.proto. */
+static void
+TEST_field_numbers_match_proto(void)
+{
+	static const struct {
+		const ProtobufCMessageDescriptor *d;
+		const char *name;
+		unsigned id;
+	} f[] = {
+		{ &cascade__request__descriptor, "version", CPBF_REQUEST_VERSION },
+		{ &cascade__request__descriptor, "type", CPBF_REQUEST_TYPE },
+		{ &cascade__request__descriptor, "session", CPBF_REQUEST_SESSION },
+		{ &cascade__reply__descriptor, "status", CPBF_REPLY_STATUS },
+		{ &cascade__reply__descriptor, "error", CPBF_REPLY_ERROR },
+		{ &cascade__push__descriptor, "epoch", CPBF_PUSH_EPOCH },
+		{ &cascade__push__descriptor, "first_seq", CPBF_PUSH_FIRST_SEQ },
+		{ &cascade__push__descriptor, "packets", CPBF_PUSH_PACKETS },
+		{ &cascade__push__descriptor, "seqs", CPBF_PUSH_SEQS },
+		{ &cascade__routes__descriptor, "subtree", CPBF_ROUTES_SUBTREE },
+		{ &cascade__auth__descriptor, "streams", CPBF_AUTH_STREAMS },
+		{ &cascade__auth__descriptor, "subtree", CPBF_AUTH_SUBTREE },
+		{ &cascade__packet__descriptor, "payload", CPBF_PACKET_PAYLOAD },
+		{ &cascade__packet__descriptor, "trace", CPBF_PACKET_TRACE },
+	};
+	const ProtobufCFieldDescriptor *fd;
+	size_t i;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		fd = protobuf_c_message_descriptor_get_field_by_name(f[i].d, f[i].name);
+		CU_ASSERT_FATAL(fd != NULL);
+		if (fd->id != f[i].id)
+			fprintf(stderr, "%s.%s is field %u in cascade.proto, packets.h says %u\n",
+			    f[i].d->name, f[i].name, fd->id, f[i].id);
+		CHECK_EQ(fd->id, f[i].id);
+	}
+}
+
+/* What clink_auth builds passes the parent's check (server.c do_auth) after the wire. */
+static void
+TEST_clink_auth_mac_matches_server(void)
+{
+	static const uint8_t secret[20] = "0123456789abcdefghij";
+	char *subtree[2] = { "fj-xm", "fj-qz" };
+	struct clink_auth ca;
+	uint8_t snonce[CNONCE_LEN], mac[CSHA256_LEN], k1[CSHA256_LEN], k2[CSHA256_LEN];
+	uint8_t *buf;
+	size_t len;
+	Cascade__Auth *a;
+
+	memset(snonce, 0x5a, sizeof(snonce));
+	CHECK_EQ(clink_auth(&ca, secret, sizeof(secret), "fj", snonce, 77, 5, subtree, 2, 0), 0);
+	len = cascade__auth__get_packed_size(&ca.a);
+	buf = malloc(len);
+	CU_ASSERT_FATAL(buf != NULL);
+	cascade__auth__pack(&ca.a, buf);
+	a = cascade__auth__unpack(NULL, len, buf);
+	free(buf);
+	CU_ASSERT_FATAL(a != NULL);
+	CU_ASSERT_STRING_EQUAL(a->peer, "fj");
+	CHECK_EQ(a->nonce.len, CNONCE_LEN);
+	CHECK_EQ(a->server_nonce.len, CNONCE_LEN);
+	CU_ASSERT(memcmp(a->server_nonce.data, snonce, CNONCE_LEN) == 0);
+	CHECK_EQ(a->n_streams, 1);
+	CU_ASSERT(a->streams[0]->epoch == 77);
+	CHECK_EQ(a->streams[0]->seq, 5);
+	CHECK_EQ(a->n_subtree, 2);
+	CU_ASSERT_STRING_EQUAL(a->subtree[1], "fj-qz");
+	CHECK_EQ(a->carrier, 0);
+	/* the parent's computation, from what arrived */
+	cauth_mac(secret, sizeof(secret), "fj", a->server_nonce.data, a->nonce.data, mac);
+	CHECK_EQ(a->mac.len, CSHA256_LEN);
+	CHECK_EQ(cequal(mac, a->mac.data, CSHA256_LEN), 0);
+	csession_key(secret, sizeof(secret), "fj", a->server_nonce.data, a->nonce.data, k1);
+	clink_session_key(&ca, secret, sizeof(secret), "fj", k2);
+	CHECK_EQ(cequal(k1, k2, CSHA256_LEN), 0);
+	/* another peer name or secret does not pass */
+	cauth_mac(secret, sizeof(secret), "fk", a->server_nonce.data, a->nonce.data, mac);
+	CU_ASSERT(cequal(mac, a->mac.data, CSHA256_LEN) != 0);
+	cascade__auth__free_unpacked(a, NULL);
+	/* two Auths never share a client nonce */
+	{
+		struct clink_auth cb;
+
+		CHECK_EQ(clink_auth(&cb, secret, sizeof(secret), "fj", snonce, 77, 5, NULL, 0, 2), 0);
+		CU_ASSERT(memcmp(ca.cnonce, cb.cnonce, CNONCE_LEN) != 0);
+		CHECK_EQ(cb.a.carrier, 2);
+		/* epoch 0: a receiver only, no stream stated */
+		CHECK_EQ(clink_auth(&cb, secret, sizeof(secret), "fj", snonce, 0, 1, NULL, 0, 0), 0);
+		CHECK_EQ(cb.a.n_streams, 0);
+	}
+}
+
+static void
+TEST_clink_hello_reply_null_node(void)
+{
+	Cascade__HelloReply hr = CASCADE__HELLO_REPLY__INIT;
+	uint8_t nonce[CNONCE_LEN] = { 0 };
+	char why[128];
+
+	hr.nonce.data = nonce;
+	hr.nonce.len = CNONCE_LEN;
+	hr.node = NULL;
+	CHECK_EQ(clink_hello_reply_check(&hr, "fj", why, sizeof(why)), CLINK_WRONG_NODE);
+	CU_ASSERT(strstr(why, "\"\"") != NULL);
+	hr.node = "fk";
+	CHECK_EQ(clink_hello_reply_check(&hr, "fj", why, sizeof(why)), CLINK_WRONG_NODE);
+	CU_ASSERT(strstr(why, "fk") != NULL);
+	hr.node = "fj";
+	CHECK_EQ(clink_hello_reply_check(&hr, "fj", why, sizeof(why)), 0);
+	hr.nonce.len = CNONCE_LEN - 1;
+	CHECK_EQ(clink_hello_reply_check(&hr, "fj", why, sizeof(why)), CLINK_MALFORMED);
+	CU_ASSERT_STRING_EQUAL(why, "malformed reply");
+	CHECK_EQ(clink_hello_reply_check(NULL, "fj", why, sizeof(why)), CLINK_MALFORMED);
+}
+
+static void
+TEST_clink_auth_mark_beyond(void)
+{
+	Cascade__AuthReply ar = CASCADE__AUTH_REPLY__INIT;
+	Cascade__StreamPos m1 = CASCADE__STREAM_POS__INIT, m2 = CASCADE__STREAM_POS__INIT;
+	Cascade__StreamPos *marks[2] = { &m1, &m2 };
+	uint64_t mark = 99;
+
+	/* no mark for our epoch: 0 */
+	CHECK_EQ(clink_auth_mark(&ar, 7, 10, &mark), 0);
+	CHECK_EQ(mark, 0);
+	m1.epoch = 6;
+	m1.seq = 1000;
+	m2.epoch = 7;
+	m2.seq = 10;
+	ar.marks = marks;
+	ar.n_marks = 2;
+	CHECK_EQ(clink_auth_mark(&ar, 7, 10, &mark), 0);        /* at the last numbered */
+	CHECK_EQ(mark, 10);
+	CHECK_EQ(clink_auth_mark(&ar, 7, 9, &mark), -1);        /* beyond it */
+	CHECK_EQ(mark, 10);
+	m2.seq = UINT64_MAX;                                    /* + 1 wraps */
+	CHECK_EQ(clink_auth_mark(&ar, 7, UINT64_MAX, &mark), -1);
+	CHECK_EQ(clink_mark_beyond(0, 0), 0);
+	CHECK_EQ(clink_mark_beyond(1, 0), 1);
+}
+
+static void
+TEST_clink_push_check_order(void)
+{
+	Cascade__Push p;
+	Cascade__Packet pk[3], *pkts[3] = { &pk[0], &pk[1], &pk[2] };
+	uint64_t seqs[3] = { 5, 6, 8 };
+	char why[128];
+
+	clink_push(&p, 9, 5, 8, pkts, seqs, 3);
+	CHECK_EQ(clink_push_check(&p, why, sizeof(why)), 0);
+	seqs[1] = 8;                                            /* repeated */
+	CHECK_EQ(clink_push_check(&p, why, sizeof(why)), -1);
+	CU_ASSERT_STRING_EQUAL(why, "Push sequences out of range or order");
+	seqs[1] = 4;                                            /* below first */
+	CHECK_EQ(clink_push_check(&p, why, sizeof(why)), -1);
+	seqs[1] = 6;
+	seqs[2] = 9;                                            /* above last */
+	CHECK_EQ(clink_push_check(&p, why, sizeof(why)), -1);
+	seqs[2] = 8;
+	p.epoch = 0;
+	CHECK_EQ(clink_push_check(&p, why, sizeof(why)), -1);
+	CU_ASSERT_STRING_EQUAL(why, "inconsistent Push (epoch, sequence range)");
+	clink_push(&p, 9, 5, 3, NULL, NULL, 0);                 /* last + 1 < first */
+	CHECK_EQ(clink_push_check(&p, why, sizeof(why)), -1);
+	clink_push(&p, 9, 5, 4, NULL, NULL, 0);                 /* empty, in order */
+	CHECK_EQ(clink_push_check(&p, why, sizeof(why)), 0);
+}
+
+static void
+TEST_clink_pull_reply_check(void)
+{
+	Cascade__PullReply pr = CASCADE__PULL_REPLY__INIT;
+	Cascade__Packet pk[2], *pkts[2] = { &pk[0], &pk[1] };
+	uint64_t seqs[2] = { 3, 4 };
+	char why[128];
+
+	pr.epoch = 1;
+	pr.first_seq = 3;
+	pr.last_seq = 4;
+	pr.packets = pkts;
+	pr.n_packets = 2;
+	pr.seqs = seqs;
+	pr.n_seqs = 2;
+	CHECK_EQ(clink_pull_reply_check(&pr, why, sizeof(why)), 0);
+	seqs[0] = 5;
+	CHECK_EQ(clink_pull_reply_check(&pr, why, sizeof(why)), -1);
+	seqs[0] = 3;
+	pr.n_seqs = 1;
+	CHECK_EQ(clink_pull_reply_check(&pr, why, sizeof(why)), -1);
+	CU_ASSERT_STRING_EQUAL(why, "malformed reply");
+	pr.n_seqs = 2;
+	pr.epoch = 0;
+	CHECK_EQ(clink_pull_reply_check(&pr, why, sizeof(why)), -1);
+	CHECK_EQ(clink_pull_reply_check(NULL, why, sizeof(why)), -1);
+}
+
+/* A request built by clink_request opens and verifies like any envelope. */
+static void
+TEST_clink_request(void)
+{
+	Cascade__Pull p;
+	Cascade__Request *r;
+	Cascade__Pull *q;
+	uint8_t key[CSHA256_LEN], *buf;
+	size_t len;
+
+	memset(key, 3, sizeof(key));
+	clink_pull(&p, 11, 12, 1000, 64, 4096);
+	buf = clink_request(CASCADE__MSG_TYPE__MSG_PULL, 42, 7, &p.base, key, &len);
+	CU_ASSERT_FATAL(buf != NULL);
+	r = cascade__request__unpack(NULL, len, buf);
+	free(buf);
+	CU_ASSERT_FATAL(r != NULL);
+	CHECK_EQ(r->type, CASCADE__MSG_TYPE__MSG_PULL);
+	CU_ASSERT(r->session == 42);
+	CHECK_EQ(r->seq, 7);
+	CHECK_EQ(cenv_request_verify(r, key), 0);
+	q = cascade__pull__unpack(NULL, r->body.len, r->body.data);
+	CU_ASSERT_FATAL(q != NULL);
+	CU_ASSERT(q->epoch == 11);
+	CHECK_EQ(q->acked_seq, 12);
+	CHECK_EQ(q->wait_ms, 1000);
+	CHECK_EQ(q->max, 64);
+	CHECK_EQ(q->max_bytes, 4096);
+	cascade__pull__free_unpacked(q, NULL);
+	cascade__request__free_unpacked(r, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1268,6 +1500,13 @@ main(int argc, char **argv)
 		CU_TEST(TEST_envelope_reply),
 		CU_TEST(TEST_wire_walk),
 		CU_TEST(TEST_wire_budget),
+		CU_TEST(TEST_field_numbers_match_proto),
+		CU_TEST(TEST_clink_auth_mac_matches_server),
+		CU_TEST(TEST_clink_hello_reply_null_node),
+		CU_TEST(TEST_clink_auth_mark_beyond),
+		CU_TEST(TEST_clink_push_check_order),
+		CU_TEST(TEST_clink_pull_reply_check),
+		CU_TEST(TEST_clink_request),
 		CU_END,
 	};
 
