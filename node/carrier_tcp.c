@@ -390,7 +390,7 @@ tcps_sock_open(char *err, size_t errlen)
 	return 0;
 }
 
-int
+static int
 tcps_listen(const struct conf *c, const struct conf_url *u, char *err, size_t errlen)
 {
 	nng_listener l;
@@ -436,7 +436,7 @@ tcps_listen(const struct conf *c, const struct conf_url *u, char *err, size_t er
 	return 0;
 }
 
-void
+static void
 tcps_unlisten(const char *url)
 {
 	size_t i;
@@ -459,7 +459,7 @@ tcps_unlisten(const char *url)
 	}
 }
 
-int
+static int
 tcps_start(const struct conf *c)
 {
 	char err[512];
@@ -472,7 +472,7 @@ tcps_start(const struct conf *c)
 	return 0;
 }
 
-void
+static void
 tcps_stop(void)
 {
 	struct tctx *t;
@@ -588,25 +588,40 @@ tcall_aio_cb(void *arg)
 	loop_post(tcall_loop, c);
 }
 
-static void
+/* 0: cb runs once, on the loop; -1 (said here): no request made, cb never runs. */
+static int
 tcpc_call(void *tp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb cb, void *arg)
 {
 	struct tcpc *t = tp;
 	struct tcall *c = xcalloc(1, sizeof(*c));
-	nng_msg *m;
-	int rc;
+	nng_msg *m = NULL;
+	int rc, ctx_open = 0;
 
 	c->t = t;
 	c->cb = cb;
 	c->arg = arg;
-	if ((rc = nng_aio_alloc(&c->aio, tcall_aio_cb, c)) != 0 ||
-	    (rc = nng_ctx_open(&c->ctx, t->sock)) != 0 ||
-	    (rc = nng_msg_alloc(&m, 0)) != 0 || (rc = nng_msg_append(m, buf, len)) != 0)
-		fatalx("tcp: request: %s", nng_strerror(rc));
+	if ((rc = nng_aio_alloc(&c->aio, tcall_aio_cb, c)) != 0)
+		goto fail;
+	if ((rc = nng_ctx_open(&c->ctx, t->sock)) != 0)
+		goto fail;
+	ctx_open = 1;
+	if ((rc = nng_msg_alloc(&m, 0)) != 0 || (rc = nng_msg_append(m, buf, len)) != 0)
+		goto fail;
 	nng_ctx_set_ms(c->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	nng_aio_set_timeout(c->aio, timeout_ms);
 	nng_aio_set_msg(c->aio, m);
 	nng_ctx_send(c->ctx, c->aio);
+	return 0;
+fail:
+	log_warnx("link %s: tcp: cannot make a request: %s", t->pc->id, nng_strerror(rc));
+	if (m != NULL)
+		nng_msg_free(m);
+	if (ctx_open)
+		nng_ctx_close(c->ctx);
+	if (c->aio != NULL)
+		nng_aio_free(c->aio);
+	free(c);
+	return -1;
 }
 
 /* A pipe event, carried to the loop with the pipe it is about. */
@@ -803,11 +818,22 @@ tcpc_close(void *tp)
 	cnng_close_bounded(t->sock, 0, tcpc_closed, t);
 }
 
-const struct cclient_ops tcp_client_ops = {
+static const struct cclient_ops tcp_client_ops = {
 	.name = "tcp",
 	.carrier = CASCADE__CARRIER__CARRIER_TCP,
 	.open = tcpc_open,
 	.call = tcpc_call,
 	.redial = tcpc_redial,
 	.close = tcpc_close,
+};
+
+const struct ncarrier carrier_tcp = {
+	.name = "tcp",
+	.carrier = CASCADE__CARRIER__CARRIER_TCP,
+	.conf_carrier = CONF_CARRIER_TCP,
+	.start = tcps_start,
+	.listen = tcps_listen,
+	.unlisten = tcps_unlisten,
+	.stop = tcps_stop,
+	.dial = &tcp_client_ops,
 };

@@ -19,6 +19,7 @@
 #include "journal.h"
 #include "log.h"
 #include "packets.h"
+#include "carrier.h"          /* struct sreq, the carriers' table */
 
 #define SESSION_KEY_LEN CSHA256_LEN
 
@@ -269,32 +270,8 @@ int lim_quota_keys(struct journal *j, uint32_t qid, uint64_t upto, struct jkey *
 void lim_shutdown(void);
 
 /* ----------------------------------------------------------- server.c */
-/* A request as a carrier hands it to the server (parent side). */
-struct sreq {
-	int carrier;                    /* CASCADE__CARRIER__CARRIER_TCP / _HTTP */
-	uint64_t conn;                  /* tcp: the nng pipe id; http: 0 */
-	int tls;                        /* arrived over TLS: no envelope mac needed */
-	char peeraddr[64];              /* remote address, for log lines */
-	uint8_t *buf;                   /* the request bytes (owned) */
-	size_t len;
-	/* the carrier's reply function: sends buf (ownership passes) and frees r */
-	void (*reply)(struct sreq *r, uint8_t *buf, size_t len);
-	void *cctx;                     /* carrier context */
-	/* server state while handled */
-	Cascade__Request *req;
-	struct peer *peer;              /* the session's peer (peers outlive requests) */
-	uint8_t key[SESSION_KEY_LEN];   /* session key for the reply's mac */
-	int keyed;
-	struct event *timer;            /* a held pull's wait */
-	uint64_t pull_epoch, pull_from; /* a pull in progress */
-	uint32_t pull_max, pull_max_bytes;
-};
+/* server_request, server_conn_gone, server_expire_idle: carrier.h */
 void server_init(void);
-void server_request(struct sreq *r);
-/* The carrier connection conn is gone: its sessions end, held pulls are released. */
-void server_conn_gone(int carrier, uint64_t conn);
-/* Ends the sessions of carrier without a request for idle_ms (a held pull counts). */
-void server_expire_idle(int carrier, int64_t idle_ms);
 /* Queue qid has new packets: answer a held pull waiting on it. */
 void server_wake(uint32_t qid);
 void server_shutdown(void);
@@ -460,53 +437,5 @@ int reload_run(int dry_run, char **text);
 /* Adds the journal queue and peer entry of a client or child (main.c, at start). */
 struct peer *peer_add_client(const struct conf_client *cl, char *err, size_t errlen);
 struct peer *peer_add_child(const struct conf_child *ch, char *err, size_t errlen);
-
-/* ----------------------------------------------------- carrier_tcp.c */
-/* Server side: nng rep0 on the tcp:// and tls+tcp:// listen urls. */
-int tcps_start(const struct conf *c);
-void tcps_stop(void);
-/*
- * A reload's listeners (reload.c): opens one more (-1 with err set when it
- * cannot: nothing changed then) / closes one by its url, with the
- * connections it accepted.
- */
-int tcps_listen(const struct conf *c, const struct conf_url *u, char *err, size_t errlen);
-void tcps_unlisten(const char *url);
-
-/* ---------------------------------------------------- carrier_http.c */
-/* Server side: evhttp on the http:// and https:// listen urls; curl_global_init. */
-int https_start(const struct conf *c);
-void https_stop(void);
-/* The same for http(s) urls. */
-int https_listen(const struct conf *c, const struct conf_url *u, char *err, size_t errlen);
-void https_unlisten(const char *url);
-
-/*
- * The child side of a carrier, as the uplink uses it. Replies and events
- * arrive on the loop thread. err in a reply callback: 0, or non-zero when
- * no reply came (connection failed, timed out, closed).
- */
-typedef void (*cclient_cb)(void *arg, int err, uint8_t *buf, size_t len);
-struct cclient_events {
-	void (*connected)(void *arg);   /* a connection is up: requests can flow */
-	void (*disconnected)(void *arg);/* it went away: the session is gone */
-	void *arg;
-};
-struct cclient_ops {
-	const char *name;               /* "tcp", "http" */
-	int carrier;                    /* CASCADE__CARRIER__CARRIER_* */
-	/* Starts connecting to url; NULL with err set on a config-level failure. */
-	void *(*open)(const struct conf_parent *pc, const struct conf_url *url,
-	    const struct cclient_events *ev, char *err, size_t errlen);
-	/* Sends buf (copied); cb gets the reply bytes or an error, on the loop. */
-	void (*call)(void *c, const uint8_t *buf, size_t len, int timeout_ms,
-	    cclient_cb cb, void *arg);
-	/* Drops the connection and connects again (a dead link). */
-	void (*redial)(void *c);
-	/* Closes; calls still in flight complete with an error or never. */
-	void (*close)(void *c);
-};
-extern const struct cclient_ops tcp_client_ops;
-extern const struct cclient_ops http_client_ops;   /* carrier_http.c */
 
 #endif /* CASCADE_CASCADED_H */

@@ -48,8 +48,12 @@ node_libcascaded_la_SOURCES = \
 	node/reload.c \
 	node/limits.c \
 	node/uplink.c \
+	node/carrier.h \
+	node/carrier.c \
 	node/carrier_tcp.c \
+	node/carrier_http.h \
 	node/carrier_http.c \
+	node/carrier_http_client.c \
 	node/snapshot.c \
 	node/metrics.c \
 	node/ctl_queue.c \

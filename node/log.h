@@ -2,7 +2,10 @@
  * log.h — the daemon's logging, after OpenSMTPD: log_warn and fatal append
  * strerror(errno), log_warnx and fatalx don't. Messages start with their
  * subsystem ("journal: ...", "link fj-xm: ..."). Foreground (-d) logs go to
- * stderr with a timestamp; a daemon logs to syslog. fatal only at start-up.
+ * stderr with a timestamp; a daemon logs to syslog. fatal only at start-up,
+ * and out of memory at any time (xmalloc below, and the few allocations
+ * that are not xmalloc's: packing a reply, notify.c's buffers); a run-time
+ * failure of one peer is logged and returned, and the daemon keeps serving.
  */
 #ifndef CASCADE_LOG_H
 #define CASCADE_LOG_H

@@ -308,8 +308,8 @@ main(int argc, char **argv)
 	routes_load();
 	jthread_start(node->j);
 	server_init();
-	tcps_start(c);
-	https_start(c);
+	for (i = 0; carriers[i] != NULL; i++)
+		carriers[i]->start(c);
 	if (c->parent != NULL) {
 		node->up = uplink_new(c->parent);
 		uplink_start(node->up);
@@ -339,15 +339,15 @@ main(int argc, char **argv)
 	anchor_stop();
 	control_stop();
 	metrics_stop();
-	uplink_stop(node->up);
-	tcps_stop();
-	https_stop();
+	uplink_stop(node->up);         /* before its carriers stop */
+	for (i = 0; carriers[i] != NULL; i++)
+		carriers[i]->stop();
 	server_shutdown();
 	/*
 	 * The link's carriers close on threads of their own (cnng_close_bounded):
 	 * let them finish, so the process does not exit with a socket half
 	 * closed (LeakSanitizer saw its dialer leak), but never hang on nng.
-	 * One budget for the whole stop, tcps_stop's wait included: a wedged
+	 * One budget for the whole stop, the tcp carrier's stop wait included: a wedged
 	 * nng costs it once, so SIGTERM still ends the daemon within seconds.
 	 */
 	stop_ms = SHUTDOWN_CLOSE_MS - (cmono_ms() - stop_ms);

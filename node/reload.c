@@ -278,6 +278,19 @@ repoint_peers(void)
 }
 
 /*
+ * Closes the listener of url, whichever carrier has it: a change names only
+ * the url as written, and a carrier ignores a url that is not its own.
+ */
+static void
+unlisten(const char *url)
+{
+	size_t i;
+
+	for (i = 0; carriers[i] != NULL; i++)
+		carriers[i]->unlisten(url);
+}
+
+/*
  * Opens the listeners the new config adds: 0, or -1 with err set (and the
  * ones opened here closed again) when one cannot be bound.
  */
@@ -297,15 +310,12 @@ listen_open(const struct conf *n, const struct conf_changes *ch, char *err, size
 				u = &n->listen[k];
 		if (u == NULL)
 			continue;
-		rc = u->carrier == CONF_CARRIER_HTTP ? https_listen(n, u, err, errlen) :
-		    tcps_listen(n, u, err, errlen);
+		rc = carrier_for_url(u)->listen(n, u, err, errlen);
 		if (rc == 0)
 			continue;
 		while (i-- > 0)
-			if (ch->v[i].what == CONF_CHG_LISTEN_ADDED) {
-				tcps_unlisten(ch->v[i].id);
-				https_unlisten(ch->v[i].id);
-			}
+			if (ch->v[i].what == CONF_CHG_LISTEN_ADDED)
+				unlisten(ch->v[i].id);
 		return -1;
 	}
 	return 0;
@@ -345,8 +355,7 @@ apply(const struct conf_changes *ch)
 			parent = 1;
 			break;
 		case CONF_CHG_LISTEN_REMOVED:
-			tcps_unlisten(c->id);
-			https_unlisten(c->id);
+			unlisten(c->id);
 			break;
 		case CONF_CHG_LISTEN_ADDED:     /* opened before (listen_open) */
 		case CONF_CHG_OTHER:

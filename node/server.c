@@ -286,8 +286,13 @@ nonce_new(struct sreq *r, struct peer *p)
 		return NULL;
 	}
 	n = xcalloc(1, sizeof(*n));
-	if (crandom(n->n, CNONCE_LEN) != 0)
-		fatalx("server: no randomness");
+	if (crandom(n->n, CNONCE_LEN) != 0) {
+		/* ours, not the peer's: it may try again, the node keeps serving */
+		lim_challenge_drop(r->peeraddr);
+		free(n);
+		sfail(r, STATUS(BUSY), "no randomness for a challenge: try again later");
+		return NULL;
+	}
 	n->peer = p;
 	snprintf(n->peeraddr, sizeof(n->peeraddr), "%s", r->peeraddr);
 	n->carrier = r->carrier;
@@ -326,8 +331,11 @@ hello_unknown(struct sreq *r, const Cascade__Hello *h)
 		    "child node", h->peer);
 	else
 		suppressed++;
-	if (crandom(fake, sizeof(fake)) != 0)
-		fatalx("server: no randomness");
+	if (crandom(fake, sizeof(fake)) != 0) {
+		/* answered like a known peer's Hello would be (nonce_new) */
+		sfail(r, STATUS(BUSY), "no randomness for a challenge: try again later");
+		return;
+	}
 	hr.nonce.data = fake;
 	hr.nonce.len = CNONCE_LEN;
 	hr.node = (char *)node->id;

@@ -62,6 +62,7 @@ struct uplink {
 	int64_t last_error_ms;          /* wall clock */
 	const char *why;                /* why this carrier (a literal) */
 	int paused;                     /* by the operator: no connection, no timers */
+	int started;                    /* uplink_start is done: a failure is no longer fatal */
 	uint64_t ups, rebuilds_total;   /* sessions up, carrier rebuilds, since start */
 	struct tls_probe *tp;           /* a probe running, or NULL */
 	struct event *tp_done;
@@ -157,7 +158,7 @@ session_lost(struct uplink *u, int redial, const char *fmt, ...)
 	u->inflight = 0;
 	u->pulling = 0;
 	u->routes_inflight = 0;
-	if (redial) {
+	if (redial && u->cc != NULL) {
 		/* a dead or wedged connection: drop it, nng dials again with backoff */
 		u->ops->redial(u->cc);
 		u->connected = 0;
@@ -235,7 +236,9 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 
 	if (u->paused)
 		return;
-	if (u->state == UL_DOWN && u->connected)
+	if (u->cc == NULL)              /* its carrier could not be opened (carrier_use) */
+		carrier_use(u, u->url, u->why);
+	else if (u->state == UL_DOWN && u->connected)
 		hello(u);
 	else if (u->state == UL_DOWN) {
 		/* still no connection: nng keeps dialing; say (once a dead-link timeout
@@ -302,6 +305,17 @@ done:
 	free(p);
 }
 
+/*
+ * The carrier could not make the request (it said why): it ends like one
+ * with no reply, later on the loop, so no caller of call() runs its reply
+ * callback before call() has returned.
+ */
+static void
+call_failed(void *arg)
+{
+	call_done(arg, -1, NULL, 0);
+}
+
 static void
 call(struct uplink *u, struct ucall *c, uint32_t type, const ProtobufCMessage *m,
     int timeout_ms, ureply_cb cb)
@@ -319,7 +333,8 @@ call(struct uplink *u, struct ucall *c, uint32_t type, const ProtobufCMessage *m
 	p->c = c;
 	p->cb = cb;
 	node->stat_up_bytes_out += len;
-	u->ops->call(u->cc, buf, len, timeout_ms, call_done, p);
+	if (u->ops->call(u->cc, buf, len, timeout_ms, call_done, p) != 0)
+		loop_post(call_failed, p);
 	free(buf);
 }
 
@@ -380,8 +395,11 @@ hello_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		    u->pc->where.file, u->pc->where.line);
 		goto done;
 	}
-	if (journal_queue_info(node->j, node->q_up, &qi) != 0)
-		fatalx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
+	/* a run-time failure of ours: this session ends, the link tries again */
+	if ((rc = journal_queue_info(node->j, node->q_up, &qi)) != 0) {
+		session_lost(u, 1, "hello: journal: %s", journal_strerror(rc));
+		goto done;
+	}
 	u->epoch = qi.epoch;
 	/* auto lets the parent decide, unless tcp failed us and we ask for http */
 	if (u->pc->transport == CONF_TRANSPORT_AUTO && !u->fallen_back)
@@ -391,8 +409,13 @@ hello_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	subtree = routes_mine(&nsubtree);
 	/* stream position: our lowest unacked */
 	if (clink_auth(&u->ca, u->pc->secret.key, u->pc->secret.len, node->id, hr->nonce.data,
-	    qi.epoch, qi.acked_seq + 1, subtree, nsubtree, carrier) != 0)
-		fatalx("link: no randomness");
+	    qi.epoch, qi.acked_seq + 1, subtree, nsubtree, carrier) != 0) {
+		free(subtree);
+		u->ca.a.subtree = NULL;
+		u->ca.a.n_subtree = 0;
+		session_lost(u, 1, "hello: no randomness for a nonce");
+		goto done;
+	}
 	u->state = UL_AUTH;
 	u->routes_dirty = 0;
 	watchdog_arm(u);
@@ -498,6 +521,7 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	struct jqueue_info qi;
 	uint64_t mark = 0;
 	size_t i;
+	int jrc;
 
 	/* the whole reply travels under the session key: the parent's proof */
 	clink_session_key(&u->ca, u->pc->secret.key, u->pc->secret.len, node->id, u->key);
@@ -516,8 +540,10 @@ auth_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		session_lost(u, 1, "auth: malformed reply");
 		return;
 	}
-	if (journal_queue_info(node->j, node->q_up, &qi) != 0)
-		fatalx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
+	if ((jrc = journal_queue_info(node->j, node->q_up, &qi)) != 0) {
+		session_lost(u, 1, "auth: journal: %s", journal_strerror(jrc));
+		goto done;
+	}
 	if (clink_auth_mark(ar, u->epoch, qi.next_seq - 1, &mark) != 0 &&
 	    mark_beyond(u, "auth", mark, &qi))
 		goto done;
@@ -587,6 +613,7 @@ push_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	struct jqueue_info qi;
 	char idt[CID_TEXT_LEN];
 	size_t i;
+	int jrc;
 
 	u->inflight--;
 	if (reply_ok(u, c, "push", err, rep) != 0)
@@ -596,8 +623,11 @@ push_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		session_lost(u, 1, "push: malformed reply");
 		return;
 	}
-	if (journal_queue_info(node->j, node->q_up, &qi) != 0)
-		fatalx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
+	if ((jrc = journal_queue_info(node->j, node->q_up, &qi)) != 0) {
+		session_lost(u, 1, "push: journal: %s", journal_strerror(jrc));
+		cascade__push_reply__free_unpacked(pr, NULL);
+		return;
+	}
 	if (mark_beyond(u, "push", pr->acked_seq, &qi)) {
 		cascade__push_reply__free_unpacked(pr, NULL);
 		return;
@@ -942,14 +972,6 @@ disconnected(void *arg)
 		session_lost(u, 0, "connection to %s closed", u->url->url);
 }
 
-static const struct cclient_ops *
-ops_for(const struct conf_url *url)
-{
-	if (url->carrier == CONF_CARRIER_HTTP)
-		return &http_client_ops;
-	return &tcp_client_ops;
-}
-
 /*
  * Moves the link to the carrier of url. Sessions, custody and sequence
  * numbers live above the carrier: the next Hello resumes at the mark.
@@ -970,12 +992,26 @@ carrier_use(struct uplink *u, const struct conf_url *url, const char *why)
 	u->inflight = 0;
 	u->pulling = 0;
 	u->routes_inflight = 0;
-	u->ops = ops_for(url);
+	u->ops = carrier_for_url(url)->dial;
 	u->url = url;
 	u->why = why;
 	u->rebuilds_total++;
-	if ((u->cc = u->ops->open(u->pc, url, &ev, err, sizeof(err))) == NULL)
-		fatalx("%s:%d: parent %s: %s", url->where.file, url->where.line, u->pc->id, err);
+	if ((u->cc = u->ops->open(u->pc, url, &ev, err, sizeof(err))) == NULL) {
+		if (!u->started)
+			fatalx("%s:%d: parent %s: %s", url->where.file, url->where.line, u->pc->id,
+			    err);
+		/* at run time (a fallback, a rebuild, a resume): down, and timer_fire
+		 * opens it again after a backoff */
+		log_warnx("%s:%d: parent %s: %s: the link stays down; trying again in %lld ms",
+		    url->where.file, url->where.line, u->pc->id, err, (long long)u->backoff_ms);
+		snprintf(u->last_error, sizeof(u->last_error), "%s", err);
+		u->last_error_ms = cnow_ms();
+		timer_arm(u, u->backoff_ms);
+		u->backoff_ms *= 2;
+		if (u->backoff_ms > u->pc->reconnect_max_ms)
+			u->backoff_ms = u->pc->reconnect_max_ms;
+		return;
+	}
 	if (u->rebuilding && u->rebuilds > 1)   /* the watchdog again in one outage: said once */
 		log_debug("link %s: carrier %s, %s (%s)", u->pc->id, u->ops->name, url->url, why);
 	else {
@@ -1021,7 +1057,7 @@ static void
 probe_stop(struct uplink *u)
 {
 	if (u->probe != NULL) {
-		tcp_client_ops.close(u->probe);
+		carrier_tcp.dial->close(u->probe);
 		u->probe = NULL;
 	}
 	evtimer_del(u->probe_timer);
@@ -1059,8 +1095,8 @@ probe_fire(evutil_socket_t fd, short what, void *arg)
 	if (!u->fallen_back || u->paused)
 		return;
 	if (u->probe != NULL)
-		tcp_client_ops.close(u->probe);
-	u->probe = tcp_client_ops.open(u->pc, u->tcp_url, &ev, err, sizeof(err));
+		carrier_tcp.dial->close(u->probe);
+	u->probe = carrier_tcp.dial->open(u->pc, u->tcp_url, &ev, err, sizeof(err));
 	tv.tv_sec = every / 1000;
 	tv.tv_usec = (every % 1000) * 1000;
 	evtimer_add(u->probe_timer, &tv);
@@ -1157,7 +1193,7 @@ uplink_reconfigure(struct uplink *u, const struct conf_parent *pc)
 	}
 	if (u->paused) {
 		u->url = url;
-		u->ops = ops_for(url);
+		u->ops = carrier_for_url(url)->dial;
 		log_info("link %s: reconfigured by a reload; still paused", pc->id);
 		return;
 	}
@@ -1195,6 +1231,7 @@ uplink_start(struct uplink *u)
 	routes_on_change(routes_changed, u);
 	carrier_use(u, url, u->pc->transport == CONF_TRANSPORT_AUTO ? "transport auto" :
 	    "transport set in the config");
+	u->started = 1;
 }
 
 void

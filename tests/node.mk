@@ -21,7 +21,8 @@ NODE_TESTS = \
 	tests/integration/syncack.sh \
 	tests/integration/manlint.sh \
 	tests/integration/stall.sh \
-	tests/integration/shutdown.sh
+	tests/integration/shutdown.sh \
+	tests/integration/uplink_callfail.sh
 TESTS += $(NODE_TESTS)
 EXTRA_DIST += tests/integration/nodes.sh $(NODE_TESTS)
 
@@ -32,7 +33,8 @@ tests_ackshim_la_CFLAGS = $(AM_CFLAGS) -Wno-missing-prototypes
 tests_ackshim_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
 tests_ackshim_la_LIBADD = -ldl
 
-# LD_PRELOAD shim for stall.sh: pipe events held back or swallowed
+# LD_PRELOAD shim for stall.sh, shutdown.sh and uplink_callfail.sh: pipe events
+# held back or swallowed, a close that hangs, a context that cannot be opened
 check_LTLIBRARIES += tests/pipeshim.la
 tests_pipeshim_la_SOURCES = tests/pipeshim.c
 tests_pipeshim_la_CFLAGS = $(AM_CFLAGS) -Wno-missing-prototypes

@@ -14,6 +14,9 @@
  *                              the two on different threads)
  *   PIPESHIM_HANG_CLOSE=FILE   while FILE exists, nng_close never returns
  *                              (nng 1.5's close paths that wedge)
+ *   PIPESHIM_FAIL_CTX=FILE     when FILE exists, the next nng_ctx_open fails
+ *                              (NNG_ENOMEM) and FILE is removed: one request
+ *                              the carrier cannot make (uplink_callfail.sh)
  *
  * Each event it holds back is written to stderr ("pipeshim: ...").
  */
@@ -34,6 +37,7 @@ struct slot {
 };
 
 static struct slot slots[SLOTS];
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static int nslots;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -126,4 +130,24 @@ nng_close(nng_socket sock)
 			pause();
 	}
 	return real(sock);
+}
+
+int
+nng_ctx_open(nng_ctx *ctx, nng_socket sock)
+{
+	static int (*real)(nng_ctx *, nng_socket);
+	const char *f = getenv("PIPESHIM_FAIL_CTX");
+	int fail;
+
+	if (real == NULL)
+		real = (int (*)(nng_ctx *, nng_socket))dlsym(RTLD_NEXT, "nng_ctx_open");
+	pthread_mutex_lock(&ctx_lock);
+	fail = f != NULL && unlink(f) == 0;     /* once per FILE made */
+	pthread_mutex_unlock(&ctx_lock);
+	if (fail) {
+		fprintf(stderr, "pipeshim: nng_ctx_open on socket %u fails\n",
+		    (unsigned)nng_socket_id(sock));
+		return NNG_ENOMEM;
+	}
+	return real(ctx, sock);
 }
