@@ -206,7 +206,7 @@ void router_rejected_from_client(const Cascade__Packet *p, const struct peer *cl
 void router_rejected_above(const Cascade__Reject *r);
 /* A packet this node just took custody of: wakes its queues, acts on its kind. */
 void router_accepted(const struct jitem *it);
-/* Tells whoever waits on queue qid that it has new packets. */
+/* Tells whoever waits on queue qid that it has new packets (queue_wake). */
 void router_wake(uint32_t qid);
 /* Commits local-origin packets (notices, audit copies): ownership taken. */
 void router_submit_local(Cascade__Packet *p);
@@ -262,6 +262,29 @@ int lim_quota_keys(struct journal *j, uint32_t qid, uint64_t upto, struct jkey *
     unsigned *n);
 void lim_shutdown(void);
 
+/* ------------------------------------------------------------ queue.c */
+/*
+ * Who waits for packets in which queue. Loop thread only. The caller owns
+ * a waiter (zeroed, then qid, fn and arg set; embedded in struct sreq and
+ * struct uplink) and keeps it until it is unwaited. queue_wake(qid) runs
+ * every waiter of qid once, in the order they waited. A one-shot waiter is
+ * unlinked before its fn runs (fn may wait again, or free what arg points
+ * at); a persistent one stays until queue_unwait.
+ */
+struct qwaiter;
+TAILQ_HEAD(qwaiters, qwaiter);
+struct qwaiter {
+	uint32_t qid;
+	void (*fn)(void *arg, uint32_t qid);
+	void *arg;
+	unsigned persistent:1, linked:1;
+	TAILQ_ENTRY(qwaiter) entry;
+	struct qwaiters *on;            /* the list it is on while linked */
+};
+void queue_wait(struct qwaiter *w);     /* again while linked: moves it to the end */
+void queue_unwait(struct qwaiter *w);   /* a no-op when not linked */
+void queue_wake(uint32_t qid);          /* queue qid has new packets */
+
 /* ----------------------------------------------------------- server.c */
 /* A request as a carrier hands it to the server (parent side). */
 struct sreq {
@@ -280,6 +303,7 @@ struct sreq {
 	uint8_t key[SESSION_KEY_LEN];   /* session key for the reply's mac */
 	int keyed;
 	struct event *timer;            /* a held pull's wait */
+	struct qwaiter wait;            /* a held pull waiting on its peer's queue */
 	uint64_t pull_epoch, pull_from; /* a pull in progress */
 	uint32_t pull_max, pull_max_bytes;
 };
@@ -289,8 +313,6 @@ void server_request(struct sreq *r);
 void server_conn_gone(int carrier, uint64_t conn);
 /* Ends the sessions of carrier without a request for idle_ms (a held pull counts). */
 void server_expire_idle(int carrier, int64_t idle_ms);
-/* Queue qid has new packets: answer a held pull waiting on it. */
-void server_wake(uint32_t qid);
 void server_shutdown(void);
 /* The carrier name of p's session ("tcp", "http"), or NULL when it has none. */
 const char *server_peer_carrier(const struct peer *p);
@@ -301,7 +323,6 @@ void server_peer_end(struct peer *p, const char *why);
 struct uplink;
 struct uplink *uplink_new(const struct conf_parent *pc);
 void uplink_start(struct uplink *u);
-void uplink_wake(struct uplink *u);             /* the up queue has new packets */
 void uplink_stop(struct uplink *u);
 /* A reload changed the parent block (not its id): the link is rebuilt under pc. */
 void uplink_reconfigure(struct uplink *u, const struct conf_parent *pc);

@@ -66,6 +66,7 @@ struct uplink {
 	struct tls_probe *tp;           /* a probe running, or NULL */
 	struct event *tp_done;
 	char tp_said[512];              /* what the last probe said (logged once) */
+	struct qwaiter wait;            /* on the up queue from start to stop: push_more */
 };
 
 /*
@@ -699,10 +700,12 @@ push_more(struct uplink *u)
 	free(e);
 }
 
-void
-uplink_wake(struct uplink *u)
+/* The up queue has new packets (queue_wake): push them when the link is up. */
+static void
+up_woken(void *arg, uint32_t qid)
 {
-	push_more(u);
+	(void)qid;
+	push_more(arg);
 }
 
 /* ---------------------------------------------------------------- pull */
@@ -1219,6 +1222,11 @@ uplink_start(struct uplink *u)
 		fatalx("%s:%d: parent %s: no url for its transport", u->pc->where.file,
 		    u->pc->where.line, u->pc->id);
 	routes_on_change(routes_changed, u);
+	u->wait.qid = node->q_up;
+	u->wait.fn = up_woken;
+	u->wait.arg = u;
+	u->wait.persistent = 1;
+	queue_wait(&u->wait);
 	carrier_use(u, url, u->pc->transport == CONF_TRANSPORT_AUTO ? "transport auto" :
 	    "transport set in the config");
 }
@@ -1229,6 +1237,7 @@ uplink_stop(struct uplink *u)
 	if (u == NULL)
 		return;
 	routes_on_change(NULL, NULL);
+	queue_unwait(&u->wait);
 	u->gen++;
 	u->state = UL_DOWN;
 	evtimer_del(u->watchdog);

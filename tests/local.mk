@@ -35,6 +35,7 @@ include tests/unit/sdk_http.mk
 include tests/unit/notify.mk
 include tests/unit/audit_query.mk
 include tests/unit/route.mk
+include tests/unit/queue.mk
 include tests/integration/local.mk
 include tests/chaos/local.mk
 include tests/node.mk
