@@ -251,8 +251,22 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 		timer_arm(u, u->pc->dead_timeout_ms);
 		if (u->unconnected_fires > 1)
 			carrier_failed(u);
-	} else if (u->state == UL_UP)
-		push_more(u);
+	} else if (u->state == UL_UP) {
+		/*
+		 * The parent refused for now (push_reply's hold). libevent times
+		 * from the time it cached when this loop turn began, which may be
+		 * earlier than hold_until's cmono_ms(): the timer can fire a little
+		 * before hold_until, and push_more would return with nothing left
+		 * to call it again but a new packet in the up queue (a stalled
+		 * link once the sender is done).
+		 */
+		int64_t left = u->hold_until - cmono_ms();
+
+		if (left > 0)
+			timer_arm(u, left + 1);
+		else
+			push_more(u);
+	}
 }
 
 /* Sends one request; cb gets the decoded reply (or NULL with err / status). */
