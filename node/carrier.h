@@ -33,6 +33,7 @@
 
 #include "conf.h"
 #include "packets.h"
+#include "queue.h"
 
 struct event;
 struct peer;
@@ -55,6 +56,7 @@ struct sreq {
 	uint8_t key[CSHA256_LEN];       /* session key for the reply's mac */
 	int keyed;
 	struct event *timer;            /* a held pull's wait */
+	struct qwaiter wait;            /* a held pull waiting on its peer's queue */
 	uint64_t pull_epoch, pull_from; /* a pull in progress */
 	uint32_t pull_max, pull_max_bytes;
 };

@@ -19,6 +19,7 @@
 #include "journal.h"
 #include "log.h"
 #include "packets.h"
+#include "queue.h"            /* struct qwaiter: who waits on a queue */
 #include "carrier.h"          /* struct sreq, the carriers' table */
 
 #define SESSION_KEY_LEN CSHA256_LEN
@@ -213,7 +214,7 @@ void router_rejected_from_client(const Cascade__Packet *p, const struct peer *cl
 void router_rejected_above(const Cascade__Reject *r);
 /* A packet this node just took custody of: wakes its queues, acts on its kind. */
 void router_accepted(const struct jitem *it);
-/* Tells whoever waits on queue qid that it has new packets. */
+/* Tells whoever waits on queue qid that it has new packets (queue_wake). */
 void router_wake(uint32_t qid);
 /* Commits local-origin packets (notices, audit copies): ownership taken. */
 void router_submit_local(Cascade__Packet *p);
@@ -272,8 +273,6 @@ void lim_shutdown(void);
 /* ----------------------------------------------------------- server.c */
 /* server_request, server_conn_gone, server_expire_idle: carrier.h */
 void server_init(void);
-/* Queue qid has new packets: answer a held pull waiting on it. */
-void server_wake(uint32_t qid);
 void server_shutdown(void);
 /* The carrier name of p's session ("tcp", "http"), or NULL when it has none. */
 const char *server_peer_carrier(const struct peer *p);
@@ -284,7 +283,6 @@ void server_peer_end(struct peer *p, const char *why);
 struct uplink;
 struct uplink *uplink_new(const struct conf_parent *pc);
 void uplink_start(struct uplink *u);
-void uplink_wake(struct uplink *u);             /* the up queue has new packets */
 void uplink_stop(struct uplink *u);
 /* A reload changed the parent block (not its id): the link is rebuilt under pc. */
 void uplink_reconfigure(struct uplink *u, const struct conf_parent *pc);

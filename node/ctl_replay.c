@@ -456,7 +456,7 @@ replay_done(struct jjob *job)
 		for (i = 0; i < r->n; i++)
 			if (r->rq[i].result == JRQ_REQUEUED &&
 			    (i == 0 || r->rq[i].qid != r->rq[i - 1].qid))
-				router_wake(r->rq[i].qid);
+				queue_wake(r->rq[i].qid);
 		if (r->one)
 			one_done(r, r->rep);
 		else

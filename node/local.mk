@@ -43,6 +43,8 @@ node_libcascaded_la_SOURCES = \
 	node/jthread.c \
 	node/routes.c \
 	node/route.c \
+	node/queue.h \
+	node/queue.c \
 	node/router.c \
 	node/server.c \
 	node/reload.c \

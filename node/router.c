@@ -389,13 +389,11 @@ router_accepted(const struct jitem *it)
 
 /* ------------------------------------------------------------- sending */
 
+/* whoever waits on the queue is queue.c's business */
 void
 router_wake(uint32_t qid)
 {
-	if (node->up != NULL && qid == node->q_up)
-		uplink_wake(node->up);
-	else
-		server_wake(qid);
+	queue_wake(qid);
 }
 
 /* -------------------------------------------------------------- expiry */

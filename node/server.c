@@ -72,6 +72,8 @@ carrier_bit(int c)
 static void
 sreq_free_state(struct sreq *r)
 {
+	/* every reply comes here: a held pull answered stops waiting before r is freed */
+	queue_unwait(&r->wait);
 	if (r->timer != NULL) {
 		event_free(r->timer);
 		r->timer = NULL;
@@ -507,7 +509,7 @@ auth_done(struct jjob *job)
 	free(sp);
 	free(urls);
 	if (s->peer->qid != 0)
-		server_wake(s->peer->qid);
+		queue_wake(s->peer->qid);
 done:
 	cascade__auth__free_unpacked(aj->a, NULL);
 	free(aj->marks);
@@ -953,6 +955,8 @@ pull_timeout(evutil_socket_t fd, short what, void *arg)
 	pull_reply_empty(r);
 }
 
+static void pull_woken(void *arg, uint32_t qid);
+
 /* Answers r with what its peer's queue holds from r->pull_from, or holds it. */
 static void
 pull_continue(struct sreq *r)
@@ -1000,6 +1004,10 @@ pull_continue(struct sreq *r)
 				pull_reply_empty(old);
 			}
 			p->sess->held = r;
+			r->wait.qid = p->qid;
+			r->wait.fn = pull_woken;
+			r->wait.arg = r;
+			queue_wait(&r->wait);
 			return;
 		}
 		pull_reply_empty(r);
@@ -1047,24 +1055,22 @@ pull_continue(struct sreq *r)
 	free(e);
 }
 
-void
-server_wake(uint32_t qid)
+/*
+ * Held pull r's queue has new packets (queue_wake; r no longer waits). A
+ * held pull is its session's, and one queue is one peer's, so this answers
+ * at most one pull per wake.
+ */
+static void
+pull_woken(void *arg, uint32_t qid)
 {
-	size_t i;
+	struct sreq *r = arg;
 
-	for (i = 0; i < node->npeers; i++) {
-		struct peer *p = &node->peers[i];
-
-		if (p->qid == qid && p->sess != NULL && p->sess->held != NULL) {
-			struct sreq *r = p->sess->held;
-
-			p->sess->held = NULL;
-			if (r->timer != NULL)
-				evtimer_del(r->timer);
-			pull_continue(r);
-			return;
-		}
-	}
+	(void)qid;
+	if (r->peer->sess != NULL && r->peer->sess->held == r)
+		r->peer->sess->held = NULL;
+	if (r->timer != NULL)
+		evtimer_del(r->timer);
+	pull_continue(r);
 }
 
 /*

@@ -67,6 +67,7 @@ struct uplink {
 	struct tls_probe *tp;           /* a probe running, or NULL */
 	struct event *tp_done;
 	char tp_said[512];              /* what the last probe said (logged once) */
+	struct qwaiter wait;            /* on the up queue from start to stop: push_more */
 };
 
 /*
@@ -253,8 +254,22 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 		timer_arm(u, u->pc->dead_timeout_ms);
 		if (u->unconnected_fires > 1)
 			carrier_failed(u);
-	} else if (u->state == UL_UP)
-		push_more(u);
+	} else if (u->state == UL_UP) {
+		/*
+		 * The parent refused for now (push_reply's hold). libevent times
+		 * from the time it cached when this loop turn began, which may be
+		 * earlier than hold_until's cmono_ms(): the timer can fire a little
+		 * before hold_until, and push_more would return with nothing left
+		 * to call it again but a new packet in the up queue (a stalled
+		 * link once the sender is done).
+		 */
+		int64_t left = u->hold_until - cmono_ms();
+
+		if (left > 0)
+			timer_arm(u, left + 1);
+		else
+			push_more(u);
+	}
 }
 
 /* Sends one request; cb gets the decoded reply (or NULL with err / status). */
@@ -706,10 +721,12 @@ push_more(struct uplink *u)
 	free(e);
 }
 
-void
-uplink_wake(struct uplink *u)
+/* The up queue has new packets (queue_wake): push them when the link is up. */
+static void
+up_woken(void *arg, uint32_t qid)
 {
-	push_more(u);
+	(void)qid;
+	push_more(arg);
 }
 
 /* ---------------------------------------------------------------- pull */
@@ -1229,6 +1246,11 @@ uplink_start(struct uplink *u)
 		fatalx("%s:%d: parent %s: no url for its transport", u->pc->where.file,
 		    u->pc->where.line, u->pc->id);
 	routes_on_change(routes_changed, u);
+	u->wait.qid = node->q_up;
+	u->wait.fn = up_woken;
+	u->wait.arg = u;
+	u->wait.persistent = 1;
+	queue_wait(&u->wait);
 	carrier_use(u, url, u->pc->transport == CONF_TRANSPORT_AUTO ? "transport auto" :
 	    "transport set in the config");
 	u->started = 1;
@@ -1240,6 +1262,7 @@ uplink_stop(struct uplink *u)
 	if (u == NULL)
 		return;
 	routes_on_change(NULL, NULL);
+	queue_unwait(&u->wait);
 	u->gen++;
 	u->state = UL_DOWN;
 	evtimer_del(u->watchdog);

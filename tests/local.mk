@@ -37,6 +37,7 @@ include tests/unit/jthread.mk
 include tests/unit/audit_query.mk
 include tests/unit/route.mk
 include tests/unit/carrier.mk
+include tests/unit/queue.mk
 include tests/integration/local.mk
 include tests/chaos/local.mk
 include tests/tools/local.mk
