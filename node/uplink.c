@@ -250,8 +250,16 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 		timer_arm(u, u->pc->dead_timeout_ms);
 		if (u->unconnected_fires > 1)
 			carrier_failed(u);
-	} else if (u->state == UL_UP)
+	} else if (u->state == UL_UP) {
+		/*
+		 * The hold after a refusal (push_reply) is over: libevent times
+		 * the timer from the loop's cached clock, which lags cmono_ms(),
+		 * so it may fire a little before hold_until, and push_more would
+		 * then wait for a wake that never comes when nothing new arrives.
+		 */
+		u->hold_until = 0;
 		push_more(u);
+	}
 }
 
 /* Sends one request; cb gets the decoded reply (or NULL with err / status). */
