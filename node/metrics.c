@@ -204,7 +204,7 @@ link_metrics(struct evbuffer *b)
 	free(ls);
 }
 
-/* Per peer served here (children and clients): bytes of their sessions. */
+/* Per peer served here (children and clients): session bytes, packets held here. */
 static void
 peer_bytes(struct evbuffer *b)
 {
@@ -221,6 +221,18 @@ peer_bytes(struct evbuffer *b)
 	for (i = 0; i < node->npeers; i++)
 		evbuffer_add_printf(b, "cascade_peer_sent_bytes_total{peer=\"%s\"} %" PRIu64 "\n",
 		    lv(node->peers[i].name, n, sizeof(n)), node->peers[i].bytes_out);
+	/* what quota-packets and quota-bytes are checked against (limits.c) */
+	head(b, "cascade_peer_held_packets", "gauge",
+	    "Packets from a child or client held here for its quota (taken since start, "
+	    "not yet acknowledged further, expired or cancelled).");
+	for (i = 0; i < node->npeers; i++)
+		evbuffer_add_printf(b, "cascade_peer_held_packets{peer=\"%s\"} %" PRIu64 "\n",
+		    lv(node->peers[i].name, n, sizeof(n)), node->peers[i].q_packets);
+	head(b, "cascade_peer_held_bytes", "gauge",
+	    "Encoded bytes of those packets (quota-bytes).");
+	for (i = 0; i < node->npeers; i++)
+		evbuffer_add_printf(b, "cascade_peer_held_bytes{peer=\"%s\"} %" PRIu64 "\n",
+		    lv(node->peers[i].name, n, sizeof(n)), node->peers[i].q_bytes);
 }
 
 static void

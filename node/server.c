@@ -1157,10 +1157,16 @@ ack_done(struct jjob *job)
 		/* not acked: the next ack builds these receipts again */
 		if (aj->r->peer->receipts_upto == aj->upto)
 			aj->r->peer->receipts_upto = aj->from - 1;
-	} else {
-		lim_quota_release(aj->keys, aj->nkeys);
-		node->stat_sent += aj->nacked;
 	}
+	/*
+	 * A failed ack may still have committed its first chunks (journal_ack
+	 * commits JACK_CHUNK entries a transaction, and counts them in nacked):
+	 * those packets left the inbox, in seq order, so the first nacked keys
+	 * are released too, or they would be held against the quota for good.
+	 */
+	lim_quota_release(aj->keys, job->rc == 0 || aj->nacked > aj->nkeys ? aj->nkeys :
+	    aj->nacked);
+	node->stat_sent += aj->nacked;
 	if (aj->nreceipts > 0 && !aj->together)
 		log_warnx("server: %s: journal full: %zu receipt%s committed after the ack, "
 		    "not with it", aj->r->peer->name, aj->nreceipts, aj->nreceipts == 1 ? "" : "s");

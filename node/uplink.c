@@ -486,10 +486,10 @@ upack_done(struct jjob *job)
 	if (job->rc != 0 && job->rc != JOURNAL_RANGE)
 		log_warnx("link: ack up to %llu: %s", (unsigned long long)aj->upto,
 		    journal_strerror(job->rc));
-	if (job->rc == 0) {
-		lim_quota_release(aj->keys, aj->nkeys);
-		node->stat_sent += aj->nacked;
-	}
+	/* what a failed ack committed before it failed: as server.c ack_done */
+	lim_quota_release(aj->keys, job->rc == 0 || aj->nacked > aj->nkeys ? aj->nkeys :
+	    aj->nacked);
+	node->stat_sent += aj->nacked;
 	free(aj->keys);
 	free(aj);
 }
