@@ -31,7 +31,7 @@ item_commit(struct wtx *w, const struct jbatch *b, struct jitem *it, int full)
 	struct jqueue_info q;
 	struct jevent ev;
 	struct jrec r;
-	uint8_t pkey[JKEY_LEN], qk[JQKEY_LEN], qv[JQVAL_LEN];
+	uint8_t pkey[JKEY_LEN];
 	size_t hdr, len, stored;
 	MDB_val k, v;
 	unsigned i;
@@ -106,14 +106,7 @@ item_commit(struct wtx *w, const struct jbatch *b, struct jitem *it, int full)
 		q.bytes += len;
 		if ((rc = jqstate_put(j, w->txn, &q)) != 0)
 			return rc;
-		jqkey_pack(qk, q.qid, r.qseq[i]);
-		memcpy(qv, pkey, JKEY_LEN);
-		put32(qv + JKEY_LEN, (uint32_t)len);
-		k.mv_size = sizeof(qk);
-		k.mv_data = qk;
-		v.mv_size = sizeof(qv);
-		v.mv_data = qv;
-		if ((rc = mdb_put(w->txn, j->queues, &k, &v, 0)) != 0)
+		if ((rc = jqentry_put(j, w->txn, q.qid, r.qseq[i], pkey, len, 0)) != 0)
 			return rc;
 	}
 	jrec_header(&r, j->buf);

@@ -226,7 +226,7 @@ static int
 requeue_one(struct wtx *w, struct jrequeue *rq, const char *text, int64_t now_ms)
 {
 	struct journal *j = w->j;
-	uint8_t pkey[JKEY_LEN], qk[JQKEY_LEN], qv[JQVAL_LEN];
+	uint8_t pkey[JKEY_LEN], qk[JQKEY_LEN];
 	char evtext[512];
 	struct jqueue_info q;
 	struct jrec r;
@@ -328,14 +328,7 @@ requeue_one(struct wtx *w, struct jrequeue *rq, const char *text, int64_t now_ms
 		return rc;
 	if ((rc = jqstate_put(j, w->txn, &q)) != 0)
 		return rc;
-	jqkey_pack(qk, q.qid, rq->seq);
-	memcpy(qv, pkey, JKEY_LEN);
-	put32(qv + JKEY_LEN, (uint32_t)len);
-	k.mv_size = sizeof(qk);
-	k.mv_data = qk;
-	v.mv_size = sizeof(qv);
-	v.mv_data = qv;
-	if ((rc = mdb_put(w->txn, j->queues, &k, &v, MDB_NOOVERWRITE)) != 0)
+	if ((rc = jqentry_put(j, w->txn, q.qid, rq->seq, pkey, len, MDB_NOOVERWRITE)) != 0)
 		return rc;
 	/* its deadline left the index when it last left a queue */
 	if (r.deadline_ms != 0 && (rc = jexpiry_put(j, w->txn, r.deadline_ms, pkey)) != 0)

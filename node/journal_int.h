@@ -201,6 +201,8 @@ int jrec_get(struct journal *, MDB_txn *, const uint8_t *, struct jrec *);
 int jrec_drop_body(struct journal *, MDB_txn *, struct jrec *, const uint8_t *,
     const uint8_t *, size_t);
 void jqkey_pack(uint8_t *, uint32_t, uint64_t);
+int jqentry_put(struct journal *, MDB_txn *, uint32_t, uint64_t, const uint8_t *, size_t,
+    unsigned);
 int jrec_queued(struct journal *, MDB_txn *, const struct jrec *, uint32_t, uint64_t, int *);
 int jexpiry_put(struct journal *, MDB_txn *, int64_t, const uint8_t *);
 int jexpiry_del(struct journal *, MDB_txn *, int64_t, const uint8_t *);

@@ -250,6 +250,24 @@ jqkey_pack(uint8_t *out, uint32_t qid, uint64_t seq)
 	put64(out + 4, seq);
 }
 
+/* Queue entry (qid, seq) -> (packet key, stored length); flags for mdb_put. */
+int
+jqentry_put(struct journal *j, MDB_txn *txn, uint32_t qid, uint64_t seq, const uint8_t *pkey,
+    size_t len, unsigned flags)
+{
+	uint8_t qk[JQKEY_LEN], qv[JQVAL_LEN];
+	MDB_val k, v;
+
+	jqkey_pack(qk, qid, seq);
+	memcpy(qv, pkey, JKEY_LEN);
+	put32(qv + JKEY_LEN, (uint32_t)len);
+	k.mv_size = sizeof(qk);
+	k.mv_data = qk;
+	v.mv_size = sizeof(qv);
+	v.mv_data = qv;
+	return mdb_put(txn, j->queues, &k, &v, flags);
+}
+
 /* Whether one of r's queue entries other than (skip_qid, skip_seq) remains. */
 int
 jrec_queued(struct journal *j, MDB_txn *txn, const struct jrec *r, uint32_t skip_qid,

@@ -103,8 +103,11 @@ jthread_main(void *unused)
 		}
 		for (i = 0; i < n; i++) {
 			/* the message is this thread's: it goes to the loop in the job */
-			snprintf(group[i]->err, sizeof(group[i]->err), "%s",
-			    group[i]->rc != 0 ? journal_errmsg(jt_journal) : "");
+			if (group[i]->rc != 0)
+				snprintf(group[i]->err, sizeof(group[i]->err), "%s",
+				    journal_errmsg(jt_journal));
+			else
+				group[i]->err[0] = '\0';
 			if (group[i]->done != NULL)
 				loop_post(jthread_done, group[i]);
 		}

@@ -123,6 +123,18 @@ clink_mark_beyond(uint64_t mark, uint64_t last_numbered)
 	return mark > last_numbered || mark == UINT64_MAX;
 }
 
+/* Every seq in [first, last] and strictly ascending (a Push, a Pull reply). */
+static int
+seqs_in_range(const uint64_t *seqs, size_t n, uint64_t first, uint64_t last)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (seqs[i] < first || seqs[i] > last || (i > 0 && seqs[i] <= seqs[i - 1]))
+			return 0;
+	return 1;
+}
+
 void
 clink_push(Cascade__Push *p, uint64_t epoch, uint64_t first, uint64_t last,
     Cascade__Packet **pkts, uint64_t *seqs, size_t n)
@@ -140,15 +152,11 @@ clink_push(Cascade__Push *p, uint64_t epoch, uint64_t first, uint64_t last,
 int
 clink_push_check(const Cascade__Push *p, char *why, size_t whylen)
 {
-	size_t i;
-
 	if (p->n_seqs != p->n_packets || p->epoch == 0 || p->first_seq == 0 ||
 	    p->last_seq + 1 < p->first_seq)
 		return fail(why, whylen, "inconsistent Push (epoch, sequence range)");
-	for (i = 0; i < p->n_seqs; i++)
-		if (p->seqs[i] < p->first_seq || p->seqs[i] > p->last_seq ||
-		    (i > 0 && p->seqs[i] <= p->seqs[i - 1]))
-			return fail(why, whylen, "Push sequences out of range or order");
+	if (!seqs_in_range(p->seqs, p->n_seqs, p->first_seq, p->last_seq))
+		return fail(why, whylen, "Push sequences out of range or order");
 	return 0;
 }
 
@@ -167,14 +175,10 @@ clink_pull(Cascade__Pull *p, uint64_t epoch, uint64_t acked, uint32_t wait_ms, u
 int
 clink_pull_reply_check(const Cascade__PullReply *pr, char *why, size_t whylen)
 {
-	size_t i;
-
 	if (pr == NULL || pr->n_seqs != pr->n_packets || pr->epoch == 0)
 		return fail(why, whylen, "malformed reply");
-	for (i = 0; i < pr->n_seqs; i++)
-		if (pr->seqs[i] < pr->first_seq || pr->seqs[i] > pr->last_seq ||
-		    (i > 0 && pr->seqs[i] <= pr->seqs[i - 1]))
-			return fail(why, whylen, "malformed reply (sequences out of range or order)");
+	if (!seqs_in_range(pr->seqs, pr->n_seqs, pr->first_seq, pr->last_seq))
+		return fail(why, whylen, "malformed reply (sequences out of range or order)");
 	return 0;
 }
 

@@ -87,15 +87,7 @@ done
 # The chain. Node ids are prefixed by their parent's, as the claims expect.
 N_SYNC=yes
 N_DEAD=30s
-n_node master master master
-n_node province pv
-n_node city pv-ct
-n_node county pv-ct-cy
-n_link province master
-n_link city province
-n_link county city
-n_client county producer
-n_client master consumer
+n_topo_chain4
 PRODUCER=pv-ct-cy/producer
 CONSUMER=master/consumer
 

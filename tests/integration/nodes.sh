@@ -65,6 +65,21 @@ n_client() {
 	_n_secret "$2" >/dev/null
 }
 
+# n_topo_chain4: county -> city -> province -> master (ids pv-ct-cy, pv-ct,
+# pv, master), client producer at the county and consumer at the master;
+# the benchmark's chain (BENCH.md). N_SYNC, N_DEAD etc. apply as set.
+n_topo_chain4() {
+	n_node master master master
+	n_node province pv
+	n_node city pv-ct
+	n_node county pv-ct-cy
+	n_link province master
+	n_link city province
+	n_link county city
+	n_client county producer
+	n_client master consumer
+}
+
 # n_notify_recv: starts notify_recv.py (an offline-notice receiver) as
 # background job recv; sets RPORT (its port) and POSTS (its posts.txt)
 n_notify_recv() {

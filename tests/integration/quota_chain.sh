@@ -17,15 +17,7 @@ t_init quota-chain
 
 Q=300
 N=3000
-n_node master master master
-n_node province pv
-n_node city pv-ct
-n_node county pv-ct-cy
-n_link province master
-n_link city province
-n_link county city
-n_client county producer
-n_client master consumer
+n_topo_chain4
 MPORT=$(t_free_port)
 n_set master "quota-packets $Q"
 n_set master "metrics-listen 127.0.0.1:$MPORT"
