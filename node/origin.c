@@ -111,6 +111,11 @@ origin_submit_local(Cascade__Packet *p)
 	jthread_submit(&lj->job);
 }
 
+/*
+ * A new packet from this node. NULL when no id can be made (the system's
+ * randomness failed): the caller logs what is lost and goes on, as the
+ * node keeps serving everyone else.
+ */
 static Cascade__Packet *
 packet_new(const char *dst, uint32_t kind, const char *command)
 {
@@ -120,8 +125,10 @@ packet_new(const char *dst, uint32_t kind, const char *command)
 	n->version = CPKT_VERSION;
 	n->id.data = xmalloc(CID_LEN);
 	n->id.len = CID_LEN;
-	if (cid_next(n->id.data) != 0)
-		fatalx("origin: no randomness for packet ids");
+	if (cid_next(n->id.data) != 0) {
+		cpkt_free(n);
+		return NULL;
+	}
 	n->src = xstrdup(node->id);
 	n->dst = xstrdup(dst);
 	n->kind = kind;
@@ -148,11 +155,16 @@ notice_new(const Cascade__Packet *p, const char *to, int down, uint32_t code, ui
 	const char *name = code < sizeof(names) / sizeof(names[0]) ? names[code] : "notice";
 	Cascade__Packet *n;
 	struct caddr a;
+	char idt[CID_TEXT_LEN];
 
 	if (p->kind == KIND(NOTICE) || p->kind == KIND(AUDIT) || to == NULL ||
 	    caddr_parse(to, &a) != CADDR_OK || p->id.len != CID_LEN)
 		return NULL;            /* never a notice about a notice */
-	n = packet_new(to, KIND(NOTICE), name);
+	if ((n = packet_new(to, KIND(NOTICE), name)) == NULL) {
+		log_warnx("origin: no randomness for a packet id: the %s notice about packet %s "
+		    "to %s is lost", name, cid_format(p->id.data, idt), to);
+		return NULL;
+	}
 	if (down)
 		n->flags |= FLAG(DOWN);
 	bytes_copy(&n->ref_id, &p->id);
@@ -262,7 +274,14 @@ origin_audit_copy(const Cascade__Packet *p)
 {
 	Cascade__Packet *n = packet_new(p->dst, KIND(AUDIT), p->command);
 	size_t len;
+	char idt[CID_TEXT_LEN];
 
+	if (n == NULL) {
+		log_warnx("origin: no randomness for a packet id: the audit copy of packet %s "
+		    "(from %s to %s) is not made", p->id.len == CID_LEN ?
+		    cid_format(p->id.data, idt) : "?", p->src, p->dst);
+		return;
+	}
 	bytes_copy(&n->ref_id, &p->id);
 	/* who sent it: the auditor's src is the original's, not this node's */
 	n->orig_src = xstrdup(p->src);

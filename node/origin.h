@@ -21,7 +21,8 @@ void origin_notice(const Cascade__Packet *p, uint32_t code, uint32_t reason, con
  * The notice origin_notice would send, routed into it but not committed:
  * the caller commits it (in its own transaction, e.g. with the ack that
  * produces a receipt), then calls origin_local_committed(it), and frees the
- * packet returned. NULL: no notice is due (it untouched).
+ * packet returned. NULL: no notice is due, or none could be made (logged);
+ * it untouched.
  */
 Cascade__Packet *origin_notice_routed(const Cascade__Packet *p, uint32_t code, uint32_t reason,
     const char *text, struct jitem *it, char *why, size_t whylen);
