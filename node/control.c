@@ -335,13 +335,7 @@ cancel_done(struct jjob *job)
 		    "cascadectl show %s)", idt, idt);
 		reply_set(cc->rep, CTL(FAILED), text, NULL);
 	} else {
-		struct jkey k[2];
-
-		memcpy(k[0].id, cc->id, CID_LEN);
-		memcpy(k[1].id, cc->id, CID_LEN);
-		k[0].leg = JLEG_UP;
-		k[1].leg = JLEG_DOWN;
-		lim_quota_release(k, 2);
+		origin_cancel_release(cc->id);
 		log_info("control: packet %s (from %s) cancelled by the operator", idt,
 		    cc->orig->src);
 		origin_notice(cc->orig, CASCADE__NOTICE_CODE__NOTICE_CANCELLED, 0,

@@ -354,15 +354,8 @@ cancel_done(struct jjob *job)
 	/* notices about the original: its id, sent to the cancel's source */
 	orig.id = cj->p->ref_id;
 	orig.kind = KIND(DATA);
-	if (job->rc == 0 && cj->was_queued) {
-		struct jkey k[2];
-
-		memcpy(k[0].id, cj->p->ref_id.data, CID_LEN);
-		memcpy(k[1].id, cj->p->ref_id.data, CID_LEN);
-		k[0].leg = 0;
-		k[1].leg = 1;
-		lim_quota_release(k, 2);
-	}
+	if (job->rc == 0 && cj->was_queued)
+		origin_cancel_release(cj->p->ref_id.data);
 	if (job->rc != 0)
 		log_warnx("origin: cancel of %s: %s", cid_format(orig.id.data, idt),
 		    journal_strerror(job->rc));
@@ -408,6 +401,19 @@ origin_cancel(const Cascade__Packet *p)
 	cj->job.run = cancel_run;
 	cj->job.done = cancel_done;
 	jthread_submit(&cj->job);
+}
+
+/* The operator's cancel (control.c) and a packet's cancel give the quota back alike. */
+void
+origin_cancel_release(const uint8_t id[CID_LEN])
+{
+	struct jkey k[2];
+
+	memcpy(k[0].id, id, CID_LEN);
+	memcpy(k[1].id, id, CID_LEN);
+	k[0].leg = JLEG_UP;
+	k[1].leg = JLEG_DOWN;
+	lim_quota_release(k, 2);
 }
 
 /* -------------------------------------------------------------- expiry */

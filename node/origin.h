@@ -53,6 +53,8 @@ void origin_audit_copy(const Cascade__Packet *p);
  * source, once ("cancelled" or "too late").
  */
 void origin_cancel(const Cascade__Packet *p);
+/* Both legs of packet id left their queues by a cancel: their quota goes back. */
+void origin_cancel_release(const uint8_t id[CID_LEN]);
 /* Starts the periodic expiry sweep (a timer on node->base). */
 void origin_start_timers(void);
 
