@@ -1,6 +1,6 @@
 /*
  * master/rules.h — the root's rules, used by every node's route decision
- * (node/route.c) and by the notices a refused packet earns (node/router.c).
+ * (node/route.c) and by the notices a refused packet earns (node/origin.c).
  * Pure: no I/O, no globals; they depend on packets/ only.
  */
 #ifndef CASCADE_MASTER_RULES_H

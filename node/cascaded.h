@@ -182,44 +182,11 @@ Cascade__Packet *route_outgoing(const struct jentry *e, int64_t now_ms);
  */
 void router_route(Cascade__Packet *p, enum origin from, const struct peer *peer,
     struct jitem *it, char *text, size_t textlen);
-/*
- * Sends a notice about p to p's src (as a local-origin packet): code is a
- * NoticeCode, reason/text for rejects. Nothing for notices themselves.
- */
-void router_notice(const Cascade__Packet *p, uint32_t code, uint32_t reason, const char *text);
-/*
- * The notice router_notice would send, routed into it but not committed:
- * the caller commits it (in its own transaction, e.g. with the ack that
- * produces a receipt), then calls router_local_committed(it), and frees the
- * packet returned. NULL: no notice is due (it untouched).
- */
-Cascade__Packet *router_notice_routed(const Cascade__Packet *p, uint32_t code, uint32_t reason,
-    const char *text, struct jitem *it, char *why, size_t whylen);
-/* After a local packet's commit: forwards it if accepted, else says why it is lost. */
-void router_local_committed(const struct jitem *it);
-/* router_notice for news about p waiting here: down from here when p's src is in this subtree. */
-void router_notice_here(const Cascade__Packet *p, uint32_t code, const char *text);
-/*
- * Packet p from a client session was refused for good: tells that client
- * (its own address, whatever src p claims) "undeliverable", or "expired" /
- * "rejected" when p asked for notices.
- */
-void router_rejected_from_client(const Cascade__Packet *p, const struct peer *client,
-    uint32_t reason, const char *text);
-/*
- * The parent refused a packet this node pushed (a rejects[] entry of the
- * push reply): this node took it from its sender, so it tells the source,
- * down from here, as above. The parent never notifies for a child's packets.
- */
-void router_rejected_above(const Cascade__Reject *r);
 /* A packet this node just took custody of: wakes its queues, acts on its kind. */
 void router_accepted(const struct jitem *it);
 /* Tells whoever waits on queue qid that it has new packets (queue_wake). */
 void router_wake(uint32_t qid);
-/* Commits local-origin packets (notices, audit copies): ownership taken. */
-void router_submit_local(Cascade__Packet *p);
-/* Periodic expiry sweep (timer). */
-void router_start_timers(void);
+/* The packets this node originates (notices, audit copies, cancel, expiry): origin.h */
 
 /* ----------------------------------------------------------- limits.c */
 #define LIM_PRESESSION_MAX (64u << 10)  /* a Hello or Auth request, at most */

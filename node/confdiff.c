@@ -248,7 +248,7 @@ diff_listen(const struct conf *o, const struct conf *n, struct conf_changes *ch)
 
 /*
  * Global settings the daemon reads at each use (limits.c, server.c,
- * router.c, the http carrier): a new value applies at once. Named so that
+ * route.c, the http carrier): a new value applies at once. Named so that
  * check and the log say so; nothing to do beyond the new config.
  */
 static void

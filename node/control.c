@@ -23,6 +23,7 @@
 #include <nng/transport/ipc/ipc.h>
 
 #include "cascaded.h"
+#include "origin.h"
 
 #define CTL(x) CASCADE__CTL_RESULT__CTL_##x
 #define CMD(x) CASCADE__CTL_COMMAND__CTL_##x
@@ -334,16 +335,10 @@ cancel_done(struct jjob *job)
 		    "cascadectl show %s)", idt, idt);
 		reply_set(cc->rep, CTL(FAILED), text, NULL);
 	} else {
-		struct jkey k[2];
-
-		memcpy(k[0].id, cc->id, CID_LEN);
-		memcpy(k[1].id, cc->id, CID_LEN);
-		k[0].leg = JLEG_UP;
-		k[1].leg = JLEG_DOWN;
-		lim_quota_release(k, 2);
+		origin_cancel_release(cc->id);
 		log_info("control: packet %s (from %s) cancelled by the operator", idt,
 		    cc->orig->src);
-		router_notice(cc->orig, CASCADE__NOTICE_CODE__NOTICE_CANCELLED, 0,
+		origin_notice(cc->orig, CASCADE__NOTICE_CODE__NOTICE_CANCELLED, 0,
 		    "cancelled by the operator of the node");
 		snprintf(text, sizeof(text), "packet %s cancelled; a \"cancelled\" notice goes to %s",
 		    idt, cc->orig->src);

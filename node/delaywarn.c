@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cascaded.h"
+#include "origin.h"
 
 #define DW_SCAN_MS      1000
 #define DW_PEEK         64
@@ -60,7 +61,7 @@ dw_done(struct jjob *job)
 		dw_sent++;
 		log_info("delaywarn: packet %s from %s to %s %s: delayed notice sent",
 		    dj->key + 5, dj->p->src, dj->p->dst, dj->text);
-		router_notice_here(dj->p, CASCADE__NOTICE_CODE__NOTICE_DELAYED, dj->text);
+		origin_notice_here(dj->p, CASCADE__NOTICE_CODE__NOTICE_DELAYED, dj->text);
 	} else if (job->rc != 1)
 		log_warnx("delaywarn: packet %s: cannot record the warning, none sent: %s",
 		    dj->key + 5, journal_strerror(job->rc));

@@ -46,6 +46,8 @@ node_libcascaded_la_SOURCES = \
 	node/queue.h \
 	node/queue.c \
 	node/router.c \
+	node/origin.h \
+	node/origin.c \
 	node/server.c \
 	node/reload.c \
 	node/limits.c \

@@ -17,6 +17,7 @@
 #include <event2/thread.h>
 
 #include "cascaded.h"
+#include "origin.h"
 
 /* At shutdown: how long the nng sockets may take to close, in all. */
 #define SHUTDOWN_CLOSE_MS 2000
@@ -314,7 +315,7 @@ main(int argc, char **argv)
 		node->up = uplink_new(c->parent);
 		uplink_start(node->up);
 	}
-	router_start_timers();
+	origin_start_timers();
 	notify_start();
 	delaywarn_start();
 	audit_sink_start();

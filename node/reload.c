@@ -53,7 +53,7 @@ peer_fill_client(struct peer *p, const struct conf_client *cl)
 	return p;
 }
 
-/* The same for a child node (its subtree stays: router.c). */
+/* The same for a child node (its subtree stays: routes.c). */
 static struct peer *
 peer_fill_child(struct peer *p, const struct conf_child *ch)
 {

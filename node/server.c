@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cascaded.h"
+#include "origin.h"
 
 #define STATUS(x) CASCADE__STATUS__STATUS_##x
 #define MSG(x) CASCADE__MSG_TYPE__MSG_##x
@@ -708,11 +709,11 @@ push_done(struct jjob *job)
 			    creason_str(it->reject), it->reject_text ? it->reject_text : "");
 			/*
 			 * A child hears of it in rejects[] and tells the source
-			 * itself (router_rejected_above): a src refused here as
+			 * itself (origin_rejected_above): a src refused here as
 			 * spoofed may be one nobody above it can route.
 			 */
 			if (pj->peer->kind == CASCADE__PEER_KIND__PEER_CLIENT)
-				router_rejected_from_client(p, pj->peer, it->reject, it->reject_text);
+				origin_rejected_from_client(p, pj->peer, it->reject, it->reject_text);
 			break;
 		}
 	}
@@ -1115,8 +1116,8 @@ ack_receipts(struct ack_job *aj, const char *client)
 			    p->kind == CASCADE__PACKET_KIND__KIND_DATA) {
 				aj->items = xrealloc(aj->items, (aj->nreceipts + 1) * sizeof(*aj->items));
 				aj->why = xrealloc(aj->why, (aj->nreceipts + 1) * sizeof(*aj->why));
-				/* the receipt is its item's pkt (router_route keeps it there) */
-				if (router_notice_routed(p, CASCADE__NOTICE_CODE__NOTICE_DELIVERED, 0,
+				/* the receipt is its item's pkt (route_packet keeps it there) */
+				if (origin_notice_routed(p, CASCADE__NOTICE_CODE__NOTICE_DELIVERED, 0,
 				    client, &aj->items[aj->nreceipts], aj->why[aj->nreceipts],
 				    sizeof(aj->why[0])) != NULL)
 					aj->nreceipts++;
@@ -1172,8 +1173,8 @@ ack_done(struct jjob *job)
 		    "not with it", aj->r->peer->name, aj->nreceipts, aj->nreceipts == 1 ? "" : "s");
 	free(aj->keys);
 	for (i = 0; i < aj->nreceipts; i++) {
-		router_local_committed(&aj->items[i]);
-		cpkt_free((Cascade__Packet *)aj->items[i].pkt);	/* ours: router_notice_routed made it */
+		origin_local_committed(&aj->items[i]);
+		cpkt_free((Cascade__Packet *)aj->items[i].pkt);	/* ours: origin_notice_routed made it */
 	}
 	free(aj->items);
 	free(aj->why);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cascaded.h"
+#include "origin.h"
 
 #define STATUS(x) CASCADE__STATUS__STATUS_##x
 #define PUSH_MAX_BYTES (1u << 20)
@@ -652,7 +653,7 @@ push_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 		    pr->rejects[i]->id.len == CID_LEN ? cid_format(pr->rejects[i]->id.data, idt) : "?",
 		    (unsigned long long)pr->rejects[i]->seq, creason_str(pr->rejects[i]->reason),
 		    pr->rejects[i]->text);
-		router_rejected_above(pr->rejects[i]);
+		origin_rejected_above(pr->rejects[i]);
 	}
 	ack_up_to(u, pr->acked_seq);
 	if (pr->acked_seq < c->last && u->next_send > pr->acked_seq + 1) {
@@ -789,7 +790,7 @@ down_done(struct jjob *job)
 				    u->pc->id, creason_str(it->reject),
 				    it->reject_text ? it->reject_text : "");
 				if (it->reject == CASCADE__REASON__REASON_UNROUTABLE)
-					router_notice(it->pkt, CASCADE__NOTICE_CODE__NOTICE_UNDELIVERABLE,
+					origin_notice(it->pkt, CASCADE__NOTICE_CODE__NOTICE_UNDELIVERABLE,
 					    it->reject, it->reject_text);
 			}
 		}

@@ -36,6 +36,7 @@ include tests/unit/notify.mk
 include tests/unit/jthread.mk
 include tests/unit/audit_query.mk
 include tests/unit/route.mk
+include tests/unit/origin.mk
 include tests/unit/carrier.mk
 include tests/unit/queue.mk
 include tests/integration/local.mk

@@ -55,9 +55,9 @@ t_check "alice sent three packets while the city's uplink is cut" test -n "$x1" 
 sleep 1
 t_check "eve's cancel of alice's packet is taken (custody)" tc_send ca eve fj-xm-b/bob 1 -c "$x1"
 t_wait_for "the city refuses it as spoofing" 10 \
-	grep -q "router: fj-xm-a/eve: cancel of packet $x1 refused: spoofed" "$T_DIR/city.log"
+	grep -q "origin: fj-xm-a/eve: cancel of packet $x1 refused: spoofed" "$T_DIR/city.log"
 t_check "county A refuses it too" \
-	grep -q "router: fj-xm-a/eve: cancel of packet $x1 refused: spoofed" "$T_DIR/ca.log"
+	grep -q "origin: fj-xm-a/eve: cancel of packet $x1 refused: spoofed" "$T_DIR/ca.log"
 t_check "the refusal is journaled at the city" \
 	grep -q "rejected id=$x1 .*reason=3 .*cancel from fj-xm-a/eve refused" \
 	<(n_audit "$T_DIR/city/journal" --id "$x1")
