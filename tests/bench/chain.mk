@@ -13,8 +13,9 @@ tests_bench_chainload_LDADD = tests/tools/libtlink.la packets/libpackets.la $(NN
 tests_bench_nngref_SOURCES = tests/bench/nngref.c
 tests_bench_nngref_CFLAGS = $(AM_CFLAGS)
 tests_bench_nngref_LDADD = $(NNG_LIBS) $(PTHREAD_LIBS)
-EXTRA_DIST += tests/bench/chain.sh
-CLEANFILES += tests/bench/results-chain.txt tests/bench/perf-*.txt
+EXTRA_DIST += tests/bench/chain.sh tests/bench/chain_instr.sh
+CLEANFILES += tests/bench/results-chain.txt tests/bench/perf-*.txt \
+	tests/bench/results-instr.txt
 
 # Knobs (CHAIN_RUNS, CHAIN_PERF, CHAIN_SYSCOUNT...): see the top of chain.sh.
 bench-chain: node/cascaded$(EXEEXT) tests/freeport$(EXEEXT) \
@@ -22,4 +23,12 @@ bench-chain: node/cascaded$(EXEEXT) tests/freeport$(EXEEXT) \
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 	    bash $(top_srcdir)/tests/bench/chain.sh
 
-.PHONY: bench-chain
+# bench-instr: the chain's user-space instructions per packet and node under
+# valgrind, for comparing two builds on a noisy machine (INSTR_BASE=old
+# cascaded; knobs at the top of chain_instr.sh). Not part of make bench.
+bench-instr: node/cascaded$(EXEEXT) tests/freeport$(EXEEXT) \
+	tests/bench/chainload$(EXEEXT) tests/bench/nngref$(EXEEXT)
+	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+	    bash $(top_srcdir)/tests/bench/chain_instr.sh
+
+.PHONY: bench-chain bench-instr
