@@ -174,14 +174,11 @@ void route_packet(const struct node *n, Cascade__Packet *p, enum origin from,
 /* Re-decodes a stored packet for sending: remaining ttl (at least 1 ms), held time of our hop. */
 Cascade__Packet *route_outgoing(const struct jentry *e, int64_t now_ms);
 
+/* ---------------------------------------------------------- custody.c */
+/* custody_intake, custody_take_out, custody_route, custody_accepted: custody.h */
+
 /* ----------------------------------------------------------- router.c */
 
-/*
- * route_packet for this node now, then the audit copy it asks for (submitted
- * to the journal thread at once, after its original's decision).
- */
-void router_route(Cascade__Packet *p, enum origin from, const struct peer *peer,
-    struct jitem *it, char *text, size_t textlen);
 /*
  * Sends a notice about p to p's src (as a local-origin packet): code is a
  * NoticeCode, reason/text for rejects. Nothing for notices themselves.
@@ -212,10 +209,10 @@ void router_rejected_from_client(const Cascade__Packet *p, const struct peer *cl
  * down from here, as above. The parent never notifies for a child's packets.
  */
 void router_rejected_above(const Cascade__Reject *r);
-/* A packet this node just took custody of: wakes its queues, acts on its kind. */
-void router_accepted(const struct jitem *it);
-/* Tells whoever waits on queue qid that it has new packets (queue_wake). */
-void router_wake(uint32_t qid);
+/* Submits an audit copy of p, which this node just routed (custody_route). */
+void make_audit_copy(const Cascade__Packet *p);
+/* Removes the packet cancel p names, wherever it waits here (custody_accepted). */
+void cancel_start(const Cascade__Packet *p);
 /* Commits local-origin packets (notices, audit copies): ownership taken. */
 void router_submit_local(Cascade__Packet *p);
 /* Periodic expiry sweep (timer). */

@@ -45,6 +45,8 @@ node_libcascaded_la_SOURCES = \
 	node/route.c \
 	node/queue.h \
 	node/queue.c \
+	node/custody.h \
+	node/custody.c \
 	node/router.c \
 	node/server.c \
 	node/reload.c \

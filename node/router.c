@@ -1,15 +1,15 @@
 /*
  * router.c — the packets this node originates and what follows a decision:
- * router_route (the decision of route.c, then the audit copy it asks for),
- * local packets (notices to the source, audit copies), cancel, the wake of
- * a queue's reader, and the expiry sweep. The subtree table is routes.c's.
+ * local packets (notices to the source, audit copies), cancel and the
+ * expiry sweep. The decision and the wake of a queue's reader are
+ * custody.c's, the subtree table is routes.c's.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "cascaded.h"
+#include "custody.h"
 #include "rules.h"
 
 #define FLAG(x) CASCADE__PACKET_FLAG__FLAG_##x
@@ -17,26 +17,6 @@
 #define REASON(x) CASCADE__REASON__REASON_##x
 
 static struct event *expiry_timer;
-
-/* ------------------------------------------------------------- routing */
-
-static void make_audit_copy(const Cascade__Packet *p);
-
-/*
- * The decision is route_packet's (route.c, pure); what it asks for next is
- * done here, at the same moment as the decision, so the audit copy's
- * journal submission keeps its place right after its original's.
- */
-void
-router_route(Cascade__Packet *p, enum origin from, const struct peer *peer,
-    struct jitem *it, char *text, size_t textlen)
-{
-	struct route_acts acts;
-
-	route_packet(node, p, from, peer, cnow_ms(), it, text, textlen, &acts);
-	if (acts.audit_copy)
-		make_audit_copy(p);
-}
 
 /* ------------------------------------------------------- local packets */
 
@@ -53,7 +33,7 @@ void
 router_local_committed(const struct jitem *it)
 {
 	if (it->result == JR_ACCEPTED)
-		router_accepted(it);
+		custody_accepted(it);
 	else if (it->result == JR_FULL)
 		log_warnx("router: journal full: notice %s lost", it->pkt->command);
 	else if (it->result == JR_REJECTED)
@@ -87,7 +67,7 @@ router_submit_local(Cascade__Packet *p)
 	lj->pkts = xcalloc(1, sizeof(Cascade__Packet *));
 	lj->texts = xcalloc(1, sizeof(*lj->texts));
 	lj->pkts[0] = p;
-	router_route(p, FROM_LOCAL, NULL, &lj->items[0], lj->texts[0], sizeof(lj->texts[0]));
+	custody_route(p, FROM_LOCAL, NULL, &lj->items[0], lj->texts[0], sizeof(lj->texts[0]));
 	lj->b.peer = "";
 	lj->b.items = lj->items;
 	lj->b.n = 1;
@@ -171,7 +151,7 @@ router_notice_routed(const Cascade__Packet *p, uint32_t code, uint32_t reason, c
 	Cascade__Packet *n = notice_new(p, p->src, 0, code, reason, text);
 
 	if (n != NULL)
-		router_route(n, FROM_LOCAL, NULL, it, why, whylen);
+		custody_route(n, FROM_LOCAL, NULL, it, why, whylen);
 	return n;
 }
 
@@ -241,7 +221,7 @@ router_notice_here(const Cascade__Packet *p, uint32_t code, const char *text)
 	    code, 0, text);
 }
 
-static void
+void
 make_audit_copy(const Cascade__Packet *p)
 {
 	Cascade__Packet *n = packet_new(p->dst, KIND(AUDIT), p->command);
@@ -352,7 +332,7 @@ cancel_done(struct jjob *job)
 	free(cj);
 }
 
-static void
+void
 cancel_start(const Cascade__Packet *p)
 {
 	struct cancel_job *cj;
@@ -373,27 +353,6 @@ cancel_start(const Cascade__Packet *p)
 	cj->job.run = cancel_run;
 	cj->job.done = cancel_done;
 	jthread_submit(&cj->job);
-}
-
-/* A packet this node just took custody of: wake its queues, act on its kind. */
-void
-router_accepted(const struct jitem *it)
-{
-	unsigned k;
-
-	for (k = 0; k < it->nqueues; k++)
-		router_wake(it->queues[k]);
-	if (it->pkt->kind == KIND(CANCEL))
-		cancel_start(it->pkt);
-}
-
-/* ------------------------------------------------------------- sending */
-
-/* whoever waits on the queue is queue.c's business */
-void
-router_wake(uint32_t qid)
-{
-	queue_wake(qid);
 }
 
 /* -------------------------------------------------------------- expiry */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cascaded.h"
+#include "custody.h"
 
 #define STATUS(x) CASCADE__STATUS__STATUS_##x
 #define MSG(x) CASCADE__MSG_TYPE__MSG_##x
@@ -654,42 +654,38 @@ fail:
 
 /* ---------------------------------------------------------------- push */
 
+/* A push on its way into custody (custody.c), and the request it answers. */
 struct push_job {
-	struct jjob job;
+	struct custody_batch cb;        /* first: custody.c hands it back */
 	struct sreq *r;
-	struct peer *peer;
 	Cascade__Push *push;
-	struct jbatch b;
-	struct jitem *items;
-	char (*texts)[256];
 };
 
+/* The push is in (or not): counts, the reply with what was refused here. */
 static void
-push_done(struct jjob *job)
+push_done(struct custody_batch *cb, void *arg)
 {
-	struct push_job *pj = (struct push_job *)job;
+	struct push_job *pj = arg;
+	struct peer *peer = cb->peer;
+	int rc = cb->job.rc;
 	Cascade__PushReply pr = CASCADE__PUSH_REPLY__INIT;
 	Cascade__Reject *rej = NULL, **rejp = NULL;
 	unsigned i, nrej = 0;
 	char idt[CID_TEXT_LEN];
 
-	if (job->rc != 0 && job->rc != JOURNAL_OUT_OF_ORDER && job->rc != JOURNAL_FULL) {
-		sfail(pj->r, STATUS(BUSY), "journal: %s", journal_strerror(job->rc));
+	if (rc != 0 && rc != JOURNAL_OUT_OF_ORDER && rc != JOURNAL_FULL) {
+		sfail(pj->r, STATUS(BUSY), "journal: %s", journal_strerror(rc));
 		goto done;
 	}
-	rej = xcalloc(pj->b.n + 1, sizeof(*rej));
-	rejp = xcalloc(pj->b.n + 1, sizeof(*rejp));
-	for (i = 0; job->rc != JOURNAL_OUT_OF_ORDER && i < pj->b.n; i++) {
-		struct jitem *it = &pj->items[i];
+	rej = xcalloc(cb->b.n + 1, sizeof(*rej));
+	rejp = xcalloc(cb->b.n + 1, sizeof(*rejp));
+	for (i = 0; rc != JOURNAL_OUT_OF_ORDER && i < cb->b.n; i++) {
+		struct jitem *it = &cb->items[i];
 		Cascade__Packet *p = pj->push->packets[i];
 
 		switch (it->result) {
 		case JR_ACCEPTED:
 			node->stat_accepted++;
-			if (it->nqueues > 0)    /* what waits in a queue here */
-				lim_quota_take(pj->peer, p->id.data, it->leg,
-				    protobuf_c_message_get_packed_size(&it->pkt->base));
-			router_accepted(it);
 			break;
 		case JR_DUPLICATE:
 			node->stat_duplicates++;
@@ -703,34 +699,26 @@ push_done(struct jjob *job)
 			rej[nrej].text = (char *)(it->reject_text ? it->reject_text : "");
 			rejp[nrej] = &rej[nrej];
 			nrej++;
-			log_warnx("server: %s: packet %s rejected: %s: %s", pj->peer->name,
+			log_warnx("server: %s: packet %s rejected: %s: %s", peer->name,
 			    p->id.len == CID_LEN ? cid_format(p->id.data, idt) : "(no id)",
 			    creason_str(it->reject), it->reject_text ? it->reject_text : "");
-			/*
-			 * A child hears of it in rejects[] and tells the source
-			 * itself (router_rejected_above): a src refused here as
-			 * spoofed may be one nobody above it can route.
-			 */
-			if (pj->peer->kind == CASCADE__PEER_KIND__PEER_CLIENT)
-				router_rejected_from_client(p, pj->peer, it->reject, it->reject_text);
 			break;
 		}
 	}
-	pr.acked_seq = pj->b.mark;
+	pr.acked_seq = cb->b.mark;
 	pr.rejects = rejp;
 	pr.n_rejects = nrej;
-	if (job->rc == JOURNAL_FULL) {
+	if (rc == JOURNAL_FULL) {
 		pr.refused = CASCADE__REASON__REASON_JOURNAL_FULL;
 		pr.text = "journal full";
-		log_warnx("server: %s: push refused: journal full", pj->peer->name);
+		log_warnx("server: %s: push refused: journal full", peer->name);
 	}
 	sreply_msg(pj->r, &pr.base);
 done:
 	free(rej);
 	free(rejp);
 	cascade__push__free_unpacked(pj->push, NULL);
-	free(pj->items);
-	free(pj->texts);
+	custody_batch_free(cb);
 	free(pj);
 }
 
@@ -847,35 +835,21 @@ fail:
 	cascade__push__free_unpacked(push, NULL);
 }
 
-/* Routes a push's packets and queues their commit. */
+/* Hands a push's packets to custody (routed, then committed). */
 static void
 push_submit(struct session *s, struct sreq *r, Cascade__Push *push)
 {
-	struct push_job *pj;
-	enum origin from;
-	size_t i;
+	struct push_job *pj = xcalloc(1, sizeof(*pj));
 
-	from = s->peer->kind == CASCADE__PEER_KIND__PEER_NODE ? FROM_CHILD : FROM_CLIENT;
-	pj = xcalloc(1, sizeof(*pj));
 	pj->r = r;
-	pj->peer = s->peer;
 	pj->push = push;
-	pj->items = xcalloc(push->n_packets + 1, sizeof(struct jitem));
-	pj->texts = xcalloc(push->n_packets + 1, sizeof(*pj->texts));
-	for (i = 0; i < push->n_packets; i++) {
-		router_route(push->packets[i], from, s->peer, &pj->items[i], pj->texts[i],
-		    sizeof(pj->texts[i]));
-		pj->items[i].seq = push->seqs[i];
-	}
-	pj->b.peer = s->peer->name;
-	pj->b.epoch = push->epoch;
-	pj->b.first_seq = push->first_seq;
-	pj->b.last_seq = push->last_seq;
-	pj->b.items = pj->items;
-	pj->b.n = (unsigned)push->n_packets;
-	pj->job.batch = &pj->b;
-	pj->job.done = push_done;
-	jthread_submit(&pj->job);
+	pj->cb.b.peer = s->peer->name;
+	pj->cb.b.epoch = push->epoch;
+	pj->cb.b.first_seq = push->first_seq;
+	pj->cb.b.last_seq = push->last_seq;
+	custody_intake(&pj->cb, push->packets, push->seqs, push->n_packets,
+	    s->peer->kind == CASCADE__PEER_KIND__PEER_NODE ? FROM_CHILD : FROM_CLIENT, s->peer,
+	    push_done, pj);
 	s->push_epoch = push->epoch;
 	if (push->last_seq + 1 > s->push_next)
 		s->push_next = push->last_seq + 1;
@@ -963,12 +937,9 @@ pull_continue(struct sreq *r)
 {
 	struct peer *p = r->peer;
 	struct jqueue_info qi;
-	struct jentry *e;
+	struct custody_out out;
 	Cascade__PullReply pr = CASCADE__PULL_REPLY__INIT;
-	Cascade__Packet **pkts;
-	uint64_t *seqs;
-	unsigned n = 0, i, k = 0;
-	int64_t now = cnow_ms();
+	char who[CADDR_TEXT_MAX + 16];
 	int rc;
 
 	if (p->sess == NULL || p->sess->id != r->req->session) {
@@ -985,16 +956,14 @@ pull_continue(struct sreq *r)
 	if (r->pull_epoch != qi.epoch || r->pull_from <= qi.acked_seq)
 		r->pull_from = qi.acked_seq + 1;
 	r->pull_epoch = qi.epoch;
-	e = xcalloc(r->pull_max, sizeof(*e));
-	rc = journal_peek_sent(node->j, p->qid, r->pull_from, r->pull_max, r->pull_max_bytes, e,
-	    &n);
+	snprintf(who, sizeof(who), "server: %s", p->name);
+	rc = custody_take_out(p->qid, r->pull_from, r->pull_max, r->pull_max_bytes, who, &out);
 	if (rc != 0) {
-		free(e);
 		sfail(r, STATUS(INTERNAL), "journal: %s", journal_strerror(rc));
 		return;
 	}
-	if (n == 0 && qi.next_seq <= r->pull_from) {
-		free(e);
+	if (out.entries == 0 && qi.next_seq <= r->pull_from) {
+		custody_out_free(&out);
 		if (p->sess != NULL && r->timer != NULL) {
 			/* nothing yet: hold the pull until packets come or the wait ends */
 			if (p->sess->held != NULL && p->sess->held != r) {
@@ -1013,24 +982,14 @@ pull_continue(struct sreq *r)
 		pull_reply_empty(r);
 		return;
 	}
-	pkts = xcalloc(n + 1, sizeof(*pkts));
-	seqs = xcalloc(n + 1, sizeof(*seqs));
-	for (i = 0; i < n; i++) {
-		if ((pkts[k] = route_outgoing(&e[i], now)) == NULL) {
-			log_warnx("server: %s: stored packet at seq %llu does not decode; skipped",
-			    p->name, (unsigned long long)e[i].seq);
-			continue;
-		}
-		seqs[k++] = e[i].seq;
-	}
 	pr.epoch = qi.epoch;
 	pr.first_seq = r->pull_from;
 	/* the reply covers sequences the sweep removed, so the stream has no gaps */
-	pr.last_seq = n > 0 ? e[n - 1].seq : qi.next_seq - 1;
-	pr.packets = pkts;
-	pr.n_packets = k;
-	pr.seqs = seqs;
-	pr.n_seqs = k;
+	pr.last_seq = out.entries > 0 ? out.last_seq : qi.next_seq - 1;
+	pr.packets = out.pkts;
+	pr.n_packets = out.n;
+	pr.seqs = out.seqs;
+	pr.n_seqs = out.n;
 	/*
 	 * What an earlier session was handed may have reached its application
 	 * before this one took over (its ack never came): say so, so the new
@@ -1038,21 +997,16 @@ pull_continue(struct sreq *r)
 	 */
 	if (p->sess->handed_epoch == qi.epoch && p->sess->handed_before >= pr.first_seq)
 		pr.handed_upto = p->sess->handed_before;
-	if (n > 0 && (p->handed_epoch != qi.epoch || p->handed_seq < e[n - 1].seq)) {
+	if (out.entries > 0 && (p->handed_epoch != qi.epoch || p->handed_seq < out.last_seq)) {
 		p->handed_epoch = qi.epoch;
-		p->handed_seq = e[n - 1].seq;
+		p->handed_seq = out.last_seq;
 	}
-	if (n > 0)
+	if (out.entries > 0)
 		p->handed_owner = p->sess->up_epoch;
 	if (p->sess->held == r)
 		p->sess->held = NULL;
 	sreply_msg(r, &pr.base);
-	for (i = 0; i < k; i++)
-		cpkt_free(pkts[i]);
-	free(pkts);
-	free(seqs);
-	journal_entries_free(e, n);
-	free(e);
+	custody_out_free(&out);
 }
 
 /*
@@ -1115,7 +1069,7 @@ ack_receipts(struct ack_job *aj, const char *client)
 			    p->kind == CASCADE__PACKET_KIND__KIND_DATA) {
 				aj->items = xrealloc(aj->items, (aj->nreceipts + 1) * sizeof(*aj->items));
 				aj->why = xrealloc(aj->why, (aj->nreceipts + 1) * sizeof(*aj->why));
-				/* the receipt is its item's pkt (router_route keeps it there) */
+				/* the receipt is its item's pkt (custody_route keeps it there) */
 				if (router_notice_routed(p, CASCADE__NOTICE_CODE__NOTICE_DELIVERED, 0,
 				    client, &aj->items[aj->nreceipts], aj->why[aj->nreceipts],
 				    sizeof(aj->why[0])) != NULL)

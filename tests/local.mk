@@ -38,6 +38,7 @@ include tests/unit/audit_query.mk
 include tests/unit/route.mk
 include tests/unit/carrier.mk
 include tests/unit/queue.mk
+include tests/unit/custody.mk
 include tests/integration/local.mk
 include tests/chaos/local.mk
 include tests/tools/local.mk
