@@ -268,10 +268,11 @@ int lim_quota_keys(struct journal *j, uint32_t qid, uint64_t upto, struct jkey *
 void lim_shutdown(void);
 
 /* ----------------------------------------------------------- server.c */
-/* server_request, server_conn_gone, server_expire_idle: carrier.h */
+/* server_request, server_conn_gone, server_expire_idle: carrier.h. The
+ * server's own files (server_*.c) share node/server_int.h. */
 void server_init(void);
 void server_shutdown(void);
-/* The carrier name of p's session ("tcp", "http"), or NULL when it has none. */
+/* server_session.c: the carrier name of p's session ("tcp", "http"), or NULL. */
 const char *server_peer_carrier(const struct peer *p);
 /* Ends p's session, if any (reload.c: a removed peer or a changed secret). */
 void server_peer_end(struct peer *p, const char *why);

@@ -48,7 +48,13 @@ node_libcascaded_la_SOURCES = \
 	node/custody.h \
 	node/custody.c \
 	node/router.c \
+	node/server_int.h \
 	node/server.c \
+	node/server_auth.c \
+	node/server_session.c \
+	node/server_push.c \
+	node/server_pull.c \
+	node/server_reply.c \
 	node/reload.c \
 	node/limits.c \
 	node/uplink.c \
