@@ -62,7 +62,8 @@ struct sreq {
 };
 /* server.c: takes r; r->reply runs once, now or later. */
 void server_request(struct sreq *r);
-/* The carrier connection conn is gone: its sessions end, held pulls are released. */
+/* server_session.c: the carrier connection conn is gone: its sessions end, held pulls
+ * are released. */
 void server_conn_gone(int carrier, uint64_t conn);
 /* Ends the sessions of carrier without a request for idle_ms (a held pull counts). */
 void server_expire_idle(int carrier, int64_t idle_ms);

@@ -174,18 +174,8 @@ void route_packet(const struct node *n, Cascade__Packet *p, enum origin from,
 /* Re-decodes a stored packet for sending: remaining ttl (at least 1 ms), held time of our hop. */
 Cascade__Packet *route_outgoing(const struct jentry *e, int64_t now_ms);
 
-/* ----------------------------------------------------------- router.c */
-
-/*
- * route_packet for this node now, then the audit copy it asks for (submitted
- * to the journal thread at once, after its original's decision).
- */
-void router_route(Cascade__Packet *p, enum origin from, const struct peer *peer,
-    struct jitem *it, char *text, size_t textlen);
-/* A packet this node just took custody of: wakes its queues, acts on its kind. */
-void router_accepted(const struct jitem *it);
-/* Tells whoever waits on queue qid that it has new packets (queue_wake). */
-void router_wake(uint32_t qid);
+/* ---------------------------------------------------------- custody.c */
+/* custody_intake, custody_take_out, custody_route, custody_accepted: custody.h */
 /* The packets this node originates (notices, audit copies, cancel, expiry): origin.h */
 
 /* ----------------------------------------------------------- limits.c */
@@ -238,10 +228,11 @@ int lim_quota_keys(struct journal *j, uint32_t qid, uint64_t upto, struct jkey *
 void lim_shutdown(void);
 
 /* ----------------------------------------------------------- server.c */
-/* server_request, server_conn_gone, server_expire_idle: carrier.h */
+/* server_request, server_conn_gone, server_expire_idle: carrier.h. The
+ * server's own files (server_*.c) share node/server_int.h. */
 void server_init(void);
 void server_shutdown(void);
-/* The carrier name of p's session ("tcp", "http"), or NULL when it has none. */
+/* server_session.c: the carrier name of p's session ("tcp", "http"), or NULL. */
 const char *server_peer_carrier(const struct peer *p);
 /* Ends p's session, if any (reload.c: a removed peer or a changed secret). */
 void server_peer_end(struct peer *p, const char *why);

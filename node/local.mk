@@ -45,10 +45,17 @@ node_libcascaded_la_SOURCES = \
 	node/route.c \
 	node/queue.h \
 	node/queue.c \
-	node/router.c \
+	node/custody.h \
+	node/custody.c \
 	node/origin.h \
 	node/origin.c \
+	node/server_int.h \
 	node/server.c \
+	node/server_auth.c \
+	node/server_session.c \
+	node/server_push.c \
+	node/server_pull.c \
+	node/server_reply.c \
 	node/reload.c \
 	node/limits.c \
 	node/uplink.c \

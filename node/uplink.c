@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cascaded.h"
+#include "custody.h"
 #include "origin.h"
 
 #define STATUS(x) CASCADE__STATUS__STATUS_##x
@@ -673,39 +673,26 @@ push_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 static void
 push_more(struct uplink *u)
 {
-	struct jentry *e;
-	unsigned n, i, k;
-	int64_t now;
+	char who[CADDR_NODE_MAX + 8];
 
 	if (u->state != UL_UP || u->hold_until > cmono_ms())
 		return;
-	e = xcalloc(u->max_batch, sizeof(*e));
+	snprintf(who, sizeof(who), "link %s", u->pc->id);
 	while (u->inflight < u->window) {
 		Cascade__Push push;
-		Cascade__Packet **pkts;
-		uint64_t *seqs;
+		struct custody_out out;
 		struct ucall *c;
 
-		n = 0;
-		if (journal_peek_sent(node->j, node->q_up, u->next_send, u->max_batch, PUSH_MAX_BYTES,
-		    e, &n) != 0) {
+		if (custody_take_out(node->q_up, u->next_send, u->max_batch, PUSH_MAX_BYTES, who,
+		    &out) != 0) {
 			log_warnx("link %s: journal: %s", u->pc->id, journal_errmsg(node->j));
 			break;
 		}
-		if (n == 0)
+		if (out.entries == 0) {
+			custody_out_free(&out);
 			break;
-		now = cnow_ms();
-		pkts = xcalloc(n, sizeof(*pkts));
-		seqs = xcalloc(n, sizeof(*seqs));
-		for (i = k = 0; i < n; i++) {
-			if ((pkts[k] = route_outgoing(&e[i], now)) == NULL) {
-				log_warnx("link %s: stored packet at seq %llu does not decode; skipped",
-				    u->pc->id, (unsigned long long)e[i].seq);
-				continue;
-			}
-			seqs[k++] = e[i].seq;
 		}
-		clink_push(&push, u->epoch, u->next_send, e[n - 1].seq, pkts, seqs, k);
+		clink_push(&push, u->epoch, u->next_send, out.last_seq, out.pkts, out.seqs, out.n);
 		c = ucall_new(u);
 		c->first = push.first_seq;
 		c->last = push.last_seq;
@@ -713,13 +700,8 @@ push_more(struct uplink *u)
 		u->inflight++;
 		call(u, c, CASCADE__MSG_TYPE__MSG_PUSH, &push.base, (int)u->pc->dead_timeout_ms,
 		    push_reply);
-		for (i = 0; i < k; i++)
-			cpkt_free(pkts[i]);
-		free(pkts);
-		free(seqs);
-		journal_entries_free(e, n);
+		custody_out_free(&out);
 	}
-	free(e);
 }
 
 /* The up queue has new packets (queue_wake): push them when the link is up. */
@@ -732,17 +714,15 @@ up_woken(void *arg, uint32_t qid)
 
 /* ---------------------------------------------------------------- pull */
 
+/* Packets pulled from the parent on their way into custody (custody.c). */
 struct down_job {
-	struct jjob job;
+	struct custody_batch cb;        /* first: down_run gets the job back */
 	struct uplink *u;
 	uint64_t gen;
 	Cascade__PullReply *pr;
-	struct jbatch b;
-	struct jitem *items;
-	char (*texts)[256];
-	int new_epoch;
 };
 
+/* A new down epoch: its mark first, then the batch (the job's run). */
 static int
 down_run(struct journal *j, struct jjob *job)
 {
@@ -750,55 +730,47 @@ down_run(struct journal *j, struct jjob *job)
 	uint64_t mark;
 	int rc;
 
-	if (dj->new_epoch) {
-		/* an epoch we don't know: the parent's lowest unacked starts it */
-		rc = journal_mark_resolve(j, dj->u->peername, dj->pr->epoch, dj->pr->first_seq, &mark);
-		if (rc == 0)
-			rc = journal_meta_put(j, "uplink:down-epoch", &dj->pr->epoch,
-			    sizeof(dj->pr->epoch));
-		if (rc != 0)
-			return rc;
-		dj->b.mark = mark;
-	}
-	if (dj->b.n == 0 && dj->pr->last_seq < dj->pr->first_seq)
+	/* an epoch we don't know: the parent's lowest unacked starts it */
+	rc = journal_mark_resolve(j, dj->u->peername, dj->pr->epoch, dj->pr->first_seq, &mark);
+	if (rc == 0)
+		rc = journal_meta_put(j, "uplink:down-epoch", &dj->pr->epoch,
+		    sizeof(dj->pr->epoch));
+	if (rc != 0)
+		return rc;
+	dj->cb.b.mark = mark;
+	if (dj->cb.b.n == 0 && dj->pr->last_seq < dj->pr->first_seq)
 		return 0;
-	dj->b.now_ms = cnow_ms();
-	return journal_commit_batch(j, &dj->b);
+	dj->cb.b.now_ms = cnow_ms();
+	return journal_commit_batch(j, &dj->cb.b);
 }
 
+/* The pulled packets are in (or not): the down stream's mark, the next pull. */
 static void
-down_done(struct jjob *job)
+down_done(struct custody_batch *cb, void *arg)
 {
-	struct down_job *dj = (struct down_job *)job;
+	struct down_job *dj = arg;
 	struct uplink *u = dj->u;
 	uint64_t gen;
 	unsigned i;
+	int rc = cb->job.rc;
 
-	if (job->rc != 0 && job->rc != JOURNAL_OUT_OF_ORDER && job->rc != JOURNAL_FULL)
-		log_warnx("link %s: storing pulled packets: %s", u->pc->id,
-		    journal_strerror(job->rc));
+	if (rc != 0 && rc != JOURNAL_OUT_OF_ORDER && rc != JOURNAL_FULL)
+		log_warnx("link %s: storing pulled packets: %s", u->pc->id, journal_strerror(rc));
 	else {
 		u->down_epoch = dj->pr->epoch;
-		u->down_mark = dj->b.mark;
-		for (i = 0; i < dj->b.n; i++) {
-			struct jitem *it = &dj->items[i];
+		u->down_mark = cb->b.mark;
+		for (i = 0; i < cb->b.n; i++) {
+			struct jitem *it = &cb->items[i];
 
-			if (it->result == JR_ACCEPTED)
-				router_accepted(it);
-			else if (it->result == JR_REJECTED) {
+			if (it->result == JR_REJECTED)
 				log_warnx("link %s: packet from the parent rejected: %s: %s",
 				    u->pc->id, creason_str(it->reject),
 				    it->reject_text ? it->reject_text : "");
-				if (it->reject == CASCADE__REASON__REASON_UNROUTABLE)
-					origin_notice(it->pkt, CASCADE__NOTICE_CODE__NOTICE_UNDELIVERABLE,
-					    it->reject, it->reject_text);
-			}
 		}
 	}
 	gen = dj->gen;
 	cascade__pull_reply__free_unpacked(dj->pr, NULL);
-	free(dj->items);
-	free(dj->texts);
+	custody_batch_free(cb);
 	free(dj);
 	if (gen == u->gen) {
 		u->pulling = 0;
@@ -812,7 +784,6 @@ pull_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	Cascade__PullReply *pr;
 	struct down_job *dj;
 	char why[80];
-	size_t i;
 
 	if (reply_ok(u, c, "pull", err, rep) != 0)
 		return;
@@ -827,28 +798,16 @@ pull_reply(struct uplink *u, struct ucall *c, int err, Cascade__Reply *rep)
 	dj->u = u;
 	dj->gen = u->gen;
 	dj->pr = pr;
-	dj->new_epoch = pr->epoch != u->down_epoch;
-	dj->items = xcalloc(pr->n_packets + 1, sizeof(struct jitem));
-	dj->texts = xcalloc(pr->n_packets + 1, sizeof(*dj->texts));
-	for (i = 0; i < pr->n_packets; i++) {
-		router_route(pr->packets[i], FROM_PARENT, NULL, &dj->items[i], dj->texts[i],
-		    sizeof(dj->texts[i]));
-		dj->items[i].seq = pr->seqs[i];
-	}
-	dj->b.peer = u->peername;
-	dj->b.epoch = pr->epoch;
-	dj->b.first_seq = pr->first_seq;
-	dj->b.last_seq = pr->last_seq;
-	dj->b.items = dj->items;
-	dj->b.n = (unsigned)pr->n_packets;
-	dj->b.mark = u->down_mark;
+	dj->cb.b.peer = u->peername;
+	dj->cb.b.epoch = pr->epoch;
+	dj->cb.b.first_seq = pr->first_seq;
+	dj->cb.b.last_seq = pr->last_seq;
+	dj->cb.b.mark = u->down_mark;
 	/* a known stream goes into the group commit; a new epoch needs its mark first */
-	if (dj->new_epoch)
-		dj->job.run = down_run;
-	else
-		dj->job.batch = &dj->b;
-	dj->job.done = down_done;
-	jthread_submit(&dj->job);
+	if (pr->epoch != u->down_epoch)
+		dj->cb.job.run = down_run;
+	custody_intake(&dj->cb, pr->packets, pr->seqs, pr->n_packets, FROM_PARENT, NULL,
+	    down_done, dj);
 }
 
 static void
