@@ -176,10 +176,12 @@ const char *journal_strerror(int rc);
  * arrival order, so the queue's key order is the send order. As acks (or
  * an expiry or cancel) make room, lane entries are numbered, urgent first,
  * in the same transaction. Only numbered entries are sent; lanes are in
- * the journal, so a restart keeps them.
+ * the journal, so a restart keeps them. The lanes' keys stay below 2^53,
+ * so they are exact as JSON numbers (cascadectl queue --json, --after); a
+ * stream's seqs may reach 2^52 (a million packets a second for 140 years).
  */
-#define JSEQ_LANE           (1ULL << 62)    /* seqs from here: lane entries */
-#define JSEQ_ROUTINE        (1ULL << 63)    /* the routine lane (below: urgent) */
+#define JSEQ_LANE           (1ULL << 52)    /* seqs from here: lane entries */
+#define JSEQ_ROUTINE        (JSEQ_LANE + (1ULL << 51)) /* the routine lane (below: urgent) */
 #define JQ_WINDOW_DEFAULT   2048            /* 2 x push-window 4 x max-batch 256 */
 
 struct jqueue_info {

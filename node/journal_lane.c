@@ -102,6 +102,8 @@ jlane_enqueue(struct journal *j, MDB_txn *txn, struct jqueue_info *q, const uint
 	MDB_val k, v;
 	int rc;
 
+	if (q->next_seq >= JSEQ_LANE || q->lane_next >= JSEQ_ROUTINE - JSEQ_LANE)
+		return JOURNAL_RANGE;   /* 2^52 packets in one stream: see journal.h */
 	if (q->lanes > 0 && has_room(j, q) && (rc = jlane_fill(j, txn, q)) != 0)
 		return rc;
 	if (q->lanes == 0 && has_room(j, q)) {

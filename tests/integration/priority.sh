@@ -42,7 +42,19 @@ t_check "and the routine lane after it" grep -q "^r+[0-9]* .*fj-xm-a/alice" "$T_
 t_eq "the urgent lane comes first" "u+" "$(awk 'NR > 2 && $1 !~ /^[0-9]/ { print substr($1, 1, 2); exit }' \
 	"$T_DIR/queue.txt")"
 
+# the whole queue page by page (--json, --after next_after): each packet
+# once, in the order they will be sent
+after=0
+: >"$T_DIR/listed.ids"
+for i in $(seq 1 20); do
+	"$CTL" -f "$T_DIR/county.conf" queue up --limit 1000 --after "$after" --json >"$T_DIR/page.json"
+	jq -r '.entries[].id' "$T_DIR/page.json" >>"$T_DIR/listed.ids"
+	after=$(jq -r '.next_after // 0' "$T_DIR/page.json")
+	[ "$after" != 0 ] || break
+done
 total=$((R + 13))
+t_eq "the listing's pages hold every packet once" "$total $total" \
+	"$(wc -l <"$T_DIR/listed.ids") $(sort -u "$T_DIR/listed.ids" | wc -l)"
 tc_recv_bg bob master bob "$total" -W 90
 t_proxy_cmd link pass >/dev/null
 t_check "bob gets all $total" t_wait bob 100
@@ -51,6 +63,8 @@ t_check "bob gets all $total" t_wait bob 100
 awk '$6 == 0 && !seen[$3]++ { print $3, $4, $5 }' "$T_DIR/bob.txt" >"$T_DIR/order.txt"
 t_eq "every packet once" "$total" "$(wc -l <"$T_DIR/order.txt")"
 t_check "no packet twice under another seq" check_exactly_once_ids "$T_DIR/bob.txt"
+t_check "bob got them in the order the listing showed" \
+	cmp -s <(awk '{ print $1 }' "$T_DIR/order.txt") "$T_DIR/listed.ids"
 before=$(awk '$2 == "fj-xm-a/carol" { last = routine } $2 == "fj-xm-a/alice" { routine++ }
 	END { print last + 0 }' "$T_DIR/order.txt")
 echo "# alice's packets bob had before carol's last urgent one: $before"
