@@ -31,7 +31,7 @@ item_commit(struct wtx *w, const struct jbatch *b, struct jitem *it, int full)
 	struct jqueue_info q;
 	struct jevent ev;
 	struct jrec r;
-	uint8_t pkey[JKEY_LEN], flow[JFLOW_LEN];
+	uint8_t pkey[JKEY_LEN];
 	size_t hdr, len, stored;
 	MDB_val k, v;
 	unsigned i;
@@ -97,14 +97,11 @@ item_commit(struct wtx *w, const struct jbatch *b, struct jitem *it, int full)
 			return rc;
 	}
 
-	if (it->nqueues > 0)
-		jlane_flow(p, flow);
 	for (i = 0; i < it->nqueues; i++) {
 		if ((rc = jqstate_get(j, w->txn, it->queues[i], &q)) != 0)
 			return rc;
 		r.qid[i] = q.qid;
-		if ((rc = jlane_enqueue(j, w->txn, &q, pkey, len,
-		    (p->flags & CASCADE__PACKET_FLAG__FLAG_URGENT) != 0, flow, &r.qseq[i])) != 0)
+		if ((rc = jlane_enqueue(j, w->txn, &q, pkey, len, p, &r.qseq[i])) != 0)
 			return rc;
 		if ((rc = jqstate_put(j, w->txn, &q)) != 0)
 			return rc;

@@ -218,9 +218,8 @@ int jqstate_get(struct journal *, MDB_txn *, uint32_t, struct jqueue_info *);
 int jqstate_put(struct journal *, MDB_txn *, const struct jqueue_info *);
 
 /* journal_lane.c */
-void jlane_flow(const Cascade__Packet *, uint8_t *);
 int jlane_enqueue(struct journal *, MDB_txn *, struct jqueue_info *, const uint8_t *, size_t,
-    int, const uint8_t *, uint64_t *);
+    const Cascade__Packet *, uint64_t *);
 int jlane_fill(struct journal *, MDB_txn *, struct jqueue_info *);
 int jrec_unqueue(struct journal *, MDB_txn *, const struct jrec *, unsigned *);
 

@@ -33,8 +33,8 @@
 
 #define JFLOW_KEY_LEN   (3 + 4 + JFLOW_LEN)     /* "qf:" qid flow */
 
-void
-jlane_flow(const Cascade__Packet *p, uint8_t *flow)
+static void
+flow_of(const Cascade__Packet *p, uint8_t *flow)
 {
 	uint8_t h[CSHA256_LEN];
 	const char *src = nz(p->src), *dst = nz(p->dst);
@@ -89,15 +89,16 @@ has_room(const struct journal *j, const struct jqueue_info *q)
 }
 
 /*
- * Puts the packet pkey (stored length len) into queue q inside txn: numbered
- * at once when q has room and nothing waits in its lanes, else in a lane.
- * *seq gets its key's seq; q is updated (the caller puts it).
+ * Puts packet p (key pkey, stored length len) into queue q inside txn:
+ * numbered at once when q has room and nothing waits in its lanes, else in
+ * a lane. *seq gets its key's seq; q is updated (the caller puts it).
  */
 int
 jlane_enqueue(struct journal *j, MDB_txn *txn, struct jqueue_info *q, const uint8_t *pkey,
-    size_t len, int urgent, const uint8_t *flow, uint64_t *seq)
+    size_t len, const Cascade__Packet *p, uint64_t *seq)
 {
-	uint8_t qk[JQKEY_LEN], qv[JQVAL_LANE_LEN];
+	uint8_t qk[JQKEY_LEN], qv[JQVAL_LANE_LEN], flow[JFLOW_LEN];
+	int urgent = (p->flags & CASCADE__PACKET_FLAG__FLAG_URGENT) != 0;
 	uint64_t waiting;
 	MDB_val k, v;
 	int rc;
@@ -111,6 +112,7 @@ jlane_enqueue(struct journal *j, MDB_txn *txn, struct jqueue_info *q, const uint
 		if ((rc = jqentry_put(j, txn, q->qid, *seq, pkey, len, 0)) != 0)
 			return rc;
 	} else {
+		flow_of(p, flow);
 		if (urgent) {
 			if ((rc = flow_add(j, txn, q->qid, flow, 0, &waiting)) != 0)
 				return rc;
