@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lmdb.h>
+
 #include "cu.h"
 #include "journal.h"
 #include "jtest.h"
@@ -294,11 +296,74 @@ TEST_reopen(void)
 	free(dir);
 }
 
+/* Rewrites one value of the meta database with the raw LMDB API. */
+static void
+raw_meta_put(const char *dir, const char *key, const void *val, size_t vlen)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { strlen(key), (void *)key }, v = { vlen, (void *)val };
+
+	CU_ASSERT_EQUAL_FATAL(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 8);
+	CU_ASSERT_EQUAL_FATAL(mdb_env_open(env, dir, 0, 0600), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_put(txn, dbi, &k, &v, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* A queue state of version 1 (before the lanes) reads as one without lanes. */
+static void
+TEST_qstate_v1(void)
+{
+	char *dir = cu_tmpdir("jlane");
+	struct journal *j = lane_open(dir, 1);
+	uint8_t v1[48 + 2], id[2][CID_LEN];
+	struct jqueue_info qi;
+	char key[16];
+	uint32_t q;
+
+	RC(journal_queue(j, "up", JQ_LINK, &q));
+	journal_close(j);
+	memset(v1, 0, sizeof(v1));
+	v1[0] = 1;
+	v1[7] = JQ_LINK;
+	v1[15] = 7;             /* epoch 7 */
+	v1[23] = 3;             /* next_seq 3 */
+	v1[31] = 2;             /* acked_seq 2 */
+	memcpy(v1 + 48, "up", 2);
+	snprintf(key, sizeof(key), "qn:%08x", q);
+	raw_meta_put(dir, key, v1, sizeof(v1));
+
+	j = lane_open(dir, 1);
+	RC(journal_queue_info(j, q, &qi));
+	CU_ASSERT_STRING_EQUAL(qi.name, "up");
+	CHECK_EQ(qi.epoch, 7);
+	CHECK_EQ(qi.next_seq, 3);
+	CHECK_EQ(qi.acked_seq, 2);
+	CHECK_EQ(qi.lanes, 0);
+	put1(j, q, FLOW_A, 0, 0, id[0]);        /* seq 3 */
+	put1(j, q, FLOW_A, 0, 0, id[1]);        /* the window is 1: a lane */
+	RC(journal_queue_info(j, q, &qi));
+	CU_ASSERT_STRING_EQUAL(qi.name, "up");
+	CHECK_EQ(qi.epoch, 7);
+	CHECK_EQ(qi.next_seq, 4);
+	CHECK_EQ(qi.lanes, 1);
+	CHECK_EQ(qi.depth, 2);
+	journal_close(j);
+	cu_rmtree(dir);
+	free(dir);
+}
+
 static const struct cu_test tests[] = {
 	CU_TEST(TEST_window),
 	CU_TEST(TEST_urgent_order),
 	CU_TEST(TEST_cancel_expire),
 	CU_TEST(TEST_reopen),
+	CU_TEST(TEST_qstate_v1),
 	CU_END
 };
 
