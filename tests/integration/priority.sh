@@ -6,7 +6,8 @@
 # master must get every urgent carol packet before 2500 of alice's routine
 # ones, every packet exactly once, and each flow in its order: alice's
 # urgent three after all 5000 of her routine ones. The county's queue
-# listing shows the unnumbered lanes (u+N, r+N) meanwhile.
+# listing shows the unnumbered lanes (u+N, r+N) meanwhile. Then the same
+# at the master for bob's inbox while he is away.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init priority
@@ -80,6 +81,27 @@ t_check "alice's flow in order, her urgent ones after her routine ones" \
 	END { exit bad || k != r + 3 }' "$T_DIR/alice_urgent.ids" "$T_DIR/order.txt"
 t_eq "nothing left in the county's up queue" 0 \
 	"$("$CTL" -f "$T_DIR/county.conf" queue | awk '$1 == "up" { print $3 }')"
+
+# 2. a client's inbox: bob away, R more routine packets and then 5 urgent ones
+# wait for him at the master (its queue client:bob, which he pulls and
+# acks); when he comes the urgent ones come before half of the rest.
+inbox() { "$CTL" -f "$T_DIR/master.conf" queue | awk '$1 == "client:bob" { print $3 }'; }
+inbox_is() { [ "$(inbox)" = "$1" ]; }
+out=$(tc_send county alice fj/bob "$R" -b 200 -W 60)
+t_eq "alice's $R more are taken" "sent $R acked $R" "$out"
+out=$(tc_send county carol fj/bob 5 -b 5 -U -W 20)
+t_eq "carol's 5 urgent ones are taken" "sent 5 acked 5" "$out"
+t_wait_for "all $((R + 5)) wait in bob's inbox at the master" 30 inbox_is $((R + 5))
+tc_recv_bg bob2 master bob $((R + 5)) -W 60
+t_check "bob gets all $((R + 5))" t_wait bob2 70
+awk '$6 == 0 && !seen[$3]++ { print $3, $4, $5 }' "$T_DIR/bob2.txt" >"$T_DIR/order2.txt"
+t_eq "every packet once" $((R + 5)) "$(wc -l <"$T_DIR/order2.txt")"
+before=$(awk '$2 == "fj-xm-a/carol" { last = routine } $2 == "fj-xm-a/alice" { routine++ }
+	END { print last + 0 }' "$T_DIR/order2.txt")
+echo "# alice's packets bob had before carol's last urgent one: $before"
+t_check "carol's urgent ones come before half of the inbox" test "$before" -lt $((R / 2))
+t_check "each flow in order" awk '{ if ($3 != ++n[$2]) bad = 1 } END { exit bad }' \
+	"$T_DIR/order2.txt"
 n_stop county
 n_stop master
 t_done
