@@ -6,7 +6,8 @@
 # master must get every urgent carol packet before 2500 of alice's routine
 # ones, every packet exactly once, and each flow in its order: alice's
 # urgent three after all 5000 of her routine ones. The county's queue
-# listing shows the unnumbered lanes (u+N, r+N) meanwhile. Then the same
+# listing shows the unnumbered lanes (u+N, r+N) meanwhile, the same after
+# a restart of the county. Then the same
 # at the master for bob's inbox while he is away.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
@@ -42,6 +43,14 @@ t_check "the listing shows the urgent lane after the numbered ones" \
 t_check "and the routine lane after it" grep -q "^r+[0-9]* .*fj-xm-a/alice" "$T_DIR/queue.txt"
 t_eq "the urgent lane comes first" "u+" "$(awk 'NR > 2 && $1 !~ /^[0-9]/ { print substr($1, 1, 2); exit }' \
 	"$T_DIR/queue.txt")"
+
+# a restart keeps the lanes and the numbering (they are in the journal)
+n_stop county
+n_start county
+"$CTL" -f "$T_DIR/county.conf" queue up --limit 1000 --after 2040 >"$T_DIR/queue2.txt"
+noage() { awk '{ print $1, $2, $3, $4, $5, $NF }' "$1"; }
+t_check "after a restart the listing is the same (but for the ages)" \
+	cmp -s <(noage "$T_DIR/queue.txt") <(noage "$T_DIR/queue2.txt")
 
 # the whole queue page by page (--json, --after next_after): each packet
 # once, in the order they will be sent
