@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cascadectl.h"
+#include "journal.h"
 
 #define CMD(x) CASCADE__CTL_COMMAND__CTL_##x
 
@@ -52,17 +53,33 @@ print_queues(const Cascade__CtlReply *rep)
 	}
 }
 
+/*
+ * A queue entry's seq; one not numbered yet waits in a priority lane
+ * (journal.h): "u+N" urgent, "r+N" routine, N its place in arrival order.
+ */
+static const char *
+seq_text(uint64_t seq, char *buf, size_t len)
+{
+	if (seq >= JSEQ_ROUTINE)
+		snprintf(buf, len, "r+%" PRIu64, (uint64_t)(seq - JSEQ_ROUTINE));
+	else if (seq >= JSEQ_LANE)
+		snprintf(buf, len, "u+%" PRIu64, (uint64_t)(seq - JSEQ_LANE));
+	else
+		snprintf(buf, len, "%" PRIu64, seq);
+	return buf;
+}
+
 static void
 print_page(const Cascade__CtlQueuePage *pg, const char *arg)
 {
 	int64_t now = cnow_ms();
-	char a[32];
+	char a[32], s1[32], s2[32];
 	size_t i;
 
 	printf("queue %s: %" PRIu64 " waiting", pg->name, pg->depth);
 	if (pg->n_entries > 0)
-		printf(", seq %" PRIu64 " to %" PRIu64 " shown", pg->entries[0]->seq,
-		    pg->entries[pg->n_entries - 1]->seq);
+		printf(", seq %s to %s shown", seq_text(pg->entries[0]->seq, s1, sizeof(s1)),
+		    seq_text(pg->entries[pg->n_entries - 1]->seq, s2, sizeof(s2)));
 	printf("\n");
 	if (pg->n_entries == 0)
 		return;
@@ -71,7 +88,8 @@ print_page(const Cascade__CtlQueuePage *pg, const char *arg)
 	for (i = 0; i < pg->n_entries; i++) {
 		const Cascade__CtlQueueEntry *e = pg->entries[i];
 
-		printf("%-10" PRIu64 " %-33s %-22s %-22s %-16s %8s %s\n", e->seq, e->id, e->src,
+		printf("%-10s %-33s %-22s %-22s %-16s %8s %s\n", seq_text(e->seq, s1, sizeof(s1)),
+		    e->id, e->src,
 		    e->dst, e->command, age(now - e->accepted_ms, a, sizeof(a)),
 		    e->urgent ? "yes" : "-");
 	}

@@ -77,6 +77,7 @@ const struct dir conf_dirs[] = {
 	{ "max-packet", CTX_TOP, 1, 1, 0, 0, "SIZE", d_size, C(max_packet),
 	    1, 1LL << 30 },
 	{ "max-batch", CTX_TOP, 1, 1, 0, 0, "N", d_uint, C(max_batch), 1, 100000 },
+	{ "queue-window", CTX_TOP, 1, 1, 0, 0, "N", d_uint, C(queue_window), 1, 10000000 },
 	{ "pull-wait", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur, C(pull_wait_ms),
 	    1, DAY },
 	{ "session-idle", CTX_TOP, 1, 1, 0, 0, "DURATION", d_dur, C(session_idle_ms),

@@ -41,6 +41,7 @@
 #define CONF_DEF_ANCHOR_MS     (60LL * 60 * 1000)   /* audit-anchor-interval, master */
 #define CONF_DEF_MAX_PACKET    (1ULL << 20)
 #define CONF_DEF_MAX_BATCH     256
+#define CONF_DEF_QUEUE_WINDOW  2048    /* JQ_WINDOW_DEFAULT */
 #define CONF_DEF_PULL_WAIT_MS  25000
 #define CONF_DEF_SESSION_IDLE_MS 60000
 #define CONF_DEF_RECONNECT_MIN_MS 1000
@@ -157,6 +158,7 @@ struct conf {
 	int metrics_port;
 	uint64_t max_packet;                    /* [1M] */
 	unsigned max_batch;                     /* [256] */
+	unsigned queue_window;                  /* [2048] numbered waiting per queue */
 	int64_t pull_wait_ms;                   /* [25s] */
 	int64_t session_idle_ms;                /* [60s] */
 	unsigned auth_fail_max;                 /* [10] failed logins per address a minute */

@@ -516,6 +516,7 @@ conf_load(const char *path, struct conf **confp, struct conf_errors *errs)
 	c->local_delivery = CONF_DELIVERY_VIA_MASTER;
 	c->max_packet = CONF_DEF_MAX_PACKET;
 	c->max_batch = CONF_DEF_MAX_BATCH;
+	c->queue_window = CONF_DEF_QUEUE_WINDOW;
 	c->pull_wait_ms = CONF_DEF_PULL_WAIT_MS;
 	c->session_idle_ms = CONF_DEF_SESSION_IDLE_MS;
 	c->auth_fail_max = CONF_DEF_AUTH_FAIL_MAX;

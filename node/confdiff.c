@@ -308,6 +308,10 @@ conf_diff(const struct conf *o, const struct conf *n, struct conf_changes *ch)
 		add(ch, CONF_CHANGE_RESTART, CONF_CHG_OTHER, NULL, &nw, "audit-index: %s -> %s "
 		    "(read when the journal opens: restart cascaded)",
 		    o->audit_index ? "yes" : "no", n->audit_index ? "yes" : "no");
+	if (o->queue_window != n->queue_window)
+		add(ch, CONF_CHANGE_RESTART, CONF_CHG_OTHER, NULL, &nw, "queue-window: %u -> %u "
+		    "(read when the journal opens: restart cascaded)", o->queue_window,
+		    n->queue_window);
 	if (o->audit_anchor_ms != n->audit_anchor_ms)
 		add(ch, CONF_CHANGE_RESTART, CONF_CHG_OTHER, NULL, &nw, "audit-anchor-interval: "
 		    "changed (read at start: restart cascaded)");

@@ -7,7 +7,8 @@
  * the rest of the queue (its depth is the queue's own state record), so a
  * page costs the same behind a backlog of a million packets. Queues of a
  * child or client removed from the config stay in the journal and are
- * listed by their journal name.
+ * listed by their journal name. A page lists the numbered entries, then
+ * those waiting in the priority lanes (journal_lane.c), in send order.
  */
 #include "config.h"
 
@@ -144,7 +145,7 @@ entry_of(const struct jentry *e)
 static void
 page(uint32_t qid, const Cascade__CtlRequest *req, Cascade__CtlReply *rep)
 {
-	unsigned limit = req->limit == 0 ? PAGE_DEFAULT : req->limit, n = 0, i;
+	unsigned limit = req->limit == 0 ? PAGE_DEFAULT : req->limit, n = 0, m = 0, i;
 	Cascade__CtlQueuePage *pg;
 	struct jqueue_info qi;
 	struct jentry *es;
@@ -158,11 +159,15 @@ page(uint32_t qid, const Cascade__CtlRequest *req, Cascade__CtlReply *rep)
 	}
 	from = req->after + 1 > qi.acked_seq + 1 ? req->after + 1 : qi.acked_seq + 1;
 	es = xcalloc(limit, sizeof(*es));
-	if (from < qi.next_seq && journal_peek(node->j, qid, from, limit, PAGE_BYTES, es, &n) != 0) {
-		free(es);
-		reply_set(rep, CTL(FAILED), journal_errmsg(node->j), NULL);
-		return;
+	if (from < qi.next_seq && journal_peek(node->j, qid, from, limit, PAGE_BYTES, es, &n) != 0)
+		goto fail;
+	/* then what waits unnumbered, in its lanes (journal.h): the send order */
+	if (n < limit && qi.lanes > 0 && journal_peek(node->j, qid,
+	    from > JSEQ_LANE ? from : JSEQ_LANE, limit - n, PAGE_BYTES, es + n, &m) != 0) {
+		journal_entries_free(es, n);
+		goto fail;
 	}
+	n += m;
 	pg = xcalloc(1, sizeof(*pg));
 	cascade__ctl_queue_page__init(pg);
 	pg->name = xstrdup(qi.name);
@@ -170,12 +175,17 @@ page(uint32_t qid, const Cascade__CtlRequest *req, Cascade__CtlReply *rep)
 	pg->entries = xcalloc(n + 1, sizeof(*pg->entries));
 	for (i = 0; i < n; i++)
 		pg->entries[pg->n_entries++] = entry_of(&es[i]);
-	/* more after this page: its last seq is below the last one given out */
-	if (n > 0 && es[n - 1].seq + 1 < qi.next_seq)
+	/* more after this page: numbered ones above its last, or lane entries */
+	if (n > 0 && (es[n - 1].seq < JSEQ_LANE ? es[n - 1].seq + 1 < qi.next_seq || qi.lanes > 0 :
+	    n == limit))
 		pg->next_after = es[n - 1].seq;
 	journal_entries_free(es, n);
 	free(es);
 	rep->page = pg;
+	return;
+fail:
+	free(es);
+	reply_set(rep, CTL(FAILED), journal_errmsg(node->j), NULL);
 }
 
 void

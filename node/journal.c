@@ -27,9 +27,13 @@
  *   key ids  meta "jk:" kid[8] -> u64 sealed bodies under that key, kept in
  *            the transaction that seals or drops one, so journal_open can
  *            name a missing key without reading every record.
- *   queue    key (u32 qid, u64 seq) -> packet key[17], u32 stored length
+ *   queue    key (u32 qid, u64 seq) -> packet key[17], u32 stored length,
+ *            and in a lane (seq >= JSEQ_LANE) u64 flow (journal_lane.c)
  *   qstate   meta "qn:%08x" -> u8 version, 3 x 0, u32 kind, u64 epoch,
- *            next_seq, acked_seq, depth, bytes, then the name
+ *            next_seq, acked_seq, depth, bytes, (version 2:) lanes,
+ *            lane_next, then the name
+ *   flows    meta "qf:" u32 qid, u64 flow -> u64 entries of that (src, dst)
+ *            flow in the queue's routine lane (journal_lane.c)
  *   event    see eventlog.c
  *
  * Transactions: the writer uses struct wtx (journal_int.h), which carries
@@ -65,7 +69,8 @@ meta_reserved(const char *key)
 {
 	return strcmp(key, "format") == 0 || strcmp(key, "node") == 0 ||
 	    strcmp(key, "qlast") == 0 || strncmp(key, "q:", 2) == 0 ||
-	    strncmp(key, "qn:", 3) == 0 || strncmp(key, "jk:", 3) == 0;
+	    strncmp(key, "qn:", 3) == 0 || strncmp(key, "qf:", 3) == 0 ||
+	    strncmp(key, "jk:", 3) == 0;
 }
 
 int
@@ -414,6 +419,7 @@ journal_open(struct journal **jp, const struct journal_opts *o, char *err, size_
 	pthread_rwlockattr_destroy(&rwa);
 	pthread_mutex_init(&j->sentmu, NULL);
 	j->sync = o->sync;
+	j->qwindow = o->queue_window ? o->queue_window : JQ_WINDOW_DEFAULT;
 	j->map_max = o->map_max;
 	j->disk_floor = o->disk_floor;
 	j->soft_pct = o->soft_pct ? o->soft_pct : JDEFAULT_SOFT;
@@ -498,6 +504,7 @@ journal_close(struct journal *j)
 	free(j->sent);
 	free(j->buf);
 	free(j->ebuf);
+	free(j->lbuf);
 	if (j->dbuf != NULL)
 		OPENSSL_cleanse(j->dbuf, j->dbufsz);
 	free(j->dbuf);

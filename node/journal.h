@@ -138,6 +138,8 @@ struct journal_opts {
 	                               in clear; keys[0] seals new ones, all open old ones */
 	int no_index;               /* do not keep the event indexes (audit-index no): queries
 	                               then scan; a writer without it builds missing ones */
+	unsigned queue_window;      /* numbered entries a queue keeps waiting before new ones
+	                               wait in its lanes (0: JQ_WINDOW_DEFAULT) */
 };
 
 struct journal;
@@ -164,15 +166,35 @@ const char *journal_strerror(int rc);
 
 /* ------------------------------------------------------------- queues */
 
+/*
+ * Priority lanes. A queue numbers a packet (gives it the stream's next seq)
+ * at once while fewer than the window's count of numbered packets wait in
+ * it and nothing waits unnumbered; otherwise the packet waits unnumbered in
+ * a lane: the urgent lane (FLAG_URGENT, unless its (src, dst) flow has a
+ * packet waiting in the routine lane) or the routine lane. Lane entries
+ * have keys above every real seq, urgent below routine, each lane in
+ * arrival order, so the queue's key order is the send order. As acks (or
+ * an expiry or cancel) make room, lane entries are numbered, urgent first,
+ * in the same transaction. Only numbered entries are sent; lanes are in
+ * the journal, so a restart keeps them. The lanes' keys stay below 2^53,
+ * so they are exact as JSON numbers (cascadectl queue --json, --after); a
+ * stream's seqs may reach 2^52 (a million packets a second for 140 years).
+ */
+#define JSEQ_LANE           (1ULL << 52)    /* seqs from here: lane entries */
+#define JSEQ_ROUTINE        (JSEQ_LANE + (1ULL << 51)) /* the routine lane (below: urgent) */
+#define JQ_WINDOW_DEFAULT   2048            /* 2 x push-window 4 x max-batch 256 */
+
 struct jqueue_info {
 	uint32_t qid;
 	uint32_t kind;              /* jqueue_kind */
 	char name[96];              /* e.g. "up", "child:fj-xm", "client:fj-xm/dr-lin" */
 	uint64_t epoch;             /* this stream's random epoch, never 0 */
-	uint64_t next_seq;          /* the seq the next enqueued packet gets (from 1) */
+	uint64_t next_seq;          /* the seq the next numbered packet gets (from 1) */
 	uint64_t acked_seq;         /* highest seq acked by the receiver (0: none) */
-	uint64_t depth;             /* packets waiting (numbered, unacked) */
+	uint64_t depth;             /* packets waiting (numbered and in lanes) */
 	uint64_t bytes;             /* their stored bytes */
+	uint64_t lanes;             /* of depth, those waiting unnumbered in a lane */
+	uint64_t lane_next;         /* arrival counter of the lanes' keys */
 };
 
 /* Finds the queue called name or creates it with a new random epoch. */
@@ -195,6 +217,8 @@ struct jentry {
 /*
  * Reads up to max entries (and about max_bytes, at least one entry) of queue
  * qid with seq >= from_seq, in seq order. *n gets the count. Read-only.
+ * One region at a time: from_seq below JSEQ_LANE reads numbered entries
+ * only (what may be sent), from JSEQ_LANE on the lanes' entries.
  */
 int journal_peek(struct journal *j, uint32_t qid, uint64_t from_seq, unsigned max,
     size_t max_bytes, struct jentry *out, unsigned *n);

@@ -101,12 +101,9 @@ item_commit(struct wtx *w, const struct jbatch *b, struct jitem *it, int full)
 		if ((rc = jqstate_get(j, w->txn, it->queues[i], &q)) != 0)
 			return rc;
 		r.qid[i] = q.qid;
-		r.qseq[i] = q.next_seq++;
-		q.depth++;
-		q.bytes += len;
-		if ((rc = jqstate_put(j, w->txn, &q)) != 0)
+		if ((rc = jlane_enqueue(j, w->txn, &q, pkey, len, p, &r.qseq[i])) != 0)
 			return rc;
-		if ((rc = jqentry_put(j, w->txn, q.qid, r.qseq[i], pkey, len, 0)) != 0)
+		if ((rc = jqstate_put(j, w->txn, &q)) != 0)
 			return rc;
 	}
 	jrec_header(&r, j->buf);

@@ -259,8 +259,12 @@ requeue_one(struct wtx *w, struct jrequeue *rq, const char *text, int64_t now_ms
 		k.mv_size = sizeof(qk);
 		k.mv_data = qk;
 		if ((rc = mdb_get(w->txn, j->queues, &k, &v)) == 0) {
-			/* a link may have sent it already: it stays where it is */
-			if (!rq->move || r.qseq[i] <= jsent_upto(j, rq->qid)) {
+			/*
+			 * a link may have sent it already: it stays where it
+			 * is; so does one in a lane (it is numbered in turn)
+			 */
+			if (!rq->move || r.qseq[i] <= jsent_upto(j, rq->qid) ||
+			    r.qseq[i] >= JSEQ_LANE) {
 				rq->result = JRQ_WAITING;
 				return 0;
 			}

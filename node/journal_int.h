@@ -7,12 +7,14 @@
  * file that called it:
  *
  *   journal.c          open, close, meta, stats     -> flight, eventlog, evindex, txn
- *   journal_expire.c   deadlines, retention         -> flight, eventlog, rec, txn
+ *   journal_expire.c   deadlines, retention         -> flight, lane, eventlog, rec, txn
  *   journal_notify.c   notification marks' cleanup  -> commit, txn
- *   journal_commit.c   batches, ack with receipts,  -> queue, eventlog, rec, txn
+ *   journal_commit.c   batches, ack with receipts,  -> queue, lane, eventlog, rec, txn
  *                      packet get/where
- *   journal_flight.c   in flight, cancel, requeue   -> queue, eventlog, rec, txn
- *   journal_queue.c    queues, peek, acks, marks    -> space, eventlog, rec, txn
+ *   journal_flight.c   in flight, cancel, requeue   -> queue, lane, eventlog, rec, txn
+ *   journal_queue.c    queues, peek, acks, marks    -> lane, space, eventlog, rec, txn
+ *   journal_lane.c     priority lanes, numbering,   -> rec, txn
+ *                      unqueue
  *   journal_space.c    early prune when full        -> eventlog, rec, txn
  *   eventlog.c         the event log                -> evindex, rec, txn
  *   evindex.c          the event indexes
@@ -47,6 +49,8 @@
 #define JREC_QENT       12              /* one (qid, seq) in a packet record */
 #define JQKEY_LEN       12              /* queue key: qid, seq */
 #define JQVAL_LEN       (JKEY_LEN + 4)  /* queue value: packet key, length */
+#define JQVAL_LANE_LEN  (JQVAL_LEN + 8) /* in a lane: then the (src, dst) flow */
+#define JFLOW_LEN       8               /* a flow: SHA-256(src NUL dst), truncated */
 #define JXKEY_LEN       (8 + JKEY_LEN)  /* expiry key: deadline, packet key */
 #define JSCAN_MAX       4096            /* records looked at per transaction */
 
@@ -90,6 +94,9 @@ struct journal {
 	size_t bufsz, ebufsz;
 	uint8_t *dbuf;                  /* scratch for an opened (decrypted) body */
 	size_t dbufsz;
+	uint8_t *lbuf;                  /* scratch for a record renumbered (journal_lane.c) */
+	size_t lbufsz;
+	unsigned qwindow;               /* numbered entries a queue keeps waiting, at most */
 
 	struct jkeyring keys;           /* journal-key: keys[0] seals new records */
 
@@ -209,6 +216,11 @@ int jexpiry_del(struct journal *, MDB_txn *, int64_t, const uint8_t *);
 int jqstate_parse(const MDB_val *, uint32_t, struct jqueue_info *);
 int jqstate_get(struct journal *, MDB_txn *, uint32_t, struct jqueue_info *);
 int jqstate_put(struct journal *, MDB_txn *, const struct jqueue_info *);
+
+/* journal_lane.c */
+int jlane_enqueue(struct journal *, MDB_txn *, struct jqueue_info *, const uint8_t *, size_t,
+    const Cascade__Packet *, uint64_t *);
+int jlane_fill(struct journal *, MDB_txn *, struct jqueue_info *);
 int jrec_unqueue(struct journal *, MDB_txn *, const struct jrec *, unsigned *);
 
 /* journal_space.c */

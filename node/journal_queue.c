@@ -144,7 +144,7 @@ journal_peek(struct journal *j, uint32_t qid, uint64_t from_seq, unsigned max,
 	uint8_t qk[JQKEY_LEN];
 	struct jrec r;
 	size_t total = 0;
-	int rc;
+	int rc, lanes = from_seq >= JSEQ_LANE;  /* the region read: lanes or numbered */
 
 	*n = 0;
 	if ((rc = jrd_begin(j, &txn)) != 0)
@@ -158,7 +158,8 @@ journal_peek(struct journal *j, uint32_t qid, uint64_t from_seq, unsigned max,
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		struct jentry *e = &out[*n];
 
-		if (k.mv_size != JQKEY_LEN || get32(k.mv_data) != qid)
+		if (k.mv_size != JQKEY_LEN || get32(k.mv_data) != qid ||
+		    (get64((const uint8_t *)k.mv_data + 4) >= JSEQ_LANE) != lanes)
 			break;
 		if (v.mv_size < JQVAL_LEN) {
 			rc = JOURNAL_CORRUPT;
@@ -335,7 +336,8 @@ jack_body(struct journal *j, struct wtx *wp, uint32_t qid, uint64_t upto, int64_
 	mdb_cursor_close(c);
 	c = NULL;
 	q.acked_seq = *done ? upto : last;
-	if ((rc = jqstate_put(j, w.txn, &q)) != 0)
+	/* the room the ack made goes to the lanes, urgent first */
+	if ((rc = jlane_fill(j, w.txn, &q)) != 0 || (rc = jqstate_put(j, w.txn, &q)) != 0)
 		goto fail;
 	*wp = w;
 	return 0;

@@ -17,8 +17,9 @@
 #include "journal_int.h"
 #include "log.h"
 
-#define JQSTATE_VERSION 1
-#define JQSTATE_HDR     48
+#define JQSTATE_VERSION 2
+#define JQSTATE_HDR_V1  48              /* version 1: no lanes */
+#define JQSTATE_HDR     64
 
 /* -------------------------------------------------------- packet records */
 
@@ -342,9 +343,12 @@ int
 jqstate_parse(const MDB_val *v, uint32_t qid, struct jqueue_info *q)
 {
 	const uint8_t *p = v->mv_data;
-	size_t n;
+	size_t n, hdr;
 
-	if (v->mv_size < JQSTATE_HDR || p[0] == 0 || p[0] > JQSTATE_VERSION)
+	if (v->mv_size < 1 || p[0] == 0 || p[0] > JQSTATE_VERSION)
+		return JOURNAL_CORRUPT;
+	hdr = p[0] == 1 ? JQSTATE_HDR_V1 : JQSTATE_HDR;
+	if (v->mv_size < hdr)
 		return JOURNAL_CORRUPT;
 	memset(q, 0, sizeof(*q));
 	q->qid = qid;
@@ -354,10 +358,14 @@ jqstate_parse(const MDB_val *v, uint32_t qid, struct jqueue_info *q)
 	q->acked_seq = get64(p + 24);
 	q->depth = get64(p + 32);
 	q->bytes = get64(p + 40);
-	n = v->mv_size - JQSTATE_HDR;
+	if (hdr >= JQSTATE_HDR) {
+		q->lanes = get64(p + 48);
+		q->lane_next = get64(p + 56);
+	}
+	n = v->mv_size - hdr;
 	if (n >= sizeof(q->name))
 		n = sizeof(q->name) - 1;
-	memcpy(q->name, p + JQSTATE_HDR, n);
+	memcpy(q->name, p + hdr, n);
 	return 0;
 }
 
@@ -395,6 +403,8 @@ jqstate_put(struct journal *j, MDB_txn *txn, const struct jqueue_info *q)
 	put64(buf + 24, q->acked_seq);
 	put64(buf + 32, q->depth);
 	put64(buf + 40, q->bytes);
+	put64(buf + 48, q->lanes);
+	put64(buf + 56, q->lane_next);
 	memcpy(buf + JQSTATE_HDR, q->name, n);
 	qstate_key(key, sizeof(key), q->qid);
 	k.mv_size = strlen(key);
@@ -402,43 +412,4 @@ jqstate_put(struct journal *j, MDB_txn *txn, const struct jqueue_info *q)
 	v.mv_size = JQSTATE_HDR + n;
 	v.mv_data = buf;
 	return mdb_put(txn, j->meta, &k, &v, 0);
-}
-
-/*
- * Removes packet r (key pkey) from every queue it still waits in, fixing
- * each queue's depth and bytes (acked_seq stays: the stream keeps its
- * numbering). *removed gets how many entries went.
- */
-int
-jrec_unqueue(struct journal *j, MDB_txn *txn, const struct jrec *r, unsigned *removed)
-{
-	struct jqueue_info q;
-	uint8_t qk[JQKEY_LEN];
-	MDB_val k, v;
-	uint32_t len;
-	unsigned i;
-	int rc;
-
-	*removed = 0;
-	for (i = 0; i < r->nq; i++) {
-		jqkey_pack(qk, r->qid[i], r->qseq[i]);
-		k.mv_size = sizeof(qk);
-		k.mv_data = qk;
-		rc = mdb_get(txn, j->queues, &k, &v);
-		if (rc == MDB_NOTFOUND)
-			continue;
-		if (rc)
-			return rc;
-		len = v.mv_size >= JQVAL_LEN ? get32((const uint8_t *)v.mv_data + JKEY_LEN) : 0;
-		if ((rc = mdb_del(txn, j->queues, &k, NULL)) != 0)
-			return rc;
-		if ((rc = jqstate_get(j, txn, r->qid[i], &q)) != 0)
-			return rc;
-		q.depth = q.depth > 0 ? q.depth - 1 : 0;
-		q.bytes = q.bytes >= len ? q.bytes - len : 0;
-		if ((rc = jqstate_put(j, txn, &q)) != 0)
-			return rc;
-		(*removed)++;
-	}
-	return 0;
 }

@@ -20,6 +20,7 @@ node_libnode_la_SOURCES = \
 	node/journal_txn.c \
 	node/journal_rec.c \
 	node/journal_queue.c \
+	node/journal_lane.c \
 	node/journal_commit.c \
 	node/journal_flight.c \
 	node/journal_expire.c \

@@ -195,6 +195,7 @@ journal_start(void)
 	o.disk_floor = c->journal_disk_floor;
 	o.sync = c->sync;
 	o.no_index = !c->audit_index;
+	o.queue_window = c->queue_window;
 	o.keys = &c->journal_keys;
 	if (journal_open(&node->j, &o, err, sizeof(err)) != 0)
 		fatalx("journal: %s", err);

@@ -491,6 +491,9 @@ upack_done(struct jjob *job)
 	lim_quota_release(aj->keys, job->rc == 0 || aj->nacked > aj->nkeys ? aj->nkeys :
 	    aj->nacked);
 	node->stat_sent += aj->nacked;
+	/* the ack may have numbered packets that waited in a priority lane */
+	if (aj->nacked > 0)
+		queue_wake(aj->qid);
 	free(aj->keys);
 	free(aj);
 }

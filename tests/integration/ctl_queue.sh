@@ -17,7 +17,10 @@ n_node master fj master
 n_node ca fj-a
 n_link ca master
 n_client ca alice; n_client ca bob
+# queue-window: the whole backlog numbered, so seqs are places (the
+# lanes' listing beyond the window: priority.sh)
 n_set ca "local-delivery direct
+queue-window 1000000
 quota-packets 0
 push-rate 0
 max-batch 2000

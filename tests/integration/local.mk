@@ -14,11 +14,11 @@ tests_tcpclient_SOURCES = tests/tcpclient.c
 
 TESTS += tests/integration/proxy.sh tests/integration/limits.sh tests/integration/mtls.sh \
 	tests/integration/pushrate.sh tests/integration/quota.sh tests/integration/cascadectl.sh \
-	tests/integration/uplink_hold.sh tests/integration/quota_chain.sh
+	tests/integration/uplink_hold.sh tests/integration/quota_chain.sh tests/integration/priority.sh
 EXTRA_DIST += tests/integration/lib.sh tests/integration/proxy.sh tests/integration/limits.sh \
 	tests/integration/mtls.sh tests/integration/pushrate.sh \
 	tests/integration/quota.sh tests/integration/cascadectl.sh tests/integration/uplink_hold.sh \
-	tests/integration/quota_chain.sh
+	tests/integration/quota_chain.sh tests/integration/priority.sh
 
 # Authorization of what a peer may say: cancel, notices, audit copies, hop
 # traces, replies (the SDK), ttl overflow, rejections told downstream.

@@ -22,3 +22,10 @@ UNIT_TESTS += tests/unit/journal_replay_test
 tests_unit_journal_replay_test_SOURCES = tests/unit/journal_replay_test.c tests/unit/jtest.h
 tests_unit_journal_replay_test_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_journal_replay_test_LDADD = tests/unit/libcu.la node/libnode.la
+# Priority lanes: the window, urgent before routine, flow order, restart.
+check_PROGRAMS += tests/unit/journal_lane_test
+TESTS += tests/unit/journal_lane_test
+UNIT_TESTS += tests/unit/journal_lane_test
+tests_unit_journal_lane_test_SOURCES = tests/unit/journal_lane_test.c tests/unit/jtest.h
+tests_unit_journal_lane_test_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_journal_lane_test_LDADD = tests/unit/libcu.la node/libnode.la
