@@ -311,16 +311,32 @@ static inline void audit_sink_counters(uint64_t *r, uint64_t *o, uint64_t *g) { 
 #endif
 
 /* ---------------------------------------------------------- control.c */
-/* The control socket (cascadectl): nng rep0 on ipc://<control>, mode 0600. */
-int control_start(const struct conf *c);
+/*
+ * The control socket (cascadectl): nng rep0 on ipc://<control>, mode 0600.
+ * Each request, once its peer and version are checked, goes to handler:
+ * 0 back means rep is the answer (sent at once), 1 that the handler sends
+ * rep itself (reply_send) now or later. req stays control.c's.
+ */
+typedef int ctl_handler_fn(const Cascade__CtlRequest *req, Cascade__CtlReply *rep,
+    const char *who);
+int control_start(const struct conf *c, ctl_handler_fn *handler);
 void control_stop(void);
-/* For the commands of other files (ctl_*.c): sends rep (freed); a queue's
- * name; the i-th queue place of a packet's record, for a reply. */
+/* Sends rep (freed) on the control socket; the commands' way to answer. */
 void reply_send(Cascade__CtlReply *rep);
+
+/* ---------------------------------------------------------- ctl_reply.c */
+/* A new reply (result OK, empty texts). */
+Cascade__CtlReply *reply_new(void);
 /* Sets rep's result, and its error and text unless NULL (copied). */
 void reply_set(Cascade__CtlReply *rep, uint32_t result, const char *error, const char *text);
+/* A queue's name (its peer's), or "queue N". */
 const char *queue_name(uint32_t qid, char *buf, size_t len);
+/* The i-th queue place of a packet's record, for a reply (freed with it). */
 Cascade__CtlQueuePlace *ctl_place(const struct jwhere *w, unsigned i);
+
+/* -------------------------------------------------------- ctl_command.c */
+/* What each command does: control.c's handler (main.c starts it with this). */
+int ctl_command(const Cascade__CtlRequest *req, Cascade__CtlReply *rep, const char *who);
 
 /* ---------------------------------------------------------- ctl_queue.c */
 /* cascadectl queue [LINK|CLIENT]: every queue, or one page of one (--limit, --after). */

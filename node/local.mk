@@ -74,6 +74,8 @@ node_libcascaded_la_SOURCES = \
 	node/ctl_payload.c \
 	node/ctl_audit.c \
 	node/control.c \
+	node/ctl_command.c \
+	node/ctl_reply.c \
 	node/notify.c \
 	node/delaywarn.c
 node_libcascaded_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/master -DSYSCONFDIR='"$(sysconfdir)"'

@@ -321,7 +321,7 @@ main(int argc, char **argv)
 	delaywarn_start();
 	audit_sink_start();
 	anchor_start();
-	control_start(c);
+	control_start(c, ctl_command);
 	metrics_start(c);
 
 	sigs[0] = evsignal_new(node->base, SIGTERM, on_signal, NULL);
@@ -339,6 +339,7 @@ main(int argc, char **argv)
 	delaywarn_stop();
 	audit_sink_stop();
 	anchor_stop();
+	ctl_replay_stop();              /* a replay's journal scan, before the socket goes */
 	control_stop();
 	metrics_stop();
 	uplink_stop(node->up);         /* before its carriers stop */
