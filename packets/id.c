@@ -4,30 +4,11 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "packets.h"
 
 static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t id_last[CID_LEN];
-
-int64_t
-cnow_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
-cmono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 put_ms(uint8_t id[CID_LEN], uint64_t ms)

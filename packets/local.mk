@@ -2,6 +2,7 @@
 noinst_LTLIBRARIES += packets/libpackets.la
 packets_libpackets_la_SOURCES = \
 	packets/packets.h \
+	packets/clock.c \
 	packets/id.c \
 	packets/addr.c \
 	packets/packet.c \
