@@ -125,6 +125,18 @@ sdk_on_thread(struct cascade *h)
 	return sdk_self == h;
 }
 
+/* The state published last (as cascade_state reads it, without the default). */
+static int
+pub_state(struct cascade *h)
+{
+	int s;
+
+	pthread_mutex_lock(&h->mu);
+	s = h->pub_state;
+	pthread_mutex_unlock(&h->mu);
+	return s;
+}
+
 /* Publishes a connection state and tells the application (SDK thread). */
 static void
 set_state(struct cascade *h, int state, const char *fmt, ...) SDK_PRINTF(3, 4);
@@ -674,7 +686,7 @@ push_reply(struct cascade *h, struct call *c)
 	}
 	ack_up_to(h, pr->acked_seq);
 	if (pr->refused == 0 && pr->acked_seq >= c->first && h->ps == P_UP &&
-	    cascade_state(h) == CASCADE_STATE_HELD)
+	    pub_state(h) == CASCADE_STATE_HELD)
 		set_state(h, CASCADE_STATE_UP, "the node at %s takes packets again", h->url);
 	if (pr->acked_seq < c->last && h->next_send > pr->acked_seq + 1) {
 		/* not stored (overtaken by another push, or refused for now): resend from the mark */
@@ -1023,9 +1035,7 @@ tls_why(struct cascade *h)
 	if (strcmp(msg, h->tls_said) == 0)
 		return;
 	snprintf(h->tls_said, sizeof(h->tls_said), "%s", msg);
-	pthread_mutex_lock(&h->mu);
-	state = h->pub_state;
-	pthread_mutex_unlock(&h->mu);
+	state = pub_state(h);
 	if (rc == CTLS_UNVERIFIED && state != CASCADE_STATE_UNTRUSTED) {
 		set_state(h, CASCADE_STATE_UNTRUSTED, "%s: %s; not trusting the node (dialing on)",
 		    h->url, msg);
