@@ -104,20 +104,24 @@ dbstat() {
 		dir=$T_DIR/$n/journal
 		stat_out=$(dbstat "$dir")
 		psize=$(awk '$1 == "PSIZE" { print $2; exit }' <<<"$stat_out")
-		awk -v n="$n" -v ps="$psize" -v c="$COUNT" -v pl="$PAYLOAD" '
+		du_b=$(du -B1 "$dir/data.mdb")
+		du_b=${du_b%%[[:space:]]*}
+		# "rest": the file beyond the pages counted, mostly the sub-databases
+		# of evidx's longer duplicate lists (mdb_stat counts a DUPSORT
+		# database's main tree only)
+		awk -v n="$n" -v ps="$psize" -v c="$COUNT" -v pl="$PAYLOAD" -v b="$du_b" '
+			function row(db, l, br, o, e, bytes) {
+				printf "%-9s %-9s %9s %7s %7s %7s %9.1f %10.0f %7.3f\n", n, db, l, br, o,
+				    e, bytes / 1048576, bytes / c, bytes / c / pl }
 			$1 == "PSIZE" { next }
 			$1 == "FREE" { free = $2; next }
 			{ pages = $2 + $3 + $4; tot += pages
-			  printf "%-9s %-9s %9d %7d %7d %7d %9.1f %10.0f %7.3f\n", n, $1, $2, $3, $4, $5,
-			      pages * ps / 1048576, pages * ps / c, pages * ps / c / pl }
-			END { printf "%-9s %-9s %9d %7s %7s %7s %9.1f %10.0f %7.3f\n", n, "free", free, "",
-			      "", "", free * ps / 1048576, free * ps / c, free * ps / c / pl }' \
-			<<<"$stat_out" | sort -k1,1 -k2,2
-		du_b=$(du -B1 "$dir/data.mdb")
-		du_b=${du_b%%[[:space:]]*}
-		awk -v n="$n" -v b="$du_b" -v c="$COUNT" -v pl="$PAYLOAD" 'BEGIN {
-			printf "%-9s %-9s %9s %7s %7s %7s %9.1f %10.0f %7.3f\n", n, "data.mdb", "", "",
-			    "", "", b / 1048576, b / c, b / c / pl }'
+			  row($1, $2, $3, $4, $5, pages * ps) }
+			END { tot += free
+			      row("free", free, "", "", "", free * ps)
+			      row("rest", "", "", "", "", b - tot * ps)
+			      row("data.mdb", "", "", "", "", b) }' \
+			< <(sort <<<"$stat_out")
 	done
 } | tee "$OUT"
 t_done
