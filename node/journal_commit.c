@@ -111,7 +111,7 @@ item_commit(struct wtx *w, const struct jbatch *b, struct jitem *it, int full)
 	k.mv_data = pkey;
 	v.mv_size = hdr + stored;
 	v.mv_data = j->buf;
-	if ((rc = mdb_put(w->txn, j->packets, &k, &v, 0)) != 0)
+	if ((rc = jput_append(w->txn, j->packets, &k, &v, 0)) != 0)
 		return rc;
 	/* Only what waits in a queue can expire from one. */
 	if (it->deadline_ms != 0 && it->nqueues > 0 &&

@@ -189,6 +189,7 @@ void jwtx_abort(struct wtx *);
 int jwtx_sub_begin(struct wtx *, struct wsave *);
 void jwtx_sub_abort(struct wtx *, struct wsave *);
 int jwtx_sub_commit(struct wtx *, struct wsave *);
+int jput_append(MDB_txn *, MDB_dbi, MDB_val *, MDB_val *, unsigned);
 uint64_t jmono_us(void);
 void jhist_add(struct jhist *, uint64_t);
 int jcount_free(MDB_txn *, uint64_t *);

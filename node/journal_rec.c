@@ -266,7 +266,7 @@ jqentry_put(struct journal *j, MDB_txn *txn, uint32_t qid, uint64_t seq, const u
 	k.mv_data = qk;
 	v.mv_size = sizeof(qv);
 	v.mv_data = qv;
-	return mdb_put(txn, j->queues, &k, &v, flags);
+	return jput_append(txn, j->queues, &k, &v, flags);
 }
 
 /* Whether one of r's queue entries other than (skip_qid, skip_seq) remains. */
@@ -312,7 +312,7 @@ jexpiry_put(struct journal *j, MDB_txn *txn, int64_t deadline, const uint8_t *pk
 	MDB_val k = { sizeof(xk), xk }, v = { 0, "" };
 
 	expiry_key(xk, deadline, pkey);
-	return mdb_put(txn, j->expiry, &k, &v, 0);
+	return jput_append(txn, j->expiry, &k, &v, 0);
 }
 
 int

@@ -305,6 +305,29 @@ jwtx_sub_commit(struct wtx *w, struct wsave *s)
 	return rc;
 }
 
+/*
+ * mdb_put of a key that is most likely above every key in dbi (packet ids
+ * and queue seqs grow, deadlines mostly do): MDB_APPEND, so when the last
+ * page is full the key starts a new page and the full one stays full.
+ * Without it LMDB splits a page so that its left half keeps at most n-1 of
+ * its n records; with packet records of ~1.2 KiB (3 fit a 4 KiB page) that
+ * leaves 2 a page, 2 KiB on disk per 1 KiB packet. A key not above the last
+ * one (ids from several sources interleave, a requeued seq, an earlier
+ * deadline) goes in by a normal put with the same flags: LMDB refuses the
+ * append with MDB_KEYEXIST before it changes anything. Not for MDB_DUPSORT
+ * databases (MDB_APPENDDUP there).
+ */
+int
+jput_append(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags)
+{
+	int rc;
+
+	rc = mdb_put(txn, dbi, k, v, flags | MDB_APPEND);
+	if (rc == MDB_KEYEXIST)
+		rc = mdb_put(txn, dbi, k, v, flags);
+	return rc;
+}
+
 /* ------------------------------------------------- full disk: the map */
 
 /* Pages in the free list, read inside txn (the free DB is dbi 0). */

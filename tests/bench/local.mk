@@ -23,6 +23,7 @@ bench:
 	@$(MAKE) $(AM_MAKEFLAGS) bench-audit
 	@$(MAKE) $(AM_MAKEFLAGS) bench-sink
 	@$(MAKE) $(AM_MAKEFLAGS) bench-replay
+	@$(MAKE) $(AM_MAKEFLAGS) bench-jsize
 	@$(MAKE) $(AM_MAKEFLAGS) bench-chain
 
 .PHONY: bench-journal
@@ -83,3 +84,13 @@ bench-replay: node/cascaded$(EXEEXT) node/cascadectl$(EXEEXT) tests/freeport$(EX
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 	    bash $(top_srcdir)/tests/bench/replay.sh
 .PHONY: bench-replay
+
+# bench-jsize: the journal's bytes on disk per 1 KiB packet held or kept,
+# per LMDB database (tests/bench/jsize.sh; JSIZE_COUNT; results-jsize.txt;
+# needs mdb_stat from lmdb-utils).
+EXTRA_DIST += tests/bench/jsize.sh
+CLEANFILES += tests/bench/results-jsize.txt
+bench-jsize: node/cascaded$(EXEEXT) tests/freeport$(EXEEXT) tests/bench/chainload$(EXEEXT)
+	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+	    bash $(top_srcdir)/tests/bench/jsize.sh
+.PHONY: bench-jsize

@@ -1480,6 +1480,91 @@ TEST_errmsg_per_thread(void)
 	free(dir);
 }
 
+/* Leaf pages and entries of one named database, with the raw LMDB API. */
+static void
+raw_stat(const char *dir, const char *db, size_t *leaf, size_t *entries)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_stat ms;
+
+	CU_ASSERT_EQUAL_FATAL(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 8);
+	CU_ASSERT_EQUAL_FATAL(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	CU_ASSERT_EQUAL_FATAL(mdb_stat(txn, dbi, &ms), 0);
+	*leaf = ms.ms_leaf_pages;
+	*entries = ms.ms_entries;
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+
+/*
+ * Records put in ascending key order fill their pages (MDB_APPEND,
+ * jput_append): ~1.2 KiB packet records fit 3 to a 4 KiB page, and a
+ * plain put's split left 2 a page. Keys below the last (an id from a
+ * slower clock, an earlier deadline) still go in, by a normal put.
+ */
+static void
+TEST_page_fill(void)
+{
+	char *dir = cu_tmpdir("journal");
+	struct journal *j;
+	struct jstats st;
+	struct tpkt t;
+	struct jitem it;
+	struct jbatch b;
+	struct jkey key;
+	uint8_t *bytes;
+	size_t len, leaf, n;
+	uint32_t q;
+	unsigned i;
+
+	j = jt_open(dir);
+	RC(journal_queue(j, "up", JQ_LINK, &q));
+	for (i = 0; i < 10; i++)
+		RC(jt_insert(j, q, 30, 1024, 1000, 90000, NULL));
+	RC(journal_stats(j, &st));
+	CHECK_EQ(st.page_size, 4096);
+	/* an id and a deadline below every other: the fallback put */
+	tpkt_init(&t, "county-a/dr-lin", "city-b/dr-wang", 1024);
+	memset(t.id, 0, 6);
+	memset(&it, 0, sizeof(it));
+	it.pkt = &t.p;
+	it.queues[0] = q;
+	it.nqueues = 1;
+	it.deadline_ms = 80000;
+	memset(&b, 0, sizeof(b));
+	b.peer = "";
+	b.items = &it;
+	b.n = 1;
+	b.now_ms = 1000;
+	RC(journal_commit_batch(j, &b));
+	CHECK_EQ(b.accepted, 1);
+	memcpy(key.id, t.id, CID_LEN);
+	key.leg = JLEG_UP;
+	RC(journal_packet_get(j, &key, &bytes, &len, NULL));
+	CHECK_EQ(len, cascade__packet__get_packed_size(&t.p));
+	free(bytes);
+	tpkt_free(&t);
+	RC(journal_stats(j, &st));
+	CHECK_EQ(st.packets, 301);
+	CHECK_EQ(st.queued, 301);
+	CHECK_EQ(st.expiring, 301);
+	journal_close(j);
+
+	raw_stat(dir, "packets", &leaf, &n);
+	CHECK_EQ(n, 301);
+	/* 3 a page, and the one below the last split a page: 101 or 102 (was 150) */
+	CU_ASSERT(leaf <= 102);
+	if (leaf > 102)
+		fprintf(stderr, "page_fill: %zu leaf pages for 301 packet records\n", leaf);
+	cu_rmtree(dir);
+	free(dir);
+}
+
 static const struct cu_test tests[] = {
 	CU_TEST(TEST_open_reopen),
 	CU_TEST(TEST_node_mismatch),
@@ -1504,6 +1589,7 @@ static const struct cu_test tests[] = {
 	CU_TEST(TEST_events_verify),
 	CU_TEST(TEST_verify_tamper),
 	CU_TEST(TEST_stats),
+	CU_TEST(TEST_page_fill),
 	CU_TEST(TEST_errmsg_per_thread),
 	CU_END
 };
