@@ -17,9 +17,21 @@ EXTRA_DIST += tests/bench/chain.sh
 CLEANFILES += tests/bench/results-chain.txt tests/bench/perf-*.txt
 
 # Knobs (CHAIN_RUNS, CHAIN_PERF, CHAIN_SYSCOUNT...): see the top of chain.sh.
-bench-chain: node/cascaded$(EXEEXT) tests/freeport$(EXEEXT) \
+bench-chain: node/cascaded$(EXEEXT) tests/tools/freeport$(EXEEXT) \
 	tests/bench/chainload$(EXEEXT) tests/bench/nngref$(EXEEXT)
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 	    bash $(top_srcdir)/tests/bench/chain.sh
 
 .PHONY: bench-chain
+
+# bench-chain-http: the chain benchmark (chain.sh) with tcp links, then with
+# http links, side by side (tests/bench/chain_http.sh). Not part of make bench.
+EXTRA_DIST += tests/bench/chain_http.sh
+CLEANFILES += tests/bench/results-chain-http.txt tests/bench/results-chain-http-tcp.txt \
+	tests/bench/results-chain-http-http.txt
+bench-chain-http: node/cascaded$(EXEEXT) tests/tools/freeport$(EXEEXT) \
+	tests/bench/chainload$(EXEEXT) tests/bench/nngref$(EXEEXT)
+	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+	    bash $(top_srcdir)/tests/bench/chain_http.sh
+
+.PHONY: bench-chain-http

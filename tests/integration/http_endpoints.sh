@@ -1,6 +1,6 @@
 #!/bin/bash
 # The http endpoints driven by the real curl(1), with protobuf bodies built
-# by tests/pbgen: Hello/Auth, Push, Pull answer as they should; a text body,
+# by tests/tools/pbgen: Hello/Auth, Push, Pull answer as they should; a text body,
 # a wrong content type, a wrong method or path, a missing session get our
 # 4xx (with a log line naming the peer); an oversized body gets libevent's
 # 413, garbage its 400, and a half-sent request is closed. After each, the
@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init http_endpoints
-PBGEN=$top_builddir/tests/pbgen
+PBGEN=$top_builddir/tests/tools/pbgen
 
 n_node master fj master
 n_node ca fj-a

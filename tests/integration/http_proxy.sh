@@ -1,6 +1,6 @@
 #!/bin/bash
 # Through a forward proxy: a county on transport http with "proxy URL" in
-# its parent block reaches the master only through it (tests/httpproxy
+# its parent block reaches the master only through it (tests/tools/httpproxy
 # logs every request it carried): its packets flow, stop while the proxy is
 # down, and all arrive once when it is back. Another county without a proxy
 # line goes straight to the master even with proxy variables in its
@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init http_proxy
-HTTPPROXY=$top_builddir/tests/httpproxy
+HTTPPROXY=$top_builddir/tests/tools/httpproxy
 
 proxy_start() {  # proxy_start PORT (0: any)
 	rm -f "$T_DIR/proxy.port"

@@ -68,7 +68,7 @@ CONF
 	chmod 600 "$T_DIR"/*.conf
 }
 CASCADED=$top_builddir/node/cascaded
-T_TCLIENT=$top_builddir/tests/tclient
+T_TCLIENT=$top_builddir/tests/tools/tclient
 
 write_confs "$T_DIR/pki/ca.crt"
 t_bg master "$CASCADED" -d -f "$T_DIR/master.conf"

@@ -47,10 +47,10 @@ t_init() {
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd) || exit 1
 	: "${top_srcdir:=$here}" "${top_builddir:=$here}"
 	export top_srcdir top_builddir
-	T_FAULTPROXY=$top_builddir/tests/faultproxy
-	T_FREEPORT=$top_builddir/tests/freeport
-	T_ECHOSRV=$top_builddir/tests/echosrv
-	T_TCPCLIENT=$top_builddir/tests/tcpclient
+	T_FAULTPROXY=$top_builddir/tests/tools/faultproxy
+	T_FREEPORT=$top_builddir/tests/tools/freeport
+	T_ECHOSRV=$top_builddir/tests/tools/echosrv
+	T_TCPCLIENT=$top_builddir/tests/tools/tcpclient
 	T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/cascade-$T_NAME.XXXXXX") || {
 		echo "t_init: cannot make a temporary directory" >&2
 		exit 1

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init mtls
-PBGEN=$top_builddir/tests/pbgen
+PBGEN=$top_builddir/tests/tools/pbgen
 CLI=$top_builddir/client-sdk/cascade
 
 pki() { sh "$top_srcdir/conf/testpki.sh" "$1" localhost >/dev/null; }

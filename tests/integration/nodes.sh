@@ -28,7 +28,7 @@
 #
 # The config is written when the node starts (n_start), so links and clients
 # can be added in any order.
-T_TCLIENT=$top_builddir/tests/tclient
+T_TCLIENT=$top_builddir/tests/tools/tclient
 # CASCADED from the environment runs another build of the daemon (e.g. one without a fix)
 CASCADED=${CASCADED:-$top_builddir/node/cascaded}
 declare -gA N_ID=() N_ROLE=() N_PARENT=() N_PARENT_PORT=() N_EXTRA=() N_CHILDREN=() N_CLIENTS=()

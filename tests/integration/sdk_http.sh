@@ -5,13 +5,13 @@
 # wrong CA gets no session and a log line), the sender's county killed and
 # restarted under a client that keeps sending, then the receiver's under a
 # client with a held pull (nothing lost, nothing twice, in order), a dead link (a proxy that blackholes) taken for dead and
-# dialed again, and a client through an http forward proxy (tests/httpproxy)
+# dialed again, and a client through an http forward proxy (tests/tools/httpproxy)
 # while proxy variables in its environment point nowhere.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init sdk_http
 PEER=${SDKPEER:-$top_builddir/tests/sdk/sdkpeer}
-HTTPPROXY=$top_builddir/tests/httpproxy
+HTTPPROXY=$top_builddir/tests/tools/httpproxy
 
 n_node master fj master
 n_node city fj-xm

@@ -30,7 +30,7 @@ n_link city master; n_link ca city "$link_PORT"; n_link cb city
 N_PULLWAIT[ca]=1s
 n_client ca alice; n_client ca dave; n_client cb bob; n_client cb carol
 for n in master city cb; do n_start $n; done
-LD_PRELOAD="$(t_preload "$top_builddir/tests/.libs/pipeshim.so")" PIPESHIM_LATE_REM=$T_DIR/late-rem \
+LD_PRELOAD="$(t_preload "$top_builddir/tests/tools/.libs/pipeshim.so")" PIPESHIM_LATE_REM=$T_DIR/late-rem \
     PIPESHIM_SWALLOW_ADD=$T_DIR/swallow-add n_start ca
 
 # Steady traffic both ways across the county's link: ~40 packets/s each.
@@ -100,7 +100,7 @@ done
 echo "# faults:$faults"
 t_eq "every resume brought the link back in time" 0 "$late"
 
-# The county runs with tests/pipeshim.c preloaded (see its start above):
+# The county runs with tests/tools/pipeshim.c preloaded (see its start above):
 # link_up_after LINE: the last link line says up, and came after LINE.
 link_up_after() {
 	local last
@@ -115,7 +115,7 @@ bound_s=$(((RECONNECT_MAX_MS + DEAD_MS + 1500) / 1000)).5
 # for the parts below, which need nng's events to flow.
 n=$(log_len)
 t_kill ca TERM
-LD_PRELOAD="$(t_preload "$top_builddir/tests/.libs/pipeshim.so")" PIPESHIM_LATE_REM=$T_DIR/late-rem \
+LD_PRELOAD="$(t_preload "$top_builddir/tests/tools/.libs/pipeshim.so")" PIPESHIM_LATE_REM=$T_DIR/late-rem \
     PIPESHIM_SWALLOW_ADD=$T_DIR/swallow-add n_start ca
 t_wait_for "the county is up again" 10 link_up_after "$n"
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # A request the tcp carrier cannot make at run time (nng_ctx_open fails,
-# through the LD_PRELOAD shim tests/pipeshim.c): the county says so, its
+# through the LD_PRELOAD shim tests/tools/pipeshim.c): the county says so, its
 # session ends like one with no reply, the link comes back by itself, and no
 # packet is lost or repeated. Before issue 9 S6 the daemon exited there
 # ("tcp: request: Out of memory").
@@ -16,7 +16,7 @@ n_node cb fj-xm-b
 n_link city master; n_link ca city; n_link cb city
 n_client ca alice; n_client cb bob
 for n in master city cb; do n_start $n; done
-LD_PRELOAD="$(t_preload "$top_builddir/tests/.libs/pipeshim.so")" \
+LD_PRELOAD="$(t_preload "$top_builddir/tests/tools/.libs/pipeshim.so")" \
     PIPESHIM_FAIL_CTX=$T_DIR/fail-ctx n_start ca
 
 sessions_up() { grep -c "link fj-xm: session .* up" "$T_DIR/ca.log"; }
