@@ -121,6 +121,18 @@ t_not() {
 	! "$@"
 }
 
+# t_lines FILE: prints FILE's number of lines; 0 while there is no FILE
+# (a receiver's output not written yet).
+t_lines() {
+	if [ -f "${1:?usage: t_lines FILE}" ]; then wc -l <"$1"; else echo 0; fi
+}
+
+# t_lines_over FILE N: exits 0 if FILE has more than N lines
+# ("t_wait_for "traffic flows" 30 t_lines_over "$T_DIR/bob.txt" 100").
+t_lines_over() {
+	[ "$(t_lines "$1")" -gt "${2:?usage: t_lines_over FILE N}" ]
+}
+
 # t_now_ms: prints the wall clock in milliseconds.
 t_now_ms() {
 	local t=${EPOCHREALTIME/[.,]/}
