@@ -327,7 +327,7 @@ int clink_auth(struct clink_auth *ca, const uint8_t *secret, size_t secretlen,
     const char *peer, const uint8_t snonce[CNONCE_LEN], uint64_t epoch,
     uint64_t lowest_unacked, char **subtree, size_t nsubtree, uint32_t carrier);
 /*
- * The same with a client nonce the caller chose (tests/pbgen.c, whose test
+ * The same with a client nonce the caller chose (tests/tools/pbgen.c, whose test
  * script derives the session key itself); never for a real link.
  */
 void clink_auth_nonce(struct clink_auth *ca, const uint8_t *secret, size_t secretlen,

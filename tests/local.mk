@@ -40,12 +40,12 @@ include tests/unit/origin.mk
 include tests/unit/carrier.mk
 include tests/unit/queue.mk
 include tests/unit/custody.mk
-include tests/integration/local.mk
-include tests/chaos/local.mk
 include tests/tools/local.mk
-include tests/node.mk
+include tests/integration/local.mk
+include tests/integration/node.mk
+include tests/integration/cli.mk
+include tests/integration/http.mk
+include tests/chaos/local.mk
 include tests/sdk/local.mk
-include tests/cli.mk
-include tests/http.mk
 include tests/bench/chain.mk
 include tests/bench/local.mk

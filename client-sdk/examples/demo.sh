@@ -14,7 +14,7 @@ CASCADED=$top_builddir/node/cascaded
 CONSULT=$top_builddir/client-sdk/examples/consult
 AUDIT=$top_builddir/node/cascadectl
 CTL=$top_builddir/node/cascadectl
-FREEPORT=$top_builddir/tests/freeport
+FREEPORT=$top_builddir/tests/tools/freeport
 D=$(mktemp -d "${TMPDIR:-/tmp}/cascade-demo.XXXXXX")
 declare -A PID=()
 

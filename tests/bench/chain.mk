@@ -18,17 +18,31 @@ CLEANFILES += tests/bench/results-chain.txt tests/bench/perf-*.txt \
 	tests/bench/results-instr.txt
 
 # Knobs (CHAIN_RUNS, CHAIN_PERF, CHAIN_SYSCOUNT...): see the top of chain.sh.
-bench-chain: node/cascaded$(EXEEXT) tests/freeport$(EXEEXT) \
+bench-chain: node/cascaded$(EXEEXT) tests/tools/freeport$(EXEEXT) \
 	tests/bench/chainload$(EXEEXT) tests/bench/nngref$(EXEEXT)
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 	    bash $(top_srcdir)/tests/bench/chain.sh
 
+.PHONY: bench-chain
+
+# bench-chain-http: the chain benchmark (chain.sh) with tcp links, then with
+# http links, side by side (tests/bench/chain_http.sh). Not part of make bench.
+EXTRA_DIST += tests/bench/chain_http.sh
+CLEANFILES += tests/bench/results-chain-http.txt tests/bench/results-chain-http-tcp.txt \
+	tests/bench/results-chain-http-http.txt
+bench-chain-http: node/cascaded$(EXEEXT) tests/tools/freeport$(EXEEXT) \
+	tests/bench/chainload$(EXEEXT) tests/bench/nngref$(EXEEXT)
+	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+	    bash $(top_srcdir)/tests/bench/chain_http.sh
+
+.PHONY: bench-chain-http
+
 # bench-instr: the chain's user-space instructions per packet and node under
 # valgrind, for comparing two builds on a noisy machine (INSTR_BASE=old
 # cascaded; knobs at the top of chain_instr.sh). Not part of make bench.
-bench-instr: node/cascaded$(EXEEXT) tests/freeport$(EXEEXT) \
+bench-instr: node/cascaded$(EXEEXT) tests/tools/freeport$(EXEEXT) \
 	tests/bench/chainload$(EXEEXT) tests/bench/nngref$(EXEEXT)
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 	    bash $(top_srcdir)/tests/bench/chain_instr.sh
 
-.PHONY: bench-chain bench-instr
+.PHONY: bench-instr

@@ -35,7 +35,7 @@ tests_bench_sdk_send_SOURCES = tests/bench/sdk_send.c
 tests_bench_sdk_send_LDADD = client-sdk/libcascade.la
 EXTRA_DIST += tests/bench/sdk.sh tests/bench/sdk_send.py tests/bench/SdkSend.java
 CLEANFILES += tests/bench/results-sdk.txt tests/bench/sdk-bench.jar
-bench-sdk: node/cascaded$(EXEEXT) tests/freeport$(EXEEXT) tests/bench/sdk_send$(EXEEXT) \
+bench-sdk: node/cascaded$(EXEEXT) tests/tools/freeport$(EXEEXT) tests/bench/sdk_send$(EXEEXT) \
 	client-sdk/libcascade.la tests/bench/sdk-bench.jar
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 	    PYTEST_PYTHON='$(PYTEST_PYTHON)' JAVA='$(JAVA)' JNA_JAR='$(JNA_JAR)' \
@@ -60,7 +60,7 @@ tests_bench_audit_gen_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
 tests_bench_audit_gen_LDADD = node/libnode.la
 EXTRA_DIST += tests/bench/audit.sh
 bench-audit: node/cascadectl$(EXEEXT) tests/bench/audit_gen$(EXEEXT) node/cascaded$(EXEEXT) \
-	tests/freeport$(EXEEXT) tests/bench/chainload$(EXEEXT) tests/bench/nngref$(EXEEXT)
+	tests/tools/freeport$(EXEEXT) tests/bench/chainload$(EXEEXT) tests/bench/nngref$(EXEEXT)
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 	    bash $(top_srcdir)/tests/bench/audit.sh
 .PHONY: bench-audit
@@ -71,7 +71,7 @@ bench-audit: node/cascadectl$(EXEEXT) tests/bench/audit_gen$(EXEEXT) node/cascad
 # PostgreSQL server of its own (tests/integration/pg.sh).
 EXTRA_DIST += tests/bench/sink.sh
 CLEANFILES += tests/bench/results-sink.txt
-bench-sink: node/cascaded$(EXEEXT) node/cascadectl$(EXEEXT) tests/freeport$(EXEEXT) \
+bench-sink: node/cascaded$(EXEEXT) node/cascadectl$(EXEEXT) tests/tools/freeport$(EXEEXT) \
 	tests/bench/sdk_send$(EXEEXT)
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 	    bash $(top_srcdir)/tests/bench/sink.sh
@@ -79,8 +79,8 @@ bench-sink: node/cascaded$(EXEEXT) node/cascadectl$(EXEEXT) tests/freeport$(EXEE
 # bench-replay: cascadectl replay of REPLAY_N packets (default 20 000) toward
 # a county that kept its journal and one that lost it (tests/bench/replay.sh).
 EXTRA_DIST += tests/bench/replay.sh
-bench-replay: node/cascaded$(EXEEXT) node/cascadectl$(EXEEXT) tests/freeport$(EXEEXT) \
-	tests/tclient$(EXEEXT)
+bench-replay: node/cascaded$(EXEEXT) node/cascadectl$(EXEEXT) tests/tools/freeport$(EXEEXT) \
+	tests/tools/tclient$(EXEEXT)
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 	    bash $(top_srcdir)/tests/bench/replay.sh
 .PHONY: bench-replay
@@ -90,7 +90,7 @@ bench-replay: node/cascaded$(EXEEXT) node/cascadectl$(EXEEXT) tests/freeport$(EX
 # needs mdb_stat from lmdb-utils).
 EXTRA_DIST += tests/bench/jsize.sh
 CLEANFILES += tests/bench/results-jsize.txt
-bench-jsize: node/cascaded$(EXEEXT) tests/freeport$(EXEEXT) tests/bench/chainload$(EXEEXT)
+bench-jsize: node/cascaded$(EXEEXT) tests/tools/freeport$(EXEEXT) tests/bench/chainload$(EXEEXT)
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 	    bash $(top_srcdir)/tests/bench/jsize.sh
 .PHONY: bench-jsize

@@ -41,7 +41,7 @@ N_DEAD=2s
 PEER=$top_builddir/tests/sdk/sdkpeer
 DRAIN_S=$((SECONDS_RUN + 600))
 
-t_check "test PKI" sh "$top_srcdir/conf/testpki.sh" "$T_DIR/pki" localhost
+t_check "test PKI" n_pki "$T_DIR/pki"
 
 NODES="master prov ca cb cx cy cz"
 n_node master fj master

@@ -4,7 +4,7 @@
 # master's event log by src (client and node), dst, command, type, time
 # window, id and limit match what was sent; the county's log has the
 # deliveries; verify says intact, then names exactly the record whose byte
-# was flipped and, separately, the one deleted (tests/evtamper); export
+# was flipped and, separately, the one deleted (tests/tools/evtamper); export
 # gives as many rows as the query and states its first and last hash;
 # show ID gives one packet's record, hop trace, events and payload hash,
 # the payload itself only with --payload, through the daemon, which records
@@ -13,7 +13,7 @@
 . "$(dirname "$0")/nodes.sh"
 t_init audit_ctl
 CTL=$top_builddir/node/cascadectl
-TAMPER=$top_builddir/tests/evtamper
+TAMPER=$top_builddir/tests/tools/evtamper
 
 n_node master fj master
 n_node county fj-xm

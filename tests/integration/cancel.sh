@@ -5,14 +5,7 @@
 . "$(dirname "$0")/nodes.sh"
 t_init cancel
 
-n_node master fj master
-n_node city fj-xm
-n_node ca fj-xm-a
-n_node cb fj-xm-b
-t_proxy link "$PORT_master"
-n_link city master "$link_PORT"; n_link ca city; n_link cb city
-n_client ca alice; n_client cb bob
-for n in master city ca cb; do n_start $n; done
+n_topo_city2 --proxy city --start
 tc_recv_bg bob cb bob 0 -W 40
 tc_recv_bg alice ca alice 0 -W 40
 

@@ -7,12 +7,7 @@
 . "$(dirname "$0")/nodes.sh"
 t_init cancel_inflight
 
-n_node master fj master
-n_node ca fj-a
-n_node cb fj-b
-n_link ca master; n_link cb master
-n_client ca alice; n_client cb bob
-for n in master ca cb; do n_start $n; done
+n_topo_pair --start
 t_proxy bobpx "$PORT_cb"
 t_bg bob "$T_TCLIENT" recv -u "tcp://127.0.0.1:$bobpx_PORT" -a fj-b/bob \
 	-s "$T_DIR/bob.secret" -n 0 -o "$T_DIR/bob.txt" -W 40

@@ -12,18 +12,13 @@
 t_init cascadectl
 CTL=$top_builddir/node/cascadectl
 
-n_node master fj master
-n_node city fj-xm
-n_node ca fj-xm-a
-n_node cb fj-xm-b
-t_proxy link "$PORT_city"
-n_link city master; n_link ca city "$link_PORT"; n_link cb city
-n_client ca alice; n_client ca dave; n_client cb bob
+n_topo_city2 --proxy ca
+n_client ca dave
 # fj-xm-a's control socket in a directory others may enter: its own mode
 # is what keeps them out (the data dir is 0700 anyway)
 mkdir -m 755 "$T_DIR/ctl"; chmod 711 "$T_DIR"
 n_set ca "control $T_DIR/ctl/ca.sock"
-for n in master city cb; do n_start $n; done
+n_start master city cb
 # a long reconnect backoff: only retry can bring the link back quickly
 _n_write_conf ca
 sed -i 's/reconnect 100ms 1s/reconnect 20s 30s/' "$T_DIR/ca.conf"
@@ -40,8 +35,7 @@ jq_is() { # jq_is EXPECTED JQ CMD...: jq's raw output of CMD --json is EXPECTED
 }
 # j CMD... JQ: prints jq's output of the command's --json
 j() { local q=${*: -1}; "${@:1:$#-1}" --json | jq -r "$q"; }
-received() { if [ -f "$T_DIR/$1.txt" ]; then awk '$6 == 0' "$T_DIR/$1.txt" | wc -l; else echo 0; fi; }
-received_is() { [ "$(received "$1")" -eq "$2" ]; }
+received_is() { [ "$(tc_data "$T_DIR/$1.txt")" -eq "$2" ]; }
 ups() { grep -c "link fj-xm: session .* up" "$T_DIR/ca.log"; }
 ups_over() { [ "$(ups)" -gt "$1" ]; }
 rc() { "$@" >/dev/null 2>"$T_DIR/err"; echo $?; }

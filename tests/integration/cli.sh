@@ -12,14 +12,10 @@ t_init cli
 CLI=$top_builddir/client-sdk/cascade
 CONSULT=$top_builddir/client-sdk/examples/consult
 
-n_node master fj master
-n_node city fj-xm
-n_node ca fj-xm-a
-n_node cb fj-xm-b
-n_link city master; n_link ca city; n_link cb city
-for c in alice carol clinic; do n_client ca $c; done
-for c in bob bert dora expert; do n_client cb $c; done
-for n in master city ca cb; do n_start $n; done
+n_topo_city2
+for c in carol clinic; do n_client ca $c; done
+for c in bert dora expert; do n_client cb $c; done
+n_start master city ca cb
 
 # cli NODE CLIENT ARGS...: cascade as NODE's client CLIENT
 cli() {

@@ -9,14 +9,9 @@
 t_init delay_warning
 CLI=$top_builddir/client-sdk/cascade
 
-n_node master fj master
-n_node ca fj-a
-n_node cb fj-b
-t_proxy link "$PORT_master"
-n_link ca master "$link_PORT"; n_link cb master
-n_client ca alice; n_client cb bob
+n_topo_pair --proxy ca
 n_set ca "delay-warning-after 2s"
-for n in master ca cb; do n_start $n; done
+n_start master ca cb
 tc_recv_bg bob cb bob 2 -W 60
 
 # listen_alice SECONDS: what alice's `cascade listen` prints in that time

@@ -5,16 +5,9 @@
 . "$(dirname "$0")/nodes.sh"
 t_init epochs
 
-n_node master fj master
-n_node city fj-xm
-n_node ca fj-xm-a
-n_node cb fj-xm-b
-n_link city master; n_link ca city; n_link cb city
-n_client ca alice; n_client cb bob
-for n in master city ca cb; do n_start $n; done
+n_topo_city2 --start
 
-lines() { if [ -f "$1" ]; then awk '$6 == 0' "$1" | wc -l; else echo 0; fi; }
-lines_over() { [ "$(lines "$1")" -gt "$2" ]; }
+lines_over() { [ "$(tc_data "$1")" -gt "$2" ]; }
 
 # 1. a client killed in mid-stream comes back with a new epoch
 tc_recv_bg bob1 cb bob 0 -W 60
@@ -30,7 +23,7 @@ t_check "no packet delivered twice" check_exactly_once_ids "$T_DIR/bob1.txt"
 # killed client's packets already taken by its county still arrive)
 settled() {  # settled FILE: no new line for 2 s
 	local a b
-	a=$(lines "$1"); sleep 2; b=$(lines "$1")
+	a=$(tc_data "$1"); sleep 2; b=$(tc_data "$1")
 	[ "$a" -eq "$b" ]
 }
 t_wait_for "the first flow has drained" 60 settled "$T_DIR/bob1.txt"

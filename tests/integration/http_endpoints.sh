@@ -1,6 +1,6 @@
 #!/bin/bash
 # The http endpoints driven by the real curl(1), with protobuf bodies built
-# by tests/pbgen: Hello/Auth, Push, Pull answer as they should; a text body,
+# by tests/tools/pbgen: Hello/Auth, Push, Pull answer as they should; a text body,
 # a wrong content type, a wrong method or path, a missing session get our
 # 4xx (with a log line naming the peer); an oversized body gets libevent's
 # 413, garbage its 400, and a half-sent request is closed. After each, the
@@ -9,26 +9,22 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init http_endpoints
-PBGEN=$top_builddir/tests/pbgen
+PBGEN=$top_builddir/tests/tools/pbgen
 
-n_node master fj master
-n_node ca fj-a
-n_node cb fj-b
-n_link ca master; n_link cb master
-n_client ca alice; n_client cb bob; n_client master carol
+n_topo_pair
+n_client master carol
 n_http master
 N_PULLWAIT[master]=8s
 # session-idle 6s: the request timeout is 5 s (session-idle / 2, 5 s at least)
 n_set master "session-idle 6s"; n_set master "max-packet 64k"; n_set master "max-batch 16"
-for n in master ca cb; do n_start $n; done
+n_start master ca cb
 URL=$(n_http_url master)
 t_check "the master says it serves http" grep -q "http: listening on $URL" "$T_DIR/master.log"
 
 # bob takes everything for him in the background; each step sends him more
 tc_recv_bg bob cb bob 0 -W 120
 SENT=0
-received() { [ -f "$T_DIR/bob.txt" ] && awk '$6 == 0 { print $3 }' "$T_DIR/bob.txt" | sort -u | wc -l || echo 0; }
-received_is() { [ "$(received)" -eq "$1" ]; }
+received_is() { [ "$(tc_ids "$T_DIR/bob.txt")" -eq "$1" ]; }
 # others_served WHAT: alice's 10 packets reach bob through the master
 others_served() {
 	local out
@@ -184,5 +180,5 @@ t_check "tcp sessions do not idle out" t_not grep -q "fj-a: session .* ended" "$
 
 t_check "the master never crashed" test "$(grep -c '=== .* start:' "$T_DIR/master.log")" -eq 1
 t_check "bob got every packet exactly once" check_exactly_once_ids "$T_DIR/bob.txt"
-t_eq "bob got them all" "$SENT" "$(received)"
+t_eq "bob got them all" "$SENT" "$(tc_ids "$T_DIR/bob.txt")"
 t_done

@@ -27,7 +27,7 @@ t_wait_for "the county is up over tcp (the master prefers it)" 10 \
 	grep -q "link fj: session .* up over tcp" "$T_DIR/cy.log"
 
 st() { t_kv "$(t_proxy_cmd "$1" stats)" "$2"; }
-received() { [ -f "$T_DIR/$1.txt" ] && awk '$6 == 0 { print $3 }' "$T_DIR/$1.txt" | sort -u | wc -l || echo 0; }
+received() { tc_ids "$T_DIR/$1.txt"; }
 received_over() { [ "$(received "$1")" -gt "$2" ]; }
 UP=10000 DOWN=2000
 tc_recv_bg carol master carol $UP -W 180

@@ -11,8 +11,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init http_limits
-PBGEN=$top_builddir/tests/pbgen
-TCPC=$top_builddir/tests/tcpclient
+PBGEN=$top_builddir/tests/tools/pbgen
+TCPC=$top_builddir/tests/tools/tcpclient
 
 n_node master fj master
 n_client master carol

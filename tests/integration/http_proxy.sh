@@ -1,6 +1,6 @@
 #!/bin/bash
 # Through a forward proxy: a county on transport http with "proxy URL" in
-# its parent block reaches the master only through it (tests/httpproxy
+# its parent block reaches the master only through it (tests/tools/httpproxy
 # logs every request it carried): its packets flow, stop while the proxy is
 # down, and all arrive once when it is back. Another county without a proxy
 # line goes straight to the master even with proxy variables in its
@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init http_proxy
-HTTPPROXY=$top_builddir/tests/httpproxy
+HTTPPROXY=$top_builddir/tests/tools/httpproxy
 
 proxy_start() {  # proxy_start PORT (0: any)
 	rm -f "$T_DIR/proxy.port"
@@ -42,8 +42,7 @@ done
 t_wait_for "cz's link is up over http, proxy variables or not" 10 \
 	grep -q "link fj: session .* up over http" "$T_DIR/cz.log"
 
-received() { [ -f "$T_DIR/carol.txt" ] && awk '$6 == 0 { print $3 }' "$T_DIR/carol.txt" | sort -u | wc -l || echo 0; }
-received_is() { [ "$(received)" -eq "$1" ]; }
+received_is() { [ "$(tc_ids "$T_DIR/carol.txt")" -eq "$1" ]; }
 tc_recv_bg carol master carol 900 -W 120
 t_eq "alice sends 500 at cy" "sent 500 acked 500" "$(tc_send cy alice fj/carol 500 -b 25)"
 t_wait_for "carol gets them through the proxy" 30 received_is 500
@@ -61,7 +60,7 @@ t_kill proxy
 t_eq "alice sends 300 more at cy" "sent 300 acked 300" "$(tc_send cy alice fj/carol 300 -b 25)"
 t_wait_for "cy notices" 15 grep -q "link fj: http: $HURL/v1/.*127.0.0.1 port $PPORT" "$T_DIR/cy.log"
 sleep 1
-t_eq "nothing reaches carol while the proxy is down" 600 "$(received)"
+t_eq "nothing reaches carol while the proxy is down" 600 "$(tc_ids "$T_DIR/carol.txt")"
 proxy_start "$PPORT"
 t_wait_for "after the proxy is back, carol gets all 900" 30 received_is 900
 t_check "carol's packets: none twice" check_exactly_once_ids "$T_DIR/carol.txt"

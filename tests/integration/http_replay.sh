@@ -9,9 +9,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init http_replay
-PBGEN=$top_builddir/tests/pbgen
+PBGEN=$top_builddir/tests/tools/pbgen
 
-t_check "test PKI" sh "$top_srcdir/conf/testpki.sh" "$T_DIR/pki" localhost
+t_check "test PKI" n_pki "$T_DIR/pki"
 n_node master fj master
 n_node ca fj-a
 n_link ca master

@@ -4,22 +4,11 @@
 # its configured ca and its packets flow; with another CA the county refuses
 # the master and says why. P-256 keys, like tls.sh.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nodes.sh"
 t_init http_tls
 
-pki() {  # pki DIR: a CA and a server certificate for localhost
-	local d=$1
-	mkdir -p "$d"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" \
-		-out "$d/ca.crt" -days 2 -subj "/CN=cascade test CA" 2>/dev/null &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/node.key" \
-		-out "$d/node.csr" -subj "/CN=localhost" 2>/dev/null &&
-	printf 'subjectAltName=DNS:localhost\n' >"$d/ext" &&
-	openssl x509 -req -in "$d/node.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
-		-out "$d/node.crt" -days 2 -extfile "$d/ext" 2>/dev/null &&
-	chmod 600 "$d/node.key"
-}
-t_check "test PKI" pki "$T_DIR/pki"
-t_check "another CA" pki "$T_DIR/other"
+t_check "test PKI" n_pki "$T_DIR/pki"
+t_check "another CA" n_pki "$T_DIR/other"
 
 secret() {
 	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1"
@@ -68,7 +57,6 @@ CONF
 	chmod 600 "$T_DIR"/*.conf
 }
 CASCADED=$top_builddir/node/cascaded
-T_TCLIENT=$top_builddir/tests/tclient
 
 write_confs "$T_DIR/pki/ca.crt"
 t_bg master "$CASCADED" -d -f "$T_DIR/master.conf"
@@ -89,7 +77,6 @@ out=$("$T_TCLIENT" send -u "tcp://127.0.0.1:$CPORT" -a fj-xm/alice -s "$T_DIR/al
 t_eq "alice's packets are taken over the https link" "sent 300 acked 300" "$out"
 t_check "carol gets them" t_wait carol 60
 t_eq "... all of them, once" 0 "$T_STATUS"
-. "$(dirname "$0")/nodes.sh"
 t_check "... in order" check_exactly_once "$T_DIR/carol.txt" 300
 
 # curl itself: plain http to the https port gets nowhere; https with the CA works

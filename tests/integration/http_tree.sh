@@ -9,15 +9,9 @@
 t_init http_tree
 N_SYNC=yes
 
-n_node master fj master
-n_node prov fj-p1
-n_node city fj-p1-xm
-n_node ca fj-p1-xm-a
-n_node cb fj-p1-xm-b
-n_link prov master; n_link city prov; n_link ca city; n_link cb city
+n_topo_prov
 n_transport prov tcp; n_transport city http; n_transport ca tcp; n_transport cb http
-n_client ca alice; n_client cb bob
-for n in master prov city ca cb; do n_start $n; done
+n_start master prov city ca cb
 up_over() { grep -q "link .*: session .* up over $2" "$T_DIR/$1.log"; }
 for l in "prov tcp" "city http" "ca tcp" "cb http"; do
 	t_wait_for "link of ${l% *} up over ${l#* }" 10 up_over $l
@@ -31,20 +25,18 @@ tc_recv_bg bob cb bob $COUNT -W 240
 t_bg alice "$T_TCLIENT" send -u "$(n_url ca)" -a fj-p1-xm-a/alice -s "$T_DIR/alice.secret" \
 	-t fj-p1-xm-b/bob -n $COUNT -b 10 -W 240
 
-received() { if [ -f "$T_DIR/bob.txt" ]; then wc -l <"$T_DIR/bob.txt"; else echo 0; fi; }
-received_over() { [ "$(received)" -gt "$1" ]; }
-t_wait_for "traffic flows" 30 received_over 200
+t_wait_for "traffic flows" 30 t_lines_over "$T_DIR/bob.txt" 200
 n_kill9 city
-echo "# city killed after $(received) received"
+echo "# city killed after $(t_lines "$T_DIR/bob.txt") received"
 sleep 0.5
 n_restart city
-t_wait_for "traffic flows again" 60 received_over 3000
+t_wait_for "traffic flows again" 60 t_lines_over "$T_DIR/bob.txt" 3000
 n_kill9 city
-echo "# city killed again after $(received) received"
+echo "# city killed again after $(t_lines "$T_DIR/bob.txt") received"
 n_restart city
-t_wait_for "traffic flows once more" 60 received_over 6000
+t_wait_for "traffic flows once more" 60 t_lines_over "$T_DIR/bob.txt" 6000
 n_kill9 master
-echo "# master killed after $(received) received"
+echo "# master killed after $(t_lines "$T_DIR/bob.txt") received"
 sleep 1
 n_restart master
 

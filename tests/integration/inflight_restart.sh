@@ -15,14 +15,7 @@
 . "$(dirname "$0")/nodes.sh"
 t_init inflight_restart
 
-n_node master fj master
-n_node city fj-xm
-n_node ca fj-xm-a
-n_node cb fj-xm-b
-n_link city master
-t_proxy link "$PORT_city"
-n_link ca city "$link_PORT"; n_link cb city
-n_client ca alice; n_client cb bob
+n_topo_city2 --proxy ca
 # ca must still be waiting for the city's ack when it is killed. With the
 # default 3 s dead-timeout its push timed out just as the 3 s proxy delay
 # let it through: ca dropped the connection and the city got the push and
@@ -30,7 +23,7 @@ n_client ca alice; n_client cb bob
 # order, so whether the session was still there for the push was luck.
 # 10 s outlasts the 6 s round trip.
 N_DEAD_CA=10s
-for n in master city cb; do n_start $n; done
+n_start master city cb
 N_DEAD=$N_DEAD_CA n_start ca
 t_wait_for "ca's link is up" 15 grep -q "link fj-xm: session .* up" "$T_DIR/ca.log"
 t_proxy bobpx "$PORT_cb"

@@ -47,10 +47,10 @@ t_init() {
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd) || exit 1
 	: "${top_srcdir:=$here}" "${top_builddir:=$here}"
 	export top_srcdir top_builddir
-	T_FAULTPROXY=$top_builddir/tests/faultproxy
-	T_FREEPORT=$top_builddir/tests/freeport
-	T_ECHOSRV=$top_builddir/tests/echosrv
-	T_TCPCLIENT=$top_builddir/tests/tcpclient
+	T_FAULTPROXY=$top_builddir/tests/tools/faultproxy
+	T_FREEPORT=$top_builddir/tests/tools/freeport
+	T_ECHOSRV=$top_builddir/tests/tools/echosrv
+	T_TCPCLIENT=$top_builddir/tests/tools/tcpclient
 	T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/cascade-$T_NAME.XXXXXX") || {
 		echo "t_init: cannot make a temporary directory" >&2
 		exit 1
@@ -119,6 +119,18 @@ t_eq() {
 # t_not CMD...: exits 0 if CMD fails ("t_check DESC t_not t_port_open 80").
 t_not() {
 	! "$@"
+}
+
+# t_lines FILE: prints FILE's number of lines; 0 while there is no FILE
+# (a receiver's output not written yet).
+t_lines() {
+	if [ -f "${1:?usage: t_lines FILE}" ]; then wc -l <"$1"; else echo 0; fi
+}
+
+# t_lines_over FILE N: exits 0 if FILE has more than N lines
+# ("t_wait_for "traffic flows" 30 t_lines_over "$T_DIR/bob.txt" 100").
+t_lines_over() {
+	[ "$(t_lines "$1")" -gt "${2:?usage: t_lines_over FILE N}" ]
 }
 
 # t_now_ms: prints the wall clock in milliseconds.

@@ -1,16 +1,7 @@
 # tests/integration/: shell tests that run the real binaries on loopback.
-# lib.sh is the library they source; the C helpers below are their tools
-# (faultproxy injects faults between two nodes, freeport picks ports,
-# echosrv and tcpclient test the proxy itself).
-check_PROGRAMS += tests/faultproxy tests/freeport tests/echosrv tests/tcpclient
-tests_faultproxy_SOURCES = tests/faultproxy.c
-tests_faultproxy_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
-tests_faultproxy_LDADD = $(LIBEVENT_LIBS)
-tests_freeport_SOURCES = tests/freeport.c
-tests_echosrv_SOURCES = tests/echosrv.c
-tests_echosrv_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
-tests_echosrv_LDADD = $(LIBEVENT_LIBS)
-tests_tcpclient_SOURCES = tests/tcpclient.c
+# lib.sh is the library they source, nodes.sh builds trees of nodes (the
+# topologies in one line: n_topo_*); their C tools are in tests/tools/.
+# node.mk, cli.mk and http.mk beside this file list more of the tests.
 
 TESTS += tests/integration/proxy.sh tests/integration/limits.sh tests/integration/mtls.sh \
 	tests/integration/pushrate.sh tests/integration/quota.sh tests/integration/cascadectl.sh \
@@ -31,13 +22,7 @@ TESTS += tests/integration/metrics.sh tests/integration/ctl_queue.sh tests/integ
 EXTRA_DIST += tests/integration/metrics.sh tests/integration/ctl_queue.sh \
 	tests/integration/ctl_top.sh tests/integration/ctl_trace.sh
 
-# linkmitm: a man in the middle on a plain tcp link that rewrites the
-# parent's replies (the link-protocol attack tests)
-check_PROGRAMS += tests/linkmitm
-tests_linkmitm_SOURCES = tests/linkmitm.c
-tests_linkmitm_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS)
-tests_linkmitm_LDADD = packets/libpackets.la $(PTHREAD_LIBS)
-
+# the link-protocol attacks, through tests/tools/linkmitm
 TESTS += tests/integration/mitm_auth.sh
 EXTRA_DIST += tests/integration/mitm_auth.sh
 TESTS += tests/integration/http_replay.sh
@@ -61,11 +46,8 @@ EXTRA_DIST += tests/integration/tlskeymode.sh
 TESTS += tests/integration/journal_key.sh
 EXTRA_DIST += tests/integration/journal_key.sh
 
-# cascadectl audit: queries, verify (evtamper changes the event log behind
-# the daemon's back), export
-check_PROGRAMS += tests/evtamper
-tests_evtamper_SOURCES = tests/evtamper.c
-tests_evtamper_LDADD = $(LMDB_LIBS)
+# cascadectl audit: queries, verify (tests/tools/evtamper changes the event
+# log behind the daemon's back), export
 TESTS += tests/integration/audit_ctl.sh
 EXTRA_DIST += tests/integration/audit_ctl.sh
 # cascadectl replay (a county that lost its disk, one that did not, --id,

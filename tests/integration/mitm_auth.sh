@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init mitm_auth
-MITM=$top_builddir/tests/linkmitm
+MITM=$top_builddir/tests/tools/linkmitm
 
 n_node master fj master
 n_node ca fj-a

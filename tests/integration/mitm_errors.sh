@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init mitm_errors
-MITM=$top_builddir/tests/linkmitm
+MITM=$top_builddir/tests/tools/linkmitm
 CLI=$top_builddir/client-sdk/cascade
 
 n_node master fj master

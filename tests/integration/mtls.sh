@@ -9,12 +9,11 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init mtls
-PBGEN=$top_builddir/tests/pbgen
+PBGEN=$top_builddir/tests/tools/pbgen
 CLI=$top_builddir/client-sdk/cascade
 
-pki() { sh "$top_srcdir/conf/testpki.sh" "$1" localhost >/dev/null; }
-t_check "test PKI" pki "$T_DIR/pki"
-t_check "another CA" pki "$T_DIR/other"
+t_check "test PKI" n_pki "$T_DIR/pki"
+t_check "another CA" n_pki "$T_DIR/other"
 for f in link alice carol; do
 	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T_DIR/$f.secret"
 	chmod 600 "$T_DIR/$f.secret"

@@ -6,7 +6,7 @@
 #	n_link CHILD PARENT [PORT]   CHILD's parent is PARENT (through PORT, e.g. a proxy's)
 #	n_client NAME CLIENT         a client of node NAME; secret $T_DIR/CLIENT.secret
 #	n_set NAME LINE...           adds top-level lines to NAME's config
-#	n_start NAME / n_stop NAME / n_kill9 NAME / n_restart NAME
+#	n_start NAME... / n_stop NAME / n_kill9 NAME / n_restart NAME
 #	n_url NAME                   tcp://127.0.0.1:PORT_NAME
 #	n_transport CHILD tcp|http|auto [HTTP_PORT]
 #	                             CHILD's link carrier (default: tcp url only, as
@@ -25,10 +25,18 @@
 #	N_PULLWAIT[NAME]=DURATION    NAME's pull-wait (default 2s)
 #	N_LINK_TRANSPORT=tcp|http|auto   (environment) every n_link gets this
 #	                             transport, e.g. to run a test with http links
+#	n_pki DIR                    a test PKI for localhost in DIR (conf/testpki.sh)
+#
+# Topologies, each in one line (nodes, links, clients; started with --start,
+# else the caller adds to them and starts them itself, n_start NAME...):
+#	n_topo_chain4                county -> city -> province -> master
+#	n_topo_city2 [--proxy NODE] [--start]   master, city, counties ca and cb
+#	n_topo_prov [--start]        master, province, city, counties ca and cb
+#	n_topo_pair [--proxy NODE] [--start]    master, counties ca and cb
 #
 # The config is written when the node starts (n_start), so links and clients
 # can be added in any order.
-T_TCLIENT=$top_builddir/tests/tclient
+T_TCLIENT=$top_builddir/tests/tools/tclient
 # CASCADED from the environment runs another build of the daemon (e.g. one without a fix)
 CASCADED=${CASCADED:-$top_builddir/node/cascaded}
 declare -gA N_ID=() N_ROLE=() N_PARENT=() N_PARENT_PORT=() N_EXTRA=() N_CHILDREN=() N_CLIENTS=()
@@ -78,6 +86,85 @@ n_topo_chain4() {
 	n_link county city
 	n_client county producer
 	n_client master consumer
+}
+
+# _n_topo_args ARGS...: the options of the n_topo_* helpers below, into
+# their locals proxy and start. --proxy NODE: NODE's link to its parent runs
+# through the fault proxy "link" (t_proxy: link_PORT, link_CTL; t_proxy_cmd
+# link cut ...); --start: start every node of the topology, parents first.
+_n_topo_args() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--proxy) proxy=${2:?"${FUNCNAME[1]}: --proxy needs a node"}; shift 2 ;;
+		--start) start=1; shift ;;
+		*) echo "${FUNCNAME[1]}: unknown argument '$1'" >&2; return 1 ;;
+		esac
+	done
+}
+
+# _n_topo_link CHILD PARENT PROXIED: n_link CHILD PARENT, through the fault
+# proxy "link" in front of PARENT's port if PROXIED is CHILD
+_n_topo_link() {
+	local pv=PORT_$2
+	if [ "$3" = "$1" ]; then
+		t_proxy link "${!pv}" || return 1
+		n_link "$1" "$2" "$link_PORT"
+	else
+		n_link "$1" "$2"
+	fi
+}
+
+# n_topo_city2 [--proxy city|ca] [--start]: a master (fj), a city (fj-xm)
+# below it and two counties ca (fj-xm-a) and cb (fj-xm-b) below the city;
+# client alice at ca, bob at cb.
+n_topo_city2() {
+	local proxy= start=
+	_n_topo_args "$@" || return 1
+	n_node master fj master
+	n_node city fj-xm
+	n_node ca fj-xm-a
+	n_node cb fj-xm-b
+	_n_topo_link city master "$proxy" || return 1
+	_n_topo_link ca city "$proxy" || return 1
+	n_link cb city
+	n_client ca alice; n_client cb bob
+	[ -z "$start" ] || n_start master city ca cb
+}
+
+# n_topo_prov [--start]: n_topo_city2 one level deeper: a master (fj), a
+# province (fj-p1), its city (fj-p1-xm), two counties ca (fj-p1-xm-a) and cb
+# (fj-p1-xm-b); client alice at ca, bob at cb.
+n_topo_prov() {
+	local proxy= start=
+	_n_topo_args "$@" || return 1
+	n_node master fj master
+	n_node prov fj-p1
+	n_node city fj-p1-xm
+	n_node ca fj-p1-xm-a
+	n_node cb fj-p1-xm-b
+	n_link prov master; n_link city prov; n_link ca city; n_link cb city
+	n_client ca alice; n_client cb bob
+	[ -z "$start" ] || n_start master prov city ca cb
+}
+
+# n_topo_pair [--proxy ca|cb] [--start]: a master (fj) and two counties ca
+# (fj-a) and cb (fj-b) right below it; client alice at ca, bob at cb.
+n_topo_pair() {
+	local proxy= start=
+	_n_topo_args "$@" || return 1
+	n_node master fj master
+	n_node ca fj-a
+	n_node cb fj-b
+	_n_topo_link ca master "$proxy" || return 1
+	_n_topo_link cb master "$proxy" || return 1
+	n_client ca alice; n_client cb bob
+	[ -z "$start" ] || n_start master ca cb
+}
+
+# n_pki DIR: a throwaway PKI for the host name localhost in DIR (a CA, a node
+# and a client certificate: conf/testpki.sh), for n_tls and tls-ca.
+n_pki() {
+	sh "$top_srcdir/conf/testpki.sh" "${1:?usage: n_pki DIR}" localhost
 }
 
 # n_notify_recv: starts notify_recv.py (an offline-notice receiver) as
@@ -223,19 +310,25 @@ _n_write_conf() {
 }
 declare -gA N_CLAIM_EXTRA=()
 
-# n_start NAME: starts NAME's daemon and waits until this run of it logs
-# "running", which it does once every listener is bound. Not a connect to
-# its port: nng 1.5.2 can lose a connection that closes in its SP handshake
-# as the node stops, and keep the listener for good (LeakSanitizer saw it in
-# metrics.sh, a node stopped 100 ms after its start); nor would a connect
-# tell our daemon from another process on that port. Bash builtins only:
-# callers may run n_start with LD_PRELOAD set (shutdown.sh's shim).
+# n_start NAME...: starts each NAME's daemon in turn and waits until this
+# run of it logs "running", which it does once every listener is bound. Not
+# a connect to its port: nng 1.5.2 can lose a connection that closes in its
+# SP handshake as the node stops, and keep the listener for good
+# (LeakSanitizer saw it in metrics.sh, a node stopped 100 ms after its
+# start); nor would a connect tell our daemon from another process on that
+# port. Bash builtins only: callers may run n_start with LD_PRELOAD set
+# (shutdown.sh's shim). Exits 1 if one did not start (the others are still
+# started).
 n_start() {
-	local name=$1 lines=()
-	_n_write_conf "$name"
-	[ -f "$T_DIR/$name.log" ] && mapfile -t lines <"$T_DIR/$name.log"
-	t_bg "$name" "$CASCADED" -d -f "$T_DIR/$name.conf"
-	t_wait_for "$name listens" 10 _n_running "$name" "${#lines[@]}"
+	local name lines rc=0
+	for name in "$@"; do
+		lines=()
+		_n_write_conf "$name"
+		[ -f "$T_DIR/$name.log" ] && mapfile -t lines <"$T_DIR/$name.log"
+		t_bg "$name" "$CASCADED" -d -f "$T_DIR/$name.conf"
+		t_wait_for "$name listens" 10 _n_running "$name" "${#lines[@]}" || rc=1
+	done
+	return $rc
 }
 
 # _n_running NAME SKIP: NAME's log after its first SKIP lines says the
@@ -282,6 +375,18 @@ check_exactly_once() {
 		}
 		END { if (n != count) { printf "%d distinct packets, expected %d\n", n, count; bad = 1 }
 		      exit bad }' "$file"
+}
+
+# tc_data FILE: how many data packets (not notices) tclient recv wrote into
+# FILE; 0 while there is no FILE.
+tc_data() {
+	if [ -f "$1" ]; then awk '$6 == 0' "$1" | wc -l; else echo 0; fi
+}
+
+# tc_ids FILE: how many distinct data packet ids are in FILE (a resend of
+# the same packet counts once); 0 while there is no FILE.
+tc_ids() {
+	if [ -f "$1" ]; then awk '$6 == 0 { print $3 }' "$1" | sort -u | wc -l; else echo 0; fi
 }
 
 # check_exactly_once_ids FILE: no data packet id delivered under two (epoch, seq).

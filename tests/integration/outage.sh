@@ -8,17 +8,8 @@
 t_init outage
 N_DEAD=2s
 
-n_node master fj master
-n_node city fj-xm
-n_node ca fj-xm-a
-n_node cb fj-xm-b
-t_proxy link "$PORT_master"
-n_link city master "$link_PORT"; n_link ca city; n_link cb city
-n_client ca alice; n_client cb bob
-for n in master city ca cb; do n_start $n; done
+n_topo_city2 --proxy city --start
 
-received() { if [ -f "$T_DIR/$1.txt" ]; then wc -l <"$T_DIR/$1.txt"; else echo 0; fi; }
-received_over() { [ "$(received "$1")" -gt "$2" ]; }
 sessions_up() { grep -c "link fj: session .* up" "$T_DIR/city.log"; }
 sessions_over() { [ "$(sessions_up)" -gt "$1" ]; }
 
@@ -26,10 +17,10 @@ sessions_over() { [ "$(sessions_up)" -gt "$1" ]; }
 tc_recv_bg bob1 cb bob 3000 -W 120
 t_bg alice1 "$T_TCLIENT" send -u "$(n_url ca)" -a fj-xm-a/alice -s "$T_DIR/alice.secret" \
 	-t fj-xm-b/bob -n 3000 -b 5 -W 120
-t_wait_for "traffic flows" 30 received_over bob1 100
+t_wait_for "traffic flows" 30 t_lines_over "$T_DIR/bob1.txt" 100
 before=$(sessions_up)
 t_proxy_cmd link blackhole
-echo "# blackhole after $(received bob1) received"
+echo "# blackhole after $(t_lines "$T_DIR/bob1.txt") received"
 sleep 5
 t_check "the city noticed the dead link" grep -q "session lost" "$T_DIR/city.log"
 t_proxy_cmd link pass
@@ -44,10 +35,10 @@ t_check "traffic went through the proxy" test "$(t_kv "$stats" up)" -gt 100000
 tc_recv_bg bob2 cb bob 3000 -W 120
 t_bg alice2 "$T_TCLIENT" send -u "$(n_url ca)" -a fj-xm-a/alice -s "$T_DIR/alice.secret" \
 	-t fj-xm-b/bob -n 3000 -b 5 -W 120
-t_wait_for "traffic flows" 30 received_over bob2 100
+t_wait_for "traffic flows" 30 t_lines_over "$T_DIR/bob2.txt" 100
 before=$(sessions_up)
 kill -STOP "$(t_pid master)"
-echo "# master stopped after $(received bob2) received"
+echo "# master stopped after $(t_lines "$T_DIR/bob2.txt") received"
 sleep 5
 kill -CONT "$(t_pid master)"
 t_wait_for "the city is back in session" 20 sessions_over "$before"

@@ -11,7 +11,7 @@
 t_init receipt_crash
 N_SYNC=yes
 PEER=${SDKPEER:-$top_builddir/tests/sdk/sdkpeer}
-SHIM_SO=$top_builddir/tests/.libs/ackshim.so
+SHIM_SO=$top_builddir/tests/tools/.libs/ackshim.so
 SHIM=$(t_preload "$SHIM_SO")
 t_check "the shim is built" test -f "$SHIM_SO"
 

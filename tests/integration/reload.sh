@@ -21,8 +21,7 @@ n_start master; n_start ca
 # by socket: a broken config cannot name it
 ca() { "$CTL" -s "$T_DIR/ca/control.sock" "$@"; }
 auth() { "$T_TCLIENT" auth -u "$(n_url ca)" -a "fj-a/$1" -s "$2"; }
-received() { if [ -f "$T_DIR/$1.txt" ]; then awk '$6 == 0' "$T_DIR/$1.txt" | wc -l; else echo 0; fi; }
-received_is() { [ "$(received "$1")" -eq "$2" ]; }
+received_is() { [ "$(tc_data "$T_DIR/$1.txt")" -eq "$2" ]; }
 reloads() { grep -c "reload: .*: reloaded" "$T_DIR/ca.log"; }
 reloads_are() { [ "$(reloads)" -eq "$1" ]; }
 t_wait_for "ca's link is up" 10 bash -c "'$CTL' -f '$T_DIR/ca.conf' links --json | jq -e '.[0].state == \"up\"' >/dev/null"
@@ -68,7 +67,7 @@ t_check "status: the config was loaded after the start" bash -c \
 t_check "alice sends 5 to frank" tc_send ca alice fj-a/frank 5
 tc_recv_bg frank ca frank 5 -W 30
 t_wait "frank" 40
-t_eq "frank received 5" 5 "$(received frank)"
+t_eq "frank received 5" 5 "$(tc_data "$T_DIR/frank.txt")"
 
 # a config with two errors: refused, every file:line listed, the old config serves
 cp "$T_DIR/ca.conf" "$T_DIR/ca.good"

@@ -45,8 +45,7 @@ link() { ctl "$1" links --json | jq -r --arg n "$2" ".[] | select(.name == \$n) 
 link_is() { [ "$(link "$1" "$2" "${4:-state}")" = "$3" ]; }
 qdepth() { ctl "$1" queue --json | jq -r --arg n "$2" '.[] | select(.name == $n) | .depth'; }
 qdepth_is() { [ "$(qdepth "$1" "$2")" = "$3" ]; }
-received() { if [ -f "$T_DIR/$1.txt" ]; then awk '$6 == 0 { print $3 }' "$T_DIR/$1.txt" | sort -u | wc -l; else echo 0; fi; }
-received_ge() { [ "$(received "$1")" -ge "$2" ]; }
+received_ge() { [ "$(tc_ids "$T_DIR/$1.txt")" -ge "$2" ]; }
 # reload NODE: rewrites NODE's config, cascadectl reload; output in $OUT, exit in $RC
 reload() {
 	_n_write_conf "$1"
@@ -133,7 +132,7 @@ tc_recv_bg bea b bea 30 -W 60
 t_wait bea 70
 t_eq "bea gets the 30 kept for B" 0 "$T_STATUS"
 t_check "bea: nothing twice" check_exactly_once_ids "$T_DIR/bea.txt"
-t_eq "bea: 30 distinct" 30 "$(received bea)"
+t_eq "bea: 30 distinct" 30 "$(tc_ids "$T_DIR/bea.txt")"
 t_wait_for "B's queue at the city is empty" 10 qdepth_is city child:fj-c-b 0
 
 # ---- 4. a client's secret changes at A while a stream flows to it

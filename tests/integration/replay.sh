@@ -12,7 +12,7 @@
 #    drops all 7 as duplicates (id, leg), nothing reaches bob twice.
 # 3. replay --id: one packet again, into carol's inbox (she gets it again);
 #    audit show lists the replays; a packet whose record retention pruned
-#    (tests/evtamper unstore): replay --id exits 1 saying so, replay --link
+#    (tests/tools/evtamper unstore): replay --id exits 1 saying so, replay --link
 #    exits 6 naming it and requeues the rest.
 # 4. audit show --payload goes through the daemon, which records a
 #    payload-read event (who, when, which packet) shown by audit show and
@@ -26,7 +26,7 @@
 t_init replay
 CTL=$top_builddir/node/cascadectl
 CLI=$top_builddir/client-sdk/cascade
-TAMPER=$top_builddir/tests/evtamper
+TAMPER=$top_builddir/tests/tools/evtamper
 
 n_node city fj-xm master
 n_node county fj-xm-a

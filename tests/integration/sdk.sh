@@ -13,24 +13,18 @@ N_SYNC=yes
 PEER=${SDKPEER:-$top_builddir/tests/sdk/sdkpeer}
 SWARM=${SDK_SWARM:-200}
 
-n_node master fj master
-n_node city fj-xm
-n_node ca fj-xm-a
-n_node cb fj-xm-b
-n_link city master; n_link ca city; n_link cb city
-for c in alice tk; do n_client ca $c; done
-for c in bob; do n_client cb $c; done
+n_topo_city2
+n_client ca tk
 # the swarm: c001..c200 at county A, one client block each
 for ((i = 1; i <= SWARM; i++)); do n_client ca "$(printf 'c%03d' $i)"; done
 # county A also listens on tls+tcp://
-pki() { sh "$top_srcdir/conf/testpki.sh" "$1" localhost; }
-t_check "test PKI" pki "$T_DIR/pki"
-t_check "another CA" pki "$T_DIR/other"
+t_check "test PKI" n_pki "$T_DIR/pki"
+t_check "another CA" n_pki "$T_DIR/other"
 TLSPORT=$(t_free_port)
 n_set ca "listen tls+tcp://127.0.0.1:$TLSPORT"
 n_set ca "tls-cert $T_DIR/pki/node.crt"
 n_set ca "tls-key $T_DIR/pki/node.key"
-for n in master city ca cb; do n_start $n; done
+n_start master city ca cb
 
 # peer MODE NODE CLIENT [opts]: sdkpeer as NODE's client CLIENT
 peer() {

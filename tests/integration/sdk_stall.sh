@@ -1,14 +1,14 @@
 #!/bin/bash
 # libcascade's own connection never gives up either (issue 17): bob's SDK
 # loses its connection when his node is killed and restarted, and the new
-# connection's event never reaches it (tests/pipeshim.c swallows nng's
+# connection's event never reaches it (tests/tools/pipeshim.c swallows nng's
 # ADD_POST, a carrier gone silent). After reconnect max + dead timeout the SDK
 # rebuilds its carrier, says so once, and every packet arrives exactly once.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init sdk_stall
 PEER=$top_builddir/tests/sdk/sdkpeer
-SHIM=$top_builddir/tests/.libs/pipeshim.so
+SHIM=$top_builddir/tests/tools/.libs/pipeshim.so
 
 n_node master fj master
 n_client master alice; n_client master bob

@@ -2,14 +2,14 @@
 # SIGTERM ends cascaded within 5 s, with status 0, in every state of its
 # link to the parent: up, dialing a parent that is down, blackholed, a parent
 # stopped with SIGSTOP, and with nng's close wedged (through the
-# tests/pipeshim.c LD_PRELOAD shim, nng_close never returns). Each time the
+# tests/tools/pipeshim.c LD_PRELOAD shim, nng_close never returns). Each time the
 # county is started again and its journal is intact: the packets it held
 # arrive, once.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init shutdown
 N_DEAD=1s
-SHIM=$(t_preload "$top_builddir/tests/.libs/pipeshim.so")
+SHIM=$(t_preload "$top_builddir/tests/tools/.libs/pipeshim.so")
 
 n_node city fj master
 n_node ca fj-a

@@ -21,16 +21,11 @@ SEED=${STALL_SEED:-$RANDOM}
 RANDOM=$SEED
 echo "# seed $SEED, $CYCLES cycles"
 
-n_node master fj master
-n_node city fj-xm
-n_node ca fj-xm-a
-n_node cb fj-xm-b
-t_proxy link "$PORT_city"
-n_link city master; n_link ca city "$link_PORT"; n_link cb city
+n_topo_city2 --proxy ca
 N_PULLWAIT[ca]=1s
-n_client ca alice; n_client ca dave; n_client cb bob; n_client cb carol
-for n in master city cb; do n_start $n; done
-LD_PRELOAD="$(t_preload "$top_builddir/tests/.libs/pipeshim.so")" PIPESHIM_LATE_REM=$T_DIR/late-rem \
+n_client ca dave; n_client cb carol
+n_start master city cb
+LD_PRELOAD="$(t_preload "$top_builddir/tests/tools/.libs/pipeshim.so")" PIPESHIM_LATE_REM=$T_DIR/late-rem \
     PIPESHIM_SWALLOW_ADD=$T_DIR/swallow-add n_start ca
 
 # Steady traffic both ways across the county's link: ~40 packets/s each.
@@ -42,10 +37,8 @@ t_bg alice "$T_TCLIENT" send -u "$(n_url ca)" -a fj-xm-a/alice -s "$T_DIR/alice.
 t_bg carol "$T_TCLIENT" send -u "$(n_url cb)" -a fj-xm-b/carol -s "$T_DIR/carol.secret" \
 	-t fj-xm-a/dave -n $COUNT -b 2 -i 50 -W 600
 
-received() { if [ -f "$T_DIR/$1.txt" ]; then wc -l <"$T_DIR/$1.txt"; else echo 0; fi; }
-received_over() { [ "$(received "$1")" -gt "$2" ]; }
-t_wait_for "traffic flows up" 30 received_over bob 50
-t_wait_for "traffic flows down" 30 received_over dave 50
+t_wait_for "traffic flows up" 30 t_lines_over "$T_DIR/bob.txt" 50
+t_wait_for "traffic flows down" 30 t_lines_over "$T_DIR/dave.txt" 50
 
 # The county's link lines: "session ... up" is up, the other warnings down.
 # The log's count of held repeats ("... N more in the last minute", see
@@ -100,7 +93,7 @@ done
 echo "# faults:$faults"
 t_eq "every resume brought the link back in time" 0 "$late"
 
-# The county runs with tests/pipeshim.c preloaded (see its start above):
+# The county runs with tests/tools/pipeshim.c preloaded (see its start above):
 # link_up_after LINE: the last link line says up, and came after LINE.
 link_up_after() {
 	local last
@@ -115,7 +108,7 @@ bound_s=$(((RECONNECT_MAX_MS + DEAD_MS + 1500) / 1000)).5
 # for the parts below, which need nng's events to flow.
 n=$(log_len)
 t_kill ca TERM
-LD_PRELOAD="$(t_preload "$top_builddir/tests/.libs/pipeshim.so")" PIPESHIM_LATE_REM=$T_DIR/late-rem \
+LD_PRELOAD="$(t_preload "$top_builddir/tests/tools/.libs/pipeshim.so")" PIPESHIM_LATE_REM=$T_DIR/late-rem \
     PIPESHIM_SWALLOW_ADD=$T_DIR/swallow-add n_start ca
 t_wait_for "the county is up again" 10 link_up_after "$n"
 

@@ -6,9 +6,8 @@
 . "$(dirname "$0")/nodes.sh"
 t_init tls
 
-pki() { sh "$top_srcdir/conf/testpki.sh" "$1" localhost; }
-t_check "test PKI" pki "$T_DIR/pki"
-t_check "another CA" pki "$T_DIR/other"
+t_check "test PKI" n_pki "$T_DIR/pki"
+t_check "another CA" n_pki "$T_DIR/other"
 
 write_confs() {  # write_confs CAFILE
 	local s=$T_DIR/link.secret

@@ -7,12 +7,13 @@
 # CASCADE_STATE_UNTRUSTED with the reason in cascade_last_error(), not
 # "connecting"; the master logs the failed handshakes it can see.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nodes.sh"
 t_init tls_why
 CASCADED=$top_builddir/node/cascaded
 CLI=$top_builddir/client-sdk/cascade
 
-t_check "test PKI" sh "$top_srcdir/conf/testpki.sh" "$T_DIR/pki" localhost
-t_check "another CA" sh "$top_srcdir/conf/testpki.sh" "$T_DIR/other" localhost
+t_check "test PKI" n_pki "$T_DIR/pki"
+t_check "another CA" n_pki "$T_DIR/other"
 for s in link alice; do head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T_DIR/$s.secret"; chmod 600 "$T_DIR/$s.secret"; done
 read -r PORT CPORT HPORT <<<"$(echo $(t_free_port 3))"
 

@@ -5,11 +5,12 @@
 # SDK's client-certificate key (cascade(1) --key), each naming the file and
 # what to do. With mode 0600 the same files are accepted.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nodes.sh"
 t_init tlskeymode
 CASCADED=$top_builddir/node/cascaded
 CLI=$top_builddir/client-sdk/cascade
 
-t_check "test PKI" sh "$top_srcdir/conf/testpki.sh" "$T_DIR/pki" localhost
+t_check "test PKI" n_pki "$T_DIR/pki"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T_DIR/up.secret"; chmod 600 "$T_DIR/up.secret"
 PORT=$(t_free_port)
 cat >"$T_DIR/node.conf" <<CONF

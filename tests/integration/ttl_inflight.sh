@@ -7,15 +7,7 @@
 . "$(dirname "$0")/nodes.sh"
 t_init ttl_inflight
 
-n_node master fj master
-n_node city fj-xm
-n_node ca fj-xm-a
-n_node cb fj-xm-b
-n_link city master
-t_proxy link "$PORT_city"
-n_link ca city "$link_PORT"; n_link cb city
-n_client ca alice; n_client cb bob
-for n in master city ca cb; do n_start $n; done
+n_topo_city2 --proxy ca --start
 t_wait_for "ca's link is up" 15 grep -q "link fj-xm: session .* up" "$T_DIR/ca.log"
 
 tc_recv_bg bob cb bob 0 -W 40

@@ -1,6 +1,6 @@
 #!/bin/bash
 # A request the tcp carrier cannot make at run time (nng_ctx_open fails,
-# through the LD_PRELOAD shim tests/pipeshim.c): the county says so, its
+# through the LD_PRELOAD shim tests/tools/pipeshim.c): the county says so, its
 # session ends like one with no reply, the link comes back by itself, and no
 # packet is lost or repeated. Before issue 9 S6 the daemon exited there
 # ("tcp: request: Out of memory").
@@ -9,20 +9,13 @@
 t_init uplink_callfail
 N_DEAD=2s
 
-n_node master fj master
-n_node city fj-xm
-n_node ca fj-xm-a
-n_node cb fj-xm-b
-n_link city master; n_link ca city; n_link cb city
-n_client ca alice; n_client cb bob
-for n in master city cb; do n_start $n; done
-LD_PRELOAD="$(t_preload "$top_builddir/tests/.libs/pipeshim.so")" \
+n_topo_city2
+n_start master city cb
+LD_PRELOAD="$(t_preload "$top_builddir/tests/tools/.libs/pipeshim.so")" \
     PIPESHIM_FAIL_CTX=$T_DIR/fail-ctx n_start ca
 
 sessions_up() { grep -c "link fj-xm: session .* up" "$T_DIR/ca.log"; }
 sessions_over() { [ "$(sessions_up)" -gt "$1" ]; }
-received() { if [ -f "$T_DIR/$1.txt" ]; then wc -l <"$T_DIR/$1.txt"; else echo 0; fi; }
-received_over() { [ "$(received "$1")" -gt "$2" ]; }
 no_file() { [ ! -e "$1" ]; }
 
 t_wait_for "the county's link is up" 20 sessions_over 0
@@ -30,7 +23,7 @@ COUNT=2000
 tc_recv_bg bob cb bob $COUNT -W 120
 t_bg alice "$T_TCLIENT" send -u "$(n_url ca)" -a fj-xm-a/alice -s "$T_DIR/alice.secret" \
 	-t fj-xm-b/bob -n $COUNT -b 5 -i 5 -W 120
-t_wait_for "traffic flows" 30 received_over bob 100
+t_wait_for "traffic flows" 30 t_lines_over "$T_DIR/bob.txt" 100
 before=$(sessions_up)
 : >"$T_DIR/fail-ctx"
 t_wait_for "the shim failed one request" 20 no_file "$T_DIR/fail-ctx"

@@ -17,9 +17,9 @@ TOP_BUILDDIR = os.environ.get("top_builddir") or os.path.normpath(
 
 
 def free_port() -> int:
-    """A free port below the ephemeral range, as tests/freeport picks them
+    """A free port below the ephemeral range, as tests/tools/freeport picks them
     (CASCADE_TEST_PORT_BASE: the 100-port block of the calling shell test)."""
-    fp = os.path.join(TOP_BUILDDIR, "tests", "freeport")
+    fp = os.path.join(TOP_BUILDDIR, "tests", "tools", "freeport")
     base = os.environ.get("CASCADE_TEST_PORT_BASE")
     if os.access(fp, os.X_OK):
         args = [fp, "-n", "1"] + (["-b", base, "-s", "100"] if base else [])

@@ -1,10 +1,4 @@
 # Integration tests of cascaded: real daemons on loopback (see tests/integration/lib.sh).
-check_PROGRAMS += tests/tclient
-tests_tclient_SOURCES = tests/tclient.c
-tests_tclient_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) -I$(top_srcdir)/tests/tools
-tests_tclient_LDADD = tests/tools/libtlink.la packets/libpackets.la $(NNG_LIBS)
-
-
 NODE_TESTS = \
 	tests/integration/tree.sh \
 	tests/integration/restart.sh \
@@ -25,21 +19,6 @@ NODE_TESTS = \
 	tests/integration/uplink_callfail.sh
 TESTS += $(NODE_TESTS)
 EXTRA_DIST += tests/integration/nodes.sh $(NODE_TESTS)
-
-# LD_PRELOAD shim for syncack.sh
-check_LTLIBRARIES += tests/ackshim.la
-tests_ackshim_la_SOURCES = tests/ackshim.c
-tests_ackshim_la_CFLAGS = $(AM_CFLAGS) -Wno-missing-prototypes
-tests_ackshim_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
-tests_ackshim_la_LIBADD = -ldl
-
-# LD_PRELOAD shim for stall.sh, shutdown.sh and uplink_callfail.sh: pipe events
-# held back or swallowed, a close that hangs, a context that cannot be opened
-check_LTLIBRARIES += tests/pipeshim.la
-tests_pipeshim_la_SOURCES = tests/pipeshim.c
-tests_pipeshim_la_CFLAGS = $(AM_CFLAGS) -Wno-missing-prototypes
-tests_pipeshim_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
-tests_pipeshim_la_LIBADD = -ldl $(PTHREAD_LIBS)
 
 # Offline notices (notify.c) and delay warnings (delaywarn.c)
 TESTS += tests/integration/offline_notify.sh tests/integration/delay_warning.sh
