@@ -36,6 +36,18 @@
  *   marks    (epoch BE64, peer) -> highest committed seq (BE64)
  *   expiry   (deadline ms BE64, packet key) -> ""
  *   events   (event seq BE64) -> hash[32] + encoded event record
+ *   (queues also hold a queue's priority lanes: keys from JSEQ_LANE, below)
+ *
+ * Words (the journal's short struct names)
+ *   jitem    one packet offered to a commit, and what became of it
+ *   jbatch   the jitems that arrived together from one sender's stream,
+ *            committed in one transaction (group commit: several at once)
+ *   jentry   one queue entry read back for sending or listing (peek)
+ *   jqueue_info  a queue's state: name, kind, next and acked seq, depth
+ *   jrec     a packet record's parsed header (journal_int.h)
+ *   wtx      a write transaction with the event chain's head (journal_int.h)
+ *   jjob     a job for the daemon's journal thread (cascaded.h, jthread.c):
+ *            run there, then done on the loop
  */
 #ifndef CASCADE_JOURNAL_H
 #define CASCADE_JOURNAL_H
