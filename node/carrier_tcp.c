@@ -79,6 +79,33 @@ file_read(const char *path, char *err, size_t errlen)
 	return buf;
 }
 
+/*
+ * A message for nng to send, a copy of buf: a request (tcpc_call) or a reply
+ * (tcps_reply). NULL with *rcp set if nng has no memory for it.
+ *
+ * Its own function, never inlined, because tests/lsan.supp names it: nng
+ * 1.5.2 now and then loses such a message after taking it. A send that
+ * races the close of its pipe hands the message to the pipe after
+ * rep0_pipe_close / req0_pipe_close closed the pipe's send aio and before
+ * they take the socket lock (rep.c:329-332, req.c:210-213, v1.5.2); the
+ * transport's send then fails nni_aio_begin and returns without freeing it
+ * (tcptran_pipe_send, tcp.c:503-505; tls.c:493-495 alike), and the pipe's
+ * teardown does not free it either (rep0_pipe_fini, req0_pipe_fini). Our
+ * send completed without error, so the message was nng's, not ours. nng
+ * issue 1713, fixed in 1.10.0 (759a2e9d). It costs one message per such
+ * race, on a pipe that is going away (a reset or closed connection).
+ */
+static __attribute__((noinline)) nng_msg *
+tcp_msg_new(const uint8_t *buf, size_t len, int *rcp)
+{
+	nng_msg *m;
+
+	if ((*rcp = nng_msg_alloc(&m, len)) != 0)
+		return NULL;
+	memcpy(nng_msg_body(m), buf, len);
+	return m;
+}
+
 /* ---------------------------------------------------------------- server */
 
 struct tctx {
@@ -216,7 +243,7 @@ tcps_reply(struct sreq *r, uint8_t *buf, size_t len)
 
 	free(r);
 	t->r = NULL;
-	if ((rc = nng_msg_alloc(&m, 0)) != 0 || (rc = nng_msg_append(m, buf, len)) != 0) {
+	if ((m = tcp_msg_new(buf, len, &rc)) == NULL) {
 		log_warnx("tcp: reply: %s", nng_strerror(rc));
 		free(buf);
 		return;
@@ -605,7 +632,7 @@ tcpc_call(void *tp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb c
 	if ((rc = nng_ctx_open(&c->ctx, t->sock)) != 0)
 		goto fail;
 	ctx_open = 1;
-	if ((rc = nng_msg_alloc(&m, 0)) != 0 || (rc = nng_msg_append(m, buf, len)) != 0)
+	if ((m = tcp_msg_new(buf, len, &rc)) == NULL)
 		goto fail;
 	nng_ctx_set_ms(c->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	nng_aio_set_timeout(c->aio, timeout_ms);

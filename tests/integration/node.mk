@@ -16,7 +16,8 @@ NODE_TESTS = \
 	tests/integration/manlint.sh \
 	tests/integration/stall.sh \
 	tests/integration/shutdown.sh \
-	tests/integration/uplink_callfail.sh
+	tests/integration/uplink_callfail.sh \
+	tests/integration/tcp_resets.sh
 TESTS += $(NODE_TESTS)
 EXTRA_DIST += tests/integration/nodes.sh $(NODE_TESTS)
 
