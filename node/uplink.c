@@ -1037,7 +1037,7 @@ static void
 probe_stop(struct uplink *u)
 {
 	if (u->probe != NULL) {
-		carrier_tcp.dial->close(u->probe);
+		carrier_for_url(u->tcp_url)->dial->close(u->probe);
 		u->probe = NULL;
 	}
 	evtimer_del(u->probe_timer);
@@ -1075,8 +1075,8 @@ probe_fire(evutil_socket_t fd, short what, void *arg)
 	if (!u->fallen_back || u->paused)
 		return;
 	if (u->probe != NULL)
-		carrier_tcp.dial->close(u->probe);
-	u->probe = carrier_tcp.dial->open(u->pc, u->tcp_url, &ev, err, sizeof(err));
+		carrier_for_url(u->tcp_url)->dial->close(u->probe);
+	u->probe = carrier_for_url(u->tcp_url)->dial->open(u->pc, u->tcp_url, &ev, err, sizeof(err));
 	tv.tv_sec = every / 1000;
 	tv.tv_usec = (every % 1000) * 1000;
 	evtimer_add(u->probe_timer, &tv);
