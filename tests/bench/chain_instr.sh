@@ -6,8 +6,10 @@
 # Why: on a shared 2-core machine the chain's packets/s and CPU seconds drift
 # by 10 % between runs minutes apart, more than a code change moves them,
 # and this machine's perf has no hardware counters. Instructions executed
-# per packet barely move with the machine's load (about 0.2 % between runs),
-# so "not worse than before" can be read off them. They leave out the
+# per packet barely move with a moderate load (about 0.2 % between runs),
+# so "not worse than before" can be read off them; on a saturated machine
+# the batches grow and the counts fall (seen: -15 % at one node at load 100),
+# so compare only runs interleaved in the same sitting. They leave out the
 # kernel's share (system calls, fsync) and cache misses: a change that moves
 # work into the kernel or thrashes the cache is not seen here, only in
 # make bench-chain.
