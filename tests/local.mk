@@ -47,4 +47,5 @@ include tests/sdk/local.mk
 include tests/cli.mk
 include tests/http.mk
 include tests/bench/chain.mk
+include tests/bench/province.mk
 include tests/bench/local.mk
