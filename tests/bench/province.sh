@@ -56,6 +56,12 @@ if [ "$CITIES" -lt 1 ] || [ "$COUNTIES" -lt "$CITIES" ] || [ "$CLIENTS" -lt "$CO
 	echo "province.sh: want 1 <= PROV_CITIES <= PROV_COUNTIES <= PROV_CLIENTS, 2 clients or more" >&2
 	exit 1
 fi
+# Two ports a node: 222 at full size, more than the 100 of lib.sh's block
+# for one test; a block of 2 000 below those of the integration tests
+# (20000-32699) and the kernel's ephemeral ports.
+T_PORT_BASE=${PROV_PORT_BASE:-16000}
+T_PORT_SPAN=2000
+echo "# ports from $T_PORT_BASE to $((T_PORT_BASE + T_PORT_SPAN - 1))"
 # every node and client session holds descriptors; 2 000 clients in a few
 # processes need more than the usual 1 024 in each of them
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -63,6 +69,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # ------------------------------------------------------------- the tree
 # Shell names m, cI, cI_kJ; node ids master, cI, cI-kJ (a county's id is
 # prefixed by its city's, as the claims expect); clients uN.
+SETUP_MS=$(t_now_ms)
 N_SYNC=${PROV_SYNC:-yes}
 N_DEAD=30s
 n_node m master master
@@ -86,8 +93,14 @@ for ((k = 0; k < COUNTIES; k++)); do
 done
 
 # Clients in city order, so that each provload process holds one range:
-# client n belongs to county n % COUNTIES.
+# client n belongs to county n % COUNTIES. Their secrets are written here
+# in one go (n_client only makes the files that are missing: four
+# processes a client otherwise).
 CFILE=$T_DIR/clients.txt
+od -An -v -tx1 -N $((32 * CLIENTS)) /dev/urandom | tr -d ' \n' |
+    awk -v n="$CLIENTS" -v dir="$T_DIR" '{ for (i = 0; i < n; i++) {
+	f = dir "/u" i ".secret"; print substr($0, i * 64 + 1, 64) >f; close(f) } }'
+chmod 600 "$T_DIR"/u*.secret
 declare -A CITY_FIRST=() CITY_LAST=()
 : >"$CFILE"
 idx=0
@@ -104,6 +117,14 @@ for city in "${CITY_NAMES[@]}"; do
 	CITY_LAST[$city]=$((idx - 1))
 done
 ALL_NODES="m ${CITY_NAMES[*]} ${COUNTY_NAMES[*]}"
+for n in $ALL_NODES; do
+	pv=PORT_$n hv=HPORT_$n
+	if [ -z "${!pv}" ] || [ -z "${!hv}" ]; then
+		echo "province.sh: no free port for $n between $T_PORT_BASE and $((T_PORT_BASE + T_PORT_SPAN - 1)) (PROV_PORT_BASE moves the block)" >&2
+		exit 1
+	fi
+done
+echo "# the tree and its $CLIENTS clients set up in $(($(t_now_ms) - SETUP_MS)) ms"
 
 # ------------------------------------------------------------- helpers
 
