@@ -30,7 +30,9 @@
 #
 # Environment (all optional): PROV_CITIES, PROV_COUNTIES, PROV_CLIENTS,
 # PROV_PACKETS, PROV_SIZE, PROV_SEED, PROV_WAIT (seconds a phase may take,
-# default 900), PROV_SYNC (yes), PROV_OUT, T_KEEP=1 (keep logs and journals).
+# default 900), PROV_SYNC (yes), PROV_OUT, PROV_PORT_BASE (16000: the first
+# of the 2 000 ports it draws from), PROV_HOLD=SECONDS (keep the tree running
+# that long after the table, to look at it), T_KEEP=1 (keep logs, journals).
 . "$(dirname "$0")/../integration/lib.sh"
 t_init bench-province
 . "$(dirname "$0")/../integration/nodes.sh"
@@ -167,13 +169,29 @@ for n in $ALL_NODES; do
 		exit 1
 	}
 done
-RUNNING_MS=$(($(t_now_ms) - START_NS / 1000000))
-echo "# every node runs ${RUNNING_MS} ms after the first start"
+# from the nodes' own "running" lines (times of day in ms, as the log has
+# them), not from when this script's polling saw them
+RUNNING_MS=$(for n in $ALL_NODES; do grep -m1 -E '^[0-9:.]+ cascaded: .* running' "$T_DIR/$n.log"; done |
+    awk -v s="$(date -d "@$((START_NS / 1000000000))" '+%H %M %S')" -v ms="$((START_NS / 1000000 % 1000))" '
+	BEGIN { split(s, a, " "); t0 = (a[1] * 3600 + a[2] * 60 + a[3]) * 1000 + ms }
+	{ split($1, b, ":"); t = (b[1] * 3600 + b[2] * 60 + b[3]) * 1000
+	  if (t < t0) t += 86400000; if (t > mx) mx = t }
+	END { printf "%.0f", mx - t0 }')
+echo "# every node logged running ${RUNNING_MS} ms after the first start"
 t_wait probe "$WAIT" || true
 t_eq "the probe went round every county" 0 "$T_STATUS" || exit 1
 PROBE=$(grep '^provload probe' "$T_DIR/probe.log" | tail -1)
 echo "# $PROBE"
 CONVERGE_MS=$(kv "$PROBE" converge_ms)
+
+# "MASTER CITY_MEDIAN CITY_MAX COUNTY_MEDIAN COUNTY_MAX ALL" RssAnon in KiB
+rss_levels() {
+	echo "$(rss_anon "$(t_pid m)")" \
+	    "$(for n in "${CITY_NAMES[@]}"; do rss_anon "$(t_pid "$n")"; done | med_max)" \
+	    "$(for n in "${COUNTY_NAMES[@]}"; do rss_anon "$(t_pid "$n")"; done | med_max)" \
+	    "$(for n in $ALL_NODES; do rss_anon "$(t_pid "$n")"; done | awk '{ s += $1 } END { print s }')"
+}
+RSS_IDLE=$(rss_levels)
 
 # ------------------------------------------------------------- 2. load
 MPID=$(t_pid m)
@@ -212,10 +230,7 @@ echo "# $SUM"
 t_eq "every packet arrived once, at its client" 0 "$failed"
 
 # ------------------------------------------------------------- 3. memory, CPU
-M_RSS=$(rss_anon "$MPID")
-CITY_RSS=$(for n in "${CITY_NAMES[@]}"; do rss_anon "$(t_pid "$n")"; done | med_max)
-COUNTY_RSS=$(for n in "${COUNTY_NAMES[@]}"; do rss_anon "$(t_pid "$n")"; done | med_max)
-ALL_RSS=$(for n in $ALL_NODES; do rss_anon "$(t_pid "$n")"; done | awk '{ s += $1 } END { print s }')
+RSS_LOAD=$(rss_levels)
 M_CPU=$(echo "$M_CPU0 $M_CPU1" | awk '{ printf "%.2f", $2 - $1 }')
 ALL_CPU=$(echo "$ALL_CPU0 $ALL_CPU1" | awk '{ printf "%.1f", $2 - $1 }')
 
@@ -226,21 +241,27 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 	echo "| --- | --- |"
 	echo "| tree | 1 master, $CITIES cities, $COUNTIES counties ($(( COUNTIES / 3 )) linked over http), sync $N_SYNC |"
 	echo "| clients | $CLIENTS ($(( (CLIENTS + 1) / 2 )) tcp, $(( CLIENTS / 2 )) http long-poll) in $(kv "$SUM" procs) provload processes |"
-	echo "| every node running after the first start | $RUNNING_MS ms |"
+	echo "| every node logged running, after the first start | $RUNNING_MS ms |"
 	echo "| routes converge (first start -> client 0 and every county reached each other) | $CONVERGE_MS ms |"
 	echo "| packets between random clients | $PACKETS x $SIZE B: $(kv "$SUM" received) received, $(kv "$SUM" lost) lost, $(kv "$SUM" dup) dup, $(kv "$SUM" notices) notices |"
 	echo "| end to end (first send -> last receive) | $(kv "$SUM" secs) s, $(kv "$SUM" per_s) packets/s |"
-	echo "| one-way latency under that load | p50 $(kv "$SUM" p50_ms) ms (median of the processes), p99 $(kv "$SUM" p99_ms) ms (worst process), max $(kv "$SUM" max_ms) ms |"
+	echo "| one-way latency (all packets sent at once: mostly queueing) | p50 $(kv "$SUM" p50_ms) ms (median of the processes), p99 $(kv "$SUM" p99_ms) ms (worst process), max $(kv "$SUM" max_ms) ms |"
 	echo "| master CPU during the load | $M_CPU s, $(awk -v c="$M_CPU" -v n="$PACKETS" 'BEGIN { printf "%.1f", c / n * 1e6 }') us per packet |"
 	echo "| all $(( 1 + CITIES + COUNTIES )) daemons' CPU during the load | $ALL_CPU s, $(awk -v c="$ALL_CPU" -v n="$PACKETS" 'BEGIN { printf "%.0f", c / n * 1e6 }') us per packet |"
 	echo "| load processes' CPU | $(kv "$SUM" load_cpu_s) s |"
-	echo "| RssAnon master | $(mib "$M_RSS") |"
-	echo "| RssAnon city (median / max) | $(mib "${CITY_RSS% *}") / $(mib "${CITY_RSS#* }") |"
-	echo "| RssAnon county (median / max) | $(mib "${COUNTY_RSS% *}") / $(mib "${COUNTY_RSS#* }") |"
-	echo "| RssAnon of all daemons | $(mib "$ALL_RSS") |"
+	read -r a b c d e f <<<"$RSS_IDLE"
+	read -r A B C D E F <<<"$RSS_LOAD"
+	echo "| RssAnon master: converged, idle / after the load | $(mib "$a") / $(mib "$A") |"
+	echo "| RssAnon city, median and max: idle / after | $(mib "$b"), $(mib "$c") / $(mib "$B"), $(mib "$C") |"
+	echo "| RssAnon county, median and max: idle / after | $(mib "$d"), $(mib "$e") / $(mib "$D"), $(mib "$E") |"
+	echo "| RssAnon of all daemons: idle / after | $(mib "$f") / $(mib "$F") |"
 	[ "$failed" = 0 ] || echo "| VOID | lost, duplicated, misaddressed packets or notices: see above |"
 } >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"
+if [ -n "${PROV_HOLD:-}" ]; then
+	echo "# PROV_HOLD: the tree runs for ${PROV_HOLD} s more (clients: $CFILE; pids: ps -C cascaded)"
+	sleep "$PROV_HOLD"
+fi
 [ "$failed" = 0 ] || exit 1
 t_done
