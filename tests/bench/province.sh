@@ -156,10 +156,8 @@ kv() { t_kv "$1" "$2" || echo nan; }
 # ------------------------------------------------------------- 1. convergence
 echo "# province: 1 master, $CITIES cities, $COUNTIES counties, $CLIENTS clients, sync $N_SYNC"
 START_NS=${EPOCHREALTIME/[.,]/}000
-declare -A LINES0=()
 for n in $ALL_NODES; do
 	_n_write_conf "$n"
-	LINES0[$n]=0
 	t_bg "$n" "$CASCADED" -d -f "$T_DIR/$n.conf" >/dev/null
 done
 t_bg probe "$LOAD" probe -c "$CFILE" -T "$START_NS" -W "$WAIT"
