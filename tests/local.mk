@@ -48,4 +48,5 @@ include tests/integration/http.mk
 include tests/chaos/local.mk
 include tests/sdk/local.mk
 include tests/bench/chain.mk
+include tests/bench/province.mk
 include tests/bench/local.mk

@@ -63,8 +63,10 @@ t_init() {
 	# of a script that set -e ended.
 	trap 'T_LAST_ERR="line $LINENO: $BASH_COMMAND (exit $?)"' ERR
 	# A block of 100 ports of its own (20000-32699, by the test's name), so
-	# tests running side by side never pick the same port.
+	# tests running side by side never pick the same port. A test that needs
+	# more sets T_PORT_BASE and T_PORT_SPAN after t_init (a block below 20000).
 	T_PORT_BASE=$((20000 + $(printf '%s' "$T_NAME" | cksum | cut -d' ' -f1) % 127 * 100))
+	T_PORT_SPAN=100
 	# Under --enable-sanitizers every process writes its reports to files
 	# in $T_DIR/sanitizer; _t_exit counts each one as a failure, also from
 	# a process whose failure was expected (t_not) or that ran in the
@@ -282,7 +284,7 @@ t_free_port() {
 	# since callers use $(t_free_port), a subshell.
 	touch "$used"
 	while [ "$got" -lt "$want" ] && [ $((tries += 1)) -lt 200 ]; do
-		p=$("$T_FREEPORT" -n 1 -b "$T_PORT_BASE" -s 100) || return 1
+		p=$("$T_FREEPORT" -n 1 -b "$T_PORT_BASE" -s "$T_PORT_SPAN") || return 1
 		_t_port_claim "$p" || continue
 		echo "$p" >>"$used"
 		echo "$p"
