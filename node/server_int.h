@@ -28,7 +28,13 @@
 #define MSG(x) CASCADE__MSG_TYPE__MSG_##x
 #define SEQ_WINDOW 256                  /* request counters remembered per session */
 
-/* A child's or client's login, from Auth until it ends (server_session.c). */
+/*
+ * A child's or client's login, from Auth until it ends (server_session.c):
+ * the parent's side of a session of the link protocol. The child's side of
+ * the same session is the uplink's (uplink.c, u->session) or the SDK's
+ * (client-sdk/session.c); "link" is the connection that carries sessions,
+ * one after another.
+ */
 struct session {
 	uint64_t id;
 	struct peer *peer;
