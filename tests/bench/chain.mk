@@ -6,7 +6,7 @@
 # references with nngref in the same run. Results: the table on stdout and
 # tests/bench/results-chain.txt (CHAIN_PERF=NODE adds a profile, perf-NODE.txt).
 noinst_PROGRAMS += tests/bench/chainload tests/bench/nngref
-tests_bench_chainload_SOURCES = tests/bench/chainload.c
+tests_bench_chainload_SOURCES = tests/bench/chainload.c tests/bench/benchutil.h
 tests_bench_chainload_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) -I$(top_srcdir)/tests/tools
 tests_bench_chainload_LDADD = tests/tools/libtlink.la packets/libpackets.la $(NNG_LIBS) \
 	$(PTHREAD_LIBS)

@@ -7,7 +7,7 @@
 # clients (exactly once), and writes its table to stdout and
 # tests/bench/results-province.txt. Knobs: see the top of province.sh.
 noinst_PROGRAMS += tests/bench/provload
-tests_bench_provload_SOURCES = tests/bench/provload.c
+tests_bench_provload_SOURCES = tests/bench/provload.c tests/bench/benchutil.h
 tests_bench_provload_LDADD = client-sdk/libcascade.la $(PTHREAD_LIBS)
 EXTRA_DIST += tests/bench/province.sh
 CLEANFILES += tests/bench/results-province.txt
