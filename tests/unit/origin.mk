@@ -3,6 +3,6 @@
 check_PROGRAMS += tests/unit/origin_test
 TESTS += tests/unit/origin_test
 UNIT_TESTS += tests/unit/origin_test
-tests_unit_origin_test_SOURCES = tests/unit/origin_test.c
+tests_unit_origin_test_SOURCES = tests/unit/origin_test.c tests/unit/cupkt.h
 tests_unit_origin_test_CFLAGS = $(UNIT_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_unit_origin_test_LDADD = tests/unit/libcu.la node/libcascaded.la

@@ -13,6 +13,7 @@
 #include <CUnit/Basic.h>
 #undef CU_TEST
 #include "cu.h"
+#include "cupkt.h"
 #include "cascaded.h"
 #include "origin.h"
 
@@ -63,31 +64,7 @@ teardown(void)
 	node = NULL;
 }
 
-/* A valid packet of kind from src, malloc'd the way cpkt_free frees it. */
-static Cascade__Packet *
-pkt(const char *src, const char *dst, uint32_t kind)
-{
-	Cascade__Packet *p = calloc(1, sizeof(*p));
-
-	cascade__packet__init(p);
-	p->version = CPKT_VERSION;
-	p->id.data = calloc(1, CID_LEN);
-	p->id.len = CID_LEN;
-	CU_ASSERT_FATAL(cid_next(p->id.data) == 0);
-	p->src = strdup(src);
-	p->dst = strdup(dst);
-	p->kind = kind;
-	p->command = strdup("lab.result");
-	p->ttl_ms = 60000;
-	if (kind != KIND(DATA)) {
-		p->ref_id.data = calloc(1, CID_LEN);
-		p->ref_id.len = CID_LEN;
-		CU_ASSERT_FATAL(cid_next(p->ref_id.data) == 0);
-	}
-	if (kind == KIND(NOTICE))
-		p->notice = NOTICE(DELIVERED);
-	return p;
-}
+#define pkt(src, dst, kind) cu_packet(src, dst, kind, 0)
 
 /*
  * A notice about a notice (or about an audit copy) is never made: the

@@ -3,7 +3,7 @@
 check_PROGRAMS += tests/unit/route_test
 TESTS += tests/unit/route_test
 UNIT_TESTS += tests/unit/route_test
-tests_unit_route_test_SOURCES = tests/unit/route_test.c
+tests_unit_route_test_SOURCES = tests/unit/route_test.c tests/unit/cupkt.h
 tests_unit_route_test_CFLAGS = $(UNIT_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_unit_route_test_LDADD = tests/unit/libcu.la node/libcascaded.la
 

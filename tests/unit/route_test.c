@@ -14,6 +14,7 @@
 #include <CUnit/Basic.h>
 #undef CU_TEST
 #include "cu.h"
+#include "cupkt.h"
 #include "cascaded.h"
 
 #define FLAG(x) CASCADE__PACKET_FLAG__FLAG_##x
@@ -90,32 +91,7 @@ teardown(void)
 	node = NULL;
 }
 
-/* A valid packet, malloc'd the way cpkt_free frees it. */
-static Cascade__Packet *
-pkt(const char *src, const char *dst, uint32_t kind, uint32_t flags)
-{
-	Cascade__Packet *p = calloc(1, sizeof(*p));
-
-	cascade__packet__init(p);
-	p->version = CPKT_VERSION;
-	p->id.data = calloc(1, CID_LEN);
-	p->id.len = CID_LEN;
-	CU_ASSERT_FATAL(cid_next(p->id.data) == 0);
-	p->src = strdup(src);
-	p->dst = strdup(dst);
-	p->kind = kind;
-	p->command = strdup("lab.result");
-	p->flags = flags;
-	p->ttl_ms = 60000;
-	if (kind != KIND(DATA)) {
-		p->ref_id.data = calloc(1, CID_LEN);
-		p->ref_id.len = CID_LEN;
-		CU_ASSERT_FATAL(cid_next(p->ref_id.data) == 0);
-	}
-	if (kind == KIND(NOTICE))
-		p->notice = CASCADE__NOTICE_CODE__NOTICE_DELIVERED;
-	return p;
-}
+#define pkt(src, dst, kind, flags) cu_packet(src, dst, kind, flags)
 
 static void
 add_hop(Cascade__Packet *p, const char *nodeid, uint32_t leg)
