@@ -65,8 +65,9 @@ void server_request(struct sreq *r);
 /* server_session.c: the carrier connection conn is gone: its sessions end, held pulls
  * are released. */
 void server_conn_gone(int carrier, uint64_t conn);
-/* Ends the sessions of carrier without a request for idle_ms (a held pull counts). */
-void server_expire_idle(int carrier, int64_t idle_ms);
+/* Ends the sessions of carrier without a request for idle_ms (a held pull counts);
+ * returns how many of its sessions are left. */
+unsigned server_expire_idle(int carrier, int64_t idle_ms);
 
 /* -------------------------------------------------- dialing (child side) */
 /*

@@ -55,6 +55,7 @@
 
 #include "cascaded.h"
 #include "carrier_http.h"
+#include "hashtab.h"
 
 #define STATUS(x) CASCADE__STATUS__STATUS_##x
 #define HTTP_BODY_MAX (16u << 20)       /* the largest request body, whatever the limits */
@@ -106,6 +107,7 @@ struct hconn {
 	int in_headers;                 /* hconn_input looks for the end of the headers */
 	size_t scanned;                 /* bytes of them already looked at */
 	TAILQ_ENTRY(hconn) entry;
+	struct hnode by_evcon, by_ip;   /* every request finds its connection by evcon */
 };
 
 /* A connection just accepted, until hs_sweep sees its evcon. */
@@ -118,9 +120,12 @@ struct hnew {
 static struct hlisten **hls;
 static size_t nhls;
 static SSL_CTX *hs_ssl;
-static struct event *hs_idle_ev;
+static struct event *hs_idle_ev;       /* the session-idle sweep, while http sessions are */
+static struct timeval hs_idle_tv;
+static void hs_idle_arm(void);
 static TAILQ_HEAD(, hreq) hs_reqs = TAILQ_HEAD_INITIALIZER(hs_reqs);
 static TAILQ_HEAD(, hconn) hs_conns = TAILQ_HEAD_INITIALIZER(hs_conns);
+static struct htab hs_by_evcon = HTAB_INITIALIZER, hs_by_ip = HTAB_INITIALIZER;
 static unsigned hs_nconns;
 static int64_t hs_idle_ms;
 static uint64_t hs_body_max;            /* of a request after Auth */
@@ -277,12 +282,28 @@ hs_warn_limited(struct hs_limited *l, const char *fmt, ...)
 static struct hconn *
 hconn_find(struct evhttp_connection *evcon)
 {
-	struct hconn *hc;
+	struct hnode *n;
 
-	TAILQ_FOREACH(hc, &hs_conns, entry)
+	for (n = ht_first(&hs_by_evcon, ht_hash_u64((uintptr_t)evcon)); n != NULL;
+	    n = ht_next(n)) {
+		struct hconn *hc = HT_ENTRY(n, struct hconn, by_evcon);
+
 		if (hc->evcon == evcon)
 			return hc;
+	}
 	return NULL;
+}
+
+/* Connections open from ip (a chain of at most http-max-conns-per-address). */
+static unsigned
+hconn_count_ip(const char *ip)
+{
+	struct hnode *n;
+	unsigned same = 0;
+
+	for (n = ht_first(&hs_by_ip, ht_hash_str(ip)); n != NULL; n = ht_next(n))
+		same += strcmp(HT_ENTRY(n, struct hconn, by_ip)->ip, ip) == 0;
+	return same;
 }
 
 static void hconn_input(struct evbuffer *, const struct evbuffer_cb_info *, void *);
@@ -293,6 +314,8 @@ hconn_free(struct hconn *hc)
 	if (hc->bev != NULL)
 		evbuffer_remove_cb(bufferevent_get_input(hc->bev), hconn_input, hc);
 	TAILQ_REMOVE(&hs_conns, hc, entry);
+	ht_del(&hs_by_evcon, &hc->by_evcon);
+	ht_del(&hs_by_ip, &hc->by_ip);
 	hs_nconns--;
 	event_free(hc->deadline);
 	free(hc);
@@ -339,7 +362,7 @@ static struct hconn *
 hconn_new(struct evhttp_connection *evcon)
 {
 	static struct hs_limited lim_all, lim_addr;
-	struct hconn *hc, *o;
+	struct hconn *hc;
 	char *host = NULL;
 	ev_uint16_t port = 0;
 	unsigned same = 0;
@@ -350,8 +373,8 @@ hconn_new(struct evhttp_connection *evcon)
 		    "(http-max-conns)", host ? host : "?", port, hs_nconns);
 		return NULL;
 	}
-	TAILQ_FOREACH(o, &hs_conns, entry)
-		same += host != NULL && strcmp(o->ip, host) == 0;
+	if (host != NULL)
+		same = hconn_count_ip(host);
 	if (same >= node->conf->http_max_conns_addr) {
 		hs_warn_limited(&lim_addr, "%s:%u: connection refused: %u open from "
 		    "this address (http-max-conns-per-address)", host ? host : "?", port, same);
@@ -369,6 +392,8 @@ hconn_new(struct evhttp_connection *evcon)
 		return NULL;
 	}
 	TAILQ_INSERT_TAIL(&hs_conns, hc, entry);
+	ht_add(&hs_by_evcon, &hc->by_evcon, ht_hash_u64((uintptr_t)hc->evcon));
+	ht_add(&hs_by_ip, &hc->by_ip, ht_hash_str(hc->ip));
 	hs_nconns++;
 	evhttp_connection_set_closecb(evcon, hconn_closed, hc);
 	return hc;
@@ -586,6 +611,7 @@ hs_request(struct evhttp_request *req, void *arg)
 	h->req = req;
 	h->ep = ep;
 	TAILQ_INSERT_TAIL(&hs_reqs, h, entry);
+	hs_idle_arm();
 	if ((h->hc = hconn_find(evcon)) != NULL) {
 		/* in whole: an answer may take long (a held pull) */
 		h->hc->h = h;
@@ -747,14 +773,23 @@ fail:
 static void
 hs_idle(evutil_socket_t fd, short what, void *arg)
 {
-	server_expire_idle(CASCADE__CARRIER__CARRIER_HTTP, hs_idle_ms);
+	/* no http session left: no sweep until a request comes (hs_idle_arm) */
+	if (server_expire_idle(CASCADE__CARRIER__CARRIER_HTTP, hs_idle_ms) > 0)
+		evtimer_add(hs_idle_ev, &hs_idle_tv);
+}
+
+/* Every request: a session may follow from it, and it may idle out. */
+static void
+hs_idle_arm(void)
+{
+	if (hs_idle_ev != NULL && !evtimer_pending(hs_idle_ev, NULL))
+		evtimer_add(hs_idle_ev, &hs_idle_tv);
 }
 
 /* What every http listener shares, set up with the first one. */
 static int
 hs_init(const struct conf *c)
 {
-	struct timeval tv;
 	uint64_t body;
 	int64_t t;
 
@@ -774,10 +809,9 @@ hs_init(const struct conf *c)
 		t = 5000;
 	if (t < 100)
 		t = 100;
-	tv.tv_sec = t / 1000;
-	tv.tv_usec = (t % 1000) * 1000;
-	hs_idle_ev = event_new(node->base, -1, EV_PERSIST, hs_idle, NULL);
-	event_add(hs_idle_ev, &tv);
+	hs_idle_tv.tv_sec = t / 1000;
+	hs_idle_tv.tv_usec = (t % 1000) * 1000;
+	hs_idle_ev = evtimer_new(node->base, hs_idle, NULL);
 	return 0;
 }
 
@@ -898,6 +932,8 @@ https_stop(void)
 		evhttp_connection_set_closecb(hc->evcon, NULL, NULL);
 		hconn_free(hc);
 	}
+	ht_clear(&hs_by_evcon);
+	ht_clear(&hs_by_ip);
 	while ((n = TAILQ_FIRST(&hs_new)) != NULL) {
 		TAILQ_REMOVE(&hs_new, n, entry);
 		free(n);

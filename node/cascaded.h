@@ -134,6 +134,11 @@ int routes_peer_has(const struct peer *p, const char *nodeid);
 struct peer *routes_child_for(const struct node *n, const char *nodeid);
 /* Queue id that delivers to addr here (client inbox), or 0. */
 uint32_t routes_local_queue(const struct node *n, const char *addr);
+/* The peer of that kind and name (one a reload removed only when with_removed), or NULL. */
+struct peer *routes_peer_named(const struct node *n, int kind, const char *name,
+    int with_removed);
+/* A peer's entry was (re)filled: the index is rebuilt on its next use. */
+void routes_peers_changed(void);
 /* Whether nodeid is this node or lies below one of its children. */
 int routes_in_subtree(const struct node *n, const char *nodeid);
 /*

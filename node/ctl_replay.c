@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "cascaded.h"
+#include "origin.h"
 
 #define CTL(x) CASCADE__CTL_RESULT__CTL_##x
 #define IDS_MAX 10000           /* ids per list in the reply; the event log has all */
@@ -457,6 +458,7 @@ replay_done(struct jjob *job)
 			if (r->rq[i].result == JRQ_REQUEUED &&
 			    (i == 0 || r->rq[i].qid != r->rq[i - 1].qid))
 				queue_wake(r->rq[i].qid);
+		origin_expiry_at(0);    /* their deadlines are indexed again */
 		if (r->one)
 			one_done(r, r->rep);
 		else

@@ -42,6 +42,8 @@ custody_accepted(const struct jitem *it)
 	/* whoever waits on the queue is queue.c's business */
 	for (k = 0; k < it->nqueues; k++)
 		queue_wake(it->queues[k]);
+	if (it->deadline_ms != 0)
+		origin_expiry_at(it->deadline_ms);
 	if (it->pkt->kind == KIND(CANCEL))
 		origin_cancel(it->pkt);
 }

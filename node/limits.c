@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cascaded.h"
+#include "hashtab.h"
 
 #define STATUS(x) CASCADE__STATUS__STATUS_##x
 #define BUDGET_FACTOR 16                /* unpacked bytes per encoded byte, at most */
@@ -33,10 +34,12 @@ struct addrent {
 	unsigned fails;                 /* failed logins in this window */
 	int64_t window_ms;              /* start of the window */
 	unsigned suppressed;            /* failures not logged one by one */
-	TAILQ_ENTRY(addrent) entry;
+	TAILQ_ENTRY(addrent) entry;     /* seen most recently first */
+	struct hnode hn;                /* by ip: every Hello and Auth looks its address up */
 };
 
 static TAILQ_HEAD(addrent_q, addrent) addrs = TAILQ_HEAD_INITIALIZER(addrs);
+static struct htab addrs_by = HTAB_INITIALIZER;
 static size_t naddrs;
 
 /* ------------------------------------------------------------ decoding */
@@ -199,15 +202,27 @@ addr_ip(const char *peeraddr, char *ip, size_t len)
 }
 
 static struct addrent *
+addr_find(const char *ip)
+{
+	struct hnode *n;
+
+	for (n = ht_first(&addrs_by, ht_hash_str(ip)); n != NULL; n = ht_next(n)) {
+		struct addrent *a = HT_ENTRY(n, struct addrent, hn);
+
+		if (strcmp(a->ip, ip) == 0)
+			return a;
+	}
+	return NULL;
+}
+
+static struct addrent *
 addr_get(const char *peeraddr)
 {
 	struct addrent *a;
 	char ip[48];
 
 	addr_ip(peeraddr, ip, sizeof(ip));
-	TAILQ_FOREACH(a, &addrs, entry)
-		if (strcmp(a->ip, ip) == 0)
-			break;
+	a = addr_find(ip);
 	if (a != NULL) {
 		TAILQ_REMOVE(&addrs, a, entry);
 	} else if (naddrs >= ADDRS_MAX) {
@@ -218,11 +233,14 @@ addr_get(const char *peeraddr)
 		if (a == NULL)
 			return NULL;
 		TAILQ_REMOVE(&addrs, a, entry);
+		ht_del(&addrs_by, &a->hn);
 		memset(a, 0, sizeof(*a));
 		snprintf(a->ip, sizeof(a->ip), "%s", ip);
+		ht_add(&addrs_by, &a->hn, ht_hash_str(a->ip));
 	} else {
 		a = xcalloc(1, sizeof(*a));
 		snprintf(a->ip, sizeof(a->ip), "%s", ip);
+		ht_add(&addrs_by, &a->hn, ht_hash_str(a->ip));
 		naddrs++;
 	}
 	TAILQ_INSERT_HEAD(&addrs, a, entry);
@@ -460,5 +478,6 @@ lim_shutdown(void)
 		TAILQ_REMOVE(&addrs, a, entry);
 		free(a);
 	}
+	ht_clear(&addrs_by);
 	naddrs = 0;
 }

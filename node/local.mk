@@ -46,6 +46,8 @@ node_libcascaded_la_SOURCES = \
 	node/route.c \
 	node/queue.h \
 	node/queue.c \
+	node/hashtab.h \
+	node/hashtab.c \
 	node/custody.h \
 	node/custody.c \
 	node/origin.h \

@@ -41,6 +41,7 @@ struct rl_slot {
 
 static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rl_slot rl_slots[RL_SLOTS];
+static void (*rl_held_fn)(void);        /* log_on_held */
 
 void
 log_init(int foreground, int verbose, const char *ident)
@@ -125,15 +126,36 @@ rl_expire(int64_t now)
 			rl_close(&rl_slots[i]);
 }
 
-void
+int64_t
 log_flush(void)
 {
+	int64_t now = rl_now(), due = -1, left;
+	unsigned i;
+
 	pthread_mutex_lock(&rl_lock);
-	rl_expire(rl_now());
+	rl_expire(now);
+	for (i = 0; i < RL_SLOTS; i++)
+		if (rl_slots[i].hash != 0 && rl_slots[i].held > 0) {
+			left = rl_slots[i].since_ms + RL_WINDOW_MS - now;
+			if (due < 0 || left < due)
+				due = left;
+		}
+	pthread_mutex_unlock(&rl_lock);
+	return due;
+}
+
+void
+log_on_held(void (*fn)(void))
+{
+	pthread_mutex_lock(&rl_lock);
+	rl_held_fn = fn;
 	pthread_mutex_unlock(&rl_lock);
 }
 
-/* 1 when msg repeats a line logged in the last minute: counted, not logged. Under rl_lock. */
+/*
+ * 1 when msg repeats a line logged in the last minute: counted, not logged
+ * (2 when it is the first held back in its window). Under rl_lock.
+ */
 static int
 rl_hold(int pri, const char *msg, int64_t now)
 {
@@ -144,9 +166,8 @@ rl_hold(int pri, const char *msg, int64_t now)
 	for (i = 0; i < RL_SLOTS; i++) {
 		sl = &rl_slots[i];
 		if (sl->hash == h && sl->pri == pri && strncmp(sl->text, msg, RL_TEXT - 1) == 0) {
-			sl->held++;
 			sl->last_ms = now;
-			return 1;
+			return sl->held++ == 0 ? 2 : 1;
 		}
 		if (sl->hash == 0 || (lru->hash != 0 && sl->last_ms < lru->last_ms))
 			lru = sl;
@@ -175,6 +196,7 @@ vlog(int pri, const char *fmt, va_list ap, int with_errno)
 	}
 	if (pri <= LOG_WARNING && pri != LOG_CRIT) {
 		int64_t now = rl_now();
+		void (*fn)(void) = NULL;
 		int held;
 
 		pthread_mutex_lock(&rl_lock);
@@ -182,7 +204,11 @@ vlog(int pri, const char *fmt, va_list ap, int with_errno)
 		held = rl_hold(pri, msg, now);
 		if (!held)
 			emit(pri, msg);
+		else if (held == 2)
+			fn = rl_held_fn;
 		pthread_mutex_unlock(&rl_lock);
+		if (fn != NULL)
+			fn();           /* outside the lock: it may log */
 	} else
 		emit(pri, msg);
 	errno = saved;

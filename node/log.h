@@ -24,9 +24,14 @@ void log_debug(const char *, ...) PRINTF(1, 2);
  * Warnings and errors repeated word for word within a minute are counted
  * instead of logged; the count follows as "<line> ... N more in the last
  * minute" once the minute is over. log_flush writes the counts of minutes
- * that are over (the loop calls it every few seconds).
+ * that are over and returns the ms until the next is due, -1 when no count
+ * is held. log_on_held(fn): fn() runs (on the logging thread, no lock held)
+ * when a window first holds a line back, so the loop arms its flush timer
+ * then and not every few seconds. NULL: none.
  */
-void log_flush(void);
+#include <stdint.h>
+int64_t log_flush(void);
+void log_on_held(void (*fn)(void));
 /* Tests: log lines to out (not stderr) and take the time from now_ms. */
 #include <stdint.h>
 #include <stdio.h>

@@ -26,11 +26,34 @@ static STAILQ_HEAD(, posted) loop_queue = STAILQ_HEAD_INITIALIZER(loop_queue);
 static struct event *loop_ev, *flush_ev;
 static int loop_pending;
 
-/* The held-back counts of repeated log lines go out even when the errors stop. */
+/*
+ * The held-back counts of repeated log lines go out even when the errors
+ * stop: the timer is armed for the next count due, and only while one is
+ * held (log_on_held wakes it when the first line of a window is held back).
+ */
 static void
 loop_log_flush(evutil_socket_t fd, short what, void *unused)
 {
-	log_flush();
+	int64_t ms = log_flush();
+
+	if (ms >= 0) {
+		struct timeval tv;
+
+		ms += 10;       /* due by then: the window is over */
+		tv.tv_sec = (time_t)(ms / 1000);
+		tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+		evtimer_add(flush_ev, &tv);
+	}
+}
+
+/* Any thread (log.c): runs loop_log_flush on the loop, which arms the timer. */
+static void
+loop_log_held(void)
+{
+	pthread_mutex_lock(&loop_lock);
+	if (flush_ev != NULL)   /* not after loop_shutdown */
+		event_active(flush_ev, EV_TIMEOUT, 0);
+	pthread_mutex_unlock(&loop_lock);
 }
 
 static void
@@ -54,10 +77,11 @@ void
 loop_init(struct event_base *base)
 {
 	loop_ev = event_new(base, -1, 0, loop_drain, NULL);
-	flush_ev = event_new(base, -1, EV_PERSIST, loop_log_flush, NULL);
+	flush_ev = evtimer_new(base, loop_log_flush, NULL);
 	if (loop_ev == NULL || flush_ev == NULL)
 		fatalx("loop: event_new failed");
-	event_add(flush_ev, &(struct timeval){ 5, 0 });
+	log_on_held(loop_log_held);
+	loop_log_flush(-1, 0, NULL);    /* lines held before the loop was up */
 }
 
 void
@@ -85,9 +109,12 @@ loop_shutdown(void)
 		event_free(loop_ev);
 		loop_ev = NULL;
 	}
+	log_on_held(NULL);
+	pthread_mutex_lock(&loop_lock);
 	if (flush_ev != NULL) {
 		event_free(flush_ev);
 		flush_ev = NULL;
 	}
-	log_flush();
+	pthread_mutex_unlock(&loop_lock);
+	(void)log_flush();
 }

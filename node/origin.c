@@ -52,10 +52,11 @@ origin_local_committed(const struct jitem *it)
 	unsigned k;
 
 	/* a local packet is a notice or an audit copy, never a cancel: waking its queues is all */
-	if (it->result == JR_ACCEPTED)
+	if (it->result == JR_ACCEPTED) {
 		for (k = 0; k < it->nqueues; k++)
 			queue_wake(it->queues[k]);
-	else if (it->result == JR_FULL)
+		origin_expiry_at(it->deadline_ms);
+	} else if (it->result == JR_FULL)
 		log_warnx("origin: journal full: %s to %s is lost",
 		    local_about(it->pkt, about, sizeof(about)), it->pkt->dst);
 	else if (it->result == JR_REJECTED)
@@ -433,6 +434,8 @@ sweep_run(struct journal *j, struct jjob *job)
 }
 
 static void schedule_expiry(void);
+static int64_t expiry_at;               /* wall clock the timer is armed for, 0: not armed */
+static int sweeping;                    /* a sweep is on the journal thread */
 
 static void
 sweep_done(struct jjob *job)
@@ -463,8 +466,10 @@ sweep_done(struct jjob *job)
 		sj->job.run = sweep_run;
 		sj->job.done = sweep_done;
 		jthread_submit(&sj->job);
-	} else
+	} else {
+		sweeping = 0;
 		schedule_expiry();
+	}
 }
 
 static void
@@ -472,34 +477,66 @@ expiry_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct sweep_job *sj = xcalloc(1, sizeof(*sj));
 
+	expiry_at = 0;
+	sweeping = 1;
 	sj->job.run = sweep_run;
 	sj->job.done = sweep_done;
 	jthread_submit(&sj->job);
 }
 
-/* Next sweep at the earliest deadline, at most a second away. */
+/*
+ * The sweep is armed for the earliest deadline in the index and not at all
+ * while none is (an idle node does not wake for it). Whatever indexes a
+ * deadline says so (origin_expiry_at), which brings an armed sweep forward.
+ * At most EXPIRY_RECHECK_MS ahead: deadlines are wall-clock times and
+ * libevent's timers are not, so a clock set forward is noticed within it.
+ */
+#define EXPIRY_RECHECK_MS 60000
+
 static void
-schedule_expiry(void)
+arm_expiry(int64_t at)
 {
-	int64_t next = journal_next_deadline(node->j), wait = 1000;
+	int64_t wait = at - cnow_ms();
 	struct timeval tv;
 
-	if (next > 0) {
-		wait = next - cnow_ms();
-		/*
-		 * Past due after a sweep: a packet in flight on a link, left for
-		 * the link's ack or resume to decide; look again a little later.
-		 */
-		if (wait <= 0)
-			wait = 200;
-		else if (wait < 10)
-			wait = 10;
-		if (wait > 1000)
-			wait = 1000;
-	}
+	/*
+	 * Past due after a sweep: a packet in flight on a link, left for the
+	 * link's ack or resume to decide; look again a little later.
+	 */
+	if (wait <= 0)
+		wait = 200;
+	else if (wait < 10)
+		wait = 10;
+	if (wait > EXPIRY_RECHECK_MS)
+		wait = EXPIRY_RECHECK_MS;
 	tv.tv_sec = wait / 1000;
 	tv.tv_usec = (wait % 1000) * 1000;
 	evtimer_add(expiry_timer, &tv);
+	expiry_at = at;
+}
+
+static void
+schedule_expiry(void)
+{
+	int64_t next = journal_next_deadline(node->j);
+
+	if (next > 0)
+		arm_expiry(next);
+	else {
+		evtimer_del(expiry_timer);
+		expiry_at = 0;
+	}
+}
+
+void
+origin_expiry_at(int64_t deadline_ms)
+{
+	if (expiry_timer == NULL || sweeping)   /* the sweep's end reads the index */
+		return;
+	if (deadline_ms == 0)
+		schedule_expiry();
+	else if (expiry_at == 0 || deadline_ms < expiry_at)
+		arm_expiry(deadline_ms);
 }
 
 void

@@ -55,7 +55,12 @@ void origin_audit_copy(const Cascade__Packet *p);
 void origin_cancel(const Cascade__Packet *p);
 /* Both legs of packet id left their queues by a cancel: their quota goes back. */
 void origin_cancel_release(const uint8_t id[CID_LEN]);
-/* Starts the periodic expiry sweep (a timer on node->base). */
+/* Starts the expiry sweep (a timer on node->base, armed for the earliest deadline). */
 void origin_start_timers(void);
+/*
+ * A deadline was indexed (a packet taken in, a notice made, a replay): the
+ * sweep runs by then. 0: some deadline, unknown; the index is read again.
+ */
+void origin_expiry_at(int64_t deadline_ms);
 
 #endif

@@ -50,6 +50,7 @@ peer_fill_client(struct peer *p, const struct conf_client *cl)
 	p->secretlen = cl->secret.len;
 	p->carriers = cl->carriers;
 	p->removed = 0;
+	routes_peers_changed();  /* named now: the index may have it nameless */
 	return p;
 }
 
@@ -65,6 +66,7 @@ peer_fill_child(struct peer *p, const struct conf_child *ch)
 	p->carriers = ch->carriers;
 	p->prefer = ch->prefer;
 	p->removed = 0;
+	routes_peers_changed();  /* named now: the index may have it nameless */
 	return p;
 }
 
@@ -121,16 +123,12 @@ static struct peer *
 peer_of(int kind, const char *id)
 {
 	char name[CADDR_TEXT_MAX + 1];
-	size_t i;
 
 	if (kind == CASCADE__PEER_KIND__PEER_CLIENT)
 		snprintf(name, sizeof(name), "%s/%s", node->id, id);
 	else
 		snprintf(name, sizeof(name), "%s", id);
-	for (i = 0; i < node->npeers; i++)
-		if (node->peers[i].kind == kind && strcmp(node->peers[i].name, name) == 0)
-			return &node->peers[i];
-	return NULL;
+	return routes_peer_named(node, kind, name, 1);
 }
 
 /*

@@ -11,9 +11,89 @@
 #include <string.h>
 
 #include "cascaded.h"
+#include "hashtab.h"
 
 static void (*change_fn)(void *);
 static void *change_arg;
+
+/*
+ * The index every packet and login is looked up in: each peer by kind and
+ * name, and each node id a child is or claimed, by hash, instead of walking
+ * every peer and every subtree. Rebuilt on the first lookup after a change:
+ * a subtree set (routes_set_subtree: an Auth, a Routes request, a reload),
+ * a peer added (npeers grows; the array never moves and a peer's name and
+ * kind never change), or another node (the unit tests make their own).
+ */
+struct rent {
+	struct hnode hn;
+	struct peer *p;
+	const char *key;                /* its name, or a node id it has below it */
+};
+
+static struct {
+	const struct node *n;
+	const struct peer *peers;
+	size_t npeers;
+	int stale;
+	struct rent *e;
+	struct htab by_name, by_id;
+} rix = { .stale = 1 };
+
+static uint64_t
+name_hash(int kind, const char *name)
+{
+	return ht_hash_u64(ht_hash_str(name) + (uint64_t)kind);
+}
+
+static void
+rix_entry(struct htab *t, struct rent *e, struct peer *p, const char *key, uint64_t hash)
+{
+	e->p = p;
+	e->key = key;
+	ht_add(t, &e->hn, hash);
+}
+
+static void
+rix_build(const struct node *n)
+{
+	size_t i, k, ne = n->npeers;
+	struct rent *e;
+
+	ht_clear(&rix.by_name);
+	ht_clear(&rix.by_id);
+	free(rix.e);
+	for (i = 0; i < n->npeers; i++)
+		if (n->peers[i].kind == CASCADE__PEER_KIND__PEER_NODE)
+			ne += 1 + n->peers[i].nsubtree;
+	rix.e = e = xcalloc(ne ? ne : 1, sizeof(*e));
+	for (i = 0; i < n->npeers; i++) {
+		struct peer *p = &n->peers[i];
+
+		rix_entry(&rix.by_name, e++, p, p->name, name_hash(p->kind, p->name));
+		if (p->kind != CASCADE__PEER_KIND__PEER_NODE)
+			continue;
+		rix_entry(&rix.by_id, e++, p, p->name, ht_hash_str(p->name));
+		for (k = 0; k < p->nsubtree; k++)
+			rix_entry(&rix.by_id, e++, p, p->subtree[k], ht_hash_str(p->subtree[k]));
+	}
+	rix.n = n;
+	rix.peers = n->peers;
+	rix.npeers = n->npeers;
+	rix.stale = 0;
+}
+
+void
+routes_peers_changed(void)
+{
+	rix.stale = 1;
+}
+
+static void
+rix_fresh(const struct node *n)
+{
+	if (rix.stale || rix.n != n || rix.peers != n->peers || rix.npeers != n->npeers)
+		rix_build(n);
+}
 
 int
 routes_peer_has(const struct peer *p, const char *nodeid)
@@ -30,27 +110,46 @@ routes_peer_has(const struct peer *p, const char *nodeid)
 	return 0;
 }
 
+/* Two children with one id below them: the first in the array has it, as ever. */
 struct peer *
 routes_child_for(const struct node *n, const char *nodeid)
 {
-	size_t i;
+	struct peer *best = NULL;
+	struct hnode *h;
 
-	for (i = 0; i < n->npeers; i++)
-		if (routes_peer_has(&n->peers[i], nodeid))
-			return &n->peers[i];
-	return NULL;
+	rix_fresh(n);
+	for (h = ht_first(&rix.by_id, ht_hash_str(nodeid)); h != NULL; h = ht_next(h)) {
+		struct rent *e = HT_ENTRY(h, struct rent, hn);
+
+		if (strcmp(e->key, nodeid) == 0 && (best == NULL || e->p < best))
+			best = e->p;
+	}
+	return best;
+}
+
+struct peer *
+routes_peer_named(const struct node *n, int kind, const char *name, int with_removed)
+{
+	struct peer *best = NULL;
+	struct hnode *h;
+
+	rix_fresh(n);
+	for (h = ht_first(&rix.by_name, name_hash(kind, name)); h != NULL; h = ht_next(h)) {
+		struct rent *e = HT_ENTRY(h, struct rent, hn);
+
+		if (e->p->kind == kind && strcmp(e->key, name) == 0 &&
+		    (with_removed || !e->p->removed) && (best == NULL || e->p < best))
+			best = e->p;
+	}
+	return best;
 }
 
 uint32_t
 routes_local_queue(const struct node *n, const char *addr)
 {
-	size_t i;
+	struct peer *p = routes_peer_named(n, CASCADE__PEER_KIND__PEER_CLIENT, addr, 0);
 
-	for (i = 0; i < n->npeers; i++)
-		if (n->peers[i].kind == CASCADE__PEER_KIND__PEER_CLIENT &&
-		    !n->peers[i].removed && strcmp(n->peers[i].name, addr) == 0)
-			return n->peers[i].qid;
-	return 0;
+	return p != NULL ? p->qid : 0;
 }
 
 int
@@ -69,6 +168,7 @@ subtree_free(struct peer *p)
 	free(p->subtree);
 	p->subtree = NULL;
 	p->nsubtree = 0;
+	rix.stale = 1;          /* the index points at these ids */
 }
 
 /*
@@ -94,6 +194,7 @@ routes_set_subtree(struct peer *p, char **ids, size_t n, char ***refused, size_t
 			(*refused)[(*nrefused)++] = ids[i];
 		}
 	}
+	rix.stale = 1;
 	joined = xcalloc(1, len + 1);
 	for (i = 0; i < p->nsubtree; i++) {
 		strcat(joined, p->subtree[i]);

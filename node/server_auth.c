@@ -22,10 +22,12 @@ struct nonce {
 	int carrier;
 	uint64_t conn;
 	int64_t expires;
-	TAILQ_ENTRY(nonce) entry;
+	TAILQ_ENTRY(nonce) entry;       /* oldest first: expires ascending (one TTL) */
+	struct hnode hn;                /* by its bytes, for the Auth that answers it */
 };
 
 static TAILQ_HEAD(, nonce) nonces = TAILQ_HEAD_INITIALIZER(nonces);
+static struct htab nonces_by = HTAB_INITIALIZER;
 static size_t nnonces;
 
 /* --------------------------------------------------------------- hello */
@@ -34,6 +36,7 @@ static void
 nonce_free(struct nonce *n)
 {
 	TAILQ_REMOVE(&nonces, n, entry);
+	ht_del(&nonces_by, &n->hn);
 	nnonces--;
 	n->peer->challenges--;
 	lim_challenge_drop(n->peeraddr);
@@ -43,11 +46,30 @@ nonce_free(struct nonce *n)
 static void
 nonces_expire(int64_t now)
 {
-	struct nonce *n, *t;
+	struct nonce *n;
 
-	TAILQ_FOREACH_SAFE(n, &nonces, entry, t)
-		if (n->expires <= now)
-			nonce_free(n);
+	while ((n = TAILQ_FIRST(&nonces)) != NULL && n->expires <= now)
+		nonce_free(n);
+}
+
+/*
+ * The pending challenge with those bytes, or NULL. Ours are random, so the
+ * bucket (their first bytes' hash) says nothing of another's; the bytes
+ * are compared in constant time all the same.
+ */
+static struct nonce *
+nonce_find(const uint8_t *bytes)
+{
+	struct hnode *h;
+
+	for (h = ht_first(&nonces_by, ht_hash_bytes(bytes, CNONCE_LEN)); h != NULL;
+	    h = ht_next(h)) {
+		struct nonce *n = HT_ENTRY(h, struct nonce, hn);
+
+		if (cequal(n->n, bytes, CNONCE_LEN) == 0)
+			return n;
+	}
+	return NULL;
 }
 
 /*
@@ -91,6 +113,7 @@ nonce_new(struct sreq *r, struct peer *p)
 	n->conn = r->conn;
 	n->expires = cmono_ms() + NONCE_TTL_MS;
 	TAILQ_INSERT_TAIL(&nonces, n, entry);
+	ht_add(&nonces_by, &n->hn, ht_hash_bytes(n->n, CNONCE_LEN));
 	nnonces++;
 	p->challenges++;
 	return n;
@@ -380,9 +403,7 @@ do_auth(struct sreq *r)
 		goto fail;
 	}
 	nonces_expire(cmono_ms());
-	TAILQ_FOREACH(n, &nonces, entry)
-		if (cequal(n->n, a->server_nonce.data, CNONCE_LEN) == 0)
-			break;
+	n = nonce_find(a->server_nonce.data);
 	/* single use, bound to the peer and the connection of its Hello: a replayed Auth fails */
 	if (n == NULL || strcmp(n->peer->name, a->peer) != 0 || n->carrier != r->carrier ||
 	    (r->carrier == CASCADE__CARRIER__CARRIER_TCP && n->conn != r->conn)) {
@@ -451,4 +472,5 @@ auth_shutdown(void)
 
 	while ((n = TAILQ_FIRST(&nonces)) != NULL)
 		nonce_free(n);
+	ht_clear(&nonces_by);
 }

@@ -23,6 +23,7 @@
 #define CASCADE_SERVER_INT_H
 
 #include "custody.h"
+#include "hashtab.h"
 
 #define STATUS(x) CASCADE__STATUS__STATUS_##x
 #define MSG(x) CASCADE__MSG_TYPE__MSG_##x
@@ -52,7 +53,8 @@ struct session {
 	uint64_t seq_seen[SEQ_WINDOW / 64]; /* and which of the SEQ_WINDOW below it */
 	uint64_t up_epoch;              /* its first upward stream: who it is */
 	uint64_t handed_epoch, handed_before; /* what others were handed before it began */
-	TAILQ_ENTRY(session) entry;
+	TAILQ_ENTRY(session) entry;     /* all sessions (the idle sweep, ending them all) */
+	struct hnode by_id, by_conn;    /* found by id, by (carrier, conn) */
 };
 
 

@@ -11,6 +11,14 @@
 #include "server_int.h"
 
 static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
+/* every request names its session, every closed connection ends its own: both by hash */
+static struct htab by_id = HTAB_INITIALIZER, by_conn = HTAB_INITIALIZER;
+
+static uint64_t
+conn_hash(int carrier, uint64_t conn)
+{
+	return ht_hash_u64(conn ^ ((uint64_t)carrier << 56));
+}
 
 void
 session_end(struct session *s, const char *why)
@@ -31,6 +39,8 @@ session_end(struct session *s, const char *why)
 	if (s->peer->sess == s)
 		s->peer->sess = NULL;
 	TAILQ_REMOVE(&sessions, s, entry);
+	ht_del(&by_id, &s->by_id);
+	ht_del(&by_conn, &s->by_conn);
 	explicit_bzero(s->key, sizeof(s->key));
 	free(s);
 }
@@ -38,33 +48,43 @@ session_end(struct session *s, const char *why)
 struct session *
 session_find(uint64_t id)
 {
-	struct session *s;
+	struct hnode *n;
 
-	TAILQ_FOREACH(s, &sessions, entry)
+	for (n = ht_first(&by_id, ht_hash_u64(id)); n != NULL; n = ht_next(n)) {
+		struct session *s = HT_ENTRY(n, struct session, by_id);
+
 		if (s->id == id)
 			return s;
+	}
 	return NULL;
 }
 
 void
 server_conn_gone(int carrier, uint64_t conn)
 {
-	struct session *s, *t;
+	struct hnode *n, *next;
 
-	TAILQ_FOREACH_SAFE(s, &sessions, entry, t)
+	for (n = ht_first(&by_conn, conn_hash(carrier, conn)); n != NULL; n = next) {
+		struct session *s = HT_ENTRY(n, struct session, by_conn);
+
+		next = ht_next(n);      /* session_end frees s */
 		if (s->carrier == carrier && s->conn == conn)
 			session_end(s, "connection closed");
+	}
 }
 
 /*
  * Ends the sessions of carrier that saw no request for idle_ms (http: no
- * connection tells when a child is gone). A held pull is activity.
+ * connection tells when a child is gone). A held pull is activity. Returns
+ * how many sessions of carrier are left: none, and the caller's sweep need
+ * not run again until a request comes.
  */
-void
+unsigned
 server_expire_idle(int carrier, int64_t idle_ms)
 {
 	struct session *s, *t;
 	int64_t now = cmono_ms();
+	unsigned left = 0;
 
 	TAILQ_FOREACH_SAFE(s, &sessions, entry, t) {
 		if (s->carrier != carrier)
@@ -77,20 +97,17 @@ server_expire_idle(int carrier, int64_t idle_ms)
 			snprintf(why, sizeof(why), "no request for %lld ms (session-idle)",
 			    (long long)(now - s->last_ms));
 			session_end(s, why);
+			continue;
 		}
+		left++;
 	}
+	return left;
 }
 
 struct peer *
 peer_find(const char *name, uint32_t kind)
 {
-	size_t i;
-
-	for (i = 0; i < node->npeers; i++)
-		if (node->peers[i].kind == (int)kind && !node->peers[i].removed &&
-		    strcmp(node->peers[i].name, name) == 0)
-			return &node->peers[i];
-	return NULL;
+	return routes_peer_named(node, (int)kind, name, 0);
 }
 
 void
@@ -106,6 +123,8 @@ void
 session_add(struct session *s)
 {
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
+	ht_add(&by_id, &s->by_id, ht_hash_u64(s->id));
+	ht_add(&by_conn, &s->by_conn, conn_hash(s->carrier, s->conn));
 }
 
 void
@@ -115,6 +134,8 @@ sessions_end_all(const char *why)
 
 	while ((s = TAILQ_FIRST(&sessions)) != NULL)
 		session_end(s, why);
+	ht_clear(&by_id);
+	ht_clear(&by_conn);
 }
 
 const char *

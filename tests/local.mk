@@ -39,6 +39,7 @@ include tests/unit/route.mk
 include tests/unit/origin.mk
 include tests/unit/carrier.mk
 include tests/unit/queue.mk
+include tests/unit/hashtab.mk
 include tests/unit/custody.mk
 include tests/tools/local.mk
 include tests/integration/local.mk

@@ -1,6 +1,6 @@
 /*
  * benchutil.h — the small helpers the load tools of tests/bench share
- * (chainload, provload): clocks in nanoseconds, the process's CPU seconds,
+ * (chainload, provload, fanload): clocks in nanoseconds, the process's CPU seconds,
  * big-endian 64-bit numbers in a payload. Header-only, so a tool that links
  * only the public libcascade can use it too.
  */

@@ -94,3 +94,27 @@ bench-jsize: node/cascaded$(EXEEXT) tests/tools/freeport$(EXEEXT) tests/bench/ch
 	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
 	    bash $(top_srcdir)/tests/bench/jsize.sh
 .PHONY: bench-jsize
+
+# bench-fanin: 2 000 clients on one county node (1 000 tcp, 1 000 http long
+# poll; tests/bench/fanload holds them in one process), RssAnon per idle
+# client, then each sending 10/s to one consumer: p99 one-way latency and
+# the county's CPU per packet (tests/bench/fanin.sh; FANIN_CLIENTS,
+# FANIN_RATE, FANIN_SECS, FANIN_CASCADED; results-fanin.txt).
+noinst_PROGRAMS += tests/bench/fanload
+tests_bench_fanload_SOURCES = tests/bench/fanload.c tests/bench/benchutil.h
+tests_bench_fanload_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) -I$(top_srcdir)/tests/tools
+tests_bench_fanload_LDADD = tests/tools/libtlink.la packets/libpackets.la $(NNG_LIBS) \
+	$(PTHREAD_LIBS)
+EXTRA_DIST += tests/bench/fanin.sh tests/bench/idle.sh
+CLEANFILES += tests/bench/results-fanin.txt
+bench-fanin: node/cascaded$(EXEEXT) tests/tools/freeport$(EXEEXT) tests/bench/chainload$(EXEEXT) \
+	tests/bench/fanload$(EXEEXT)
+	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+	    bash $(top_srcdir)/tests/bench/fanin.sh
+
+# bench-idle: an idle county and master: syscalls/s (strace -c), CPU and
+# RssAnon over IDLE_SECS (60) each (tests/bench/idle.sh; IDLE_CASCADED).
+bench-idle: node/cascaded$(EXEEXT) tests/tools/freeport$(EXEEXT) tests/tools/tclient$(EXEEXT)
+	top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+	    bash $(top_srcdir)/tests/bench/idle.sh
+.PHONY: bench-fanin bench-idle

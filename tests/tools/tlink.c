@@ -5,6 +5,13 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +59,21 @@ tlink_open(const char *url, int timeout_ms, const char *who)
 	}
 	t->url = url;
 	t->who = who;
+	t->fd = -1;
+	if (strncmp(url, "http://", 7) == 0) {
+		const char *hp = url + 7, *colon = strchr(hp, ':'), *slash = strchr(hp, '/');
+
+		if (colon == NULL || (size_t)(colon - hp) >= sizeof(t->host))
+			tdie(t, "%s: want http://IP:PORT[/PREFIX]", url);
+		memcpy(t->host, hp, (size_t)(colon - hp));
+		t->port = atoi(colon + 1);
+		snprintf(t->prefix, sizeof(t->prefix), "%s", slash != NULL ? slash : "");
+		if (t->prefix[0] != '\0' && t->prefix[strlen(t->prefix) - 1] == '/')
+			t->prefix[strlen(t->prefix) - 1] = '\0';
+		t->http = 1;
+		t->timeout_ms = timeout_ms;
+		return t;
+	}
 	if ((rc = nng_req0_open(&t->sock)) != 0)
 		tdie(t, "req0: %s", nng_strerror(rc));
 	/* custody resends, not nng: its resend would replay a Push before the Hello */
@@ -65,6 +87,106 @@ tlink_open(const char *url, int timeout_ms, const char *who)
 	return t;
 }
 
+/* ---------------------------------------------------------------- http */
+
+static const char *
+http_endpoint(uint32_t type)
+{
+	switch (type) {
+	case CASCADE__MSG_TYPE__MSG_HELLO: return "hello";
+	case CASCADE__MSG_TYPE__MSG_AUTH: return "auth";
+	case CASCADE__MSG_TYPE__MSG_PUSH: return "push";
+	case CASCADE__MSG_TYPE__MSG_PULL: return "pull";
+	default: return "routes";
+	}
+}
+
+static int
+http_connect(struct tlink *t)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = { t->timeout_ms / 1000, (t->timeout_ms % 1000) * 1000 };
+	int one = 1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)t->port);
+	if (inet_pton(AF_INET, t->host, &sa.sin_addr) != 1)
+		tdie(t, "%s: not an IPv4 address", t->host);
+	if ((t->fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		tdie(t, "socket: %s", strerror(errno));
+	setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(t->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(t->fd);
+		t->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+http_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = send(fd, p, len, MSG_NOSIGNAL)) <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One POST and its response's body (malloc'd), on the kept-alive connection. */
+static uint8_t *
+http_rpc(struct tlink *t, const uint8_t *buf, size_t len, size_t *rlen)
+{
+	char hdr[512], in[4096], *end, *cl;
+	size_t have = 0, want, hl;
+	uint8_t *body;
+	ssize_t n;
+	int hn;
+
+	if (t->fd < 0 && http_connect(t) != 0)
+		return NULL;
+	hn = snprintf(hdr, sizeof(hdr), "POST %s/v1/%s HTTP/1.1\r\nHost: %s:%d\r\n"
+	    "Content-Type: application/x-protobuf\r\nContent-Length: %zu\r\n\r\n",
+	    t->prefix, http_endpoint(t->type), t->host, t->port, len);
+	if (http_write_all(t->fd, hdr, (size_t)hn) != 0 || http_write_all(t->fd, buf, len) != 0)
+		goto fail;
+	for (;;) {
+		if (have == sizeof(in) - 1)
+			goto fail;
+		if ((n = recv(t->fd, in + have, sizeof(in) - 1 - have, 0)) <= 0)
+			goto fail;
+		have += (size_t)n;
+		in[have] = '\0';
+		if ((end = strstr(in, "\r\n\r\n")) != NULL)
+			break;
+	}
+	hl = (size_t)(end + 4 - in);
+	if ((cl = strcasestr(in, "\r\nContent-Length:")) == NULL || cl > end)
+		goto fail;
+	want = (size_t)strtoul(cl + 17, NULL, 10);
+	if ((body = malloc(want ? want : 1)) == NULL)
+		tdie(t, "out of memory");
+	memcpy(body, in + hl, have - hl < want ? have - hl : want);
+	for (have -= hl; have < want; have += (size_t)n)
+		if ((n = recv(t->fd, body + have, want - have, 0)) <= 0) {
+			free(body);
+			goto fail;
+		}
+	*rlen = want;
+	return body;
+fail:
+	close(t->fd);
+	t->fd = -1;
+	return NULL;
+}
+
 Cascade__Reply *
 tlink_rpc_raw(struct tlink *t, const uint8_t *buf, size_t len)
 {
@@ -73,6 +195,19 @@ tlink_rpc_raw(struct tlink *t, const uint8_t *buf, size_t len)
 	size_t rlen;
 	int rc;
 
+	if (t->http) {
+		if ((rbuf = http_rpc(t, buf, len, &rlen)) == NULL) {
+			t->err = NNG_ECLOSED;
+			tnote(t, "http: no response from %s", t->url);
+			return NULL;
+		}
+		t->err = 0;
+		rep = cascade__reply__unpack(NULL, rlen, rbuf);
+		free(rbuf);
+		if (rep == NULL)
+			tnote(t, "undecodable reply");
+		return rep;
+	}
 	if ((t->err = rc = nng_send(t->sock, (void *)buf, len, 0)) != 0) {
 		tnote(t, "send: %s", nng_strerror(rc));
 		return NULL;
@@ -96,6 +231,7 @@ tlink_rpc(struct tlink *t, uint32_t type, const ProtobufCMessage *m, int keyed)
 	size_t len;
 
 	t->seq = t->session != 0 ? t->seq + 1 : 0;
+	t->type = type;
 	if ((buf = clink_request(type, t->session, t->seq, m, keyed ? t->key : NULL, &len)) == NULL)
 		tdie(t, "out of memory");
 	rep = tlink_rpc_raw(t, buf, len);
@@ -213,6 +349,10 @@ tlink_close(struct tlink *t)
 {
 	if (t == NULL)
 		return;
-	nng_close(t->sock);
+	if (t->http) {
+		if (t->fd >= 0)
+			close(t->fd);
+	} else
+		nng_close(t->sock);
 	free(t);
 }

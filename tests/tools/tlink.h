@@ -26,9 +26,19 @@ struct tlink {
 	int auth_delay_ms;              /* a slow link: the pause between Hello and Auth */
 	const char *who;                /* prefix of notes: the tool's name */
 	int err;                        /* the last request's nng error; 0: a reply came */
+	/* http://HOST:PORT[/PREFIX] (tlink_open): POSTs on one keep-alive connection */
+	int http, fd, timeout_ms;
+	char host[64], prefix[128];
+	int port;
+	uint32_t type;                  /* of the request in hand: its endpoint */
 };
 
-/* A req socket dialing url (nonblocking: nng redials). Dies when it cannot. */
+/*
+ * A req socket dialing url (nonblocking: nng redials), or for http://HOST:PORT
+ * [/PREFIX] a connection made at the first request (and again after one
+ * fails) that POSTs each request to PREFIX/v1/<type> (tlink_rpc only, not
+ * tlink_rpc_raw). Dies when it cannot.
+ */
 struct tlink *tlink_open(const char *url, int timeout_ms, const char *who);
 /*
  * Hello + Auth as peer (kind: a CASCADE__PEER_KIND__*) with one stream

@@ -84,6 +84,44 @@ TEST_different_lines_pass(void)
 	fclose(out);
 }
 
+/*
+ * The loop arms its flush for when a held count is due and not at all
+ * while none is: log_flush says when, and log_on_held's fn says that a
+ * window has just begun holding lines back (once, not for each line).
+ */
+static int held_calls;
+
+static void
+held_fn(void)
+{
+	held_calls++;
+}
+
+static void
+TEST_flush_due_and_held_hook(void)
+{
+	start();
+	held_calls = 0;
+	log_on_held(held_fn);
+	CHECK_EQ(log_flush(), -1);               /* nothing logged */
+	log_warnx("disk slow");
+	CHECK_EQ(log_flush(), -1);               /* logged, nothing held back */
+	CHECK_EQ(held_calls, 0);
+	fake_now += 20000;
+	log_warnx("disk slow");
+	log_warnx("disk slow");
+	CHECK_EQ(held_calls, 1);
+	CHECK_EQ(log_flush(), 40000);            /* the minute began 20 s ago */
+	fake_now += 40000;
+	CHECK_EQ(log_flush(), -1);               /* written, and nothing held any more */
+	CHECK_EQ(lines_with("disk slow ... 2 more in the last minute"), 1);
+	log_warnx("disk slow");                  /* a new window: logged, not held */
+	log_warnx("disk slow");
+	CHECK_EQ(held_calls, 2);
+	log_on_held(NULL);
+	fclose(out);
+}
+
 static void
 TEST_eviction_keeps_count(void)
 {
@@ -109,6 +147,7 @@ main(int argc, char **argv)
 		CU_TEST(TEST_repeats_counted),
 		CU_TEST(TEST_different_lines_pass),
 		CU_TEST(TEST_eviction_keeps_count),
+		CU_TEST(TEST_flush_due_and_held_hook),
 		CU_END
 	};
 

@@ -521,6 +521,47 @@ TEST_outgoing_ttl_floor_1ms(void)
 	cpkt_free(p);
 }
 
+/*
+ * The index routes.c keeps of the peers (by kind and name) and of the ids
+ * below each child follows every change: a peer added (npeers grows), one
+ * filled anew (routes_peers_changed), a subtree set; a removed peer is found
+ * only when asked for with removed ones; two children with one id: the first.
+ */
+static void
+TEST_index_follows_changes(void)
+{
+	char *ids[] = { "fj-p1-xm-z" };
+
+	tn.npeers = 2;                          /* alice not there yet */
+	CHECK_EQ(routes_local_queue(&tn, "fj-p1/alice"), 0);
+	CU_ASSERT_PTR_EQUAL(routes_child_for(&tn, "fj-p1-fz-c"), fz);
+	tn.npeers = 3;                          /* added (reload.c) */
+	CHECK_EQ(routes_local_queue(&tn, "fj-p1/alice"), Q_ALICE);
+	CU_ASSERT_PTR_EQUAL(routes_peer_named(&tn, CASCADE__PEER_KIND__PEER_CLIENT,
+	    "fj-p1/alice", 0), alice);
+	CU_ASSERT_PTR_NULL(routes_peer_named(&tn, CASCADE__PEER_KIND__PEER_NODE,
+	    "fj-p1/alice", 1));                 /* another kind */
+	alice->removed = 1;
+	CU_ASSERT_PTR_NULL(routes_peer_named(&tn, CASCADE__PEER_KIND__PEER_CLIENT,
+	    "fj-p1/alice", 0));
+	CU_ASSERT_PTR_EQUAL(routes_peer_named(&tn, CASCADE__PEER_KIND__PEER_CLIENT,
+	    "fj-p1/alice", 1), alice);
+	alice->removed = 0;
+	strcpy(alice->name, "fj-p1/carol");     /* a slot filled anew */
+	routes_peers_changed();
+	CHECK_EQ(routes_local_queue(&tn, "fj-p1/alice"), 0);
+	CHECK_EQ(routes_local_queue(&tn, "fj-p1/carol"), Q_ALICE);
+	/* a new subtree: the old ids are gone from the index, the new one is in */
+	CU_ASSERT_PTR_EQUAL(routes_child_for(&tn, "fj-p1-xm-a"), xm);
+	set_subtree(xm, ids, 1);
+	CU_ASSERT_PTR_NULL(routes_child_for(&tn, "fj-p1-xm-a"));
+	CU_ASSERT_PTR_EQUAL(routes_child_for(&tn, "fj-p1-xm-z"), xm);
+	/* fz's own name claimed below xm too: xm, the first in the array, has it */
+	strcpy(xm->subtree[0], "fj-p1-fz");
+	routes_peers_changed();
+	CU_ASSERT_PTR_EQUAL(routes_child_for(&tn, "fj-p1-fz"), xm);
+}
+
 #define T(f) static void f##_(void) { setup(); f(); teardown(); }
 T(TEST_routes_claims_filtered_and_hook)
 T(TEST_spoofed_src_from_child)
@@ -532,6 +573,7 @@ T(TEST_client_trace_refused)
 T(TEST_parent_up_leg_refused)
 T(TEST_unknown_client_unroutable)
 T(TEST_outgoing_ttl_floor_1ms)
+T(TEST_index_follows_changes)
 #undef T
 
 int
@@ -548,6 +590,7 @@ main(int argc, char **argv)
 		{ "parent_up_leg_refused", TEST_parent_up_leg_refused_ },
 		{ "unknown_client_unroutable", TEST_unknown_client_unroutable_ },
 		{ "outgoing_ttl_floor_1ms", TEST_outgoing_ttl_floor_1ms_ },
+		{ "index_follows_changes", TEST_index_follows_changes_ },
 		CU_END
 	};
 
