@@ -77,7 +77,7 @@ count() {
 
 # ir TAG N NODE: the instructions NODE executed in that run
 ir() {
-	cat "$DIR/$1-$2.$3".[0-9]* 2>/dev/null | awk '/^summary:/ { s += $2 } END { print s + 0 }'
+	cat "$DIR/$1-$2.$3".[0-9]* 2>/dev/null | awk '/^summary:/ { s += $2 } END { printf "%.0f\n", s }'
 }
 
 # measure TAG BIN: one line "TAG node=instr/pkt ... total=instr/pkt"
@@ -102,8 +102,10 @@ NEW=$top_builddir/node/cascaded
 for r in $(seq "$REPS"); do
 	if [ -n "${INSTR_BASE:-}" ]; then
 		measure "old$r" "$INSTR_BASE" >>"$DIR/m.txt" || exit 1
+		echo "# $(tail -n 1 "$DIR/m.txt")"
 	fi
 	measure "new$r" "$NEW" >>"$DIR/m.txt" || exit 1
+	echo "# $(tail -n 1 "$DIR/m.txt")"
 done
 
 # The table: per node the median over the repetitions of each binary.
