@@ -119,7 +119,9 @@ pull_continue(struct sreq *r)
 /*
  * Held pull r's queue has new packets (queue_wake; r no longer waits). A
  * held pull is its session's, and one queue is one peer's, so this answers
- * at most one pull per wake.
+ * at most one pull per wake. Its timer runs on: a wake that finds nothing
+ * new (an ack's, which may have numbered nothing) holds it again until the
+ * same end.
  */
 static void
 pull_woken(void *arg, uint32_t qid)
@@ -129,8 +131,6 @@ pull_woken(void *arg, uint32_t qid)
 	(void)qid;
 	if (r->peer->sess != NULL && r->peer->sess->held == r)
 		r->peer->sess->held = NULL;
-	if (r->timer != NULL)
-		evtimer_del(r->timer);
 	pull_continue(r);
 }
 
