@@ -355,10 +355,13 @@ one_by_one:
 	for (i = 0; i < n; i++) {
 		struct jack *a = ws[i].ack;
 
-		if (a != NULL)
+		if (a != NULL) {
+			/* not what the aborted attempt counted: some errors set none */
+			a->nacked = 0;
+			a->together = 0;
 			ws[i].rc = journal_ack_with(j, a->qid, a->upto, a->now_ms, a->with,
 			    &a->nacked, &a->together);
-		else
+		} else
 			ws[i].rc = journal_commit_batch(j, ws[i].batch);
 	}
 }

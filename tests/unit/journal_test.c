@@ -605,6 +605,7 @@ TEST_group_commit_with_acks(void)
 	ws[1] = (struct jwork){ .batch = &b[0] };
 	RC(journal_commit_group(j, ws, 2));
 	CHECK_EQ(ws[0].rc, JOURNAL_RANGE);
+	CHECK_EQ(a[1].nacked, 0);
 	CHECK_EQ(ws[1].rc, 0);
 	CHECK_EQ(it[3].result, JR_ACCEPTED);
 	RC(journal_queue_info(j, inbox, &qi));
