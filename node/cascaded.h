@@ -99,27 +99,26 @@ void loop_shutdown(void);
 
 /* ---------------------------------------------------------- jthread.c */
 /*
- * One unit of journal work, done() on the loop afterwards: either run() on
- * the journal thread, or (run NULL) the commit of batch, which the journal
- * thread groups with the batches queued after it into one transaction and
- * one fsync (group commit). rc gets what run() or the commit returned, err
- * (when rc is not 0) the journal's message for it: journal_errmsg() is per
- * thread, so done() must read err, not journal_errmsg(). A group's failed
- * batches get the group's last message.
+ * One unit of journal work, done() on the loop afterwards: run() on the
+ * journal thread; or (run NULL) the commit of batch or of ack, which the
+ * journal thread puts in one transaction and one fsync with the batches and
+ * acks queued next to it (group commit; journal_commit_group). An ack's
+ * prep() (may be NULL) runs first on the journal thread, outside the
+ * transaction; when it fails, rc is its code and the ack is not made. rc
+ * gets what run(), prep() or the commit returned, err (when rc is not 0)
+ * the journal's message for it: journal_errmsg() is per thread, so done()
+ * must read err, not journal_errmsg(). A group's failed pieces get the
+ * group's last message.
  */
 struct jjob {
 	TAILQ_ENTRY(jjob) entry;
 	int (*run)(struct journal *, struct jjob *);
 	struct jbatch *batch;
+	struct jack *ack;
+	int (*prep)(struct journal *, struct jjob *);
 	void (*done)(struct jjob *);
 	int rc;
 	char err[512];
-	/*
-	 * Set by the submitter: a job no packet's latency waits for (the
-	 * uplink's ack of what the parent holds) that commutes with batch
-	 * commits; the group commit queued behind it may go first, once.
-	 */
-	int deferrable, deferred;
 };
 void jthread_start(struct journal *j);
 void jthread_submit(struct jjob *job);

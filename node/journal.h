@@ -349,6 +349,38 @@ int journal_commit_batch(struct journal *j, struct jbatch *b);
  */
 int journal_commit_batches(struct journal *j, struct jbatch **bs, unsigned n, int *rcs);
 
+/*
+ * An ack for a group commit: journal_ack_with's work (qid up to upto, with
+ * the local packets of with, which may be NULL: receipts).
+ */
+struct jack {
+	uint32_t qid;
+	uint64_t upto;
+	uint64_t now_ms;
+	struct jbatch *with;
+	/* out */
+	unsigned nacked;
+	int together;               /* with went in the ack's transaction */
+};
+
+/* One piece of a group commit: a batch or an ack (the other NULL). */
+struct jwork {
+	struct jbatch *batch;
+	struct jack *ack;
+	int rc;                     /* out: what its call on its own would return */
+};
+
+/*
+ * journal_commit_batches for batches and acks: n pieces (at most
+ * JGROUP_MAX) in one transaction and one fsync, in order, as if each had
+ * gone through journal_commit_batch or journal_ack_with on its own. An ack
+ * of packets the previous hop sent costs no commit of its own then. When
+ * the group cannot commit whole (a full journal or map, an ack out of
+ * range, an error), each piece goes on its own instead, with those calls'
+ * retries and messages. Returns 0.
+ */
+int journal_commit_group(struct journal *j, struct jwork *ws, unsigned n);
+
 /* ----------------------------------------------------- packets, cancel */
 
 /* Reads a stored packet (bytes malloc'd, caller frees). JOURNAL_NOT_FOUND if absent. */

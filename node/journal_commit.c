@@ -245,27 +245,76 @@ batch_try(struct journal *j, struct jbatch *b, int nested, unsigned limit, unsig
 }
 
 /*
- * Group commit: every batch in one transaction and one fsync. Anything but
- * plain success or an out-of-order batch (a full journal, a full map, an
- * error) sends every batch through journal_commit_batch on its own, whose
- * careful retries then apply.
+ * Group commit: every batch and ack in one transaction and one fsync.
+ * Anything but plain success or an out-of-order batch (a full journal, a
+ * full map, an ack out of range or too long, an error) sends every piece
+ * through journal_commit_batch or journal_ack_with on its own, whose
+ * careful retries (and messages) then apply.
  */
-static int commit_batches(struct journal *, struct jbatch **, unsigned, int *);
+static void commit_group(struct journal *, struct jwork *, unsigned);
+
+int
+journal_commit_group(struct journal *j, struct jwork *ws, unsigned n)
+{
+	uint64_t t0 = jmono_us();
+	unsigned i;
+
+	commit_group(j, ws, n);
+	/* h_commit times what packets wait for: groups with a batch in them */
+	for (i = 0; i < n; i++)
+		if (ws[i].batch != NULL) {
+			jhist_add(&j->h_commit, t0);
+			break;
+		}
+	return 0;
+}
 
 int
 journal_commit_batches(struct journal *j, struct jbatch **bs, unsigned n, int *rcs)
 {
-	uint64_t t0 = jmono_us();
-	int rc;
+	struct jwork ws[JGROUP_MAX];
+	unsigned i;
 
-	rc = commit_batches(j, bs, n, rcs);
-	if (n > 0)
-		jhist_add(&j->h_commit, t0);
+	if (n > JGROUP_MAX) {
+		for (i = 0; i < n; i++)
+			rcs[i] = journal_commit_batch(j, bs[i]);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		ws[i].batch = bs[i];
+		ws[i].ack = NULL;
+	}
+	journal_commit_group(j, ws, n);
+	for (i = 0; i < n; i++)
+		rcs[i] = ws[i].rc;
+	return 0;
+}
+
+/* An ack and its local packets inside w, whole; 0 or an error (abort w). */
+static int
+ack_in(struct journal *j, struct wtx *w, struct jack *a)
+{
+	uint64_t newmark;
+	unsigned stop;
+	int rc, done = 0;
+
+	a->nacked = 0;
+	a->together = 0;
+	rc = jack_body(j, w, a->qid, a->upto, (int64_t)a->now_ms, UINT_MAX, &a->nacked, &done);
+	if (rc == 0 && !done)
+		rc = MDB_MAP_FULL;      /* not whole: go the long way */
+	if (rc == 0 && a->with != NULL && a->with->n > 0) {
+		if (a->with->items == NULL)
+			return EINVAL;
+		a->with->mark = 0;
+		rc = batch_body(j, w, a->with, 0, a->with->n, &stop, &newmark);
+		a->together = 1;
+	}
 	return rc;
 }
 
-static int
-commit_batches(struct journal *j, struct jbatch **bs, unsigned n, int *rcs)
+static void
+commit_group(struct journal *j, struct jwork *ws, unsigned n)
 {
 	uint64_t marks[JGROUP_MAX];
 	unsigned i, stop;
@@ -273,33 +322,48 @@ commit_batches(struct journal *j, struct jbatch **bs, unsigned n, int *rcs)
 	int rc;
 
 	if (n == 0)
-		return 0;
+		return;
 	if (n == 1 || n > JGROUP_MAX || j->full)
 		goto one_by_one;
 	if ((rc = jwtx_begin(j, &w)) != 0)
 		goto one_by_one;
 	for (i = 0; i < n; i++) {
-		if (bs[i]->n > 0 && bs[i]->items == NULL) {
-			jwtx_abort(&w);
-			goto one_by_one;
+		struct jbatch *b = ws[i].batch;
+
+		if (ws[i].ack != NULL) {
+			if ((rc = ack_in(j, &w, ws[i].ack)) != 0)
+				goto abort;
+			ws[i].rc = 0;
+			continue;
 		}
-		rc = batch_body(j, &w, bs[i], 0, bs[i]->n, &stop, &marks[i]);
-		if (rc != 0 && rc != JOURNAL_OUT_OF_ORDER) {
-			jwtx_abort(&w);
-			goto one_by_one;
-		}
-		rcs[i] = rc;
+		if (b->n > 0 && b->items == NULL)
+			goto abort;
+		rc = batch_body(j, &w, b, 0, b->n, &stop, &marks[i]);
+		if (rc != 0 && rc != JOURNAL_OUT_OF_ORDER)
+			goto abort;
+		ws[i].rc = rc;
 	}
 	if (jwtx_commit(&w) != 0)
 		goto one_by_one;
 	for (i = 0; i < n; i++)
-		if (rcs[i] == 0)
-			bs[i]->mark = marks[i];
-	return 0;
+		if (ws[i].batch != NULL && ws[i].rc == 0)
+			ws[i].batch->mark = marks[i];
+	return;
+abort:
+	jwtx_abort(&w);
 one_by_one:
-	for (i = 0; i < n; i++)
-		rcs[i] = journal_commit_batch(j, bs[i]);
-	return 0;
+	for (i = 0; i < n; i++) {
+		struct jack *a = ws[i].ack;
+
+		if (a != NULL) {
+			/* not what the aborted attempt counted: some errors set none */
+			a->nacked = 0;
+			a->together = 0;
+			ws[i].rc = journal_ack_with(j, a->qid, a->upto, a->now_ms, a->with,
+			    &a->nacked, &a->together);
+		} else
+			ws[i].rc = journal_commit_batch(j, ws[i].batch);
+	}
 }
 
 int
@@ -378,10 +442,9 @@ int
 journal_ack_with(struct journal *j, uint32_t qid, uint64_t upto, uint64_t now_ms,
     struct jbatch *b, unsigned *nacked, int *together)
 {
+	struct jack a = { .qid = qid, .upto = upto, .now_ms = now_ms, .with = b };
 	struct wtx w;
-	uint64_t newmark = 0;
-	unsigned n = 0, stop;
-	int rc, done = 0;
+	int rc;
 
 	if (together != NULL)
 		*together = 0;
@@ -390,20 +453,13 @@ journal_ack_with(struct journal *j, uint32_t qid, uint64_t upto, uint64_t now_ms
 	if (b->items == NULL)
 		return jfail(j, EINVAL, "ack queue %u: a batch without items", qid);
 	if (!j->full && (rc = jwtx_begin(j, &w)) == 0) {
-		b->mark = 0;
-		rc = jack_body(j, &w, qid, upto, (int64_t)now_ms, UINT_MAX, &n, &done);
-		if (rc == 0 && done)
-			rc = batch_body(j, &w, b, 0, b->n, &stop, &newmark);
-		else if (rc == 0)
-			rc = MDB_MAP_FULL;      /* not whole: go the long way */
-		if (rc == 0)
+		if ((rc = ack_in(j, &w, &a)) == 0)
 			rc = jwtx_commit(&w);
 		else
 			jwtx_abort(&w);
 		if (rc == 0) {
-			b->mark = newmark;
 			if (nacked != NULL)
-				*nacked = n;
+				*nacked = a.nacked;
 			if (together != NULL)
 				*together = 1;
 			return 0;

@@ -3,11 +3,13 @@
  *
  * A county server's disk may take 10-30 ms per fsync; running commits here
  * keeps the network loop and its held pulls responsive meanwhile. Jobs run
- * in submission order (but see jthread_pick), each finished job's done()
- * is posted back to the loop in the order they ran. Batch commits queued
- * one after another share one transaction (group commit); none waits for
- * company: the thread takes what is queued when it gets to it. Between jobs the thread runs journal_maintain
- * (map growth, early prune when the disk is full).
+ * in submission order, each finished job's done() is posted back to the
+ * loop in the order they ran. Batch commits and acks queued one after
+ * another share one transaction (group commit): an ack queued with a
+ * batch (what the next hop took, what a client or child pulled) costs no
+ * fsync of its own. None waits for company: the thread takes what is queued
+ * when it gets to it. Between jobs the thread runs journal_maintain (map
+ * growth, early prune when the disk is full).
  */
 #include "config.h"
 
@@ -15,7 +17,7 @@
 
 #include "cascaded.h"
 
-#define JGROUP_ITEMS 4096        /* packets in one group commit, at most */
+#define JGROUP_ITEMS 4096        /* packets in one group commit, at most (but one batch) */
 
 static pthread_t jt_thread;
 static pthread_mutex_t jt_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -32,36 +34,77 @@ jthread_done(void *arg)
 	job->done(job);
 }
 
-/*
- * The job to run next, jt_lock held: the first in the queue, unless it and
- * the ones after it are deferrable jobs not yet overtaken and a batch commit
- * follows them. That batch (and the group behind it) goes first: a packet's
- * way through the chain waits for four commits, not also for the acks that
- * come back between them (each a durable commit of its own). A deferrable
- * job is overtaken once at most, so under load acks still run between groups.
- */
-static struct jjob *
-jthread_pick(void)
+/* Packets (batch items, an ack's receipts) a commit job brings into a group. */
+static unsigned
+job_items(const struct jjob *job)
 {
-	struct jjob *head = TAILQ_FIRST(&jt_queue), *j;
+	if (job->batch != NULL)
+		return job->batch->n;
+	return job->ack->with != NULL ? job->ack->with->n : 0;
+}
 
-	for (j = head; j != NULL && j->deferrable && !j->deferred; j = TAILQ_NEXT(j, entry))
-		;
-	if (j == head || j == NULL || j->run != NULL)
-		return head;
-	for (; head != j; head = TAILQ_NEXT(head, entry))
-		head->deferred = 1;
-	return j;
+/*
+ * Takes the commit jobs (batches and acks) queued one after another from
+ * the head, jt_lock held, into group[]; returns how many. An ack of a queue
+ * already acked in the group ends it: its prep() (the quota keys) reads
+ * the journal as committed, which would not yet show the first ack.
+ */
+static unsigned
+group_take(struct jjob **group)
+{
+	struct jjob *next = TAILQ_FIRST(&jt_queue);
+	unsigned n = 0, items = 0, i;
+
+	while (next != NULL && next->run == NULL && n < JGROUP_MAX &&
+	    (n == 0 || items + job_items(next) <= JGROUP_ITEMS)) {
+		if (next->ack != NULL)
+			for (i = 0; i < n; i++)
+				if (group[i]->ack != NULL && group[i]->ack->qid == next->ack->qid)
+					return n;
+		TAILQ_REMOVE(&jt_queue, next, entry);
+		items += job_items(next);
+		group[n++] = next;
+		next = TAILQ_FIRST(&jt_queue);
+	}
+	return n;
+}
+
+/*
+ * Commits a group: the acks' prep() first, then every batch and ack whose
+ * prep() went well in one transaction.
+ */
+static void
+group_commit(struct jjob **group, unsigned n)
+{
+	struct jwork ws[JGROUP_MAX];
+	struct jjob *in[JGROUP_MAX];
+	unsigned i, m = 0;
+	int64_t now = cnow_ms();
+
+	for (i = 0; i < n; i++) {
+		struct jjob *job = group[i];
+
+		if (job->ack != NULL) {
+			if (job->prep != NULL && (job->rc = job->prep(jt_journal, job)) != 0)
+				continue;
+			job->ack->now_ms = (uint64_t)now;
+		} else
+			job->batch->now_ms = now;
+		ws[m].batch = job->batch;
+		ws[m].ack = job->ack;
+		in[m++] = job;
+	}
+	journal_commit_group(jt_journal, ws, m);
+	for (i = 0; i < m; i++)
+		in[i]->rc = ws[i].rc;
 }
 
 static void *
 jthread_main(void *unused)
 {
-	struct jjob *job, *next, *group[JGROUP_MAX];
-	struct jbatch *batches[JGROUP_MAX];
-	int rcs[JGROUP_MAX], rc;
-	unsigned n, i, items;
-	int64_t now;
+	struct jjob *job, *group[JGROUP_MAX];
+	unsigned n, i;
+	int rc;
 
 	pthread_mutex_lock(&jt_lock);
 	for (;;) {
@@ -69,38 +112,19 @@ jthread_main(void *unused)
 			pthread_cond_wait(&jt_cond, &jt_lock);
 		if (TAILQ_EMPTY(&jt_queue) && jt_stop)
 			break;
-		job = jthread_pick();
-		next = TAILQ_NEXT(job, entry);
-		TAILQ_REMOVE(&jt_queue, job, entry);
-		n = 1;
-		group[0] = job;
-		if (job->run == NULL) {
-			/* batches queued together share a transaction and its fsync */
-			items = job->batch->n;
-			while (n < JGROUP_MAX && next != NULL && next->run == NULL &&
-			    items + next->batch->n <= JGROUP_ITEMS) {
-				struct jjob *after = TAILQ_NEXT(next, entry);
-
-				TAILQ_REMOVE(&jt_queue, next, entry);
-				items += next->batch->n;
-				group[n++] = next;
-				next = after;
-			}
-		}
+		job = TAILQ_FIRST(&jt_queue);
+		if (job->run != NULL) {
+			TAILQ_REMOVE(&jt_queue, job, entry);
+			group[0] = job;
+			n = 1;
+		} else
+			n = group_take(group);
 		pthread_mutex_unlock(&jt_lock);
 
 		if (job->run != NULL)
 			job->rc = job->run(jt_journal, job);
-		else {
-			now = cnow_ms();
-			for (i = 0; i < n; i++) {
-				group[i]->batch->now_ms = now;
-				batches[i] = group[i]->batch;
-			}
-			journal_commit_batches(jt_journal, batches, n, rcs);
-			for (i = 0; i < n; i++)
-				group[i]->rc = rcs[i];
-		}
+		else
+			group_commit(group, n);
 		for (i = 0; i < n; i++) {
 			/* the message is this thread's: it goes to the loop in the job */
 			if (group[i]->rc != 0)

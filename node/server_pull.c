@@ -1,8 +1,10 @@
 /*
  * server_pull.c — Pull: custody downward to a child or client. The ack it
- * carries (with the receipts a client's packets asked for, in the ack's
- * transaction), then what the peer's queue holds (custody_take_out), or the
- * pull held until packets come (queue_wait) or its wait ends.
+ * carries goes to the journal thread (with the receipts a client's packets
+ * asked for, in the ack's transaction); meanwhile, without waiting for that
+ * commit, the pull is answered with what the peer's queue holds above the
+ * ack (custody_take_out), or held until packets come (queue_wait) or its
+ * wait ends.
  */
 #include "config.h"
 
@@ -49,9 +51,8 @@ pull_continue(struct sreq *r)
 	int rc;
 
 	if (p->sess == NULL || p->sess->id != r->req->session) {
-		/* its session was taken over (or ended) while its ack was being
-		 * committed: the ack counts, but what is queued belongs to the newer
-		 * session now */
+		/* its session was taken over (or ended) while it was held: what is
+		 * queued belongs to the newer session now */
 		pull_reply_empty(r);
 		return;
 	}
@@ -118,7 +119,9 @@ pull_continue(struct sreq *r)
 /*
  * Held pull r's queue has new packets (queue_wake; r no longer waits). A
  * held pull is its session's, and one queue is one peer's, so this answers
- * at most one pull per wake.
+ * at most one pull per wake. Its timer runs on: a wake that finds nothing
+ * new (an ack's, which may have numbered nothing) holds it again until the
+ * same end.
  */
 static void
 pull_woken(void *arg, uint32_t qid)
@@ -128,30 +131,37 @@ pull_woken(void *arg, uint32_t qid)
 	(void)qid;
 	if (r->peer->sess != NULL && r->peer->sess->held == r)
 		r->peer->sess->held = NULL;
-	if (r->timer != NULL)
-		evtimer_del(r->timer);
 	pull_continue(r);
 }
 
 /*
  * Acknowledging a peer's inbox. A client's ack produces the receipts
  * (DELIVERED notices) its packets asked for: they are built and routed here
- * on the main thread, and committed in the ack's own transaction
- * (journal_ack_with), so a crash cannot keep the ack and lose a receipt.
+ * on the main thread, and committed in the ack's own transaction (a commit
+ * job: journal_commit_group, journal_ack_with), so a crash cannot keep the
+ * ack and lose a receipt, and no receipt leaves before its ack is durable.
+ *
+ * A pull that may wait for packets is answered without waiting for the
+ * ack's commit: what it takes out lies above the ack, and a crash before
+ * the commit only sends the acked packets again after the restart, which
+ * the receiver drops (a node by its mark, the SDK by its delivered ids and
+ * its ack), as after a crash during the commit. The ack then shares the
+ * transaction of the batch commits queued with it. A pull that asks for an
+ * answer at once (wait 0: the SDK's close_ack, a paused SDK) is answered
+ * once its ack is committed: that answer confirms the ack.
  */
 struct ack_job {
 	struct jjob job;
-	struct sreq *r;
-	uint32_t qid;
-	uint64_t from, upto;
+	struct jack ack;
+	struct peer *peer;              /* peers are never freed */
+	struct sreq *r;                 /* the pull answered after the commit, or NULL */
+	uint64_t from;
 	struct jbatch b;                /* the receipts */
 	struct jitem *items;
 	char (*why)[256];
 	size_t nreceipts;
 	struct jkey *keys;              /* what the ack removes, for the quotas */
-	unsigned nkeys, nacked;
-	int together;                   /* receipts and ack went in one transaction */
-	struct timeval wait;            /* the pull's wait starts once the ack is in */
+	unsigned nkeys;
 };
 
 /* The receipts due for what a client acks (from..upto of its inbox), routed. */
@@ -159,17 +169,17 @@ static void
 ack_receipts(struct ack_job *aj, const char *client)
 {
 	struct jentry e[64];
-	uint64_t at = aj->from;
+	uint64_t at = aj->from, upto = aj->ack.upto;
 	unsigned n, i;
 	Cascade__Packet *p;
 
-	while (at <= aj->upto) {
-		if (journal_peek(node->j, aj->qid, at, 64, 1u << 30, e, &n) != 0) {
+	while (at <= upto) {
+		if (journal_peek(node->j, aj->ack.qid, at, 64, 1u << 30, e, &n) != 0) {
 			log_warnx("server: %s: reading the inbox for receipts: %s", client,
 			    journal_errmsg(node->j));
 			return;
 		}
-		for (i = 0; i < n && e[i].seq <= aj->upto; i++) {
+		for (i = 0; i < n && e[i].seq <= upto; i++) {
 			p = cpkt_decode(e[i].bytes, e[i].len);
 			if (p != NULL && (p->flags & CASCADE__PACKET_FLAG__FLAG_RECEIPT) &&
 			    p->kind == CASCADE__PACKET_KIND__KIND_DATA) {
@@ -194,29 +204,27 @@ ack_receipts(struct ack_job *aj, const char *client)
 }
 
 static int
-ack_run(struct journal *j, struct jjob *job)
+ack_prep(struct journal *j, struct jjob *job)
 {
 	struct ack_job *aj = (struct ack_job *)job;
-	int rc;
 
-	if ((rc = lim_quota_keys(j, aj->qid, aj->upto, &aj->keys, &aj->nkeys)) != 0)
-		return rc;
-	return journal_ack_with(j, aj->qid, aj->upto, cnow_ms(), &aj->b, &aj->nacked,
-	    &aj->together);
+	return lim_quota_keys(j, aj->ack.qid, aj->ack.upto, &aj->keys, &aj->nkeys);
 }
 
 static void
 ack_done(struct jjob *job)
 {
 	struct ack_job *aj = (struct ack_job *)job;
+	struct peer *p = aj->peer;
+	unsigned nacked = aj->ack.nacked;
 	size_t i;
 
 	if (job->rc != 0) {
-		log_warnx("server: %s: ack up to %llu: %s", aj->r->peer->name,
-		    (unsigned long long)aj->upto, journal_strerror(job->rc));
+		log_warnx("server: %s: ack up to %llu: %s", p->name,
+		    (unsigned long long)aj->ack.upto, journal_strerror(job->rc));
 		/* not acked: the next ack builds these receipts again */
-		if (aj->r->peer->receipts_upto == aj->upto)
-			aj->r->peer->receipts_upto = aj->from - 1;
+		if (p->receipts_upto == aj->ack.upto)
+			p->receipts_upto = aj->from - 1;
 	}
 	/*
 	 * A failed ack may still have committed its first chunks (journal_ack
@@ -224,12 +232,11 @@ ack_done(struct jjob *job)
 	 * those packets left the inbox, in seq order, so the first nacked keys
 	 * are released too, or they would be held against the quota for good.
 	 */
-	lim_quota_release(aj->keys, job->rc == 0 || aj->nacked > aj->nkeys ? aj->nkeys :
-	    aj->nacked);
-	node->stat_sent += aj->nacked;
-	if (aj->nreceipts > 0 && !aj->together)
+	lim_quota_release(aj->keys, job->rc == 0 || nacked > aj->nkeys ? aj->nkeys : nacked);
+	node->stat_sent += nacked;
+	if (aj->nreceipts > 0 && !aj->ack.together)
 		log_warnx("server: %s: journal full: %zu receipt%s committed after the ack, "
-		    "not with it", aj->r->peer->name, aj->nreceipts, aj->nreceipts == 1 ? "" : "s");
+		    "not with it", p->name, aj->nreceipts, aj->nreceipts == 1 ? "" : "s");
 	free(aj->keys);
 	for (i = 0; i < aj->nreceipts; i++) {
 		origin_local_committed(&aj->items[i]);
@@ -237,9 +244,11 @@ ack_done(struct jjob *job)
 	}
 	free(aj->items);
 	free(aj->why);
-	if (aj->r->timer != NULL)
-		evtimer_add(aj->r->timer, &aj->wait);
-	pull_continue(aj->r);
+	/* the room the ack made may have numbered packets waiting in a lane */
+	if (nacked > 0)
+		queue_wake(aj->ack.qid);
+	if (aj->r != NULL)
+		pull_continue(aj->r);
 	free(aj);
 }
 
@@ -272,8 +281,6 @@ do_pull(struct sreq *r, struct session *s)
 	wait = pl->wait_ms;
 	if (wait > node->conf->pull_wait_ms)
 		wait = node->conf->pull_wait_ms;
-	/* armed when the pull may be held: not while an ack job still runs (the
-	 * timer's reply would free r under it) */
 	if (wait > 0) {
 		r->timer = evtimer_new(node->base, pull_timeout, r);
 		tv.tv_sec = wait / 1000;
@@ -297,27 +304,32 @@ do_pull(struct sreq *r, struct session *s)
 		} else {
 			struct ack_job *aj = xcalloc(1, sizeof(*aj));
 
-			aj->r = r;
-			aj->qid = s->peer->qid;
+			aj->peer = s->peer;
+			aj->ack.qid = s->peer->qid;
+			aj->ack.upto = pl->acked_seq;
 			aj->from = qi.acked_seq + 1;
-			aj->upto = pl->acked_seq;
 			/*
 			 * Receipts are for what clients take; a child node's acks need no
 			 * look. An ack still in flight has built those up to its own upto.
 			 */
 			if (s->peer->receipts_upto >= aj->from && s->peer->receipts_upto < qi.next_seq)
 				aj->from = s->peer->receipts_upto + 1;
-			if (s->peer->kind == CASCADE__PEER_KIND__PEER_CLIENT && aj->from <= aj->upto) {
+			if (s->peer->kind == CASCADE__PEER_KIND__PEER_CLIENT &&
+			    aj->from <= aj->ack.upto) {
 				ack_receipts(aj, s->peer->name);
-				s->peer->receipts_upto = aj->upto;
+				s->peer->receipts_upto = aj->ack.upto;
+				aj->ack.with = &aj->b;
 			}
-			aj->job.run = ack_run;
+			aj->job.ack = &aj->ack;
+			aj->job.prep = ack_prep;
 			aj->job.done = ack_done;
-			if (r->timer != NULL)
-				aj->wait = tv;
-			cascade__pull__free_unpacked(pl, NULL);
+			/* wait 0: no timer that could answer and free r meanwhile */
+			aj->r = r->timer == NULL ? r : NULL;
 			jthread_submit(&aj->job);
-			return;
+			if (r->timer == NULL) {
+				cascade__pull__free_unpacked(pl, NULL);
+				return;
+			}
 		}
 	}
 	cascade__pull__free_unpacked(pl, NULL);

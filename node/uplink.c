@@ -462,38 +462,34 @@ hello(struct uplink *u)
 
 struct upack_job {
 	struct jjob job;
-	uint32_t qid;
-	uint64_t upto;
+	struct jack ack;
 	struct jkey *keys;              /* what the ack removes, for the quotas */
-	unsigned nkeys, nacked;
+	unsigned nkeys;
 };
 
 static int
-upack_run(struct journal *j, struct jjob *job)
+upack_prep(struct journal *j, struct jjob *job)
 {
 	struct upack_job *aj = (struct upack_job *)job;
-	int rc;
 
-	if ((rc = lim_quota_keys(j, aj->qid, aj->upto, &aj->keys, &aj->nkeys)) != 0)
-		return rc;
-	return journal_ack(j, aj->qid, aj->upto, cnow_ms(), &aj->nacked);
+	return lim_quota_keys(j, aj->ack.qid, aj->ack.upto, &aj->keys, &aj->nkeys);
 }
 
 static void
 upack_done(struct jjob *job)
 {
 	struct upack_job *aj = (struct upack_job *)job;
+	unsigned nacked = aj->ack.nacked;
 
 	if (job->rc != 0 && job->rc != JOURNAL_RANGE)
-		log_warnx("link: ack up to %llu: %s", (unsigned long long)aj->upto,
+		log_warnx("link: ack up to %llu: %s", (unsigned long long)aj->ack.upto,
 		    journal_strerror(job->rc));
 	/* what a failed ack committed before it failed: as server.c ack_done */
-	lim_quota_release(aj->keys, job->rc == 0 || aj->nacked > aj->nkeys ? aj->nkeys :
-	    aj->nacked);
-	node->stat_sent += aj->nacked;
+	lim_quota_release(aj->keys, job->rc == 0 || nacked > aj->nkeys ? aj->nkeys : nacked);
+	node->stat_sent += nacked;
 	/* the ack may have numbered packets that waited in a priority lane */
-	if (aj->nacked > 0)
-		queue_wake(aj->qid);
+	if (nacked > 0)
+		queue_wake(aj->ack.qid);
 	free(aj->keys);
 	free(aj);
 }
@@ -508,11 +504,12 @@ ack_up_to(struct uplink *u, uint64_t seq)
 		return;
 	u->acked = seq;
 	aj = xcalloc(1, sizeof(*aj));
-	aj->qid = node->q_up;
-	aj->upto = seq;
-	aj->job.run = upack_run;
+	aj->ack.qid = node->q_up;
+	aj->ack.upto = seq;
+	/* a commit job: it shares the transaction of the batches queued with it */
+	aj->job.ack = &aj->ack;
+	aj->job.prep = upack_prep;
 	aj->job.done = upack_done;
-	aj->job.deferrable = 1;     /* commutes with batch commits: they may go first */
 	jthread_submit(&aj->job);
 }
 

@@ -18,5 +18,7 @@ SDK_TESTS += tests/integration/sdk_nosession.sh
 SDK_TESTS += tests/integration/sdk_oversize.sh
 # a receipt survives a crash right after the ack that produces it (issue 12)
 SDK_TESTS += tests/integration/receipt_crash.sh
+# a pull answered before its ack commits: a crash then loses nothing, duplicates nothing (issue 13)
+SDK_TESTS += tests/integration/ack_early.sh
 TESTS += $(SDK_TESTS)
 EXTRA_DIST += $(SDK_TESTS)

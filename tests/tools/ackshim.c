@@ -13,6 +13,11 @@
  * process's last: it SIGKILLs itself right after it, before anything else
  * commits. (PATH can be a receiving test client's output file: its first
  * line is written inside the callback, before the client acks.)
+ *
+ * Stalled commit (tests/integration/ack_early.sh): with ACKSHIM_STALL=PATH,
+ * every fdatasync/fsync called while PATH exists blocks for good before it
+ * syncs (logging "STALL fd"), so the transaction in hand never commits and
+ * the test can SIGKILL the process in the middle of it.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -112,6 +117,20 @@ open64(const char *path, int flags, ...)
 	return fd;
 }
 
+/* ACKSHIM_STALL: never returns while the test has armed it. */
+static void
+stall_if_armed(int fd)
+{
+	const char *path = getenv("ACKSHIM_STALL");
+	struct stat st;
+
+	if (path == NULL || path[0] == '\0' || stat(path, &st) != 0)
+		return;
+	record("STALL", fd);
+	for (;;)
+		pause();
+}
+
 int
 fdatasync(int fd)
 {
@@ -120,6 +139,7 @@ fdatasync(int fd)
 
 	if (real == NULL)
 		real = dlsym(RTLD_NEXT, "fdatasync");
+	stall_if_armed(fd);
 	rc = real(fd);
 	record("SYNC", fd);
 	return rc;
@@ -133,6 +153,7 @@ fsync(int fd)
 
 	if (real == NULL)
 		real = dlsym(RTLD_NEXT, "fsync");
+	stall_if_armed(fd);
 	rc = real(fd);
 	record("SYNC", fd);
 	return rc;

@@ -544,6 +544,86 @@ TEST_group_commit(void)
 	free(dir);
 }
 
+/*
+ * Group commit with acks: a batch, the ack of an inbox with a receipt-like
+ * local packet and a second batch in one transaction; then a group whose
+ * ack is beyond the queue's end, which goes piece by piece: the batches
+ * commit, the ack alone fails with JOURNAL_RANGE.
+ */
+static void
+TEST_group_commit_with_acks(void)
+{
+	char *dir = cu_tmpdir("journal");
+	struct tpkt t[4];
+	struct jitem it[4];
+	struct jbatch b[3];
+	struct jack a[2];
+	struct jwork ws[3];
+	struct journal *j;
+	struct jqueue_info qi;
+	uint32_t inbox, up;
+	int i;
+
+	j = jt_open(dir);
+	RC(journal_queue(j, "client:county-a/dr-lin", JQ_CLIENT, &inbox));
+	RC(journal_queue(j, "up", JQ_LINK, &up));
+	CHECK_EQ(jt_insert(j, inbox, 3, 16, 10, 0, NULL), 0);
+	memset(it, 0, sizeof(it));
+	memset(b, 0, sizeof(b));
+	memset(a, 0, sizeof(a));
+	for (i = 0; i < 4; i++) {
+		tpkt_init(&t[i], "county-a/dr-lin", "city-b/dr-wang", 20);
+		it[i].pkt = &t[i].p;
+		it[i].queues[0] = up;
+		it[i].nqueues = 1;
+	}
+	b[0] = (struct jbatch){ .peer = "", .items = &it[0], .n = 1, .now_ms = 20 };
+	b[1] = (struct jbatch){ .peer = "", .items = &it[1], .n = 1, .now_ms = 20 };
+	b[2] = (struct jbatch){ .peer = "", .items = &it[2], .n = 1, .now_ms = 20 };
+	a[0] = (struct jack){ .qid = inbox, .upto = 2, .now_ms = 20, .with = &b[1] };
+	ws[0] = (struct jwork){ .batch = &b[0] };
+	ws[1] = (struct jwork){ .ack = &a[0] };
+	ws[2] = (struct jwork){ .batch = &b[2] };
+	RC(journal_commit_group(j, ws, 3));
+	CHECK_EQ(ws[0].rc, 0);
+	CHECK_EQ(ws[1].rc, 0);
+	CHECK_EQ(ws[2].rc, 0);
+	CHECK_EQ(a[0].nacked, 2);
+	CHECK_EQ(a[0].together, 1);
+	CHECK_EQ(it[1].result, JR_ACCEPTED);
+	RC(journal_queue_info(j, inbox, &qi));
+	CHECK_EQ(qi.acked_seq, 2);
+	CHECK_EQ(qi.depth, 1);
+	RC(journal_queue_info(j, up, &qi));
+	CHECK_EQ(qi.depth, 3);
+	CHECK_EQ(jt_events(j, JEV_DELIVERED), 2);
+
+	/* an ack beyond the end: the group goes piece by piece */
+	a[1] = (struct jack){ .qid = inbox, .upto = 9, .now_ms = 30 };
+	b[0] = (struct jbatch){ .peer = "", .items = &it[3], .n = 1, .now_ms = 30 };
+	ws[0] = (struct jwork){ .ack = &a[1] };
+	ws[1] = (struct jwork){ .batch = &b[0] };
+	RC(journal_commit_group(j, ws, 2));
+	CHECK_EQ(ws[0].rc, JOURNAL_RANGE);
+	CHECK_EQ(a[1].nacked, 0);
+	CHECK_EQ(ws[1].rc, 0);
+	CHECK_EQ(it[3].result, JR_ACCEPTED);
+	RC(journal_queue_info(j, inbox, &qi));
+	CHECK_EQ(qi.acked_seq, 2);
+	RC(journal_queue_info(j, up, &qi));
+	CHECK_EQ(qi.depth, 4);
+	{
+		uint64_t count, bad;
+
+		RC(journal_verify(j, &count, &bad));
+	}
+	for (i = 0; i < 4; i++)
+		tpkt_free(&t[i]);
+	journal_close(j);
+	cu_rmtree(dir);
+	free(dir);
+}
+
 struct find_rej {
 	uint32_t reason;
 	char text[64];
@@ -1575,6 +1655,7 @@ static const struct cu_test tests[] = {
 	CU_TEST(TEST_epochs_marks),
 	CU_TEST(TEST_out_of_order),
 	CU_TEST(TEST_group_commit),
+	CU_TEST(TEST_group_commit_with_acks),
 	CU_TEST(TEST_rejected),
 	CU_TEST(TEST_queue_numbering),
 	CU_TEST(TEST_peek),

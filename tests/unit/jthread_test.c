@@ -1,7 +1,7 @@
 /*
  * jthread_test.c — the journal thread's order of work: jobs in submission
- * order, except that a batch commit may go ahead of deferrable jobs (the
- * uplink's acks) queued before it, once per such job.
+ * order; batch commits and acks queued one after another share one
+ * transaction (one LMDB commit), except two acks of one queue.
  *
  * The real jthread and loop on a real journal in a temporary directory; a
  * first job holds the thread until the rest is queued, so the queue's order
@@ -35,9 +35,13 @@ static int gate_running, gate_open;
 static char order[MAXJOBS + 1];         /* names of finished jobs, in order */
 static int ndone, nwant;
 
+static uint32_t ackq;                   /* the queue the ack jobs ack */
+static uint64_t ack_upto;
+
 struct tjob {
 	struct jjob job;
 	struct jbatch b;
+	struct jack ack;
 	char name;
 };
 
@@ -71,23 +75,37 @@ tjob_done(struct jjob *job)
 }
 
 static void
-tjob_init(struct tjob *t, char name, int batch, int deferrable)
+tjob_init(struct tjob *t, char name)
 {
 	memset(t, 0, sizeof(*t));
 	t->name = name;
 	t->job.done = tjob_done;
-	t->job.deferrable = deferrable;
-	if (batch) {
+	if (name >= 'A' && name <= 'Z') {
 		t->b.peer = "";         /* local, no items: an empty group commit */
 		t->job.batch = &t->b;
+	} else if (name == 'k') {
+		t->ack.qid = ackq;
+		t->ack.upto = ack_upto;
+		t->job.ack = &t->ack;
 	} else
 		t->job.run = plain_run;
 }
 
+/* LMDB commits so far. */
+static uint64_t
+commits(void)
+{
+	struct jhist c, s;
+
+	journal_latency(jr, &c, &s);
+	return s.count;
+}
+
 /*
  * Runs spec with the thread held by a gate job "g" until all are queued:
- * one letter per job, upper case a batch, 'd' a deferrable run job, any
- * other lower case letter a plain run job. Returns the order they finished.
+ * one letter per job, upper case a batch, 'k' an ack of ackq up to
+ * ack_upto, any other lower case letter a plain run job. Returns the order
+ * they finished.
  */
 static const char *
 run_spec(const char *spec)
@@ -101,7 +119,7 @@ run_spec(const char *spec)
 	ndone = 0;
 	nwant = (int)n + 1;
 	gate_running = gate_open = 0;
-	tjob_init(&jobs[0], 'g', 0, 0);
+	tjob_init(&jobs[0], 'g');
 	jobs[0].job.run = gate_run;
 	jthread_submit(&jobs[0].job);
 	pthread_mutex_lock(&gate_lock);
@@ -109,9 +127,7 @@ run_spec(const char *spec)
 		pthread_cond_wait(&gate_cond, &gate_lock);
 	pthread_mutex_unlock(&gate_lock);
 	for (i = 0; i < n; i++) {
-		char c = spec[i];
-
-		tjob_init(&jobs[i + 1], c, c >= 'A' && c <= 'Z', c == 'd');
+		tjob_init(&jobs[i + 1], spec[i]);
 		jthread_submit(&jobs[i + 1].job);
 	}
 	pthread_mutex_lock(&gate_lock);
@@ -121,7 +137,21 @@ run_spec(const char *spec)
 	event_base_loopexit(base, &limit);      /* a stuck thread fails, not hangs */
 	event_base_dispatch(base);
 	CHECK_EQ(ndone, nwant);
+	for (i = 0; i < n; i++)
+		if (jobs[i + 1].job.rc != 0)
+			CU_FAIL("a job failed");
 	return order;
+}
+
+/* Puts n local packets in ackq; ack_upto becomes its last seq. */
+static void
+queue_packets(unsigned n)
+{
+	struct jqueue_info qi;
+
+	CHECK_EQ(jt_insert(jr, ackq, n, 16, cnow_ms(), 0, NULL), 0);
+	CHECK_EQ(journal_queue_info(jr, ackq, &qi), 0);
+	ack_upto = qi.next_seq - 1;
 }
 
 static void
@@ -131,38 +161,69 @@ TEST_plain_jobs_keep_their_order(void)
 }
 
 static void
-TEST_batch_overtakes_a_deferrable_job(void)
+TEST_acks_and_batches_keep_their_order(void)
 {
-	CU_ASSERT_STRING_EQUAL(run_spec("dB"), "gBd");
+	queue_packets(2);
+	CU_ASSERT_STRING_EQUAL(run_spec("kBxCk"), "gkBxCk");
 }
 
 static void
-TEST_the_batches_behind_it_go_as_one_group(void)
+TEST_an_ack_shares_the_batch_commit(void)
 {
-	/* B and C share a transaction; d after them */
-	CU_ASSERT_STRING_EQUAL(run_spec("dBC"), "gBCd");
+	struct jqueue_info qi;
+	uint64_t before;
+
+	queue_packets(3);
+	before = commits();
+	CU_ASSERT_STRING_EQUAL(run_spec("kB"), "gkB");
+	/* one transaction for both: the ack costs no commit of its own */
+	CHECK_EQ(commits() - before, 1);
+	CHECK_EQ(journal_queue_info(jr, ackq, &qi), 0);
+	CHECK_EQ(qi.acked_seq, ack_upto);
+	CHECK_EQ(qi.depth, 0);
 }
 
 static void
-TEST_overtaken_once_at_most(void)
+TEST_batches_and_acks_go_as_one_group(void)
 {
-	/* B goes first; then d runs before x and C, which keep their order */
-	CU_ASSERT_STRING_EQUAL(run_spec("dBxC"), "gBdxC");
+	uint64_t before;
+
+	queue_packets(1);
+	before = commits();
+	CU_ASSERT_STRING_EQUAL(run_spec("BkC"), "gBkC");
+	CHECK_EQ(commits() - before, 1);
 }
 
 static void
-TEST_no_batch_overtakes_a_plain_job(void)
+TEST_a_plain_job_ends_the_group(void)
 {
-	/* a plain job between the deferrable one and the batch stops the look */
-	CU_ASSERT_STRING_EQUAL(run_spec("daB"), "gdaB");
+	uint64_t before;
+
+	queue_packets(1);
+	before = commits();
+	CU_ASSERT_STRING_EQUAL(run_spec("kaB"), "gkaB");
+	CHECK_EQ(commits() - before, 2);
+}
+
+static void
+TEST_a_second_ack_of_one_queue_starts_a_group(void)
+{
+	uint64_t before;
+
+	queue_packets(1);
+	before = commits();
+	/* k B, then the second k (a no-op: acked already) with C */
+	CU_ASSERT_STRING_EQUAL(run_spec("kBkC"), "gkBkC");
+	CHECK_EQ(commits() - before, 2);
 }
 
 static const struct cu_test tests[] = {
 	CU_TEST(TEST_plain_jobs_keep_their_order),
-	CU_TEST(TEST_batch_overtakes_a_deferrable_job),
-	CU_TEST(TEST_the_batches_behind_it_go_as_one_group),
-	CU_TEST(TEST_overtaken_once_at_most),
-	CU_TEST(TEST_no_batch_overtakes_a_plain_job),
+	CU_TEST(TEST_acks_and_batches_keep_their_order),
+	CU_TEST(TEST_an_ack_shares_the_batch_commit),
+	CU_TEST(TEST_batches_and_acks_go_as_one_group),
+	CU_TEST(TEST_a_plain_job_ends_the_group),
+	CU_TEST(TEST_a_second_ack_of_one_queue_starts_a_group),
 	CU_END
 };
 
@@ -183,6 +244,10 @@ main(int argc, char **argv)
 	jt_opts(&o, dir);
 	if (journal_open(&jr, &o, err, sizeof(err)) != 0) {
 		fprintf(stderr, "jthread_test: %s\n", err);
+		return 1;
+	}
+	if (journal_queue(jr, "client:county-a/dr-lin", JQ_CLIENT, &ackq) != 0) {
+		fprintf(stderr, "jthread_test: queue: %s\n", journal_errmsg(jr));
 		return 1;
 	}
 	jthread_start(jr);
