@@ -551,6 +551,14 @@ struct tcpc {
 	nng_pipe pipe;                  /* the connection now, for redial */
 	uint32_t up_pipe;               /* loop thread: the pipe the link was told is up */
 	int closed;                     /* events still queued for the loop are dropped */
+	/*
+	 * Calls and pipe events handed to the loop and not run yet: each still
+	 * reads t there, so t is freed only when the last of them has run (an
+	 * aborted call's completion can reach the loop after the socket's close
+	 * did). Changed under lock; freed is set on the loop once nng_close is done.
+	 */
+	unsigned pending;
+	int freed;
 	char *url;
 	const struct conf_parent *pc;
 	struct cclient_events ev;
@@ -567,6 +575,21 @@ struct tcall {
 	cclient_cb cb;
 	void *arg;
 };
+
+static void tcpc_free(void *tp);
+
+/* On the loop: one queued call or event has run; the last one frees a closed t. */
+static void
+tcpc_unref(struct tcpc *t)
+{
+	int last;
+
+	pthread_mutex_lock(&t->lock);
+	last = --t->pending == 0 && t->freed;
+	pthread_mutex_unlock(&t->lock);
+	if (last)
+		tcpc_free(t);
+}
 
 static void
 tcall_loop(void *arg)
@@ -594,6 +617,7 @@ tcall_loop(void *arg)
 	nng_aio_free(c->aio);
 	c->cb(c->arg, c->rc, buf, len);
 	free(buf);
+	tcpc_unref(c->t);
 	free(c);
 }
 
@@ -637,6 +661,9 @@ tcpc_call(void *tp, const uint8_t *buf, size_t len, int timeout_ms, cclient_cb c
 	nng_ctx_set_ms(c->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	nng_aio_set_timeout(c->aio, timeout_ms);
 	nng_aio_set_msg(c->aio, m);
+	pthread_mutex_lock(&t->lock);
+	t->pending++;                   /* until tcall_loop has run */
+	pthread_mutex_unlock(&t->lock);
 	nng_ctx_send(c->ctx, c->aio);
 	return 0;
 fail:
@@ -684,6 +711,7 @@ tcpc_pipe_event(void *arg)
 		log_debug("tcp: %s: the end of connection %u, not the current one (%u), "
 		    "came late; ignored", t->url, pe->pipe, t->up_pipe);
 	free(pe);
+	tcpc_unref(t);
 }
 
 static void
@@ -697,6 +725,7 @@ tcpc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		t->pipe = p;
 	else if (nng_pipe_id(t->pipe) == nng_pipe_id(p))
 		t->pipe = (nng_pipe)NNG_PIPE_INITIALIZER;
+	t->pending++;                   /* until tcpc_pipe_event has run */
 	pthread_mutex_unlock(&t->lock);
 	pe->t = t;
 	pe->pipe = (uint32_t)nng_pipe_id(p);
@@ -807,11 +836,22 @@ tcpc_redial(void *tp)
 		nng_pipe_close(p);
 }
 
+/*
+ * On the loop, once nng_close is done (tcpc_closed) and again from the
+ * last queued call or event: frees t when nothing queued still reads it.
+ */
 static void
 tcpc_free(void *tp)
 {
 	struct tcpc *t = tp;
+	int later;
 
+	pthread_mutex_lock(&t->lock);
+	t->freed = 1;
+	later = t->pending > 0;
+	pthread_mutex_unlock(&t->lock);
+	if (later)
+		return;
 	pthread_mutex_destroy(&t->lock);
 	free(t->url);
 	free(t);

@@ -17,7 +17,8 @@ NODE_TESTS = \
 	tests/integration/stall.sh \
 	tests/integration/shutdown.sh \
 	tests/integration/uplink_callfail.sh \
-	tests/integration/tcp_resets.sh
+	tests/integration/tcp_resets.sh \
+	tests/integration/retry_storm.sh
 TESTS += $(NODE_TESTS)
 EXTRA_DIST += tests/integration/nodes.sh $(NODE_TESTS)
 
