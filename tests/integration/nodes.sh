@@ -161,6 +161,14 @@ n_topo_pair() {
 	[ -z "$start" ] || n_start master ca cb
 }
 
+# n_ackshim: sets SHIM_SO, the ackshim LD_PRELOAD library (it records fsync,
+# the meta page's write and the ack's send; it can stall fsync), and SHIM,
+# what to preload for it (with the ASan runtime first under the sanitizers).
+n_ackshim() {
+	SHIM_SO=$top_builddir/tests/tools/.libs/ackshim.so
+	SHIM=$(t_preload "$SHIM_SO")
+}
+
 # n_pki DIR: a throwaway PKI for the host name localhost in DIR (a CA, a node
 # and a client certificate: conf/testpki.sh), for n_tls and tls-ca.
 n_pki() {

@@ -11,8 +11,7 @@
 t_init receipt_crash
 N_SYNC=yes
 PEER=${SDKPEER:-$top_builddir/tests/sdk/sdkpeer}
-SHIM_SO=$top_builddir/tests/tools/.libs/ackshim.so
-SHIM=$(t_preload "$SHIM_SO")
+n_ackshim
 t_check "the shim is built" test -f "$SHIM_SO"
 
 n_node m fj master

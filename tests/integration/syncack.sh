@@ -6,8 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nodes.sh"
 t_init syncack
-SHIM_SO=$top_builddir/tests/tools/.libs/ackshim.so
-SHIM=$(t_preload "$SHIM_SO")
+n_ackshim
 
 # check_order LOG: every ACK has a SYNC and a DSYNC since the previous ACK
 check_order() {
